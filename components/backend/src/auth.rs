@@ -1,0 +1,218 @@
+//! Bearer-token authentication and role checks.
+//!
+//! The token's algorithm picks the key, and each key serves exactly one algorithm: HS256 only
+//! with the HMAC secret, EdDSA or RS256 only with the configured public key. A public key can
+//! therefore never be misused as an HMAC secret (algorithm confusion), and `alg: none` names
+//! no key at all.
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use ledger::types::Subject;
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Records releases, deployments and approval requests.
+    Deployer,
+    /// Decides approvals.
+    Approver,
+    /// Reads, where reads need a token.
+    Viewer,
+    /// Everything.
+    Admin,
+}
+
+impl Role {
+    fn parse(text: &str) -> Option<Self> {
+        match text {
+            "deployer" => Some(Role::Deployer),
+            "approver" => Some(Role::Approver),
+            "viewer" => Some(Role::Viewer),
+            "admin" => Some(Role::Admin),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Deployer => "deployer",
+            Role::Approver => "approver",
+            Role::Viewer => "viewer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A verified caller.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    pub subject: Subject,
+    roles: Vec<Role>,
+}
+
+impl Principal {
+    /// Admin holds every role.
+    pub fn has(&self, role: Role) -> bool {
+        self.roles.iter().any(|r| *r == role || *r == Role::Admin)
+    }
+
+    /// Any role lets its holder read.
+    pub fn may_read(&self) -> bool {
+        !self.roles.is_empty()
+    }
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    sub: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+pub struct Verifier {
+    issuer: String,
+    audience: String,
+    hmac: Option<DecodingKey>,
+    public: Option<(Algorithm, DecodingKey)>,
+}
+
+/// Tokens are accepted this many seconds past `exp` or before `nbf`, for clock skew.
+const LEEWAY_SECS: u64 = 30;
+const MIN_HMAC_KEY_BYTES: usize = 32;
+
+impl Verifier {
+    pub fn new(
+        issuer: &str,
+        audience: &str,
+        hmac_key: &str,
+        public_key_pem: &str,
+    ) -> Result<Self, String> {
+        let hmac = match hmac_key.len() {
+            0 => None,
+            n if n < MIN_HMAC_KEY_BYTES => {
+                return Err(format!(
+                    "variable auth_hmac_key: {n} bytes is too short, use at least {MIN_HMAC_KEY_BYTES}"
+                ));
+            }
+            _ => Some(DecodingKey::from_secret(hmac_key.as_bytes())),
+        };
+        let public = if public_key_pem.is_empty() {
+            None
+        } else {
+            let pem = public_key_pem.as_bytes();
+            let key = DecodingKey::from_ed_pem(pem)
+                .map(|key| (Algorithm::EdDSA, key))
+                .or_else(|_| DecodingKey::from_rsa_pem(pem).map(|key| (Algorithm::RS256, key)))
+                .map_err(|_| {
+                    "variable auth_public_key: not an Ed25519 or RSA public key in PEM".to_owned()
+                })?;
+            Some(key)
+        };
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            hmac,
+            public,
+        })
+    }
+
+    /// Verifies a bearer token: signature, `exp`, `nbf`, `iss`, `aud` and `sub`.
+    pub fn verify(&self, token: &str) -> Result<Principal, String> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| "the token is malformed or names an unsupported algorithm".to_owned())?;
+        let key = match header.alg {
+            Algorithm::HS256 => self.hmac.as_ref(),
+            alg => self
+                .public
+                .as_ref()
+                .filter(|(expected, _)| *expected == alg)
+                .map(|(_, key)| key),
+        }
+        .ok_or_else(|| format!("tokens signed with {:?} are not accepted here", header.alg))?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY_SECS;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map_err(|e| describe(e.kind()))?
+            .claims;
+        let subject =
+            Subject::parse(&claims.sub).map_err(|e| format!("the token's subject: {e}"))?;
+        let roles = claims.roles.iter().filter_map(|r| Role::parse(r)).collect();
+        Ok(Principal { subject, roles })
+    }
+}
+
+/// What went wrong, in words safe to show the caller.
+fn describe(kind: &ErrorKind) -> String {
+    match kind {
+        ErrorKind::InvalidSignature => "the token's signature is not valid".into(),
+        ErrorKind::ExpiredSignature => "the token has expired".into(),
+        ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)".into(),
+        ErrorKind::InvalidIssuer => "the token's issuer is not accepted".into(),
+        ErrorKind::InvalidAudience => "the token's audience is not accepted".into(),
+        ErrorKind::MissingRequiredClaim(claim) => format!("the token lacks the `{claim}` claim"),
+        ErrorKind::InvalidAlgorithm => "the token's algorithm does not match its key".into(),
+        _ => "the token is malformed".into(),
+    }
+}
+
+/// The token of an `Authorization: Bearer …` header, if there is one.
+pub fn bearer_token(authorization: Option<&str>) -> Option<&str> {
+    let value = authorization?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens_need_the_scheme() {
+        assert_eq!(bearer_token(Some("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(Some("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(Some("Basic abc")), None);
+        assert_eq!(bearer_token(Some("Bearer ")), None);
+        assert_eq!(bearer_token(None), None);
+    }
+
+    #[test]
+    fn short_hmac_keys_and_bad_pems_are_configuration_errors() {
+        assert!(Verifier::new("i", "a", "short", "").is_err());
+        assert!(
+            Verifier::new(
+                "i",
+                "a",
+                "",
+                "-----BEGIN PUBLIC KEY-----\nxx\n-----END PUBLIC KEY-----"
+            )
+            .is_err()
+        );
+        assert!(Verifier::new("i", "a", &"k".repeat(32), "").is_ok());
+    }
+
+    #[test]
+    fn admin_holds_every_role() {
+        let admin = Principal {
+            subject: Subject::parse("root").unwrap(),
+            roles: vec![Role::Admin],
+        };
+        assert!(admin.has(Role::Approver) && admin.has(Role::Deployer) && admin.may_read());
+        let viewer = Principal {
+            subject: Subject::parse("v").unwrap(),
+            roles: vec![Role::Viewer],
+        };
+        assert!(!viewer.has(Role::Deployer) && viewer.may_read());
+        let nobody = Principal {
+            subject: Subject::parse("n").unwrap(),
+            roles: vec![],
+        };
+        assert!(!nobody.may_read());
+    }
+}

@@ -1,0 +1,315 @@
+//! One function per route: authorise, parse, call the ledger, shape the response.
+//! The `#[utoipa::path]` attributes are the OpenAPI document's source.
+
+use crate::auth::Role;
+use crate::http::ApiResponse;
+use crate::input::{
+    self, ApprovalRequestInput, DecisionInput, DeploymentInput, Query, ReleaseInput,
+};
+use crate::metrics;
+use crate::openapi;
+use crate::problem::{ApiError, Problem};
+use crate::router::{Call, version_of};
+use ledger::Created;
+use ledger::model::{
+    Approval, AuditEvent, ClusterStatus, Deployment, Page, Release, ReleaseDetail,
+};
+use ledger::types::ApprovalState;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+type Handled = Result<ApiResponse, ApiError>;
+
+pub fn dispatch(cx: &mut Call, pattern: &str, version: Option<&str>) -> Handled {
+    match (cx.req.method.as_str(), pattern) {
+        ("GET", "/api/health") => health(),
+        ("GET", "/api/ready") => ready(cx),
+        ("GET", "/api/info") => info(cx),
+        ("GET", "/api/openapi.json") => openapi_json(),
+        ("GET", "/metrics") => metrics_text(cx),
+        ("GET", "/api/releases") => list_releases(cx),
+        ("POST", "/api/releases") => create_release(cx),
+        ("GET", "/api/releases/{version}") => get_release(cx, version),
+        ("POST", "/api/releases/{version}/deployments") => record_deployment(cx, version),
+        ("POST", "/api/releases/{version}/approval") => request_approval(cx, version),
+        ("POST", "/api/releases/{version}/approval/decision") => decide(cx, version),
+        ("GET", "/api/clusters") => clusters(cx),
+        ("GET", "/api/approvals") => list_approvals(cx),
+        ("GET", "/api/audit") => audit(cx),
+        _ => Err(ApiError::Internal(format!(
+            "route {pattern} has no handler for {}",
+            cx.req.method
+        ))),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
+    status: &'static str,
+}
+
+/// Liveness: the component answers. Touches neither storage nor configuration.
+#[utoipa::path(get, path = "/api/health", tag = "meta",
+    responses((status = 200, description = "The component is alive", body = Health)))]
+fn health() -> Handled {
+    Ok(ApiResponse::json(200, &Health { status: "ok" }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    #[schema(example = "ready")]
+    status: &'static str,
+    schema_version: i64,
+}
+
+/// Readiness: configuration valid, storage reachable and migrated.
+#[utoipa::path(get, path = "/api/ready", tag = "meta", responses(
+    (status = 200, description = "Ready to serve", body = Readiness),
+    (status = 503, description = "Storage or configuration not usable", body = Problem,
+        content_type = "application/problem+json")))]
+fn ready(cx: &mut Call) -> Handled {
+    let schema_version = cx.with_ledger(|_| Ok(ledger::migrations::LATEST))?;
+    Ok(ApiResponse::json(
+        200,
+        &Readiness {
+            status: "ready",
+            schema_version,
+        },
+    ))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Info {
+    #[schema(example = "automatizacion")]
+    name: &'static str,
+    #[schema(example = "0.1.0")]
+    version: &'static str,
+    commit: &'static str,
+    #[schema(example = "prod-east")]
+    cluster_name: String,
+    #[schema(example = "eu-west-1")]
+    region: String,
+}
+
+/// The build, and the cluster and region serving this request.
+#[utoipa::path(get, path = "/api/info", tag = "meta", responses(
+    (status = 200, description = "Build and placement", body = Info),
+    (status = 503, description = "Configuration not usable", body = Problem, content_type = "application/problem+json")))]
+fn info(cx: &mut Call) -> Handled {
+    let settings = cx.settings()?;
+    Ok(ApiResponse::json(
+        200,
+        &Info {
+            name: "automatizacion",
+            version: crate::VERSION,
+            commit: crate::COMMIT,
+            cluster_name: settings.cluster_name.clone(),
+            region: settings.region.clone(),
+        },
+    ))
+}
+
+/// This document: OpenAPI 3.1, generated from the Rust types.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", body = Object)))]
+fn openapi_json() -> Handled {
+    Ok(ApiResponse::json(200, &openapi::document()))
+}
+
+/// Gauges read from storage, in Prometheus text format.
+#[utoipa::path(get, path = "/metrics", tag = "meta", responses(
+    (status = 200, description = "Prometheus exposition", body = String, content_type = "text/plain; version=0.0.4"),
+    (status = 503, description = "Storage not usable", body = Problem, content_type = "application/problem+json")))]
+fn metrics_text(cx: &mut Call) -> Handled {
+    Query::parse(&cx.req.query, &[])?;
+    let counts = cx.with_ledger(|ledger| Ok(ledger.counts()?))?;
+    let text = metrics::render(&counts, crate::VERSION, crate::COMMIT);
+    Ok(ApiResponse::new(
+        200,
+        "text/plain; version=0.0.4; charset=utf-8",
+        text.into_bytes(),
+    ))
+}
+
+/// Releases, newest first.
+#[utoipa::path(get, path = "/api/releases", tag = "releases",
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses(
+        (status = 200, description = "A page of releases", body = Page<Release>),
+        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+fn list_releases(cx: &mut Call) -> Handled {
+    let page = Query::parse(&cx.req.query, &["limit", "cursor"])?.page()?;
+    cx.authorize_read()?;
+    let page = cx.with_ledger(|ledger| Ok(ledger.list_releases(page)?))?;
+    Ok(ApiResponse::json(200, &page))
+}
+
+/// Records a release. Posting the same version and digest again is harmless.
+#[utoipa::path(post, path = "/api/releases", tag = "releases", request_body = ReleaseInput,
+    responses(
+        (status = 201, description = "Recorded", body = Release),
+        (status = 200, description = "Already recorded with the same digest", body = Release),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs the deployer role", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Version already recorded with another digest", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or invalid field", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+fn create_release(cx: &mut Call) -> Handled {
+    Query::parse(&cx.req.query, &[])?;
+    let ctx = cx.authorize(Role::Deployer)?;
+    let new = input::json_body::<ReleaseInput>(cx.req)?.validate()?;
+    let (release, created) = cx.with_ledger(|ledger| Ok(ledger.create_release(&ctx, &new)?))?;
+    let status = if created == Created::New { 201 } else { 200 };
+    let location = format!("/api/releases/{}", release.version);
+    Ok(ApiResponse::json(status, &release).with_header("location", &location))
+}
+
+/// A release with its deployments (oldest first) and its approval.
+#[utoipa::path(get, path = "/api/releases/{version}", tag = "releases",
+    params(("version" = String, Path, description = "Semantic version")),
+    responses(
+        (status = 200, description = "The release", body = ReleaseDetail),
+        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+fn get_release(cx: &mut Call, version: Option<&str>) -> Handled {
+    Query::parse(&cx.req.query, &[])?;
+    cx.authorize_read()?;
+    let version = version_of(version)?;
+    let detail = cx.with_ledger(|ledger| Ok(ledger.release_detail(&version)?))?;
+    Ok(ApiResponse::json(200, &detail))
+}
+
+/// Records a deployment event. Production clusters need an approved approval.
+#[utoipa::path(post, path = "/api/releases/{version}/deployments", tag = "deployments",
+    params(("version" = String, Path, description = "Semantic version")),
+    request_body = DeploymentInput,
+    responses(
+        (status = 201, description = "Recorded", body = Deployment),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs the deployer role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Production without approval, or a rollback of nothing", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown cluster, unknown or invalid field", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+fn record_deployment(cx: &mut Call, version: Option<&str>) -> Handled {
+    Query::parse(&cx.req.query, &[])?;
+    let ctx = cx.authorize(Role::Deployer)?;
+    let version = version_of(version)?;
+    let event = input::json_body::<DeploymentInput>(cx.req)?.validate()?;
+    let deployment =
+        cx.with_ledger(|ledger| Ok(ledger.record_deployment(&ctx, &version, &event)?))?;
+    Ok(ApiResponse::json(201, &deployment))
+}
+
+/// Every configured cluster, what it runs now and its latest event.
+#[utoipa::path(get, path = "/api/clusters", tag = "deployments",
+    responses(
+        (status = 200, description = "The clusters, in configured order", body = Vec<ClusterStatus>),
+        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+fn clusters(cx: &mut Call) -> Handled {
+    Query::parse(&cx.req.query, &[])?;
+    cx.authorize_read()?;
+    let clusters = cx.with_ledger(|ledger| Ok(ledger.clusters()?))?;
+    Ok(ApiResponse::json(200, &clusters))
+}
+
+/// Requests the production approval, once the release has succeeded on a staging cluster.
+#[utoipa::path(post, path = "/api/releases/{version}/approval", tag = "approvals",
+    params(("version" = String, Path, description = "Semantic version")),
+    request_body(content = Option<ApprovalRequestInput>, description = "Empty, or `{}`"),
+    responses(
+        (status = 201, description = "Pending approval", body = Approval),
+        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs the deployer role", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not yet on staging, or already requested", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown field", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+fn request_approval(cx: &mut Call, version: Option<&str>) -> Handled {
+    Query::parse(&cx.req.query, &[])?;
+    let ctx = cx.authorize(Role::Deployer)?;
+    let version = version_of(version)?;
+    input::optional_json_body::<ApprovalRequestInput>(cx.req)?;
+    let approval = cx.with_ledger(|ledger| Ok(ledger.request_approval(&ctx, &version)?))?;
+    Ok(ApiResponse::json(201, &approval))
+}
+
+/// Decides a pending approval: once, and not by whoever created the release or requested it.
+#[utoipa::path(post, path = "/api/releases/{version}/approval/decision", tag = "approvals",
+    params(("version" = String, Path, description = "Semantic version")),
+    request_body = DecisionInput,
+    responses(
+        (status = 200, description = "Decided", body = Approval),
+        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs the approver role, or breaks the four-eyes rule", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No approval requested, or already decided", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown or invalid field", body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+fn decide(cx: &mut Call, version: Option<&str>) -> Handled {
+    Query::parse(&cx.req.query, &[])?;
+    let ctx = cx.authorize(Role::Approver)?;
+    let version = version_of(version)?;
+    let decision = input::json_body::<DecisionInput>(cx.req)?.validate()?;
+    let approval = cx.with_ledger(|ledger| Ok(ledger.decide(&ctx, &version, &decision)?))?;
+    Ok(ApiResponse::json(200, &approval))
+}
+
+/// Approvals, newest first, optionally in one state.
+#[utoipa::path(get, path = "/api/approvals", tag = "approvals",
+    params(
+        ("state" = Option<ApprovalState>, Query, description = "Only approvals in this state"),
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses(
+        (status = 200, description = "A page of approvals", body = Page<Approval>),
+        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+fn list_approvals(cx: &mut Call) -> Handled {
+    let query = Query::parse(&cx.req.query, &["state", "limit", "cursor"])?;
+    let (state, page) = (query.approval_state()?, query.page()?);
+    cx.authorize_read()?;
+    let page = cx.with_ledger(|ledger| Ok(ledger.list_approvals(state, page)?))?;
+    Ok(ApiResponse::json(200, &page))
+}
+
+/// The audit log, newest first.
+#[utoipa::path(get, path = "/api/audit", tag = "audit",
+    params(
+        ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 20)"),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+    responses(
+        (status = 200, description = "A page of audit events", body = Page<AuditEvent>),
+        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json")),
+    security((), ("bearer" = [])))]
+fn audit(cx: &mut Call) -> Handled {
+    let page = Query::parse(&cx.req.query, &["limit", "cursor"])?.page()?;
+    cx.authorize_read()?;
+    let page = cx.with_ledger(|ledger| Ok(ledger.audit(page)?))?;
+    Ok(ApiResponse::json(200, &page))
+}

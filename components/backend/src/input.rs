@@ -1,0 +1,377 @@
+//! Untrusted input (bodies, query strings, path segments) parsed into the ledger's validated
+//! types. Every refusal names the field it is about.
+
+use crate::http::{ApiRequest, Body};
+use crate::problem::ApiError;
+use ledger::model::{NewDecision, NewDeployment, NewRelease, PageRequest};
+use ledger::types::{
+    ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
+    Invalid, Version, WebUrl, bounded_text,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+
+const MAX_NOTES: usize = 10_000;
+const MAX_MESSAGE: usize = 2_000;
+const MAX_COMMENT: usize = 2_000;
+
+fn field<T>(name: &str, parsed: Result<T, Invalid>) -> Result<T, ApiError> {
+    parsed.map_err(|Invalid(reason)| ApiError::Unprocessable {
+        field: name.to_owned(),
+        reason,
+    })
+}
+
+/// A release to record.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseInput {
+    #[schema(example = "1.4.0")]
+    version: String,
+    #[schema(example = "ghcr.io/acme/automatizacion:1.4.0")]
+    artifact: String,
+    #[schema(example = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]
+    digest: String,
+    #[schema(example = "0123456789abcdef0123456789abcdef01234567")]
+    commit: String,
+    #[serde(default)]
+    notes: String,
+}
+
+impl ReleaseInput {
+    pub fn validate(self) -> Result<NewRelease, ApiError> {
+        Ok(NewRelease {
+            version: field("version", Version::parse(&self.version))?,
+            artifact: field("artifact", ArtifactRef::parse(&self.artifact))?,
+            digest: field("digest", Digest::parse(&self.digest))?,
+            commit: field("commit", CommitSha::parse(&self.commit))?,
+            notes: field("notes", bounded_text(&self.notes, MAX_NOTES))?,
+        })
+    }
+}
+
+/// A deployment event of a release on a cluster.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeploymentInput {
+    #[schema(example = "prod-east")]
+    cluster: String,
+    #[schema(example = "succeeded")]
+    status: DeploymentStatusWord,
+    message: Option<String>,
+    #[schema(example = "https://kestra.example.com/ui/executions/automatizacion/release/1")]
+    execution_url: Option<String>,
+}
+
+/// `started`, `succeeded`, `failed` or `rolled_back`; parsed by the ledger's own type.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = DeploymentStatus)]
+struct DeploymentStatusWord(String);
+
+impl DeploymentInput {
+    pub fn validate(self) -> Result<NewDeployment, ApiError> {
+        Ok(NewDeployment {
+            cluster: field("cluster", ClusterName::parse(&self.cluster))?,
+            status: field("status", DeploymentStatus::parse(&self.status.0))?,
+            message: self
+                .message
+                .map(|m| field("message", bounded_text(&m, MAX_MESSAGE)))
+                .transpose()?,
+            execution_url: self
+                .execution_url
+                .map(|u| field("execution_url", WebUrl::parse(&u)))
+                .transpose()?,
+        })
+    }
+}
+
+/// The decision on a pending approval.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionInput {
+    #[schema(value_type = Decision, example = "approve")]
+    decision: String,
+    #[schema(example = "Staging looks good; change ticket CHG-1234")]
+    comment: String,
+}
+
+impl DecisionInput {
+    pub fn validate(self) -> Result<NewDecision, ApiError> {
+        let decision = field("decision", Decision::parse(&self.decision))?;
+        let comment = field("comment", bounded_text(&self.comment, MAX_COMMENT))?;
+        if decision == Decision::Reject && comment.trim().is_empty() {
+            return Err(ApiError::Unprocessable {
+                field: "comment".into(),
+                reason: "a rejection needs a comment saying why".into(),
+            });
+        }
+        Ok(NewDecision { decision, comment })
+    }
+}
+
+/// An approval request takes no fields: an empty body or `{}`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequestInput {}
+
+/// Parses a JSON body: 413 past the limit, 415 unless JSON, 400 if malformed, 422 naming the
+/// field for unknown, missing or mistyped fields.
+pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
+    let bytes = body_bytes(req)?;
+    if !is_json(req.header_value("content-type")) {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    parse_json(bytes)
+}
+
+/// Like [`json_body`], but an empty body stands for `{}`.
+pub fn optional_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
+    if body_bytes(req)?.is_empty() {
+        return parse_json(b"{}");
+    }
+    json_body(req)
+}
+
+fn body_bytes(req: &ApiRequest) -> Result<&[u8], ApiError> {
+    match &req.body {
+        Body::TooLarge => Err(ApiError::PayloadTooLarge),
+        Body::Complete(bytes) => Ok(bytes),
+    }
+}
+
+fn is_json(content_type: Option<&str>) -> bool {
+    let Some(media_type) = content_type.and_then(|ct| ct.split(';').next()) else {
+        return false;
+    };
+    let media_type = media_type.trim().to_ascii_lowercase();
+    media_type == "application/json"
+        || (media_type.starts_with("application/") && media_type.ends_with("+json"))
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    if !value.is_object() {
+        return Err(ApiError::Unprocessable {
+            field: "body".into(),
+            reason: "expected a JSON object".into(),
+        });
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let reason = e.inner().to_string();
+        let path = e.path().to_string();
+        let field = if path == "." {
+            // Unknown and missing fields are reported on the object; their name is quoted.
+            reason.split('`').nth(1).unwrap_or("body").to_owned()
+        } else {
+            path
+        };
+        ApiError::Unprocessable { field, reason }
+    })
+}
+
+/// Query parameters, each allowed at most once and only if the route knows it.
+pub struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub fn parse(query: &str, allowed: &[&str]) -> Result<Self, ApiError> {
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        for pair in query.split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = percent_decode(&name.replace('+', " ")).ok_or_else(|| {
+                ApiError::BadRequest("the query string is not valid percent-encoded UTF-8".into())
+            })?;
+            let value = percent_decode(&value.replace('+', " ")).ok_or_else(|| {
+                ApiError::Unprocessable {
+                    field: name.clone(),
+                    reason: "not valid percent-encoded UTF-8".into(),
+                }
+            })?;
+            if !allowed.contains(&name.as_str()) {
+                let reason = match allowed {
+                    [] => "this route takes no query parameters".to_owned(),
+                    _ => format!(
+                        "unknown query parameter; this route takes {}",
+                        allowed.join(", ")
+                    ),
+                };
+                return Err(ApiError::Unprocessable {
+                    field: name,
+                    reason,
+                });
+            }
+            if pairs.iter().any(|(known, _)| *known == name) {
+                return Err(ApiError::Unprocessable {
+                    field: name,
+                    reason: "given more than once".into(),
+                });
+            }
+            pairs.push((name, value));
+        }
+        Ok(Self(pairs))
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `limit` (1 to 100, default 20) and `cursor` (from a previous page's `next_cursor`).
+    pub fn page(&self) -> Result<PageRequest, ApiError> {
+        let limit = match self.get("limit") {
+            None => PageRequest::DEFAULT_LIMIT,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=PageRequest::MAX_LIMIT).contains(n))
+                .ok_or_else(|| ApiError::Unprocessable {
+                    field: "limit".into(),
+                    reason: format!(
+                        "expected a whole number from 1 to {}",
+                        PageRequest::MAX_LIMIT
+                    ),
+                })?,
+        };
+        let before_id = self
+            .get("cursor")
+            .map(|text| {
+                text.parse::<i64>()
+                    .ok()
+                    .filter(|id| *id > 0)
+                    .ok_or_else(|| ApiError::Unprocessable {
+                        field: "cursor".into(),
+                        reason: "not a cursor this API returned".into(),
+                    })
+            })
+            .transpose()?;
+        Ok(PageRequest { limit, before_id })
+    }
+
+    pub fn approval_state(&self) -> Result<Option<ApprovalState>, ApiError> {
+        self.get("state")
+            .map(|s| field("state", ApprovalState::parse(s)))
+            .transpose()
+    }
+}
+
+/// A version taken from the path (`+` in build metadata may arrive as `%2B`).
+pub fn path_version(segment: &str) -> Result<Version, ApiError> {
+    let text =
+        percent_decode(segment).ok_or_else(|| ApiError::NotFound("no such release".into()))?;
+    Version::parse(&text)
+        .map_err(|_| ApiError::NotFound(format!("no release has version `{text}`")))
+}
+
+/// Decodes `%XX` escapes; `None` for a broken escape or invalid UTF-8.
+pub fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_handles_escapes_and_refuses_broken_ones() {
+        assert_eq!(
+            percent_decode("1.0.0%2Bbuild").as_deref(),
+            Some("1.0.0+build")
+        );
+        assert_eq!(percent_decode("%C3%B1").as_deref(), Some("ñ"));
+        assert_eq!(percent_decode("%G1"), None);
+        assert_eq!(percent_decode("%C3"), None);
+        assert_eq!(percent_decode("abc%2"), None);
+    }
+
+    #[test]
+    fn queries_refuse_unknown_and_repeated_parameters() {
+        assert!(Query::parse("limit=5&cursor=9", &["limit", "cursor"]).is_ok());
+        let unknown = Query::parse("stat=pending", &["state"]).err().unwrap();
+        assert!(matches!(unknown, ApiError::Unprocessable { ref field, .. } if field == "stat"));
+        assert!(Query::parse("limit=1&limit=2", &["limit"]).is_err());
+    }
+
+    #[test]
+    fn pages_bound_the_limit_and_check_the_cursor() {
+        let page = |q: &str| Query::parse(q, &["limit", "cursor"]).unwrap().page();
+        assert_eq!(
+            page("").unwrap(),
+            PageRequest {
+                limit: 20,
+                before_id: None
+            }
+        );
+        assert_eq!(
+            page("limit=100&cursor=7").unwrap(),
+            PageRequest {
+                limit: 100,
+                before_id: Some(7)
+            }
+        );
+        for bad in ["limit=0", "limit=101", "limit=x", "cursor=-1", "cursor=abc"] {
+            assert!(page(bad).is_err(), "{bad} should be refused");
+        }
+    }
+
+    #[test]
+    fn json_media_types_include_structured_suffixes() {
+        assert!(is_json(Some("application/json")));
+        assert!(is_json(Some("Application/JSON; charset=utf-8")));
+        assert!(is_json(Some("application/merge-patch+json")));
+        assert!(!is_json(Some("text/plain")));
+        assert!(!is_json(None));
+    }
+
+    #[test]
+    fn json_errors_name_their_field() {
+        let unknown = parse_json::<DecisionInput>(br#"{"decision":"approve","comment":"","x":1}"#);
+        assert!(matches!(unknown, Err(ApiError::Unprocessable { ref field, .. }) if field == "x"));
+        let missing = parse_json::<DecisionInput>(br#"{"decision":"approve"}"#);
+        assert!(
+            matches!(missing, Err(ApiError::Unprocessable { ref field, .. }) if field == "comment")
+        );
+        let mistyped = parse_json::<DecisionInput>(br#"{"decision":5,"comment":""}"#);
+        assert!(
+            matches!(mistyped, Err(ApiError::Unprocessable { ref field, .. }) if field == "decision")
+        );
+        assert!(matches!(
+            parse_json::<DecisionInput>(b"{"),
+            Err(ApiError::BadRequest(_))
+        ));
+        assert!(matches!(
+            parse_json::<DecisionInput>(b"[]"),
+            Err(ApiError::Unprocessable { .. })
+        ));
+    }
+
+    #[test]
+    fn rejections_need_a_comment() {
+        let input = DecisionInput {
+            decision: "reject".into(),
+            comment: " ".into(),
+        };
+        assert!(input.validate().is_err());
+        let input = DecisionInput {
+            decision: "approve".into(),
+            comment: String::new(),
+        };
+        assert!(input.validate().is_ok());
+    }
+}

@@ -1,0 +1,30 @@
+//! The `backend` component: the release ledger's JSON API.
+//!
+//! Everything here is plain Rust over [`ApiRequest`] and [`ApiResponse`], so native tests
+//! drive the real router. Only the `spin` module, compiled for `wasm32`, touches Spin: it turns
+//! the incoming request into an [`ApiRequest`], lends [`Host`] access to variables and
+//! databases, and writes the response and the access-log line back out.
+
+mod access_log;
+mod auth;
+mod handlers;
+mod http;
+mod input;
+mod metrics;
+pub mod openapi;
+mod problem;
+mod router;
+mod settings;
+// The SDK's `#[http_component]` expands to the component's unsafe export glue.
+#[cfg(target_arch = "wasm32")]
+#[allow(unsafe_code)]
+mod spin;
+
+pub use access_log::AccessLog;
+pub use http::{ApiRequest, ApiResponse, Body, Host, MAX_BODY_BYTES};
+pub use router::{ROUTES, RouteSpec, handle};
+pub use settings::{Settings, VARIABLES};
+
+/// The version and commit this component was built from.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const COMMIT: &str = env!("BUILD_GIT_COMMIT");

@@ -1,0 +1,134 @@
+//! The component's configuration, read from Spin variables on every request (Spin creates a
+//! fresh instance per request, so there is nothing to cache).
+
+use crate::auth::Verifier;
+use ledger::Clusters;
+use ledger::clusters::DEFAULT_CLUSTERS;
+
+/// A Spin variable the backend reads: its name, its default, and whether it is a secret.
+pub struct Variable {
+    pub name: &'static str,
+    pub default: &'static str,
+    pub secret: bool,
+    pub meaning: &'static str,
+}
+
+/// Every variable the backend reads. `spin.toml` declares exactly these (a test checks it).
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "clusters",
+        default: DEFAULT_CLUSTERS,
+        secret: false,
+        meaning: "Known clusters and their environments, as `name=staging|production` pairs separated by commas.",
+    },
+    Variable {
+        name: "cluster_name",
+        default: "local",
+        secret: false,
+        meaning: "The cluster serving this instance, shown by `/api/info` (set per cluster by Karmada).",
+    },
+    Variable {
+        name: "region",
+        default: "local",
+        secret: false,
+        meaning: "The region serving this instance, shown by `/api/info` (set per cluster by Karmada).",
+    },
+    Variable {
+        name: "db_url",
+        default: "",
+        secret: true,
+        meaning: "Empty for the embedded SQLite database; a `postgres://` URL to use PostgreSQL.",
+    },
+    Variable {
+        name: "public_read",
+        default: "true",
+        secret: false,
+        meaning: "`true` lets anyone read; `false` makes reads need a token with any role.",
+    },
+    Variable {
+        name: "auth_issuer",
+        default: token_defaults::ISSUER,
+        secret: false,
+        meaning: "The `iss` claim tokens must carry.",
+    },
+    Variable {
+        name: "auth_audience",
+        default: token_defaults::AUDIENCE,
+        secret: false,
+        meaning: "The `aud` claim tokens must carry.",
+    },
+    Variable {
+        name: "auth_hmac_key",
+        default: "",
+        secret: true,
+        meaning: "The HS256 key (at least 32 bytes). Empty refuses HS256 tokens.",
+    },
+    Variable {
+        name: "auth_public_key",
+        default: "",
+        secret: false,
+        meaning: "Optional PEM public key (Ed25519 or RSA) to verify EdDSA or RS256 tokens.",
+    },
+];
+
+/// Mirrors the token CLI's defaults; the API tests mint tokens with the CLI's crate.
+mod token_defaults {
+    pub const ISSUER: &str = "automatizacion";
+    pub const AUDIENCE: &str = "automatizacion-api";
+}
+
+pub struct Settings {
+    pub clusters: Clusters,
+    pub cluster_name: String,
+    pub region: String,
+    pub db_url: Option<String>,
+    pub public_read: bool,
+    pub verifier: Verifier,
+}
+
+impl Settings {
+    /// Reads every variable, falling back to its default. The error names the variable.
+    pub fn load(variable: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let get = |name: &str| {
+            variable(name).unwrap_or_else(|| {
+                VARIABLES
+                    .iter()
+                    .find(|v| v.name == name)
+                    .map_or("", |v| v.default)
+                    .to_owned()
+            })
+        };
+        let clusters =
+            Clusters::parse(&get("clusters")).map_err(|e| format!("variable clusters: {e}"))?;
+        let db_url = Some(get("db_url").trim().to_owned()).filter(|url| !url.is_empty());
+        if let Some(url) = &db_url
+            && !url.starts_with("postgres://")
+            && !url.starts_with("postgresql://")
+        {
+            return Err("variable db_url: expected empty or a postgres:// URL".into());
+        }
+        let public_read = match get("public_read").trim() {
+            "true" => true,
+            "false" => false,
+            other => {
+                return Err(format!(
+                    "variable public_read: expected true or false, not `{other}`"
+                ));
+            }
+        };
+        let verifier = Verifier::new(
+            &get("auth_issuer"),
+            &get("auth_audience"),
+            get("auth_hmac_key").trim(),
+            get("auth_public_key").trim(),
+        )?;
+        Ok(Self {
+            clusters,
+            cluster_name: get("cluster_name"),
+            region: get("region"),
+            db_url,
+            public_read,
+            verifier,
+        })
+    }
+}

@@ -1,0 +1,180 @@
+//! The Spin edge: the only code that touches Spin. It reads the request body up to the limit,
+//! lends the router Spin's variables and databases, and writes the response and one access-log
+//! line to stdout.
+
+use crate::http::{ApiRequest, Body, Host, MAX_BODY_BYTES};
+use futures::StreamExt;
+use ledger::{DbError, Dialect, Executor, Row, Timestamp, Value};
+use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::{http_component, pg4, sqlite3, variables};
+
+#[http_component]
+async fn handle(req: IncomingRequest) -> Response {
+    let method = req.method().to_string();
+    let path_and_query = req.path_with_query().unwrap_or_else(|| "/".into());
+    let headers = req
+        .headers()
+        .entries()
+        .into_iter()
+        .map(|(name, value)| {
+            (
+                name.to_ascii_lowercase(),
+                String::from_utf8_lossy(&value).into_owned(),
+            )
+        })
+        .collect();
+    let mut request = ApiRequest::new(&method, &path_and_query);
+    request.headers = headers;
+    request.body = read_body(req).await;
+
+    let host = Host {
+        variable: &|name| variables::get(name).ok(),
+        open_db: &open_db,
+        now: Timestamp::now(),
+        fresh_request_id: fresh_request_id(),
+    };
+    let (response, log) = crate::handle(&request, &host);
+    println!("{}", log.to_line());
+    let mut builder = Response::builder();
+    builder.status(response.status);
+    for (name, value) in response.headers {
+        builder.header(name, value);
+    }
+    builder.body(response.body).build()
+}
+
+/// Reads the body, but stops as soon as it passes the limit.
+async fn read_body(req: IncomingRequest) -> Body {
+    let mut stream = req.into_body_stream();
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let Ok(chunk) = chunk else { break };
+        if body.len() + chunk.len() > MAX_BODY_BYTES {
+            return Body::TooLarge;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Body::Complete(body)
+}
+
+fn fresh_request_id() -> String {
+    let bytes = wasi::random::random::get_random_bytes(16);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn open_db(db_url: Option<&str>) -> Result<Box<dyn Executor>, DbError> {
+    match db_url {
+        Some(url) => pg4::Connection::open(url)
+            .map(|conn| Box::new(SpinPostgres(conn)) as Box<dyn Executor>)
+            .map_err(|e| DbError::Unavailable(format!("postgres: {e:?}"))),
+        None => sqlite3::Connection::open_default()
+            .map(|conn| Box::new(SpinSqlite(conn)) as Box<dyn Executor>)
+            .map_err(|e| DbError::Unavailable(format!("sqlite: {e:?}"))),
+    }
+}
+
+/// Spin's `default` SQLite database.
+struct SpinSqlite(sqlite3::Connection);
+
+impl SpinSqlite {
+    fn run(&self, sql: &str, params: &[Value]) -> Result<sqlite3::QueryResult, DbError> {
+        let params: Vec<sqlite3::Value> = params
+            .iter()
+            .map(|value| match value {
+                Value::Null => sqlite3::Value::Null,
+                Value::Int(v) => sqlite3::Value::Integer(*v),
+                Value::Text(v) => sqlite3::Value::Text(v.clone()),
+            })
+            .collect();
+        self.0
+            .execute(sql, &params)
+            .map_err(|e| DbError::Query(format!("sqlite: {e:?}")))
+    }
+}
+
+impl Executor for SpinSqlite {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        self.run(sql, params)?;
+        Ok(self.0.changes())
+    }
+
+    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let result = self.run(sql, params)?;
+        result
+            .rows
+            .into_iter()
+            .map(|row| {
+                let values = row
+                    .values
+                    .into_iter()
+                    .map(|value| match value {
+                        sqlite3::Value::Null => Ok(Value::Null),
+                        sqlite3::Value::Integer(v) => Ok(Value::Int(v)),
+                        sqlite3::Value::Text(v) => Ok(Value::Text(v)),
+                        other => Err(DbError::Mapping(format!(
+                            "unsupported SQLite value {other:?}"
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(Row(values))
+            })
+            .collect()
+    }
+}
+
+/// A PostgreSQL connection through Spin's `spin:postgres@4.0.0`.
+struct SpinPostgres(pg4::Connection);
+
+fn pg_params(params: &[Value]) -> Vec<pg4::ParameterValue> {
+    params
+        .iter()
+        .map(|value| match value {
+            Value::Null => pg4::ParameterValue::DbNull,
+            Value::Int(v) => pg4::ParameterValue::Int64(*v),
+            Value::Text(v) => pg4::ParameterValue::Str(v.clone()),
+        })
+        .collect()
+}
+
+impl Executor for SpinPostgres {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        self.0
+            .execute(sql, &pg_params(params))
+            .map_err(|e| DbError::Query(format!("postgres: {e:?}")))
+    }
+
+    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+        let rows = self
+            .0
+            .query(sql, &pg_params(params))
+            .map_err(|e| DbError::Query(format!("postgres: {e:?}")))?;
+        rows.rows
+            .into_iter()
+            .map(|row| {
+                let values = row
+                    .into_iter()
+                    .map(|value| match value {
+                        pg4::DbValue::Int64(v) => Ok(Value::Int(v)),
+                        pg4::DbValue::Int32(v) => Ok(Value::Int(v.into())),
+                        pg4::DbValue::Int16(v) => Ok(Value::Int(v.into())),
+                        pg4::DbValue::Str(v) => Ok(Value::Text(v)),
+                        // `void` results (pg_advisory_xact_lock) arrive as unsupported.
+                        pg4::DbValue::DbNull | pg4::DbValue::Unsupported(_) => Ok(Value::Null),
+                        other => Err(DbError::Mapping(format!(
+                            "unsupported PostgreSQL value {other:?}"
+                        ))),
+                    })
+                    .collect::<Result<_, _>>()?;
+                Ok(Row(values))
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,100 @@
+//! `spin.toml` and the component agree: every variable the backend reads is declared, with the
+//! same default and secrecy, and passed to the component; every route the router serves is
+//! routed to it.
+
+use backend::{ROUTES, VARIABLES};
+use toml::Value;
+
+fn manifest() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spin.toml");
+    Value::Table(toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
+}
+
+#[test]
+fn the_manifest_is_version_2_with_a_buildable_backend() {
+    let manifest = manifest();
+    assert_eq!(manifest["spin_manifest_version"].as_integer(), Some(2));
+    let backend = &manifest["component"]["backend"];
+    assert_eq!(
+        backend["source"].as_str(),
+        Some("target/wasm32-wasip2/release/backend.wasm")
+    );
+    let build = backend["build"]["command"].as_str().unwrap();
+    assert!(
+        build.contains("--target wasm32-wasip2")
+            && build.contains("--release")
+            && build.contains("-p backend")
+    );
+    assert_eq!(
+        backend["sqlite_databases"].as_array().unwrap(),
+        &[Value::from("default")]
+    );
+}
+
+#[test]
+fn every_variable_is_declared_with_its_default_and_passed_to_the_backend() {
+    let manifest = manifest();
+    let declared = manifest["variables"].as_table().unwrap();
+    let passed = manifest["component"]["backend"]["variables"]
+        .as_table()
+        .unwrap();
+    for variable in VARIABLES {
+        let entry = declared
+            .get(variable.name)
+            .unwrap_or_else(|| panic!("{} is not declared", variable.name));
+        assert_eq!(
+            entry["default"].as_str(),
+            Some(variable.default),
+            "default of {}",
+            variable.name
+        );
+        let secret = entry
+            .get("secret")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        assert_eq!(secret, variable.secret, "secrecy of {}", variable.name);
+        let template = format!("{{{{ {} }}}}", variable.name);
+        assert_eq!(
+            passed.get(variable.name).and_then(Value::as_str),
+            Some(template.as_str()),
+            "{}",
+            variable.name
+        );
+    }
+    assert_eq!(
+        passed.len(),
+        VARIABLES.len(),
+        "the backend is passed variables it never reads"
+    );
+}
+
+#[test]
+fn every_route_reaches_the_backend() {
+    let manifest = manifest();
+    let triggers = manifest["trigger"]["http"].as_array().unwrap();
+    let backend_routes: Vec<&str> = triggers
+        .iter()
+        .filter(|t| t["component"].as_str() == Some("backend"))
+        .map(|t| t["route"].as_str().unwrap())
+        .collect();
+    for route in ROUTES {
+        let served = backend_routes.iter().any(|r| match r.strip_suffix("/...") {
+            Some(prefix) => route.pattern.starts_with(&format!("{prefix}/")),
+            None => *r == route.pattern,
+        });
+        assert!(served, "{} is not routed to the backend", route.pattern);
+    }
+}
+
+#[test]
+fn the_backend_may_reach_only_the_database_host() {
+    let manifest = manifest();
+    let hosts = manifest["component"]["backend"]["allowed_outbound_hosts"]
+        .as_array()
+        .unwrap();
+    assert_eq!(hosts, &[Value::from("{{ db_outbound_host }}")]);
+    let default = manifest["variables"]["db_outbound_host"]["default"]
+        .as_str()
+        .unwrap();
+    assert!(default.starts_with("postgres://"), "{default}");
+}

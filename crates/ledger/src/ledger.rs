@@ -1,0 +1,282 @@
+//! The ledger's rules. Each operation reads what it needs, checks the rules, and writes its
+//! change together with its audit entry in one transaction.
+
+use crate::clusters::Clusters;
+use crate::db::{DbError, Executor, Sql};
+use crate::error::LedgerError;
+use crate::migrations;
+use crate::model::{
+    Approval, AuditEvent, ClusterStatus, Counts, Deployment, NewDecision, NewDeployment,
+    NewRelease, Page, PageRequest, Release, ReleaseDetail,
+};
+use crate::store::{self, AuditEntry, Place};
+use crate::time::Timestamp;
+use crate::types::{ApprovalState, DeploymentStatus, Environment, Subject, Version};
+
+/// Who acts, when, and under which request id: recorded with every change.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub actor: Subject,
+    pub request_id: String,
+    pub now: Timestamp,
+}
+
+/// The ledger over one database connection and the configured clusters.
+pub struct Ledger<'a> {
+    sql: Sql<'a>,
+    clusters: &'a Clusters,
+}
+
+/// Whether [`Ledger::create_release`] stored a new release or found the same one already there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Created {
+    New,
+    AlreadyRecorded,
+}
+
+impl<'a> Ledger<'a> {
+    /// Opens the ledger, first applying any missing migration.
+    pub fn open(
+        exec: &'a dyn Executor,
+        clusters: &'a Clusters,
+        now: Timestamp,
+    ) -> Result<Self, DbError> {
+        migrations::ensure(exec, now)?;
+        Ok(Self {
+            sql: Sql::new(exec),
+            clusters,
+        })
+    }
+
+    /// Records a release. The same version with the same digest is idempotent; with a different
+    /// digest it is a conflict, because a version must always mean the same artifact.
+    pub fn create_release(
+        &self,
+        ctx: &Context,
+        new: &NewRelease,
+    ) -> Result<(Release, Created), LedgerError> {
+        if let Some(pinned) = new.artifact.digest()
+            && pinned != new.digest.as_str()
+        {
+            return Err(LedgerError::Unprocessable {
+                field: "digest",
+                reason: format!("the artifact pins {pinned}, not {}", new.digest),
+            });
+        }
+        let inserted = self.sql.transaction(|tx| {
+            let inserted = store::insert_release(tx, new, &ctx.actor, ctx.now)?;
+            if inserted {
+                let entry = AuditEntry {
+                    actor: &ctx.actor,
+                    action: "release.created",
+                    target: format!("release/{}", new.version),
+                    request_id: &ctx.request_id,
+                    detail: Some(new.digest.to_string()),
+                };
+                store::append_audit(tx, entry, ctx.now)?;
+            }
+            Ok::<_, DbError>(inserted)
+        })?;
+        let (_, release) = self.release(&new.version)?;
+        if inserted {
+            return Ok((release, Created::New));
+        }
+        if release.digest != new.digest.as_str() {
+            return Err(LedgerError::Conflict(format!(
+                "release {} is already recorded with digest {}",
+                new.version, release.digest
+            )));
+        }
+        Ok((release, Created::AlreadyRecorded))
+    }
+
+    pub fn list_releases(&self, page: PageRequest) -> Result<Page<Release>, LedgerError> {
+        Ok(store::list_releases(&self.sql, page)?)
+    }
+
+    pub fn release_detail(&self, version: &Version) -> Result<ReleaseDetail, LedgerError> {
+        let (id, release) = self.release(version)?;
+        Ok(ReleaseDetail {
+            release,
+            deployments: store::deployments_of(&self.sql, id)?,
+            approval: store::approval_of(&self.sql, id)?,
+        })
+    }
+
+    /// Records a deployment event. Production events need an approved approval; a rollback
+    /// needs an earlier event of the same release on that cluster.
+    pub fn record_deployment(
+        &self,
+        ctx: &Context,
+        version: &Version,
+        event: &NewDeployment,
+    ) -> Result<Deployment, LedgerError> {
+        let environment = self
+            .clusters
+            .environment_of(&event.cluster)
+            .ok_or_else(|| LedgerError::Unprocessable {
+                field: "cluster",
+                reason: format!("unknown cluster `{}`", event.cluster),
+            })?;
+        let (release_id, _) = self.release(version)?;
+        if environment == Environment::Production {
+            let approved = store::approval_of(&self.sql, release_id)?
+                .is_some_and(|a| a.state == ApprovalState::Approved);
+            if !approved {
+                return Err(LedgerError::Conflict(format!(
+                    "release {version} has no approved approval, which production cluster `{}` needs",
+                    event.cluster
+                )));
+            }
+        }
+        let deployment = self.sql.transaction(|tx| {
+            if event.status == DeploymentStatus::RolledBack {
+                let here = Place::Cluster(event.cluster.as_str());
+                if !store::has_event(tx, release_id, None, here)? {
+                    return Err(LedgerError::Conflict(format!(
+                        "release {version} was never deployed to `{}`, so it cannot be rolled back there",
+                        event.cluster
+                    )));
+                }
+            }
+            let deployment = store::insert_deployment(tx, release_id, event, environment, &ctx.actor, ctx.now)?;
+            let entry = AuditEntry {
+                actor: &ctx.actor,
+                action: "deployment.recorded",
+                target: format!("release/{version}/cluster/{}", event.cluster),
+                request_id: &ctx.request_id,
+                detail: Some(event.status.to_string()),
+            };
+            store::append_audit(tx, entry, ctx.now)?;
+            Ok(deployment)
+        })?;
+        Ok(deployment)
+    }
+
+    /// Every configured cluster with what it runs now and its latest event.
+    pub fn clusters(&self) -> Result<Vec<ClusterStatus>, LedgerError> {
+        self.clusters
+            .iter()
+            .map(|(name, environment)| {
+                Ok(store::cluster_status(
+                    &self.sql,
+                    name.as_str(),
+                    *environment,
+                )?)
+            })
+            .collect()
+    }
+
+    /// Requests the production approval of a release that has succeeded on a staging cluster.
+    pub fn request_approval(
+        &self,
+        ctx: &Context,
+        version: &Version,
+    ) -> Result<Approval, LedgerError> {
+        let (release_id, _) = self.release(version)?;
+        let staged = Place::Environment(Environment::Staging);
+        if !store::has_event(
+            &self.sql,
+            release_id,
+            Some(DeploymentStatus::Succeeded),
+            staged,
+        )? {
+            return Err(LedgerError::Conflict(format!(
+                "release {version} has not succeeded on a staging cluster yet"
+            )));
+        }
+        let inserted = self.sql.transaction(|tx| {
+            let inserted = store::insert_approval(tx, release_id, &ctx.actor, ctx.now)?;
+            if inserted {
+                let entry = AuditEntry {
+                    actor: &ctx.actor,
+                    action: "approval.requested",
+                    target: format!("release/{version}"),
+                    request_id: &ctx.request_id,
+                    detail: None,
+                };
+                store::append_audit(tx, entry, ctx.now)?;
+            }
+            Ok::<_, DbError>(inserted)
+        })?;
+        if !inserted {
+            return Err(LedgerError::Conflict(format!(
+                "release {version} already has an approval"
+            )));
+        }
+        self.approval(release_id, version)
+    }
+
+    /// Decides a pending approval, exactly once, and never by the subject who created the
+    /// release or requested the approval (four eyes).
+    pub fn decide(
+        &self,
+        ctx: &Context,
+        version: &Version,
+        decision: &NewDecision,
+    ) -> Result<Approval, LedgerError> {
+        let (release_id, release) = self.release(version)?;
+        let approval = store::approval_of(&self.sql, release_id)?.ok_or_else(|| {
+            LedgerError::Conflict(format!(
+                "release {version} has no approval request to decide"
+            ))
+        })?;
+        if release.created_by == ctx.actor.as_str() || approval.requested_by == ctx.actor.as_str() {
+            return Err(LedgerError::Forbidden(format!(
+                "`{}` created release {version} or requested its approval, so someone else must decide it",
+                ctx.actor
+            )));
+        }
+        let state = decision.decision.resulting_state();
+        self.sql.transaction(|tx| {
+            if !store::decide(
+                tx,
+                release_id,
+                state,
+                &ctx.actor,
+                &decision.comment,
+                ctx.now,
+            )? {
+                return Err(LedgerError::Conflict(format!(
+                    "the approval of release {version} is already decided"
+                )));
+            }
+            let entry = AuditEntry {
+                actor: &ctx.actor,
+                action: "approval.decided",
+                target: format!("release/{version}"),
+                request_id: &ctx.request_id,
+                detail: Some(state.to_string()),
+            };
+            store::append_audit(tx, entry, ctx.now)?;
+            Ok(())
+        })?;
+        self.approval(release_id, version)
+    }
+
+    pub fn list_approvals(
+        &self,
+        state: Option<ApprovalState>,
+        page: PageRequest,
+    ) -> Result<Page<Approval>, LedgerError> {
+        Ok(store::list_approvals(&self.sql, state, page)?)
+    }
+
+    pub fn audit(&self, page: PageRequest) -> Result<Page<AuditEvent>, LedgerError> {
+        Ok(store::list_audit(&self.sql, page)?)
+    }
+
+    pub fn counts(&self) -> Result<Counts, LedgerError> {
+        Ok(store::counts(&self.sql)?)
+    }
+
+    fn release(&self, version: &Version) -> Result<(i64, Release), LedgerError> {
+        store::release_by_version(&self.sql, version.as_str())?
+            .ok_or_else(|| LedgerError::NotFound(format!("release {version}")))
+    }
+
+    fn approval(&self, release_id: i64, version: &Version) -> Result<Approval, LedgerError> {
+        store::approval_of(&self.sql, release_id)?
+            .ok_or_else(|| LedgerError::NotFound(format!("approval of release {version}")))
+    }
+}

@@ -1,0 +1,226 @@
+//! Versioned, forward-only schema migrations.
+//!
+//! Every request calls [`ensure`] first: one cheap read when the schema is current, otherwise
+//! the missing migrations are applied, each in its own transaction. Instances that start at
+//! once queue on a lock (SQLite's write lock, PostgreSQL's advisory lock) and then find the work
+//! already done, so a migration never runs twice.
+
+use crate::db::{DbError, Dialect, Executor, Sql, Value};
+use crate::time::Timestamp;
+
+/// A statement for both dialects, or for one of them. `{id}` stands for the dialect's
+/// auto-increment primary key, which both keep strictly increasing so ids order events.
+enum Step {
+    Both(&'static str),
+    Sqlite(&'static str),
+    Postgres(&'static str),
+}
+
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    steps: &'static [Step],
+}
+
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "ledger tables",
+        steps: &[
+            Step::Both(
+                "CREATE TABLE releases (
+                    id {id},
+                    version TEXT NOT NULL UNIQUE,
+                    artifact TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    git_commit TEXT NOT NULL,
+                    notes TEXT NOT NULL,
+                    created_by TEXT NOT NULL,
+                    created_at BIGINT NOT NULL)",
+            ),
+            Step::Both(
+                "CREATE TABLE deployments (
+                    id {id},
+                    release_id BIGINT NOT NULL REFERENCES releases (id),
+                    cluster TEXT NOT NULL,
+                    environment TEXT NOT NULL CHECK (environment IN ('staging', 'production')),
+                    status TEXT NOT NULL
+                        CHECK (status IN ('started', 'succeeded', 'failed', 'rolled_back')),
+                    message TEXT,
+                    execution_url TEXT,
+                    recorded_by TEXT NOT NULL,
+                    recorded_at BIGINT NOT NULL)",
+            ),
+            Step::Both("CREATE INDEX deployments_by_cluster ON deployments (cluster, id)"),
+            Step::Both("CREATE INDEX deployments_by_release ON deployments (release_id, id)"),
+            Step::Both(
+                "CREATE TABLE approvals (
+                    id {id},
+                    release_id BIGINT NOT NULL UNIQUE REFERENCES releases (id),
+                    state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected')),
+                    requested_by TEXT NOT NULL,
+                    requested_at BIGINT NOT NULL,
+                    decided_by TEXT,
+                    decided_at BIGINT,
+                    comment TEXT)",
+            ),
+            Step::Both("CREATE INDEX approvals_by_state ON approvals (state, id)"),
+            Step::Both(
+                "CREATE TABLE audit_events (
+                    id {id},
+                    at BIGINT NOT NULL,
+                    actor TEXT NOT NULL,
+                    action TEXT NOT NULL,
+                    target TEXT NOT NULL,
+                    request_id TEXT NOT NULL,
+                    detail TEXT)",
+            ),
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "append-only audit log",
+        steps: &[
+            Step::Sqlite(
+                "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events
+                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+            ),
+            Step::Sqlite(
+                "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events
+                 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END",
+            ),
+            Step::Postgres(
+                "CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS
+                 $$ BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$",
+            ),
+            Step::Postgres(
+                "CREATE TRIGGER audit_events_no_change BEFORE UPDATE OR DELETE ON audit_events
+                 FOR EACH ROW EXECUTE FUNCTION audit_events_append_only()",
+            ),
+            Step::Postgres(
+                "CREATE TRIGGER audit_events_no_truncate BEFORE TRUNCATE ON audit_events
+                 FOR EACH STATEMENT EXECUTE FUNCTION audit_events_append_only()",
+            ),
+        ],
+    },
+];
+
+/// The schema version this build expects.
+pub const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
+
+/// An arbitrary constant that names the ledger's migration lock among PostgreSQL advisory locks.
+const PG_MIGRATION_LOCK: i64 = 0x6c65_6467_6572;
+
+/// The applied schema version. Fails on a database that was never migrated.
+pub fn current_version(exec: &dyn Executor) -> Result<i64, DbError> {
+    let sql = Sql::new(exec);
+    let row = sql.query_one("SELECT MAX(version) FROM schema_migrations", &[])?;
+    Ok(row
+        .map(|r| r.opt_int(0))
+        .transpose()?
+        .flatten()
+        .unwrap_or(0))
+}
+
+/// Applies whatever migrations are missing. Cheap when there are none.
+pub fn ensure(exec: &dyn Executor, now: Timestamp) -> Result<(), DbError> {
+    match current_version(exec) {
+        Ok(version) if version >= LATEST => Ok(()),
+        _ => migrate(exec, now).map(drop),
+    }
+}
+
+/// Applies the missing migrations and returns how many it applied.
+pub fn migrate(exec: &dyn Executor, now: Timestamp) -> Result<usize, DbError> {
+    let sql = Sql::new(exec);
+    if sql.dialect() == Dialect::Sqlite {
+        // Lets readers proceed while one writer commits. It persists in the database file and
+        // cannot change inside a transaction; if another instance holds a lock, the next start
+        // tries again, so a failure here is harmless.
+        let _ = sql.query("PRAGMA journal_mode=WAL", &[]);
+    }
+    let mut applied = 0;
+    for migration in MIGRATIONS {
+        let ran = sql.transaction(|tx| {
+            if tx.dialect() == Dialect::Postgres {
+                tx.query(
+                    "SELECT pg_advisory_xact_lock($1)",
+                    &[PG_MIGRATION_LOCK.into()],
+                )?;
+            }
+            tx.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations (
+                    version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)",
+                &[],
+            )?;
+            let done = tx.query_one(
+                "SELECT 1 FROM schema_migrations WHERE version = $1",
+                &[migration.version.into()],
+            )?;
+            if done.is_some() {
+                return Ok::<_, DbError>(false);
+            }
+            for step in migration.steps {
+                if let Some(statement) = step.for_dialect(tx.dialect()) {
+                    tx.execute(&statement, &[])?;
+                }
+            }
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+                &[
+                    migration.version.into(),
+                    migration.name.into(),
+                    Value::Int(now.as_micros()),
+                ],
+            )?;
+            Ok(true)
+        })?;
+        applied += usize::from(ran);
+    }
+    Ok(applied)
+}
+
+impl Step {
+    fn for_dialect(&self, dialect: Dialect) -> Option<String> {
+        let text = match (self, dialect) {
+            (Step::Both(text), _)
+            | (Step::Sqlite(text), Dialect::Sqlite)
+            | (Step::Postgres(text), Dialect::Postgres) => text,
+            _ => return None,
+        };
+        let id = match dialect {
+            Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+            Dialect::Postgres => "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+        };
+        Some(text.replace("{id}", id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_increase_by_one() {
+        for (i, migration) in MIGRATIONS.iter().enumerate() {
+            assert_eq!(migration.version, i as i64 + 1, "{}", migration.name);
+        }
+        assert_eq!(LATEST, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn each_dialect_gets_its_own_steps_and_key_type() {
+        let both = Step::Both("CREATE TABLE t (id {id})");
+        assert_eq!(
+            both.for_dialect(Dialect::Sqlite).unwrap(),
+            "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT)"
+        );
+        assert!(
+            both.for_dialect(Dialect::Postgres)
+                .unwrap()
+                .contains("GENERATED ALWAYS AS IDENTITY")
+        );
+        assert!(Step::Sqlite("x").for_dialect(Dialect::Postgres).is_none());
+        assert!(Step::Postgres("x").for_dialect(Dialect::Sqlite).is_none());
+    }
+}

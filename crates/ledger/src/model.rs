@@ -1,0 +1,156 @@
+//! What goes into the ledger (commands, already validated) and what comes out (records).
+
+use crate::time::Timestamp;
+use crate::types::{
+    ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
+    Environment, Version, WebUrl,
+};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// A release to record.
+#[derive(Debug, Clone)]
+pub struct NewRelease {
+    pub version: Version,
+    pub artifact: ArtifactRef,
+    pub digest: Digest,
+    pub commit: CommitSha,
+    pub notes: String,
+}
+
+/// A deployment event to record against a release.
+#[derive(Debug, Clone)]
+pub struct NewDeployment {
+    pub cluster: ClusterName,
+    pub status: DeploymentStatus,
+    pub message: Option<String>,
+    pub execution_url: Option<WebUrl>,
+}
+
+/// A decision on a pending approval.
+#[derive(Debug, Clone)]
+pub struct NewDecision {
+    pub decision: Decision,
+    pub comment: String,
+}
+
+/// A release: one OCI artifact, identified by its version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Release {
+    #[schema(example = "1.4.0")]
+    pub version: String,
+    #[schema(example = "ghcr.io/acme/automatizacion:1.4.0")]
+    pub artifact: String,
+    #[schema(example = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]
+    pub digest: String,
+    #[schema(example = "0123456789abcdef0123456789abcdef01234567")]
+    pub commit: String,
+    pub notes: String,
+    pub created_by: String,
+    pub created_at: Timestamp,
+}
+
+/// One deployment event of a release on a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Deployment {
+    pub id: i64,
+    pub version: String,
+    pub cluster: String,
+    pub environment: Environment,
+    pub status: DeploymentStatus,
+    pub message: Option<String>,
+    pub execution_url: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: Timestamp,
+}
+
+/// The production approval of a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Approval {
+    pub version: String,
+    pub state: ApprovalState,
+    pub requested_by: String,
+    pub requested_at: Timestamp,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Timestamp>,
+    pub comment: Option<String>,
+}
+
+/// A release with its deployment timeline (oldest first) and its approval.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ReleaseDetail {
+    #[serde(flatten)]
+    pub release: Release,
+    pub deployments: Vec<Deployment>,
+    pub approval: Option<Approval>,
+}
+
+/// The release a cluster runs now: its latest succeeded deployment not since rolled back.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CurrentRelease {
+    pub version: String,
+    pub artifact: String,
+    pub digest: String,
+    pub succeeded_at: Timestamp,
+}
+
+/// The most recent deployment event on a cluster, whatever its status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct LastEvent {
+    pub version: String,
+    pub status: DeploymentStatus,
+    pub message: Option<String>,
+    pub at: Timestamp,
+}
+
+/// A configured cluster and what runs there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct ClusterStatus {
+    pub name: String,
+    pub environment: Environment,
+    pub current: Option<CurrentRelease>,
+    pub last_event: Option<LastEvent>,
+}
+
+/// One entry of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AuditEvent {
+    pub id: i64,
+    pub at: Timestamp,
+    pub actor: String,
+    #[schema(example = "approval.decided")]
+    pub action: String,
+    #[schema(example = "release/1.4.0")]
+    pub target: String,
+    pub request_id: String,
+    pub detail: Option<String>,
+}
+
+/// A page of a list, newest first. Pass `next_cursor` as `cursor` to get the next page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Which page to read: at most `limit` items older than the cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub limit: u32,
+    pub before_id: Option<i64>,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: u32 = 20;
+    pub const MAX_LIMIT: u32 = 100;
+}
+
+/// Counts for the Prometheus gauges, read from storage on every scrape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counts {
+    pub releases: i64,
+    /// Every approval state, with zero where there are none.
+    pub approvals: Vec<(ApprovalState, i64)>,
+    /// (cluster, status, count) for each pair that has events.
+    pub deployments: Vec<(String, DeploymentStatus, i64)>,
+}

@@ -1,0 +1,414 @@
+//! Every SQL statement of the ledger and the mapping of its rows. Written once, in the subset
+//! of SQL that SQLite and PostgreSQL share, with `$N` parameters.
+
+use crate::db::{DbError, Row, Sql, Value};
+use crate::model::{
+    Approval, AuditEvent, ClusterStatus, Counts, CurrentRelease, Deployment, LastEvent,
+    NewDeployment, NewRelease, Page, PageRequest, Release,
+};
+use crate::time::Timestamp;
+use crate::types::{ApprovalState, DeploymentStatus, Environment, Subject};
+
+const RELEASE_COLUMNS: &str =
+    "r.id, r.version, r.artifact, r.digest, r.git_commit, r.notes, r.created_by, r.created_at";
+
+fn release_from(row: &Row) -> Result<(i64, Release), DbError> {
+    Ok((
+        row.int(0)?,
+        Release {
+            version: row.text(1)?,
+            artifact: row.text(2)?,
+            digest: row.text(3)?,
+            commit: row.text(4)?,
+            notes: row.text(5)?,
+            created_by: row.text(6)?,
+            created_at: Timestamp::from_micros(row.int(7)?),
+        },
+    ))
+}
+
+const DEPLOYMENT_COLUMNS: &str = "d.id, r.version, d.cluster, d.environment, d.status, d.message, \
+     d.execution_url, d.recorded_by, d.recorded_at";
+
+fn deployment_from(row: &Row) -> Result<Deployment, DbError> {
+    Ok(Deployment {
+        id: row.int(0)?,
+        version: row.text(1)?,
+        cluster: row.text(2)?,
+        environment: parse_word(&row.text(3)?, Environment::parse)?,
+        status: parse_word(&row.text(4)?, DeploymentStatus::parse)?,
+        message: row.opt_text(5)?,
+        execution_url: row.opt_text(6)?,
+        recorded_by: row.text(7)?,
+        recorded_at: Timestamp::from_micros(row.int(8)?),
+    })
+}
+
+const APPROVAL_COLUMNS: &str = "a.id, r.version, a.state, a.requested_by, a.requested_at, \
+     a.decided_by, a.decided_at, a.comment";
+
+fn approval_from(row: &Row) -> Result<(i64, Approval), DbError> {
+    Ok((
+        row.int(0)?,
+        Approval {
+            version: row.text(1)?,
+            state: parse_word(&row.text(2)?, ApprovalState::parse)?,
+            requested_by: row.text(3)?,
+            requested_at: Timestamp::from_micros(row.int(4)?),
+            decided_by: row.opt_text(5)?,
+            decided_at: row.opt_int(6)?.map(Timestamp::from_micros),
+            comment: row.opt_text(7)?,
+        },
+    ))
+}
+
+fn parse_word<T, E>(text: &str, parse: impl Fn(&str) -> Result<T, E>) -> Result<T, DbError> {
+    parse(text).map_err(|_| DbError::Mapping(format!("unknown stored value `{text}`")))
+}
+
+/// Reads one page, newest first, from a statement whose `$1` is the exclusive upper id bound,
+/// whose `$2` is the row limit, and whose first column is the id.
+fn page<T>(
+    sql: &Sql,
+    statement: &str,
+    request: PageRequest,
+    extra: &[Value],
+    map: impl Fn(&Row) -> Result<(i64, T), DbError>,
+) -> Result<Page<T>, DbError> {
+    let mut params = vec![
+        Value::Int(request.before_id.unwrap_or(i64::MAX)),
+        Value::Int(i64::from(request.limit) + 1),
+    ];
+    params.extend_from_slice(extra);
+    let mut rows = sql
+        .query(statement, &params)?
+        .iter()
+        .map(map)
+        .collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if rows.len() > request.limit as usize {
+        rows.truncate(request.limit as usize);
+        rows.last().map(|(id, _)| id.to_string())
+    } else {
+        None
+    };
+    Ok(Page {
+        items: rows.into_iter().map(|(_, item)| item).collect(),
+        next_cursor,
+    })
+}
+
+pub fn insert_release(
+    sql: &Sql,
+    release: &NewRelease,
+    actor: &Subject,
+    now: Timestamp,
+) -> Result<bool, DbError> {
+    let inserted = sql.execute(
+        "INSERT INTO releases (version, artifact, digest, git_commit, notes, created_by, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (version) DO NOTHING",
+        &[
+            release.version.as_str().into(),
+            release.artifact.as_str().into(),
+            release.digest.as_str().into(),
+            release.commit.as_str().into(),
+            release.notes.as_str().into(),
+            actor.as_str().into(),
+            Value::Int(now.as_micros()),
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+pub fn release_by_version(sql: &Sql, version: &str) -> Result<Option<(i64, Release)>, DbError> {
+    let statement = format!("SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.version = $1");
+    sql.query_one(&statement, &[version.into()])?
+        .as_ref()
+        .map(release_from)
+        .transpose()
+}
+
+pub fn list_releases(sql: &Sql, request: PageRequest) -> Result<Page<Release>, DbError> {
+    let statement = format!(
+        "SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.id < $1 ORDER BY r.id DESC LIMIT $2"
+    );
+    page(sql, &statement, request, &[], release_from)
+}
+
+pub fn deployments_of(sql: &Sql, release_id: i64) -> Result<Vec<Deployment>, DbError> {
+    let statement = format!(
+        "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN releases r ON r.id = d.release_id
+         WHERE d.release_id = $1 ORDER BY d.id"
+    );
+    sql.query(&statement, &[release_id.into()])?
+        .iter()
+        .map(deployment_from)
+        .collect()
+}
+
+pub fn insert_deployment(
+    sql: &Sql,
+    release_id: i64,
+    event: &NewDeployment,
+    environment: Environment,
+    actor: &Subject,
+    now: Timestamp,
+) -> Result<Deployment, DbError> {
+    let row = sql.query_one(
+        "INSERT INTO deployments
+            (release_id, cluster, environment, status, message, execution_url, recorded_by, recorded_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+        &[
+            release_id.into(),
+            event.cluster.as_str().into(),
+            environment.as_str().into(),
+            event.status.as_str().into(),
+            event.message.clone().into(),
+            event.execution_url.as_ref().map(|u| u.as_str()).into(),
+            actor.as_str().into(),
+            Value::Int(now.as_micros()),
+        ],
+    )?;
+    let id = row
+        .ok_or_else(|| DbError::Mapping("INSERT … RETURNING gave no row".into()))?
+        .int(0)?;
+    let statement = format!(
+        "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN releases r ON r.id = d.release_id
+         WHERE d.id = $1"
+    );
+    let row = sql.query_one(&statement, &[id.into()])?;
+    deployment_from(&row.ok_or_else(|| DbError::Mapping("inserted deployment vanished".into()))?)
+}
+
+/// Whether the release has an event (with `status`, if given) at `place`.
+pub fn has_event(
+    sql: &Sql,
+    release_id: i64,
+    status: Option<DeploymentStatus>,
+    place: Place<'_>,
+) -> Result<bool, DbError> {
+    let (column, value) = match place {
+        Place::Cluster(cluster) => ("cluster", cluster),
+        Place::Environment(environment) => ("environment", environment.as_str()),
+    };
+    let statement = format!(
+        "SELECT 1 FROM deployments
+         WHERE release_id = $1 AND ($2 = '' OR status = $2) AND {column} = $3 LIMIT 1"
+    );
+    let status = status.map_or("", DeploymentStatus::as_str);
+    let params = [release_id.into(), status.into(), value.into()];
+    Ok(sql.query_one(&statement, &params)?.is_some())
+}
+
+/// Where to look for a deployment event.
+pub enum Place<'a> {
+    Cluster(&'a str),
+    Environment(Environment),
+}
+
+pub fn approval_of(sql: &Sql, release_id: i64) -> Result<Option<Approval>, DbError> {
+    let statement = format!(
+        "SELECT {APPROVAL_COLUMNS} FROM approvals a JOIN releases r ON r.id = a.release_id
+         WHERE a.release_id = $1"
+    );
+    let row = sql.query_one(&statement, &[release_id.into()])?;
+    Ok(row
+        .as_ref()
+        .map(approval_from)
+        .transpose()?
+        .map(|(_, approval)| approval))
+}
+
+/// Inserts a pending approval; `false` if the release already has one.
+pub fn insert_approval(
+    sql: &Sql,
+    release_id: i64,
+    actor: &Subject,
+    now: Timestamp,
+) -> Result<bool, DbError> {
+    let inserted = sql.execute(
+        "INSERT INTO approvals (release_id, state, requested_by, requested_at)
+         VALUES ($1, 'pending', $2, $3) ON CONFLICT (release_id) DO NOTHING",
+        &[
+            release_id.into(),
+            actor.as_str().into(),
+            Value::Int(now.as_micros()),
+        ],
+    )?;
+    Ok(inserted == 1)
+}
+
+/// Decides a pending approval. The `state = 'pending'` condition makes this the single point
+/// where concurrent decisions race: exactly one changes a row, the others see `false`.
+pub fn decide(
+    sql: &Sql,
+    release_id: i64,
+    state: ApprovalState,
+    actor: &Subject,
+    comment: &str,
+    now: Timestamp,
+) -> Result<bool, DbError> {
+    let changed = sql.execute(
+        "UPDATE approvals SET state = $1, decided_by = $2, decided_at = $3, comment = $4
+         WHERE release_id = $5 AND state = 'pending'",
+        &[
+            state.as_str().into(),
+            actor.as_str().into(),
+            Value::Int(now.as_micros()),
+            comment.into(),
+            release_id.into(),
+        ],
+    )?;
+    Ok(changed == 1)
+}
+
+pub fn list_approvals(
+    sql: &Sql,
+    state: Option<ApprovalState>,
+    request: PageRequest,
+) -> Result<Page<Approval>, DbError> {
+    let statement = format!(
+        "SELECT {APPROVAL_COLUMNS} FROM approvals a JOIN releases r ON r.id = a.release_id
+         WHERE a.id < $1 AND ($3 = '' OR a.state = $3) ORDER BY a.id DESC LIMIT $2"
+    );
+    let filter = state.map_or("", ApprovalState::as_str);
+    page(sql, &statement, request, &[filter.into()], approval_from)
+}
+
+/// The cluster's latest succeeded deployment whose release has not been rolled back there since.
+pub fn current_release(sql: &Sql, cluster: &str) -> Result<Option<CurrentRelease>, DbError> {
+    let row = sql.query_one(
+        "SELECT r.version, r.artifact, r.digest, d.recorded_at
+         FROM deployments d JOIN releases r ON r.id = d.release_id
+         WHERE d.cluster = $1 AND d.status = 'succeeded'
+           AND NOT EXISTS (SELECT 1 FROM deployments later
+                           WHERE later.cluster = d.cluster AND later.release_id = d.release_id
+                             AND later.status = 'rolled_back' AND later.id > d.id)
+         ORDER BY d.id DESC LIMIT 1",
+        &[cluster.into()],
+    )?;
+    row.map(|row| {
+        Ok(CurrentRelease {
+            version: row.text(0)?,
+            artifact: row.text(1)?,
+            digest: row.text(2)?,
+            succeeded_at: Timestamp::from_micros(row.int(3)?),
+        })
+    })
+    .transpose()
+}
+
+pub fn last_event(sql: &Sql, cluster: &str) -> Result<Option<LastEvent>, DbError> {
+    let row = sql.query_one(
+        "SELECT r.version, d.status, d.message, d.recorded_at
+         FROM deployments d JOIN releases r ON r.id = d.release_id
+         WHERE d.cluster = $1 ORDER BY d.id DESC LIMIT 1",
+        &[cluster.into()],
+    )?;
+    row.map(|row| {
+        Ok(LastEvent {
+            version: row.text(0)?,
+            status: parse_word(&row.text(1)?, DeploymentStatus::parse)?,
+            message: row.opt_text(2)?,
+            at: Timestamp::from_micros(row.int(3)?),
+        })
+    })
+    .transpose()
+}
+
+pub fn cluster_status(
+    sql: &Sql,
+    name: &str,
+    environment: Environment,
+) -> Result<ClusterStatus, DbError> {
+    Ok(ClusterStatus {
+        name: name.to_owned(),
+        environment,
+        current: current_release(sql, name)?,
+        last_event: last_event(sql, name)?,
+    })
+}
+
+/// What an audit entry records; the time and request come from the operation's context.
+pub struct AuditEntry<'a> {
+    pub actor: &'a Subject,
+    pub action: &'static str,
+    pub target: String,
+    pub request_id: &'a str,
+    pub detail: Option<String>,
+}
+
+pub fn append_audit(sql: &Sql, entry: AuditEntry<'_>, now: Timestamp) -> Result<(), DbError> {
+    sql.execute(
+        "INSERT INTO audit_events (at, actor, action, target, request_id, detail)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+        &[
+            Value::Int(now.as_micros()),
+            entry.actor.as_str().into(),
+            entry.action.into(),
+            entry.target.into(),
+            entry.request_id.into(),
+            entry.detail.into(),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn list_audit(sql: &Sql, request: PageRequest) -> Result<Page<AuditEvent>, DbError> {
+    page(
+        sql,
+        "SELECT id, at, actor, action, target, request_id, detail FROM audit_events
+         WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        request,
+        &[],
+        |row| {
+            let id = row.int(0)?;
+            Ok((
+                id,
+                AuditEvent {
+                    id,
+                    at: Timestamp::from_micros(row.int(1)?),
+                    actor: row.text(2)?,
+                    action: row.text(3)?,
+                    target: row.text(4)?,
+                    request_id: row.text(5)?,
+                    detail: row.opt_text(6)?,
+                },
+            ))
+        },
+    )
+}
+
+pub fn counts(sql: &Sql) -> Result<Counts, DbError> {
+    let releases = sql
+        .query_one("SELECT COUNT(*) FROM releases", &[])?
+        .map_or(Ok(0), |row| row.int(0))?;
+    let by_state = sql.query("SELECT state, COUNT(*) FROM approvals GROUP BY state", &[])?;
+    let mut approvals: Vec<(ApprovalState, i64)> =
+        ApprovalState::ALL.iter().map(|state| (*state, 0)).collect();
+    for row in &by_state {
+        let state = parse_word(&row.text(0)?, ApprovalState::parse)?;
+        if let Some(slot) = approvals.iter_mut().find(|(s, _)| *s == state) {
+            slot.1 = row.int(1)?;
+        }
+    }
+    let deployments = sql
+        .query(
+            "SELECT cluster, status, COUNT(*) FROM deployments
+             GROUP BY cluster, status ORDER BY cluster, status",
+            &[],
+        )?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.text(0)?,
+                parse_word(&row.text(1)?, DeploymentStatus::parse)?,
+                row.int(2)?,
+            ))
+        })
+        .collect::<Result<_, DbError>>()?;
+    Ok(Counts {
+        releases,
+        approvals,
+        deployments,
+    })
+}

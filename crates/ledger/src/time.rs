@@ -1,0 +1,118 @@
+//! Time as the ledger stores it: microseconds since the Unix epoch, in UTC.
+//!
+//! An integer sorts and compares identically in SQLite and PostgreSQL, so both stores behave
+//! the same; it becomes RFC 3339 text only on the way out.
+
+use serde::{Serialize, Serializer};
+use std::fmt;
+
+/// An instant, in microseconds since 1970-01-01T00:00:00Z.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(i64);
+
+impl Timestamp {
+    pub const fn from_micros(micros: i64) -> Self {
+        Self(micros)
+    }
+
+    pub const fn as_micros(self) -> i64 {
+        self.0
+    }
+
+    /// The current wall-clock time. Hosts call this; the rules take time as an argument.
+    pub fn now() -> Self {
+        let since_epoch = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        Self(i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX))
+    }
+
+    /// Whole seconds since the epoch, as JWT claims count time.
+    pub const fn as_secs(self) -> i64 {
+        self.0.div_euclid(1_000_000)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC with millisecond precision, e.g. `2026-11-26T14:09:42.123Z`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let secs = self.0.div_euclid(1_000_000);
+        let millis = self.0.rem_euclid(1_000_000) / 1_000;
+        let (days, secs_of_day) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (year, month, day) = civil_from_days(days);
+        write!(
+            f,
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
+            secs_of_day / 3600,
+            secs_of_day / 60 % 60,
+            secs_of_day % 60
+        )
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                utoipa::openapi::KnownFormat::DateTime,
+            )))
+            .examples([serde_json::json!("2026-11-26T14:09:42.123Z")])
+            .into()
+    }
+}
+impl utoipa::ToSchema for Timestamp {}
+
+/// Howard Hinnant's `civil_from_days`: proleptic Gregorian date of a day count since 1970-01-01.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_the_epoch() {
+        assert_eq!(
+            Timestamp::from_micros(0).to_string(),
+            "1970-01-01T00:00:00.000Z"
+        );
+    }
+
+    #[test]
+    fn formats_a_leap_day_with_milliseconds() {
+        // 2024-02-29T23:59:59.999Z = 1709251199 s + 999_000 µs
+        let t = Timestamp::from_micros(1_709_251_199_999_123);
+        assert_eq!(t.to_string(), "2024-02-29T23:59:59.999Z");
+    }
+
+    #[test]
+    fn formats_times_before_the_epoch() {
+        assert_eq!(
+            Timestamp::from_micros(-1).to_string(),
+            "1969-12-31T23:59:59.999Z"
+        );
+    }
+
+    #[test]
+    fn whole_seconds_round_down() {
+        assert_eq!(Timestamp::from_micros(1_999_999).as_secs(), 1);
+        assert_eq!(Timestamp::from_micros(-1).as_secs(), -1);
+    }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Checks each built component: under the size budget, within its declared world in wit/ (its
+# capabilities), and linkable by the Spin 3.6 inside SpinKube's shim (../shared/spin-wit).
+# Then proves the world check can fail, by checking against a world with one import removed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+MAX_BYTES=$((2 * 1024 * 1024))
+SPIN_WIT=../shared/spin-wit
+components=(backend)
+
+for name in "${components[@]}"; do
+  wasm=target/wasm32-wasip2/release/$name.wasm
+  [[ -f $wasm ]] || { echo "check-components: $wasm is missing; run make build" >&2; exit 1; }
+  bytes=$(stat -c %s "$wasm")
+  ((bytes < MAX_BYTES)) || { echo "check-components: $name.wasm is $bytes bytes, over $MAX_BYTES" >&2; exit 1; }
+  wasm-tools component targets wit "$wasm" --world "$name"
+  wasm-tools component targets "$SPIN_WIT" "$wasm" --world http-component
+  echo "check-components: $name.wasm $bytes bytes; fits world $name and Spin 3.6's http-component"
+done
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+cp -r wit "$scratch/wit"
+sed -i '/import spin:postgres\/postgres@4.0.0;/d' "$scratch/wit/backend.wit"
+if wasm-tools component targets "$scratch/wit" target/wasm32-wasip2/release/backend.wasm --world backend 2>/dev/null; then
+  echo "check-components: a world without spin:postgres still accepted backend.wasm" >&2
+  exit 1
+fi
+echo "check-components: a world missing one of backend's imports is refused, as it must be"

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what `make test` needs and a fresh machine lacks: the wasm32-wasip2 target, rustfmt
+# and clippy, wasm-tools, and shellcheck. Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WASM_TOOLS_VERSION=1.263.0
+
+# rust-toolchain.toml names the target and components; rustup installs them on first use.
+rustup show active-toolchain >/dev/null
+rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
+
+if ! wasm-tools --version 2>/dev/null | grep -q "^wasm-tools $WASM_TOOLS_VERSION"; then
+  echo "install-tools: building wasm-tools $WASM_TOOLS_VERSION (about 4 minutes)" >&2
+  cargo install --quiet --locked wasm-tools --version "$WASM_TOOLS_VERSION"
+fi
+
+missing=()
+command -v shellcheck >/dev/null || missing+=(shellcheck)
+if ((${#missing[@]})); then
+  echo "install-tools: installing ${missing[*]} from Debian's packages" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -4,16 +4,20 @@ SHELL := /bin/bash
 PORT ?= 3000
 export PORT
 
-.PHONY: help run build tools lint test token
+COMPONENTS := -p backend -p outbound-probe -p hello
+
+.PHONY: help run build tools lint test bench token
 
 help:
 	@echo "make run    serve the app at http://127.0.0.1:$(PORT)"
 	@echo "make test   every check and test, installing what they need"
+	@echo "make bench  throughput, latency, start-up, memory and size figures"
 	@echo "make token ARGS='--sub alice --role approver'   mint a bearer token"
 
-## Builds the Spin components for wasm32-wasip2.
+## The Spin components (wasm32-wasip2) and the local host.
 build:
-	cargo build --target wasm32-wasip2 --release -p backend
+	cargo build --target wasm32-wasip2 --release $(COMPONENTS)
+	cargo build --profile host -p spin-host
 
 run: build
 	scripts/run.sh
@@ -25,11 +29,15 @@ lint: tools
 	cargo fmt --all --check
 	shellcheck scripts/*.sh .ci/run
 	cargo clippy --workspace --all-targets -- -D warnings
-	cargo clippy -p backend --target wasm32-wasip2 -- -D warnings
+	cargo clippy --target wasm32-wasip2 $(COMPONENTS) -- -D warnings
 
 test: lint build
 	scripts/check-components.sh
 	scripts/with-postgres.sh cargo test --workspace
+
+bench: build
+	cargo build --profile host -p bench
+	scripts/with-postgres.sh target/host/bench
 
 token:
 	@cargo run --quiet -p token -- $(ARGS)

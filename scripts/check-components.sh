@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 MAX_BYTES=$((2 * 1024 * 1024))
 SPIN_WIT=../shared/spin-wit
-components=(backend)
+components=(backend)  # the app's components; fixtures are not checked
 
 for name in "${components[@]}"; do
   wasm=target/wasm32-wasip2/release/$name.wasm

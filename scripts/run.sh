@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Serves the app at http://127.0.0.1:${PORT:-3000} with `spin up` (Spin 3.4 or later).
-# Creates .spin/auth_hmac_key on first use so that `token` can mint tokens the API accepts.
+# Serves the app at http://127.0.0.1:${PORT:-3000}: with `spin up` when Spin 3.4 or later is
+# installed, otherwise with the local host (crates/spin-host), which `make build` builds.
+# Creates .spin/auth_hmac_key on first use so that `token` mints tokens the API accepts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${PORT:-3000}
@@ -13,8 +14,8 @@ export SPIN_VARIABLE_AUTH_HMAC_KEY=${SPIN_VARIABLE_AUTH_HMAC_KEY:-$(cat .spin/au
 
 spin_version=$(spin --version 2>/dev/null | awk '{print $2}') || true
 if [[ -n $spin_version ]] && printf '3.4.0\n%s\n' "$spin_version" | sort -V -C; then
+  echo "make run: serving with spin up (Spin $spin_version) at http://127.0.0.1:$port" >&2
   exec spin up --listen "127.0.0.1:$port"
 fi
-echo "make run: needs the Spin CLI 3.4 or later (found: ${spin_version:-none})." >&2
-echo "Install it from spinframework.dev, or build the local host when it lands." >&2
-exit 1
+echo "make run: serving with spin-host at http://127.0.0.1:$port (Spin 3.4+ not found)" >&2
+exec target/host/spin-host --listen "127.0.0.1:$port" --manifest spin.toml --sqlite-dir .spin

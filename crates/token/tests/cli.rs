@@ -21,8 +21,17 @@ fn key_file(label: &str, key: &str) -> std::path::PathBuf {
 #[test]
 fn mints_a_token_the_key_verifies() {
     let key = "0123456789abcdef0123456789abcdef-cli";
-    let out = token(&["--sub", "kestra", "--role", "deployer", "--role", "viewer", "--ttl", "2h"], &key_file("good", key));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = token(
+        &[
+            "--sub", "kestra", "--role", "deployer", "--role", "viewer", "--ttl", "2h",
+        ],
+        &key_file("good", key),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let jwt = String::from_utf8(out.stdout).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
     validation.set_audience(&[token::DEFAULT_AUDIENCE]);
@@ -36,7 +45,10 @@ fn mints_a_token_the_key_verifies() {
     .claims;
     assert_eq!(claims["sub"], "kestra");
     assert_eq!(claims["roles"], serde_json::json!(["deployer", "viewer"]));
-    assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 7200);
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        7200
+    );
 }
 
 #[test]
@@ -55,13 +67,19 @@ fn refuses_bad_arguments_with_one_line_and_exit_2() {
         assert!(stderr.starts_with("token: "), "{args:?}: {stderr}");
         assert!(out.stdout.is_empty());
     }
-    let short = token(&["--sub", "x", "--role", "viewer"], &key_file("short", "short"));
+    let short = token(
+        &["--sub", "x", "--role", "viewer"],
+        &key_file("short", "short"),
+    );
     assert_eq!(short.status.code(), Some(2));
 }
 
 #[test]
 fn keygen_prints_a_fresh_key() {
-    let out = Command::new(env!("CARGO_BIN_EXE_token")).arg("keygen").output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_token"))
+        .arg("keygen")
+        .output()
+        .unwrap();
     let key = String::from_utf8(out.stdout).unwrap();
     assert_eq!(key.trim().len(), 64);
 }

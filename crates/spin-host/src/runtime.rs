@@ -1,0 +1,302 @@
+//! The engine and the app's components: compiled once at start-up, pre-instantiated, then
+//! instantiated afresh for every request (as Spin does) from wasmtime's pooling allocator.
+
+use crate::manifest::{App, ComponentConfig};
+use crate::outbound;
+use crate::pools::{PgPool, SqlitePool};
+use crate::spin_apis::SpinHost;
+use anyhow::{Context, Result, anyhow};
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Weak};
+use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+/// How many instances may run at once; requests beyond it wait for a slot.
+pub const MAX_INSTANCES: u32 = 128;
+/// Linear memory an instance may grow to.
+const MAX_MEMORY_BYTES: usize = 256 << 20;
+
+pub struct Options {
+    pub sqlite_dir: PathBuf,
+    pub cache_dir: Option<PathBuf>,
+}
+
+pub struct Runtime {
+    app: App,
+    components: HashMap<String, Loaded>,
+    sqlite: Arc<SqlitePool>,
+    pg: Arc<PgPool>,
+    slots: Arc<tokio::sync::Semaphore>,
+    me: Weak<Runtime>,
+}
+
+struct Loaded {
+    config: Arc<ComponentConfig>,
+    pre: ProxyPre<State>,
+}
+
+/// Per-request store data.
+pub struct State {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    pub table: ResourceTable,
+    pub component: Arc<ComponentConfig>,
+    pub host: Arc<Runtime>,
+    hooks: OutboundHooks,
+}
+
+impl WasiView for State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for State {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Adds context to wasmtime's own error type.
+fn context<T>(result: wasmtime::Result<T>, what: impl FnOnce() -> String) -> Result<T> {
+    result.map_err(|e| anyhow::Error::from(e).context(what()))
+}
+
+fn engine(options: &Options) -> Result<Engine> {
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling
+        .total_component_instances(MAX_INSTANCES)
+        .total_core_instances(MAX_INSTANCES * 8)
+        .total_memories(MAX_INSTANCES * 2)
+        .total_tables(MAX_INSTANCES * 8)
+        .total_stacks(MAX_INSTANCES)
+        .max_memory_size(MAX_MEMORY_BYTES);
+    let mut config = Config::new();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    if let Some(dir) = &options.cache_dir {
+        let mut cache = wasmtime::CacheConfig::new();
+        cache.with_directory(
+            std::path::absolute(dir)
+                .with_context(|| format!("cache directory {}", dir.display()))?,
+        );
+        config.cache(Some(context(wasmtime::Cache::new(cache), || {
+            "wasmtime cache".into()
+        })?));
+    }
+    context(Engine::new(&config), || "wasmtime engine".into())
+}
+
+impl Runtime {
+    /// Compiles and pre-instantiates every component. A component that imports something this
+    /// host does not provide fails here, with the import's name.
+    pub fn new(app: App, options: &Options) -> Result<Arc<Self>> {
+        let engine = engine(options)?;
+        let mut linker: Linker<State> = Linker::new(&engine);
+        context(wasmtime_wasi::p2::add_to_linker_async(&mut linker), || {
+            "WASI".into()
+        })?;
+        context(
+            wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker),
+            || "wasi:http".into(),
+        )?;
+        context(
+            SpinHost::add_to_linker::<State, HasSelf<State>>(&mut linker, |state| state),
+            || "Spin APIs".into(),
+        )?;
+
+        let mut components = HashMap::new();
+        for (id, config) in &app.components {
+            let component = context(Component::from_file(&engine, &config.source), || {
+                format!("component `{id}`: cannot load {}", config.source.display())
+            })?;
+            let instance_pre = context(linker.instantiate_pre(&component), || {
+                format!("component `{id}` needs an interface spin-host does not provide")
+            })?;
+            let pre = context(ProxyPre::new(instance_pre), || {
+                format!("component `{id}` does not export wasi:http/incoming-handler")
+            })?;
+            components.insert(
+                id.clone(),
+                Loaded {
+                    config: Arc::new(config.clone()),
+                    pre,
+                },
+            );
+        }
+        std::fs::create_dir_all(&options.sqlite_dir)
+            .with_context(|| format!("cannot create {}", options.sqlite_dir.display()))?;
+        let sqlite = Arc::new(SqlitePool::new(options.sqlite_dir.join("sqlite_db.db")));
+        Ok(Arc::new_cyclic(|me| Self {
+            app,
+            components,
+            sqlite,
+            pg: Arc::default(),
+            slots: Arc::new(tokio::sync::Semaphore::new(MAX_INSTANCES as usize)),
+            me: me.clone(),
+        }))
+    }
+
+    pub fn app(&self) -> &App {
+        &self.app
+    }
+
+    /// Connections to Spin's `default` SQLite database (`<sqlite-dir>/sqlite_db.db`).
+    pub fn sqlite_pool(&self) -> Arc<SqlitePool> {
+        self.sqlite.clone()
+    }
+
+    pub fn pg_pool(&self) -> Arc<PgPool> {
+        self.pg.clone()
+    }
+
+    /// Runs one request through a fresh instance of the component.
+    pub async fn handle<B>(
+        &self,
+        component_id: &str,
+        req: hyper::Request<B>,
+    ) -> Result<hyper::Response<HyperOutgoingBody>>
+    where
+        B: hyper::body::Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<wasmtime_wasi_http::Error>,
+    {
+        let loaded = self
+            .components
+            .get(component_id)
+            .ok_or_else(|| anyhow!("no component `{component_id}`"))?;
+        let permit = self.slots.clone().acquire_owned().await?;
+        let host = self
+            .me
+            .upgrade()
+            .ok_or_else(|| anyhow!("host is shutting down"))?;
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdout().inherit_stderr();
+        for (key, value) in &loaded.config.environment {
+            wasi.env(key, value);
+        }
+        let state = State {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            component: loaded.config.clone(),
+            hooks: OutboundHooks {
+                component: loaded.config.clone(),
+                host: self.me.clone(),
+            },
+            host,
+        };
+        let mut store = Store::new(loaded.pre.engine(), state);
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let req = context(
+            store
+                .data_mut()
+                .http()
+                .new_incoming_request(Scheme::Http, req),
+            || "request".into(),
+        )?;
+        let out = context(
+            store.data_mut().http().new_response_outparam(sender),
+            || "response".into(),
+        )?;
+        let pre = loaded.pre.clone();
+        // The guest may keep streaming the body after it sets the response, so it runs in a
+        // task of its own, which holds the instance slot until it ends.
+        let task = tokio::task::spawn(async move {
+            let _permit = permit;
+            let proxy = pre.instantiate_async(&mut store).await?;
+            proxy
+                .wasi_http_incoming_handler()
+                .call_handle(&mut store, req, out)
+                .await
+        });
+        match receiver.await {
+            Ok(Ok(response)) => Ok(response),
+            Ok(Err(e)) => Err(e.into()),
+            Err(_) => {
+                let e = match task.await {
+                    Ok(Ok(())) => anyhow!("the component never set a response"),
+                    Ok(Err(e)) => anyhow::Error::from(e),
+                    Err(e) => e.into(),
+                };
+                Err(e.context(format!("component `{component_id}` failed")))
+            }
+        }
+    }
+}
+
+/// Outbound HTTP: `allowed_outbound_hosts` decides, and `http://<component>.spin.internal`
+/// reaches a component of this app in-process (Spin's service chaining).
+struct OutboundHooks {
+    component: Arc<ComponentConfig>,
+    host: Weak<Runtime>,
+}
+
+type SendFuture = Box<
+    dyn std::future::Future<
+            Output = wasmtime_wasi_http::Result<(
+                http::Response<wasmtime_wasi_http::WasiBody>,
+                Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+            )>,
+        > + Send,
+>;
+
+const CHAINING_SUFFIX: &str = ".spin.internal";
+
+impl WasiHttpHooks for OutboundHooks {
+    fn send_request(
+        &mut self,
+        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        options: Option<wasmtime_wasi_http::RequestOptions>,
+        _fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
+    ) -> SendFuture {
+        use wasmtime_wasi_http::Error;
+        let uri = request.uri();
+        let scheme = uri.scheme_str().unwrap_or("http").to_owned();
+        let host = uri.host().unwrap_or_default().to_ascii_lowercase();
+        let port = uri.port_u16();
+        if !outbound::is_allowed(&self.component.allowed_outbound_hosts, &scheme, &host, port) {
+            eprintln!(
+                "spin-host: component `{}` may not reach {scheme}://{host}: not in allowed_outbound_hosts",
+                self.component.id
+            );
+            return Box::new(async { Err(Error::HttpRequestDenied) });
+        }
+        if let Some(target) = host.strip_suffix(CHAINING_SUFFIX).map(str::to_owned) {
+            let runtime = self.host.clone();
+            return Box::new(async move {
+                let runtime = runtime.upgrade().ok_or(Error::DestinationUnavailable)?;
+                if !runtime.components.contains_key(&target) {
+                    return Err(Error::DestinationNotFound);
+                }
+                let response = runtime.handle(&target, request).await.map_err(|e| {
+                    eprintln!("spin-host: chained request to `{target}` failed: {e:#}");
+                    Error::DestinationUnavailable
+                })?;
+                let done: Box<
+                    dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send,
+                > = Box::new(async { Ok(()) });
+                Ok((response, done))
+            });
+        }
+        Box::new(async move {
+            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let io: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send> =
+                Box::new(io);
+            Ok((response.map(BodyExt::boxed_unsync), io))
+        })
+    }
+}

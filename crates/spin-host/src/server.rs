@@ -1,0 +1,139 @@
+//! The HTTP front: routes each request to its component as Spin does, logs it, and drains
+//! open connections on shutdown.
+
+use crate::runtime::Runtime;
+use anyhow::Result;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::net::TcpListener;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+
+/// How long shutdown waits for requests in flight.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Serves until `shutdown` resolves, then stops accepting and drains open connections.
+pub async fn serve(
+    runtime: Arc<Runtime>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()>,
+) -> Result<()> {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let local = listener.local_addr()?;
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        eprintln!("spin-host: accept failed: {e}");
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let runtime = runtime.clone();
+                let service = hyper::service::service_fn(move |req| handle(runtime.clone(), local, peer, req));
+                let connection = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    let _ = connection.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    eprintln!("spin-host: shutting down");
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(DRAIN) => eprintln!("spin-host: gave up waiting for open connections"),
+    }
+    Ok(())
+}
+
+fn text(status: u16, body: &'static str) -> Response<HyperOutgoingBody> {
+    let body = Full::new(Bytes::from_static(body.as_bytes()))
+        .map_err(|never| match never {})
+        .boxed_unsync();
+    let mut response = Response::new(body);
+    *response.status_mut() =
+        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
+    response.headers_mut().insert(
+        "content-type",
+        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    response
+}
+
+async fn handle(
+    runtime: Arc<Runtime>,
+    local: SocketAddr,
+    peer: SocketAddr,
+    mut req: Request<Incoming>,
+) -> Result<Response<HyperOutgoingBody>, Infallible> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let trigger = runtime.app().route(&path).cloned();
+    let response = match &trigger {
+        None => text(404, "Not Found\n"),
+        Some(trigger) => {
+            let headers = req.headers_mut();
+            if !headers.contains_key(hyper::header::HOST)
+                && let Ok(host) = local.to_string().parse()
+            {
+                headers.insert(hyper::header::HOST, host);
+            }
+            let full_url = format!(
+                "http://{local}{}",
+                req.uri().path_and_query().map_or("/", |pq| pq.as_str())
+            );
+            for (name, value) in [
+                ("spin-full-url", full_url),
+                ("spin-path-info", path.clone()),
+                ("spin-client-addr", peer.to_string()),
+            ] {
+                if let Ok(value) = value.parse() {
+                    req.headers_mut().insert(name, value);
+                }
+            }
+            match runtime.handle(&trigger.component, req).await {
+                Ok(response) => response,
+                Err(e) => {
+                    eprintln!("spin-host: {method} {path}: {e:#}");
+                    text(500, "Internal Server Error\n")
+                }
+            }
+        }
+    };
+    eprintln!(
+        "{{\"source\":\"spin-host\",\"method\":\"{method}\",\"path\":{},\"component\":{},\"status\":{},\"duration_ms\":{:.3}}}",
+        json_string(&path),
+        trigger.map_or("null".to_owned(), |t| json_string(&t.component)),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(response)
+}
+
+fn json_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}

@@ -27,7 +27,7 @@ tools:
 
 lint: tools
 	cargo fmt --all --check
-	shellcheck scripts/*.sh .ci/run
+	shellcheck -x scripts/*.sh k8s/platform/*.sh .ci/run
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-wasip2 $(COMPONENTS) -- -D warnings
 

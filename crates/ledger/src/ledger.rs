@@ -139,7 +139,8 @@ impl<'a> Ledger<'a> {
                     )));
                 }
             }
-            let deployment = store::insert_deployment(tx, release_id, event, environment, &ctx.actor, ctx.now)?;
+            let release = (release_id, version.as_str());
+            let deployment = store::insert_deployment(tx, release, event, environment, &ctx.actor, ctx.now)?;
             let entry = AuditEntry {
                 actor: &ctx.actor,
                 action: "deployment.recorded",

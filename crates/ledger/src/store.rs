@@ -145,14 +145,16 @@ pub fn deployments_of(sql: &Sql, release_id: i64) -> Result<Vec<Deployment>, DbE
         .collect()
 }
 
+/// Inserts a deployment event and returns it as stored.
 pub fn insert_deployment(
     sql: &Sql,
-    release_id: i64,
+    release: (i64, &str),
     event: &NewDeployment,
     environment: Environment,
     actor: &Subject,
     now: Timestamp,
 ) -> Result<Deployment, DbError> {
+    let (release_id, version) = release;
     let row = sql.query_one(
         "INSERT INTO deployments
             (release_id, cluster, environment, status, message, execution_url, recorded_by, recorded_at)
@@ -171,12 +173,18 @@ pub fn insert_deployment(
     let id = row
         .ok_or_else(|| DbError::Mapping("INSERT … RETURNING gave no row".into()))?
         .int(0)?;
-    let statement = format!(
-        "SELECT {DEPLOYMENT_COLUMNS} FROM deployments d JOIN releases r ON r.id = d.release_id
-         WHERE d.id = $1"
-    );
-    let row = sql.query_one(&statement, &[id.into()])?;
-    deployment_from(&row.ok_or_else(|| DbError::Mapping("inserted deployment vanished".into()))?)
+    // Everything else is what was just written; reading it back would cost a round trip.
+    Ok(Deployment {
+        id,
+        version: version.to_owned(),
+        cluster: event.cluster.to_string(),
+        environment,
+        status: event.status,
+        message: event.message.clone(),
+        execution_url: event.execution_url.as_ref().map(ToString::to_string),
+        recorded_by: actor.to_string(),
+        recorded_at: now,
+    })
 }
 
 /// Whether the release has an event (with `status`, if given) at `place`.

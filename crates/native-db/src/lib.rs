@@ -114,32 +114,37 @@ fn pg_error(e: postgres::Error) -> DbError {
     }
 }
 
+type PgParam<'a> = &'a (dyn postgres::types::ToSql + Sync);
+
+impl PostgresExecutor {
+    /// Runs `call` on the locked client with `params` converted for it.
+    fn run<T>(
+        &self,
+        params: &[Value],
+        call: impl FnOnce(&mut postgres::Client, &[PgParam<'_>]) -> Result<T, postgres::Error>,
+    ) -> Result<T, DbError> {
+        let boxed = pg_params(params);
+        let refs: Vec<PgParam<'_>> = boxed.iter().map(|b| b.as_ref()).collect();
+        let mut client = self
+            .client
+            .lock()
+            .map_err(|_| DbError::Unavailable("poisoned".into()))?;
+        call(&mut client, &refs).map_err(pg_error)
+    }
+}
+
 impl Executor for PostgresExecutor {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
     }
 
     fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        let boxed = pg_params(params);
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-            boxed.iter().map(|b| b.as_ref()).collect();
-        let mut client = self
-            .client
-            .lock()
-            .map_err(|_| DbError::Unavailable("poisoned".into()))?;
-        client.execute(sql, &refs).map_err(pg_error)
+        self.run(params, |client, refs| client.execute(sql, refs))
     }
 
     fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
         use postgres::types::Type;
-        let boxed = pg_params(params);
-        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> =
-            boxed.iter().map(|b| b.as_ref()).collect();
-        let mut client = self
-            .client
-            .lock()
-            .map_err(|_| DbError::Unavailable("poisoned".into()))?;
-        let rows = client.query(sql, &refs).map_err(pg_error)?;
+        let rows = self.run(params, |client, refs| client.query(sql, refs))?;
         rows.iter()
             .map(|row| {
                 let values = row

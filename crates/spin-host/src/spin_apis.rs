@@ -184,10 +184,7 @@ impl pg::HostConnection for State {
     ) -> Trap<Result<pg::RowSet, pg::Error>> {
         let conn = self.table.get_mut(&conn)?;
         let params = pg_params(params)?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
+        let refs = as_refs(&params);
         let rows = match conn.client().query(&statement, &refs).await {
             Ok(rows) => rows,
             Err(e) => return Ok(Err(pg_error(e))),
@@ -219,10 +216,7 @@ impl pg::HostConnection for State {
     ) -> Trap<Result<u64, pg::Error>> {
         let conn = self.table.get_mut(&conn)?;
         let params = pg_params(params)?;
-        let refs: Vec<&(dyn ToSql + Sync)> = params
-            .iter()
-            .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-            .collect();
+        let refs = as_refs(&params);
         let result = conn
             .client()
             .execute(&statement, &refs)
@@ -260,6 +254,13 @@ fn pg_params(params: Vec<pg::ParameterValue>) -> Trap<Vec<Box<dyn ToSql + Sync +
                 ),
             })
         })
+        .collect()
+}
+
+fn as_refs(params: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
         .collect()
 }
 

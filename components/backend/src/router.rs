@@ -138,8 +138,8 @@ pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
 
 fn problem_response(e: &ApiError, path: &str, request_id: &str) -> ApiResponse {
     let problem = e.to_problem(path, request_id);
-    let mut response = ApiResponse::json(problem.status, &problem);
-    response.headers[0].1 = "application/problem+json".into();
+    let body = serde_json::to_vec(&problem).unwrap_or_default();
+    let response = ApiResponse::new(problem.status, "application/problem+json", body);
     match e {
         ApiError::Unauthorized(_) => {
             response.with_header("www-authenticate", "Bearer error=\"invalid_token\"")

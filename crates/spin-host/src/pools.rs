@@ -104,29 +104,45 @@ impl Drop for PooledSqlite {
     }
 }
 
+/// A PostgreSQL session and the statements prepared on it. Preparing costs a round trip, so
+/// a session that is reused keeps its prepared statements.
+pub struct PgSession {
+    client: tokio_postgres::Client,
+    statements: HashMap<String, tokio_postgres::Statement>,
+}
+
+impl PgSession {
+    pub fn new(client: tokio_postgres::Client) -> Self {
+        Self {
+            client,
+            statements: HashMap::new(),
+        }
+    }
+}
+
 /// Idle PostgreSQL sessions, by the address they were opened with.
 #[derive(Default)]
 pub struct PgPool {
-    idle: Mutex<HashMap<String, Vec<tokio_postgres::Client>>>,
+    idle: Mutex<HashMap<String, Vec<PgSession>>>,
 }
 
 impl PgPool {
-    pub fn take(&self, address: &str) -> Option<tokio_postgres::Client> {
+    pub fn take(&self, address: &str) -> Option<PgSession> {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let clients = idle.get_mut(address)?;
-        while let Some(client) = clients.pop() {
-            if !client.is_closed() {
-                return Some(client);
+        let sessions = idle.get_mut(address)?;
+        while let Some(session) = sessions.pop() {
+            if !session.client.is_closed() {
+                return Some(session);
             }
         }
         None
     }
 
-    fn give(&self, address: String, client: tokio_postgres::Client) {
+    fn give(&self, address: String, session: PgSession) {
         let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
-        let clients = idle.entry(address).or_default();
-        if clients.len() < MAX_IDLE && !client.is_closed() {
-            clients.push(client);
+        let sessions = idle.entry(address).or_default();
+        if sessions.len() < MAX_IDLE && !session.client.is_closed() {
+            sessions.push(session);
         }
     }
 }
@@ -134,24 +150,42 @@ impl PgPool {
 /// A PostgreSQL session on loan to one instance. It tracks whether the guest left a
 /// transaction open; such a session is closed (the server rolls back) instead of reused.
 pub struct PooledPg {
-    client: Option<tokio_postgres::Client>,
+    session: Option<PgSession>,
     address: String,
     pool: Arc<PgPool>,
     in_transaction: bool,
 }
 
 impl PooledPg {
-    pub fn new(client: tokio_postgres::Client, address: String, pool: Arc<PgPool>) -> Self {
+    pub fn new(session: PgSession, address: String, pool: Arc<PgPool>) -> Self {
         Self {
-            client: Some(client),
+            session: Some(session),
             address,
             pool,
             in_transaction: false,
         }
     }
 
-    pub fn client(&self) -> &tokio_postgres::Client {
-        self.client.as_ref().expect("present until dropped")
+    fn session(&mut self) -> &mut PgSession {
+        self.session.as_mut().expect("present until dropped")
+    }
+
+    /// The prepared form of `sql`, prepared on first use on this session.
+    pub async fn prepare(
+        &mut self,
+        sql: &str,
+    ) -> Result<tokio_postgres::Statement, tokio_postgres::Error> {
+        let session = self.session();
+        if let Some(statement) = session.statements.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = session.client.prepare(sql).await?;
+        session.statements.insert(sql.to_owned(), statement.clone());
+        Ok(statement)
+    }
+
+    pub fn client(&mut self) -> &tokio_postgres::Client {
+        &self.session().client
     }
 
     /// Call after a statement ran successfully.
@@ -170,10 +204,10 @@ impl PooledPg {
 
 impl Drop for PooledPg {
     fn drop(&mut self) {
-        if let Some(client) = self.client.take()
+        if let Some(session) = self.session.take()
             && !self.in_transaction
         {
-            self.pool.give(std::mem::take(&mut self.address), client);
+            self.pool.give(std::mem::take(&mut self.address), session);
         }
     }
 }

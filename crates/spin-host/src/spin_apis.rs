@@ -3,7 +3,7 @@
 //! servers over the network (only those `allowed_outbound_hosts` names).
 
 use crate::outbound;
-pub use crate::pools::{PooledPg, PooledSqlite};
+pub use crate::pools::{PgSession, PooledPg, PooledSqlite};
 use crate::runtime::State;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use tokio_postgres::types::{ToSql, Type};
@@ -163,17 +163,19 @@ impl pg::HostConnection for State {
             ))));
         }
         let pool = self.host.pg_pool();
-        let client = match pool.take(&address) {
-            Some(client) => client,
+        let session = match pool.take(&address) {
+            Some(session) => session,
             None => match config.connect(tokio_postgres::NoTls).await {
                 Ok((client, connection)) => {
                     tokio::spawn(connection);
-                    client
+                    PgSession::new(client)
                 }
                 Err(e) => return Ok(Err(pg::Error::ConnectionFailed(e.to_string()))),
             },
         };
-        Ok(Ok(self.table.push(PooledPg::new(client, address, pool))?))
+        Ok(Ok(self
+            .table
+            .push(PooledPg::new(session, address, pool))?))
     }
 
     async fn query(
@@ -185,22 +187,23 @@ impl pg::HostConnection for State {
         let conn = self.table.get_mut(&conn)?;
         let params = pg_params(params)?;
         let refs = as_refs(&params);
-        let rows = match conn.client().query(&statement, &refs).await {
+        let prepared = match conn.prepare(&statement).await {
+            Ok(prepared) => prepared,
+            Err(e) => return Ok(Err(pg_error(e))),
+        };
+        let rows = match conn.client().query(&prepared, &refs).await {
             Ok(rows) => rows,
             Err(e) => return Ok(Err(pg_error(e))),
         };
         conn.ran(&statement);
-        let columns = match rows.first() {
-            Some(row) => row
-                .columns()
-                .iter()
-                .map(|c| pg::Column {
-                    name: c.name().into(),
-                    data_type: pg_type(c.type_()),
-                })
-                .collect(),
-            None => Vec::new(),
-        };
+        let columns = prepared
+            .columns()
+            .iter()
+            .map(|c| pg::Column {
+                name: c.name().into(),
+                data_type: pg_type(c.type_()),
+            })
+            .collect();
         let rows = rows
             .iter()
             .map(|row| (0..row.len()).map(|i| pg_value(row, i)).collect())
@@ -217,9 +220,13 @@ impl pg::HostConnection for State {
         let conn = self.table.get_mut(&conn)?;
         let params = pg_params(params)?;
         let refs = as_refs(&params);
+        let prepared = match conn.prepare(&statement).await {
+            Ok(prepared) => prepared,
+            Err(e) => return Ok(Err(pg_error(e))),
+        };
         let result = conn
             .client()
-            .execute(&statement, &refs)
+            .execute(&prepared, &refs)
             .await
             .map_err(pg_error);
         if result.is_ok() {

@@ -71,7 +71,9 @@ pub const VARIABLES: &[Variable] = &[
     },
 ];
 
-/// Mirrors the token CLI's defaults; the API tests mint tokens with the CLI's crate.
+/// The token CLI's defaults (`token::DEFAULT_ISSUER`, `token::DEFAULT_AUDIENCE`), repeated
+/// because the component cannot depend on that crate: its getrandom 0.3 would add WASI 0.2.12
+/// imports that Spin 3.6 cannot link. The API tests mint with the CLI's crate, so a drift fails.
 mod token_defaults {
     pub const ISSUER: &str = "automatizacion";
     pub const AUDIENCE: &str = "automatizacion-api";

@@ -26,11 +26,6 @@ impl Timestamp {
             .unwrap_or_default();
         Self(i64::try_from(since_epoch.as_micros()).unwrap_or(i64::MAX))
     }
-
-    /// Whole seconds since the epoch, as JWT claims count time.
-    pub const fn as_secs(self) -> i64 {
-        self.0.div_euclid(1_000_000)
-    }
 }
 
 impl fmt::Display for Timestamp {
@@ -108,11 +103,5 @@ mod tests {
             Timestamp::from_micros(-1).to_string(),
             "1969-12-31T23:59:59.999Z"
         );
-    }
-
-    #[test]
-    fn whole_seconds_round_down() {
-        assert_eq!(Timestamp::from_micros(1_999_999).as_secs(), 1);
-        assert_eq!(Timestamp::from_micros(-1).as_secs(), -1);
     }
 }

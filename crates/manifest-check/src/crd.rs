@@ -58,14 +58,6 @@ impl Schemas {
     pub fn for_object(&self, object: &crate::Object) -> Option<&Value> {
         self.get(object.api_version(), object.kind())
     }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
 }
 
 /// Every violation of `schema` by `value`, as (field path, message).

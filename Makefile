@@ -4,7 +4,7 @@ SHELL := /bin/bash
 PORT ?= 3000
 export PORT
 
-COMPONENTS := -p backend -p outbound-probe -p hello
+COMPONENTS := -p backend -p frontend -p outbound-probe -p hello
 
 .PHONY: help run build tools lint test bench token
 

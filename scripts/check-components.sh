@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 MAX_BYTES=$((2 * 1024 * 1024))
 SPIN_WIT=../shared/spin-wit
-components=(backend)  # the app's components; fixtures are not checked
+components=(backend frontend)  # the app's components; fixtures are not checked
 
 for name in "${components[@]}"; do
   wasm=target/wasm32-wasip2/release/$name.wasm
@@ -19,12 +19,24 @@ for name in "${components[@]}"; do
   echo "check-components: $name.wasm $bytes bytes; fits world $name and Spin 3.6's http-component"
 done
 
-scratch=$(mktemp -d)
-trap 'rm -rf "$scratch"' EXIT
-cp -r wit "$scratch/wit"
-sed -i '/import spin:postgres\/postgres@4.0.0;/d' "$scratch/wit/backend.wit"
-if wasm-tools component targets "$scratch/wit" target/wasm32-wasip2/release/backend.wasm --world backend 2>/dev/null; then
-  echo "check-components: a world without spin:postgres still accepted backend.wasm" >&2
+# The console reads nothing but variables and the backend's API: its world names no storage.
+if grep -Eq 'import (spin|fermyon):[a-z-]+/(sqlite|postgres|mysql|key-value|redis|llm)' wit/frontend.wit; then
+  echo "check-components: wit/frontend.wit imports storage; the console must not" >&2
   exit 1
 fi
-echo "check-components: a world missing one of backend's imports is refused, as it must be"
+
+# Each world check must be able to fail: drop one import the component uses and expect refusal.
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+refuses_without() {
+  local name=$1 import=$2
+  rm -rf "$scratch/wit" && cp -r wit "$scratch/wit"
+  sed -i "\|import $import;|d" "$scratch/wit/$name.wit"
+  if wasm-tools component targets "$scratch/wit" "target/wasm32-wasip2/release/$name.wasm" --world "$name" 2>/dev/null; then
+    echo "check-components: a world without $import still accepted $name.wasm" >&2
+    exit 1
+  fi
+  echo "check-components: a $name world without $import is refused, as it must be"
+}
+refuses_without backend spin:postgres/postgres@4.0.0
+refuses_without frontend wasi:http/outgoing-handler@0.2.6

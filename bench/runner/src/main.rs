@@ -63,13 +63,8 @@ impl Host {
         std::thread::spawn(move || {
             // Keeps draining stderr (the host logs every request there) after start-up.
             for line in stderr.lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("spin-host: serving http://") {
-                    let _ = tx.send(
-                        addr.split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned(),
-                    );
+                if let Some(addr) = host_harness::serving_address(&line) {
+                    let _ = tx.send(addr.to_owned());
                 }
             }
         });

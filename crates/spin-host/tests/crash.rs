@@ -2,7 +2,7 @@
 //! store: every write that was acknowledged with a 2xx is still there, and the database file
 //! passes `PRAGMA integrity_check`.
 
-mod support;
+use host_harness as support;
 
 use serde_json::json;
 use std::collections::HashSet;

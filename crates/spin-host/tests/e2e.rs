@@ -1,7 +1,7 @@
 //! End to end: the real `backend.wasm`, served by the real `spin-host` binary over loopback
 //! HTTP, once on the embedded SQLite store and once on PostgreSQL.
 
-mod support;
+use host_harness as support;
 
 use native_db::testing::TestDb;
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! Starting the real `spin-host` binary (built with `make build`) on a free loopback port, and
-//! talking to it over HTTP.
-#![allow(dead_code)]
+//! talking to it over HTTP: shared by the host's end-to-end tests, the console's, and the
+//! benchmark.
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -10,6 +10,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const HMAC_KEY: &str = "e2e-hmac-key-0123456789abcdef0123456789";
+
+/// The address in spin-host's start-up line, `spin-host: serving http://ADDR (app `name`)`.
+pub fn serving_address(line: &str) -> Option<&str> {
+    line.strip_prefix("spin-host: serving http://")?
+        .split_whitespace()
+        .next()
+}
 
 pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -69,6 +76,7 @@ pub struct HostBuilder {
     env: Vec<(String, String)>,
     ready_path: String,
     relative_dirs: bool,
+    listen: String,
 }
 
 impl HostBuilder {
@@ -80,6 +88,7 @@ impl HostBuilder {
             env: Vec::new(),
             ready_path: "/api/ready".into(),
             relative_dirs: false,
+            listen: "127.0.0.1:0".into(),
         }
     }
 
@@ -93,6 +102,12 @@ impl HostBuilder {
     /// The path that answers 200 once the app is up (default `/api/ready`).
     pub fn ready_path(mut self, path: &str) -> Self {
         self.ready_path = path.into();
+        self
+    }
+
+    /// Listens on this port instead of a free one the host picks.
+    pub fn port(mut self, port: u16) -> Self {
+        self.listen = format!("127.0.0.1:{port}");
         self
     }
 
@@ -119,7 +134,7 @@ impl HostBuilder {
     fn command(&self) -> Command {
         let mut command = Command::new(host_bin());
         command
-            .args(["--listen", "127.0.0.1:0", "--manifest"])
+            .args(["--listen", &self.listen, "--manifest"])
             .arg(&self.manifest);
         if self.relative_dirs {
             command
@@ -170,13 +185,8 @@ impl HostBuilder {
         let sink = stderr.clone();
         std::thread::spawn(move || {
             for line in err.lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("spin-host: serving http://") {
-                    let _ = tx.send(
-                        addr.split_whitespace()
-                            .next()
-                            .unwrap_or_default()
-                            .to_owned(),
-                    );
+                if let Some(addr) = serving_address(&line) {
+                    let _ = tx.send(addr.to_owned());
                 }
                 sink.lock().unwrap().push(line);
             }
@@ -353,4 +363,61 @@ impl Host {
             .ok()
             .map(|r| r.status().as_u16())
     }
+}
+
+impl Host {
+    /// GET with extra request headers, as a browser would send them.
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = agent().get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.call())
+    }
+
+    /// Records, through the API, a release that succeeded on staging and waits for its
+    /// production approval: the story the console's tests look at.
+    pub fn pending_release_story(&self, version: &str, notes: &str) {
+        let kestra = token("kestra", &["deployer"]);
+        let mut release = release_body(version);
+        release["notes"] = Value::from(notes);
+        let created = self.post_json("/api/releases", &kestra, &release);
+        assert_eq!(created.status, 201, "{}", created.body);
+        for status in ["started", "succeeded"] {
+            let event = serde_json::json!({
+                "cluster": "staging",
+                "status": status,
+                "execution_url": "https://kestra.example/executions/1",
+            });
+            let path = format!("/api/releases/{version}/deployments");
+            let recorded = self.post_json(&path, &kestra, &event);
+            assert_eq!(recorded.status, 201, "{}", recorded.body);
+        }
+        let path = format!("/api/releases/{version}/approval");
+        let requested = self.post(&path, Some(&kestra), "application/json", b"");
+        assert_eq!(requested.status, 201, "{}", requested.body);
+    }
+
+    /// Decides the release's approval through the API, as `alice` (an approver).
+    pub fn decide(&self, version: &str, decision: &str, comment: &str) {
+        let alice = token("alice", &["approver"]);
+        let body = serde_json::json!({"decision": decision, "comment": comment});
+        let path = format!("/api/releases/{version}/approval/decision");
+        let decided = self.post_json(&path, &alice, &body);
+        assert_eq!(decided.status, 200, "{}", decided.body);
+    }
+
+    /// Every line the host and its components printed to stdout so far.
+    pub fn stdout_text(&self) -> String {
+        self.stdout.lock().unwrap().join("\n")
+    }
+}
+
+/// A free loopback port, for a host that another host must know the address of in advance.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }

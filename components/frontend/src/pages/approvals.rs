@@ -1,0 +1,77 @@
+//! `/approvals`: every production approval, newest first, filterable by state.
+
+use super::overview::VersionLink;
+use super::releases::ApprovalView;
+use super::{Chrome, Pager, Section};
+use crate::api::{Approval, Page};
+use crate::http::encode_query_value;
+use crate::time::Millis;
+use askama::Template;
+
+pub const PAGE_SIZE: u32 = 20;
+pub const STATES: [&str; 3] = ["pending", "approved", "rejected"];
+
+pub fn api_path(state: Option<&str>, cursor: Option<&str>) -> String {
+    let mut path = format!("/api/approvals?limit={PAGE_SIZE}");
+    if let Some(state) = state {
+        path.push_str(&format!("&state={}", encode_query_value(state)));
+    }
+    if let Some(cursor) = cursor {
+        path.push_str(&format!("&cursor={}", encode_query_value(cursor)));
+    }
+    path
+}
+
+pub struct Filter {
+    pub label: &'static str,
+    pub href: String,
+    pub current: bool,
+}
+
+pub struct ApprovalRow {
+    pub release: VersionLink,
+    pub approval: ApprovalView,
+}
+
+#[derive(Template)]
+#[template(path = "approvals.html")]
+pub struct ApprovalsPage {
+    pub chrome: Chrome,
+    pub filters: Vec<Filter>,
+    pub state: Option<String>,
+    pub rows: Vec<ApprovalRow>,
+    pub pager: Pager,
+}
+
+impl ApprovalsPage {
+    pub fn new(page: &Page<Approval>, state: Option<&str>, first_page: bool, now: Millis) -> Self {
+        let href = |s: Option<&str>| match s {
+            Some(s) => format!("/approvals?state={s}"),
+            None => "/approvals".to_owned(),
+        };
+        let mut filters = vec![Filter {
+            label: "all",
+            href: href(None),
+            current: state.is_none(),
+        }];
+        filters.extend(STATES.iter().map(|s| Filter {
+            label: s,
+            href: href(Some(s)),
+            current: state == Some(*s),
+        }));
+        Self {
+            chrome: Chrome::new(Section::Approvals, "Approvals"),
+            filters,
+            state: state.map(str::to_owned),
+            rows: page
+                .items
+                .iter()
+                .map(|a| ApprovalRow {
+                    release: VersionLink::new(&a.version),
+                    approval: ApprovalView::new(a, now),
+                })
+                .collect(),
+            pager: Pager::new(&href(state), first_page, page.next_cursor.as_deref()),
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! `/audit`: the append-only audit log, newest first.
+
+use super::{Chrome, Pager, Section, release_href};
+use crate::api::{AuditEvent, Page};
+use crate::http::encode_query_value;
+use crate::time::{Millis, Moment};
+use askama::Template;
+
+pub const PAGE_SIZE: u32 = 50;
+
+pub fn api_path(cursor: Option<&str>) -> String {
+    match cursor {
+        Some(c) => format!(
+            "/api/audit?limit={PAGE_SIZE}&cursor={}",
+            encode_query_value(c)
+        ),
+        None => format!("/api/audit?limit={PAGE_SIZE}"),
+    }
+}
+
+pub struct AuditRow {
+    pub at: Moment,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    /// `release/1.4.0` links to that release.
+    pub target_href: Option<String>,
+    pub request_id: String,
+    pub detail: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "audit.html")]
+pub struct AuditPage {
+    pub chrome: Chrome,
+    pub rows: Vec<AuditRow>,
+    pub pager: Pager,
+}
+
+impl AuditPage {
+    pub fn new(page: &Page<AuditEvent>, first_page: bool, now: Millis) -> Self {
+        Self {
+            chrome: Chrome::new(Section::Audit, "Audit log"),
+            rows: page
+                .items
+                .iter()
+                .map(|e| AuditRow {
+                    at: Moment::new(&e.at, now),
+                    actor: e.actor.clone(),
+                    action: e.action.clone(),
+                    target: e.target.clone(),
+                    target_href: e.target.strip_prefix("release/").map(release_href),
+                    request_id: e.request_id.clone(),
+                    detail: e.detail.clone().filter(|d| !d.is_empty()),
+                })
+                .collect(),
+            pager: Pager::new("/audit", first_page, page.next_cursor.as_deref()),
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! `/releases` (paginated) and `/releases/{version}` (artifact, timeline per cluster, approval).
+
+use super::overview::VersionLink;
+use super::{Badge, Chrome, Pager, Section, safe_link, short_digest};
+use crate::api::{Approval, Deployment, Page, Release, ReleaseDetail};
+use crate::http::{encode_path_segment, encode_query_value};
+use crate::time::{Millis, Moment};
+use askama::Template;
+
+pub const PAGE_SIZE: u32 = 20;
+
+pub fn list_api_path(cursor: Option<&str>) -> String {
+    match cursor {
+        Some(c) => format!(
+            "/api/releases?limit={PAGE_SIZE}&cursor={}",
+            encode_query_value(c)
+        ),
+        None => format!("/api/releases?limit={PAGE_SIZE}"),
+    }
+}
+
+pub fn detail_api_path(version: &str) -> String {
+    format!("/api/releases/{}", encode_path_segment(version))
+}
+
+pub struct ReleaseRow {
+    pub release: VersionLink,
+    pub artifact: String,
+    pub digest: String,
+    pub digest_short: String,
+    pub created_by: String,
+    pub created_at: Moment,
+}
+
+impl ReleaseRow {
+    pub fn new(release: &Release, now: Millis) -> Self {
+        Self {
+            release: VersionLink::new(&release.version),
+            artifact: release.artifact.clone(),
+            digest: release.digest.clone(),
+            digest_short: short_digest(&release.digest),
+            created_by: release.created_by.clone(),
+            created_at: Moment::new(&release.created_at, now),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "releases.html")]
+pub struct ReleasesPage {
+    pub chrome: Chrome,
+    pub rows: Vec<ReleaseRow>,
+    pub pager: Pager,
+}
+
+impl ReleasesPage {
+    pub fn new(page: &Page<Release>, first_page: bool, now: Millis) -> Self {
+        Self {
+            chrome: Chrome::new(Section::Releases, "Releases"),
+            rows: page.items.iter().map(|r| ReleaseRow::new(r, now)).collect(),
+            pager: Pager::new("/releases", first_page, page.next_cursor.as_deref()),
+        }
+    }
+}
+
+/// One cluster's deployment events of a release, oldest first.
+pub struct ClusterTimeline {
+    pub cluster: String,
+    pub environment: String,
+    pub events: Vec<EventRow>,
+}
+
+pub struct EventRow {
+    pub badge: Badge,
+    pub at: Moment,
+    pub recorded_by: String,
+    pub message: Option<String>,
+    pub execution_url: Option<String>,
+}
+
+pub struct ApprovalView {
+    pub badge: Badge,
+    pub requested_by: String,
+    pub requested_at: Moment,
+    pub decided_by: Option<String>,
+    pub decided_at: Option<Moment>,
+    pub comment: Option<String>,
+}
+
+impl ApprovalView {
+    pub fn new(approval: &Approval, now: Millis) -> Self {
+        Self {
+            badge: Badge::new(&approval.state),
+            requested_by: approval.requested_by.clone(),
+            requested_at: Moment::new(&approval.requested_at, now),
+            decided_by: approval.decided_by.clone(),
+            decided_at: approval.decided_at.as_deref().map(|t| Moment::new(t, now)),
+            comment: approval.comment.clone().filter(|c| !c.is_empty()),
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "release.html")]
+pub struct ReleasePage {
+    pub chrome: Chrome,
+    pub version: String,
+    pub artifact: String,
+    pub digest: String,
+    pub commit: String,
+    pub notes: String,
+    pub created_by: String,
+    pub created_at: Moment,
+    pub timelines: Vec<ClusterTimeline>,
+    pub approval: Option<ApprovalView>,
+}
+
+impl ReleasePage {
+    pub fn new(detail: &ReleaseDetail, now: Millis) -> Self {
+        let release = &detail.release;
+        Self {
+            chrome: Chrome::new(Section::Releases, format!("Release {}", release.version)),
+            version: release.version.clone(),
+            artifact: release.artifact.clone(),
+            digest: release.digest.clone(),
+            commit: release.commit.clone(),
+            notes: release.notes.clone(),
+            created_by: release.created_by.clone(),
+            created_at: Moment::new(&release.created_at, now),
+            timelines: timelines(&detail.deployments, now),
+            approval: detail.approval.as_ref().map(|a| ApprovalView::new(a, now)),
+        }
+    }
+}
+
+/// Groups events by cluster, clusters in the order they first saw this release.
+fn timelines(deployments: &[Deployment], now: Millis) -> Vec<ClusterTimeline> {
+    let mut timelines: Vec<ClusterTimeline> = Vec::new();
+    for d in deployments {
+        let event = EventRow {
+            badge: Badge::new(&d.status),
+            at: Moment::new(&d.recorded_at, now),
+            recorded_by: d.recorded_by.clone(),
+            message: d.message.clone().filter(|m| !m.is_empty()),
+            execution_url: safe_link(d.execution_url.as_deref()),
+        };
+        match timelines.iter_mut().find(|t| t.cluster == d.cluster) {
+            Some(timeline) => timeline.events.push(event),
+            None => timelines.push(ClusterTimeline {
+                cluster: d.cluster.clone(),
+                environment: d.environment.clone(),
+                events: vec![event],
+            }),
+        }
+    }
+    timelines
+}

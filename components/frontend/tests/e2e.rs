@@ -1,0 +1,317 @@
+//! End to end: the real `frontend.wasm` and `backend.wasm`, served by the real `spin-host`
+//! binary from the repository's `spin.toml`, the console chaining to the backend.
+
+use host_harness::{HostBuilder, free_port, token};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+const SCRIPT: &str = "<script>window.__pwned = 1</script>";
+
+fn console(label: &str) -> HostBuilder {
+    HostBuilder::new(&format!("console-{label}"))
+}
+
+#[test]
+fn every_page_shows_a_release_story_created_through_the_api() {
+    let host = console("story").start();
+    host.pending_release_story("1.4.0", &format!("Faster pages. {SCRIPT}"));
+
+    let overview = host.get("/");
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert_eq!(
+        overview.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        overview
+            .body
+            .contains("Served by <strong>local</strong> (local)")
+    );
+    assert!(overview.body.contains("<th scope=\"row\">staging</th>"));
+    assert!(
+        overview
+            .body
+            .contains("<a href=\"/releases/1.4.0\">1.4.0</a>")
+    );
+    assert!(overview.body.contains("requested by kestra"));
+
+    let fragment = host.get("/fragments/overview");
+    assert_eq!(fragment.status, 200);
+    assert!(fragment.body.starts_with("<div id=\"live\""));
+
+    let releases = host.get("/releases");
+    assert_eq!(releases.status, 200);
+    assert!(releases.body.contains("ghcr.io/acme/automatizacion:1.4.0"));
+
+    let release = host.get("/releases/1.4.0");
+    assert_eq!(release.status, 200);
+    assert!(release.body.contains("<h1>Release 1.4.0</h1>"));
+    assert!(
+        release
+            .body
+            .contains("<span class=\"badge wait\">pending</span>")
+    );
+    assert!(
+        release
+            .body
+            .contains("<span class=\"badge ok\">succeeded</span>")
+    );
+    assert!(!release.body.contains(SCRIPT), "release notes are escaped");
+    assert!(
+        release.body.contains("Faster pages. &#60;script&#62;")
+            || release.body.contains("Faster pages. &lt;script&gt;")
+    );
+
+    let approvals = host.get("/approvals?state=pending");
+    assert_eq!(approvals.status, 200);
+    assert!(
+        approvals
+            .body
+            .contains("<a href=\"/releases/1.4.0\">1.4.0</a>")
+    );
+
+    let audit = host.get("/audit");
+    assert_eq!(audit.status, 200);
+    assert!(audit.body.contains("approval.requested"));
+    assert!(audit.body.contains("release.created"));
+
+    let health = host.get("/healthz");
+    assert_eq!((health.status, health.body.as_str()), (200, "ok\n"));
+
+    // The decision, made through the API, is on the page at the next load.
+    host.decide("1.4.0", "approve", "Staging is green.");
+    let decided = host.get("/releases/1.4.0");
+    assert!(
+        decided
+            .body
+            .contains("<span class=\"badge ok\">approved</span>")
+    );
+    assert!(decided.body.contains("Staging is green."));
+    assert!(
+        host.get("/approvals?state=pending")
+            .body
+            .contains("No approvals here.")
+    );
+}
+
+#[test]
+fn assets_are_served_with_etag_and_cache_control() {
+    let host = console("assets").start();
+    let page = host.get("/healthz");
+    assert_eq!(page.status, 200);
+    let overview = host.get("/");
+    let href = overview
+        .body
+        .split("href=\"")
+        .find_map(|rest| {
+            rest.split('"')
+                .next()
+                .filter(|h| h.starts_with("/static/console.css"))
+        })
+        .expect("the page links its stylesheet")
+        .to_owned();
+    let css = host.get(&href);
+    assert_eq!(css.status, 200);
+    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    assert_eq!(
+        css.header("cache-control"),
+        Some("public, max-age=31536000, immutable")
+    );
+    let etag = css.header("etag").unwrap().to_owned();
+    let again = host.get_with(&href, &[("if-none-match", &etag)]);
+    assert_eq!(again.status, 304);
+    assert!(again.body.is_empty());
+}
+
+#[test]
+fn an_unknown_release_is_a_404_page() {
+    let host = console("404").start();
+    let missing = host.get("/releases/9.9.9");
+    assert_eq!(missing.status, 404);
+    assert!(missing.body.contains("The ledger has no release 9.9.9."));
+    let nowhere = host.get("/no/such/page");
+    assert_eq!(nowhere.status, 404);
+    assert!(nowhere.body.contains("<h1>Page not found</h1>"));
+}
+
+#[test]
+fn a_backend_that_is_down_gives_a_503_page_with_a_banner() {
+    let closed = free_port();
+    let host = console("down")
+        .var("backend_url", &format!("http://127.0.0.1:{closed}"))
+        .start();
+    for path in ["/", "/releases", "/releases/1.4.0", "/approvals", "/audit"] {
+        let page = host.get(path);
+        assert_eq!(page.status, 503, "{path}: {}", page.body);
+        assert!(page.body.contains("role=\"alert\""), "{path}");
+        assert!(
+            page.body.contains("The release ledger is not answering"),
+            "{path}"
+        );
+        assert!(!page.body.contains("127.0.0.1"), "{path}: no internals");
+    }
+}
+
+/// A test double for a backend that accepts connections and never answers.
+fn silent_backend_double() -> (u16, TcpListener) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accepting = listener.try_clone().unwrap();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in accepting.incoming().map_while(Result::ok) {
+            held.push(stream);
+        }
+    });
+    (port, listener)
+}
+
+#[test]
+fn a_backend_slower_than_the_timeout_gives_a_503_page() {
+    let (port, _listener) = silent_backend_double();
+    let host = console("slow")
+        .var("backend_url", &format!("http://127.0.0.1:{port}"))
+        .var("backend_timeout_ms", "300")
+        .start();
+    let started = std::time::Instant::now();
+    let page = host.get("/");
+    assert_eq!(page.status, 503, "{}", page.body);
+    assert!(page.body.contains("The release ledger is not answering"));
+    assert!(
+        page.body.contains("<div id=\"live\""),
+        "the overview still renders"
+    );
+    // Far below the 30 s the client would wait: the console gave up by itself.
+    assert!(started.elapsed().as_secs() < 10);
+    let log = host.stdout_text();
+    let line = log
+        .lines()
+        .find(|l| l.contains("\"route\":\"/\",\"status\":503"))
+        .unwrap_or_else(|| panic!("no log line for the 503: {log}"));
+    assert!(line.contains("no answer before the deadline"), "{line}");
+}
+
+#[test]
+fn a_backend_error_gives_a_502_page_whose_request_id_is_in_both_logs() {
+    // Reads need a token here, and the console has none: the backend answers 401.
+    let host = console("502").var("public_read", "false").start();
+    let page = host.get("/releases");
+    assert_eq!(page.status, 502, "{}", page.body);
+    assert!(page.body.contains("The release ledger returned an error"));
+    let id = page
+        .body
+        .split("Request id: <code>")
+        .nth(1)
+        .and_then(|rest| rest.split('<').next())
+        .expect("the page shows the request id")
+        .to_owned();
+    assert_eq!(id.len(), 32);
+    assert!(!page.body.contains("401") && !page.body.contains("Unauthorized"));
+    let log = host.stdout_text();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"route\":\"/api/releases\"") && l.contains("401")),
+        "{log}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("\"route\":\"/releases\"") && l.contains("502")),
+        "{log}"
+    );
+}
+
+#[test]
+fn with_public_reads_off_the_console_reads_with_its_viewer_token() {
+    let viewer = token("console", &["viewer"]);
+    let host = console("token")
+        .var("public_read", "false")
+        .var("backend_token", &viewer)
+        .start();
+    host.pending_release_story("2.0.0", "");
+    for path in ["/", "/releases", "/releases/2.0.0", "/approvals", "/audit"] {
+        assert_eq!(host.get(path).status, 200, "{path}");
+    }
+}
+
+#[test]
+fn the_console_reaches_a_backend_by_url_as_in_clusters() {
+    let port = free_port();
+    let backend = console("cluster-backend")
+        .port(port)
+        .var("cluster_name", "prod-east")
+        .start();
+    backend.pending_release_story("3.1.0", "");
+    let frontend = console("cluster-frontend")
+        .var("backend_url", &format!("http://127.0.0.1:{port}"))
+        .start();
+    let overview = frontend.get("/");
+    assert_eq!(overview.status, 200, "{}", overview.body);
+    assert!(
+        overview
+            .body
+            .contains("Served by <strong>prod-east</strong>")
+    );
+    assert!(overview.body.contains("3.1.0"));
+}
+
+/// A test double for a backend that records each request's headers and answers 503.
+fn recording_backend_double() -> (u16, Arc<Mutex<Vec<Vec<String>>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let requests = Arc::new(Mutex::new(Vec::new()));
+    let record = requests.clone();
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().map_while(Result::ok) {
+            let lines: Vec<String> = BufReader::new(stream.try_clone().unwrap())
+                .lines()
+                .map_while(Result::ok)
+                .take_while(|l| !l.is_empty())
+                .collect();
+            record.lock().unwrap().push(lines);
+            let _ = stream.write_all(
+                b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 2\r\nconnection: close\r\n\r\n{}",
+            );
+        }
+    });
+    (port, requests)
+}
+
+#[test]
+fn a_recording_backend_double_sees_only_the_consoles_own_headers() {
+    let (port, requests) = recording_backend_double();
+    let host = console("headers")
+        .var("backend_url", &format!("http://127.0.0.1:{port}"))
+        .var("backend_token", "viewer-token")
+        .start();
+    let page = host.get_with(
+        "/audit",
+        &[
+            ("authorization", "Bearer browser-token"),
+            ("cookie", "session=browser"),
+        ],
+    );
+    assert_eq!(page.status, 503);
+    let requests = requests.lock().unwrap();
+    let request = requests.last().expect("the console called the backend");
+    let lowered: Vec<String> = request.iter().map(|l| l.to_ascii_lowercase()).collect();
+    assert!(
+        lowered[0].starts_with("get /api/audit?limit=50 "),
+        "{request:?}"
+    );
+    assert!(
+        lowered.contains(&"authorization: bearer viewer-token".to_owned()),
+        "{request:?}"
+    );
+    assert!(
+        !lowered.iter().any(|l| l.contains("browser")),
+        "{request:?}"
+    );
+    assert!(
+        !lowered.iter().any(|l| l.starts_with("cookie:")),
+        "{request:?}"
+    );
+}

@@ -51,8 +51,8 @@ fn the_overview_shows_clusters_pending_approvals_latest_releases_and_who_served_
     let html = response.body_text();
     assert!(html.contains("Served by <strong>prod-east</strong> (eu-west-1)"));
     // The matrix: one row per cluster, current version linked, last event with its age.
-    assert!(html.contains("<th scope=\"row\">staging</th>"));
-    assert!(html.contains("<th scope=\"row\">prod-west</th>"));
+    assert!(html.contains("<th scope=\"row\" data-label=\"Cluster\">staging</th>"));
+    assert!(html.contains("<th scope=\"row\" data-label=\"Cluster\">prod-west</th>"));
     assert!(html.contains("<a href=\"/releases/1.4.0\">1.4.0</a>"));
     assert!(html.contains("<span class=\"badge bad\">failed</span>"));
     assert!(html.contains(

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs and a fresh machine lacks: the wasm32-wasip2 target, rustfmt
-# and clippy, wasm-tools, and shellcheck. Safe to run again: it skips what is already there.
+# and clippy, wasm-tools, shellcheck, and for the console's browser tests Debian's Chromium,
+# Node.js and playwright-core. Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,8 +19,19 @@ fi
 
 missing=()
 command -v shellcheck >/dev/null || missing+=(shellcheck)
+[[ -x /usr/bin/chromium ]] || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "install-tools: installing ${missing[*]} from Debian's packages" >&2
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# playwright-core drives the system Chromium; it downloads no browser of its own.
+want=$(node -p "require('./package.json').devDependencies['playwright-core']")
+have=$(node -p "require('./node_modules/playwright-core/package.json').version" 2>/dev/null || true)
+if [[ $want != "$have" ]]; then
+  echo "install-tools: installing playwright-core $want from the npm registry" >&2
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi

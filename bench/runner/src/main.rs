@@ -269,6 +269,21 @@ async fn measure_app(label: &str, host: &Host, duration: Duration) -> Result<Vec
         )
         .await?,
     );
+    // The console's overview: one page, four parallel calls through service chaining.
+    rows.push(
+        load(
+            &format!("GET / (console overview, {label})"),
+            &host.addr,
+            duration,
+            |_, _| Call {
+                method: "GET",
+                path: "/".into(),
+                token: None,
+                body: None,
+            },
+        )
+        .await?,
+    );
     rows.push(
         load(
             &format!("POST …/deployments ({label})"),
@@ -435,7 +450,7 @@ async fn main() -> Result<()> {
         warm_start.as_secs_f64() * 1e3
     );
     println!("peak RSS of spin-host: {:.1} MiB", peak_rss as f64 / 1024.0);
-    for name in ["backend", "hello"] {
+    for name in ["backend", "frontend", "hello"] {
         let bytes =
             std::fs::metadata(repo.join(format!("target/wasm32-wasip2/release/{name}.wasm")))?
                 .len();

@@ -21,7 +21,10 @@ fn the_console_works_in_chromium_at_desktop_and_phone_widths() {
         .var("refresh_seconds", "1")
         .start();
     let version = "1.4.0";
-    host.pending_release_story(version, "Faster pages.\n<script>window.__pwned = 1</script>");
+    host.pending_release_story(
+        version,
+        "Faster pages.\n<script>window.__pwned = 1</script>",
+    );
 
     let out_dir = repo().join("test-artifacts/console");
     let output = Command::new("node")

@@ -28,7 +28,11 @@ fn every_page_shows_a_release_story_created_through_the_api() {
             .body
             .contains("Served by <strong>local</strong> (local)")
     );
-    assert!(overview.body.contains("<th scope=\"row\" data-label=\"Cluster\">staging</th>"));
+    assert!(
+        overview
+            .body
+            .contains("<th scope=\"row\" data-label=\"Cluster\">staging</th>")
+    );
     assert!(
         overview
             .body

@@ -46,6 +46,38 @@ async function open(options = {}) {
 
 const releaseHref = `/releases/${VERSION}`;
 
+/** The lowest WCAG contrast ratio among the page's visible text, with the element it is on. */
+async function lowestContrast(page) {
+  return page.evaluate(() => {
+    const rgb = (css) => (css.match(/[\d.]+/g) || []).map(Number);
+    const luminance = ([r, g, b]) => {
+      const channel = (c) => {
+        const s = c / 255;
+        return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+      };
+      return 0.2126 * channel(r) + 0.7152 * channel(g) + 0.0722 * channel(b);
+    };
+    const background = (el) => {
+      for (let e = el; e; e = e.parentElement) {
+        const c = rgb(getComputedStyle(e).backgroundColor);
+        if (c.length === 3 || (c.length === 4 && c[3] > 0)) return c.slice(0, 3);
+      }
+      return [255, 255, 255];
+    };
+    let lowest = { ratio: Infinity, what: '' };
+    const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      const el = node.parentElement;
+      if (!node.textContent.trim() || !el.getClientRects().length) continue;
+      if (el.closest('.skip, .visually-hidden')) continue;
+      const [l1, l2] = [luminance(rgb(getComputedStyle(el).color)), luminance(background(el))];
+      const ratio = (Math.max(l1, l2) + 0.05) / (Math.min(l1, l2) + 0.05);
+      if (ratio < lowest.ratio) lowest = { ratio, what: `${el.tagName.toLowerCase()}.${el.className} "${node.textContent.trim().slice(0, 30)}"` };
+    }
+    return lowest;
+  });
+}
+
 try {
   // Desktop: the overview, then a release link.
   const desktop = await open({ viewport: { width: 1280, height: 900 } });
@@ -108,6 +140,9 @@ try {
       const overflow = await phone.page.evaluate(
         () => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       check(overflow <= 0, `${name} scrolls sideways by ${overflow}px on a phone (${colorScheme})`);
+      const contrast = await lowestContrast(phone.page);
+      check(contrast.ratio >= 4.5,
+        `${name} (${colorScheme}): contrast ${contrast.ratio.toFixed(2)} < 4.5 for ${contrast.what}`);
       await phone.page.screenshot({ path: join(OUT_DIR, `${name}-phone-${colorScheme}.png`), fullPage: true });
     }
     const background = await phone.page.evaluate(() => getComputedStyle(document.body).backgroundColor);

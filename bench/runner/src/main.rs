@@ -130,6 +130,16 @@ struct Call {
     body: Option<String>,
 }
 
+/// An anonymous GET of one path, the same for every worker.
+fn get(path: &'static str) -> impl Fn(usize, usize) -> Call + Send + Sync + 'static {
+    move |_, _| Call {
+        method: "GET",
+        path: path.into(),
+        token: None,
+        body: None,
+    }
+}
+
 /// Sends `call` from CONCURRENCY keep-alive connections for `duration`; returns the figures.
 async fn load(
     label: &str,
@@ -231,27 +241,14 @@ async fn measure_app(label: &str, host: &Host, duration: Duration) -> Result<Vec
     }
     let mut rows = Vec::new();
     if label == "SQLite" {
-        rows.push(
-            load("GET /api/health", &host.addr, duration, |_, _| Call {
-                method: "GET",
-                path: "/api/health".into(),
-                token: None,
-                body: None,
-            })
-            .await?,
-        );
+        rows.push(load("GET /api/health", &host.addr, duration, get("/api/health")).await?);
     }
     rows.push(
         load(
             &format!("GET /api/releases ({label}, 100 stored)"),
             &host.addr,
             duration,
-            |_, _| Call {
-                method: "GET",
-                path: "/api/releases?limit=100".into(),
-                token: None,
-                body: None,
-            },
+            get("/api/releases?limit=100"),
         )
         .await?,
     );
@@ -260,12 +257,7 @@ async fn measure_app(label: &str, host: &Host, duration: Duration) -> Result<Vec
             &format!("GET /api/clusters ({label})"),
             &host.addr,
             duration,
-            |_, _| Call {
-                method: "GET",
-                path: "/api/clusters".into(),
-                token: None,
-                body: None,
-            },
+            get("/api/clusters"),
         )
         .await?,
     );
@@ -275,12 +267,7 @@ async fn measure_app(label: &str, host: &Host, duration: Duration) -> Result<Vec
             &format!("GET / (console overview, {label})"),
             &host.addr,
             duration,
-            |_, _| Call {
-                method: "GET",
-                path: "/".into(),
-                token: None,
-                body: None,
-            },
+            get("/"),
         )
         .await?,
     );
@@ -406,12 +393,7 @@ async fn main() -> Result<()> {
             "GET / (bare hello component)",
             &hello.addr,
             duration,
-            |_, _| Call {
-                method: "GET",
-                path: "/".into(),
-                token: None,
-                body: None,
-            },
+            get("/"),
         )
         .await?,
     );

@@ -261,7 +261,7 @@ fn a_hand_edited_page_link_is_a_400_page() {
 #[test]
 fn approvals_filter_by_state() {
     let backend = ScriptedBackend::default().answer(
-        "/api/approvals?limit=20&state=pending",
+        "/api/approvals?state=pending&limit=20",
         200,
         &json!({"items": [pending_approval("1.4.0")], "next_cursor": "7"}),
     );

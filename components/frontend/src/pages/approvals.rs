@@ -2,9 +2,8 @@
 
 use super::overview::VersionLink;
 use super::releases::ApprovalView;
-use super::{Chrome, Pager, Section};
+use super::{Chrome, Pager, Section, api_page_path};
 use crate::api::{Approval, Page};
-use crate::http::encode_query_value;
 use crate::time::Millis;
 use askama::Template;
 
@@ -12,14 +11,10 @@ pub const PAGE_SIZE: u32 = 20;
 pub const STATES: [&str; 3] = ["pending", "approved", "rejected"];
 
 pub fn api_path(state: Option<&str>, cursor: Option<&str>) -> String {
-    let mut path = format!("/api/approvals?limit={PAGE_SIZE}");
-    if let Some(state) = state {
-        path.push_str(&format!("&state={}", encode_query_value(state)));
+    match state {
+        Some(state) => api_page_path(&format!("/api/approvals?state={state}"), PAGE_SIZE, cursor),
+        None => api_page_path("/api/approvals", PAGE_SIZE, cursor),
     }
-    if let Some(cursor) = cursor {
-        path.push_str(&format!("&cursor={}", encode_query_value(cursor)));
-    }
-    path
 }
 
 pub struct Filter {

@@ -1,21 +1,14 @@
 //! `/audit`: the append-only audit log, newest first.
 
-use super::{Chrome, Pager, Section, release_href};
+use super::{Chrome, Pager, Section, api_page_path, release_href};
 use crate::api::{AuditEvent, Page};
-use crate::http::encode_query_value;
 use crate::time::{Millis, Moment};
 use askama::Template;
 
 pub const PAGE_SIZE: u32 = 50;
 
 pub fn api_path(cursor: Option<&str>) -> String {
-    match cursor {
-        Some(c) => format!(
-            "/api/audit?limit={PAGE_SIZE}&cursor={}",
-            encode_query_value(c)
-        ),
-        None => format!("/api/audit?limit={PAGE_SIZE}"),
-    }
+    api_page_path("/api/audit", PAGE_SIZE, cursor)
 }
 
 pub struct AuditRow {

@@ -118,6 +118,17 @@ pub fn safe_link(url: Option<&str>) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The API path of one page of a list: `base` (which may carry a filter), the page size, and
+/// the cursor of the page before.
+pub fn api_page_path(base: &str, limit: u32, cursor: Option<&str>) -> String {
+    let join = if base.contains('?') { '&' } else { '?' };
+    let mut path = format!("{base}{join}limit={limit}");
+    if let Some(cursor) = cursor {
+        path.push_str(&format!("&cursor={}", encode_query_value(cursor)));
+    }
+    path
+}
+
 /// Cursor-based paging: "older" follows the backend's cursor, "newest" returns to the start.
 pub struct Pager {
     pub newest: Option<String>,
@@ -172,6 +183,15 @@ mod tests {
         assert_eq!(filtered.newest.as_deref(), Some("/approvals?state=pending"));
         assert_eq!(filtered.older, None);
         assert!(Pager::new("/audit", true, None).is_empty());
+    }
+
+    #[test]
+    fn api_page_paths_carry_filter_size_and_cursor() {
+        assert_eq!(api_page_path("/api/audit", 50, None), "/api/audit?limit=50");
+        assert_eq!(
+            api_page_path("/api/approvals?state=pending", 20, Some("7")),
+            "/api/approvals?state=pending&limit=20&cursor=7"
+        );
     }
 
     #[test]

@@ -1,22 +1,16 @@
 //! `/releases` (paginated) and `/releases/{version}` (artifact, timeline per cluster, approval).
 
 use super::overview::VersionLink;
-use super::{Badge, Chrome, Pager, Section, safe_link, short_digest};
+use super::{Badge, Chrome, Pager, Section, api_page_path, safe_link, short_digest};
 use crate::api::{Approval, Deployment, Page, Release, ReleaseDetail};
-use crate::http::{encode_path_segment, encode_query_value};
+use crate::http::encode_path_segment;
 use crate::time::{Millis, Moment};
 use askama::Template;
 
 pub const PAGE_SIZE: u32 = 20;
 
 pub fn list_api_path(cursor: Option<&str>) -> String {
-    match cursor {
-        Some(c) => format!(
-            "/api/releases?limit={PAGE_SIZE}&cursor={}",
-            encode_query_value(c)
-        ),
-        None => format!("/api/releases?limit={PAGE_SIZE}"),
-    }
+    api_page_path("/api/releases", PAGE_SIZE, cursor)
 }
 
 pub fn detail_api_path(version: &str) -> String {

@@ -236,6 +236,7 @@ fn release_version(segment: &str) -> Result<String, ConsoleError> {
     if plausible {
         Ok(version)
     } else {
-        Err(ConsoleError::NoSuchRelease(version))
+        // Echoed on the 404 page (escaped), so kept short.
+        Err(ConsoleError::NoSuchRelease(version.chars().take(64).collect()))
     }
 }

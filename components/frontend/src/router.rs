@@ -237,6 +237,8 @@ fn release_version(segment: &str) -> Result<String, ConsoleError> {
         Ok(version)
     } else {
         // Echoed on the 404 page (escaped), so kept short.
-        Err(ConsoleError::NoSuchRelease(version.chars().take(64).collect()))
+        Err(ConsoleError::NoSuchRelease(
+            version.chars().take(64).collect(),
+        ))
     }
 }

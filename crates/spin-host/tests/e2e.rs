@@ -310,11 +310,27 @@ fn variables_come_from_the_environment_and_flags() {
 }
 
 #[test]
-fn unknown_routes_are_404_and_sigterm_stops_cleanly() {
+fn the_most_specific_route_answers_and_sigterm_stops_cleanly() {
     let mut host = HostBuilder::new("routes").start();
-    assert_eq!(host.get("/").status, 404);
-    assert_eq!(host.get("/metricsx").status, 404);
-    assert_eq!(host.get("/metrics").status, 200);
+    let content_type = |path: &str| {
+        let reply = host.get(path);
+        (
+            reply.status,
+            reply.header("content-type").unwrap_or_default().to_owned(),
+        )
+    };
+    // `/...` is the console; `/api/...` and `/metrics` are the backend's.
+    assert_eq!(content_type("/"), (200, "text/html; charset=utf-8".into()));
+    assert_eq!(
+        content_type("/metricsx"),
+        (404, "text/html; charset=utf-8".into())
+    );
+    assert_eq!(content_type("/metrics").0, 200);
+    assert!(content_type("/metrics").1.starts_with("text/plain"));
+    assert_eq!(
+        content_type("/api/nope"),
+        (404, "application/problem+json".into())
+    );
     let status = host.terminate();
     assert!(status.success(), "{status:?}");
     assert!(
@@ -436,6 +452,7 @@ fn outbound_requests_follow_allowed_hosts_and_chain_to_components() {
     );
     let not_listed = probe("http://frontend.spin.internal/");
     assert_eq!(not_listed.status, 502);
-    // The backend is private here: only chaining reaches it.
+    // The backend is private here: only chaining reaches it. No route at all is a 404 too.
     assert_eq!(host.get("/api/health").status, 404);
+    assert_eq!(host.get("/elsewhere").status, 404);
 }

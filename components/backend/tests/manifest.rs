@@ -33,39 +33,11 @@ fn the_manifest_is_version_2_with_a_buildable_backend() {
 
 #[test]
 fn every_variable_is_declared_with_its_default_and_passed_to_the_backend() {
-    let manifest = manifest();
-    let declared = manifest["variables"].as_table().unwrap();
-    let passed = manifest["component"]["backend"]["variables"]
-        .as_table()
-        .unwrap();
-    for variable in VARIABLES {
-        let entry = declared
-            .get(variable.name)
-            .unwrap_or_else(|| panic!("{} is not declared", variable.name));
-        assert_eq!(
-            entry["default"].as_str(),
-            Some(variable.default),
-            "default of {}",
-            variable.name
-        );
-        let secret = entry
-            .get("secret")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
-        assert_eq!(secret, variable.secret, "secrecy of {}", variable.name);
-        let template = format!("{{{{ {} }}}}", variable.name);
-        assert_eq!(
-            passed.get(variable.name).and_then(Value::as_str),
-            Some(template.as_str()),
-            "{}",
-            variable.name
-        );
-    }
-    assert_eq!(
-        passed.len(),
-        VARIABLES.len(),
-        "the backend is passed variables it never reads"
-    );
+    let variables: Vec<(&str, &str, bool)> = VARIABLES
+        .iter()
+        .map(|v| (v.name, v.default, v.secret))
+        .collect();
+    host_harness::assert_variables_declared_and_passed("backend", &variables);
 }
 
 #[test]

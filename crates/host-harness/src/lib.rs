@@ -421,3 +421,45 @@ pub fn free_port() -> u16 {
         .unwrap()
         .port()
 }
+
+/// The repository's `spin.toml`, parsed.
+pub fn spin_toml() -> toml::Value {
+    let text = std::fs::read_to_string(repo().join("spin.toml")).unwrap();
+    toml::Value::Table(toml::from_str(&text).unwrap())
+}
+
+/// Checks that `spin.toml` declares each `(name, default, secret)` the component reads, with
+/// that default and secrecy, and passes exactly those to the component as `{{ name }}`.
+pub fn assert_variables_declared_and_passed(component: &str, variables: &[(&str, &str, bool)]) {
+    let manifest = spin_toml();
+    let declared = manifest["variables"].as_table().unwrap();
+    let passed = manifest["component"][component]["variables"]
+        .as_table()
+        .unwrap();
+    for &(name, default, secret) in variables {
+        let entry = declared
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} is not declared"));
+        assert_eq!(
+            entry["default"].as_str(),
+            Some(default),
+            "default of {name}"
+        );
+        let declared_secret = entry
+            .get("secret")
+            .and_then(toml::Value::as_bool)
+            .unwrap_or(false);
+        assert_eq!(declared_secret, secret, "secrecy of {name}");
+        let template = format!("{{{{ {name} }}}}");
+        assert_eq!(
+            passed.get(name).and_then(toml::Value::as_str),
+            Some(template.as_str()),
+            "{name} passed to {component}"
+        );
+    }
+    assert_eq!(
+        passed.len(),
+        variables.len(),
+        "{component} is passed variables it never reads"
+    );
+}

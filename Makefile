@@ -35,7 +35,7 @@ test: lint build
 	scripts/check-components.sh
 	scripts/with-postgres.sh cargo test --workspace
 
-bench: build
+bench: tools build
 	cargo build --profile host -p bench
 	scripts/with-postgres.sh target/host/bench
 

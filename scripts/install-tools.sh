@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs and a fresh machine lacks: the wasm32-wasip2 target, rustfmt
-# and clippy, wasm-tools, shellcheck, and for the console's browser tests Debian's Chromium,
-# Node.js and playwright-core. Safe to run again: it skips what is already there.
+# and clippy, wasm-tools, shellcheck, real Spin (unpacked into target/tools when no Spin 3.4+ is
+# on PATH), and for the console's browser tests Debian's Chromium, Node.js and playwright-core.
+# Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ if ! wasm-tools --version 2>/dev/null | grep -q "^wasm-tools $WASM_TOOLS_VERSION
 fi
 
 missing=()
+command -v xz >/dev/null || missing+=(xz-utils)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs)
@@ -26,6 +28,19 @@ if ((${#missing[@]})); then
   echo "install-tools: installing ${missing[*]} from Debian's packages" >&2
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# Real Spin for the end-to-end tests: `spin` on PATH when it is 3.4 or later, else Spin 3.6.3
+# (what SpinKube's shim embeds) from the reference data beside the checkout.
+SPIN_XZ=../shared/bin/spin.xz
+spin_is_recent() { "$1" --version 2>/dev/null | awk '{print $2}' | { read -r v && printf '3.4.0\n%s\n' "$v" | sort -V -C; }; }
+if ! spin_is_recent spin && ! spin_is_recent target/tools/spin; then
+  [[ -f $SPIN_XZ ]] || { echo "install-tools: no Spin 3.4+ on PATH and no $SPIN_XZ to unpack" >&2; exit 1; }
+  echo "install-tools: unpacking Spin from $SPIN_XZ into target/tools" >&2
+  mkdir -p target/tools
+  xz -dc "$SPIN_XZ" >target/tools/spin.partial
+  chmod +x target/tools/spin.partial
+  mv target/tools/spin.partial target/tools/spin
 fi
 
 # playwright-core drives the system Chromium; it downloads no browser of its own.

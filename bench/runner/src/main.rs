@@ -1,21 +1,20 @@
-//! `make bench`: starts `spin-host` with the real components, loads it at concurrency 16 and
-//! prints one table: throughput and latency per route on SQLite and PostgreSQL, the bare hello
-//! component as the ceiling, start-up time, peak RSS and component sizes.
+//! `make bench`: serves the real components with real Spin (`spin up`) and with spin-host,
+//! loads each at concurrency 16 with the same requests in the same run, and prints one table
+//! with both runtimes side by side: throughput and latency per route on SQLite and PostgreSQL,
+//! the bare hello component as the ceiling, start-up time, peak RSS and component sizes.
 //!
 //! Environment: `BENCH_SECONDS` (per measurement, default 5), `LEDGER_TEST_PG_URL` (an admin
 //! URL of a PostgreSQL server; `make bench` starts one).
 
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
+use host_harness::{Host, HostBuilder, Runtime};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const CONCURRENCY: usize = 16;
-const HMAC_KEY: &str = "bench-hmac-key-0123456789abcdef0123456789";
 
 struct Measured {
     label: String,
@@ -25,101 +24,35 @@ struct Measured {
     errors: usize,
 }
 
-struct Host {
-    child: Child,
-    addr: String,
-    first_response: Duration,
+/// The `host:port` a started runtime serves on.
+fn addr(host: &Host) -> &str {
+    host.base.trim_start_matches("http://")
 }
 
-impl Host {
-    /// Starts the host and waits for the first 200 from `ready_path`.
-    fn start(
-        repo: &Path,
-        manifest: &Path,
-        ready_path: &str,
-        dirs: (&Path, &Path),
-        vars: &[(String, String)],
-    ) -> Result<Self> {
-        let (sqlite_dir, cache_dir) = dirs;
-        let started = Instant::now();
-        let mut command = Command::new(repo.join("target/host/spin-host"));
-        command
-            .args(["--listen", "127.0.0.1:0", "--manifest"])
-            .arg(manifest)
-            .arg("--sqlite-dir")
-            .arg(sqlite_dir)
-            .arg("--cache-dir")
-            .arg(cache_dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (name, value) in vars {
-            command.arg("--var").arg(format!("{name}={value}"));
+/// Peak resident memory of the runtime's whole process group (Spin runs its trigger as a
+/// child process), in KiB.
+fn peak_rss_kib(host: &Host) -> u64 {
+    let leader = host.child.id();
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pgrp is the 5th field, counted after the parenthesised command name.
+        let in_group = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
+            == Some(leader);
+        if in_group {
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            total += status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0);
         }
-        let mut child = command
-            .spawn()
-            .context("starting target/host/spin-host (run make build)")?;
-        let stderr = BufReader::new(child.stderr.take().unwrap());
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // Keeps draining stderr (the host logs every request there) after start-up.
-            for line in stderr.lines().map_while(Result::ok) {
-                if let Some(addr) = host_harness::serving_address(&line) {
-                    let _ = tx.send(addr.to_owned());
-                }
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(60))
-            .map_err(|_| anyhow!("spin-host did not start"))?;
-        loop {
-            if blocking_get(&addr, ready_path).is_ok_and(|status| status == 200) {
-                break;
-            }
-            if started.elapsed() > Duration::from_secs(60) {
-                bail!("spin-host never answered {ready_path}");
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
-        Ok(Self {
-            first_response: started.elapsed(),
-            child,
-            addr,
-        })
     }
-
-    fn peak_rss_kib(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// One plain HTTP/1.1 GET, for readiness polling.
-fn blocking_get(addr: &str, path: &str) -> std::io::Result<u16> {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(addr)?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .ok_or_else(|| std::io::ErrorKind::InvalidData.into())
+    total
 }
 
 #[derive(Clone)]
@@ -206,17 +139,6 @@ async fn load(
     })
 }
 
-fn token(sub: &str, role: &str) -> Result<String> {
-    let claims = token::Claims::new(
-        sub,
-        &[role.to_owned()],
-        3600,
-        token::DEFAULT_ISSUER,
-        token::DEFAULT_AUDIENCE,
-    );
-    token::mint_hs256(&claims, HMAC_KEY.as_bytes()).map_err(|e| anyhow!(e))
-}
-
 fn release_json(version: &str) -> String {
     format!(
         r#"{{"version":"{version}","artifact":"ghcr.io/acme/automatizacion:{version}","digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","commit":"0123456789abcdef0123456789abcdef01234567","notes":"bench"}}"#
@@ -225,11 +147,12 @@ fn release_json(version: &str) -> String {
 
 /// Seeds 100 releases, then measures the app's routes.
 async fn measure_app(label: &str, host: &Host, duration: Duration) -> Result<Vec<Measured>> {
-    let deployer = token("bench", "deployer")?;
+    let addr = addr(host);
+    let deployer = host_harness::token("bench", &["deployer"]);
     let seed = deployer.clone();
     for i in 0..100 {
         let status = post(
-            &host.addr,
+            addr,
             "/api/releases",
             &seed,
             &release_json(&format!("1.{i}.0")),
@@ -241,12 +164,12 @@ async fn measure_app(label: &str, host: &Host, duration: Duration) -> Result<Vec
     }
     let mut rows = Vec::new();
     if label == "SQLite" {
-        rows.push(load("GET /api/health", &host.addr, duration, get("/api/health")).await?);
+        rows.push(load("GET /api/health", addr, duration, get("/api/health")).await?);
     }
     rows.push(
         load(
             &format!("GET /api/releases ({label}, 100 stored)"),
-            &host.addr,
+            addr,
             duration,
             get("/api/releases?limit=100"),
         )
@@ -255,7 +178,7 @@ async fn measure_app(label: &str, host: &Host, duration: Duration) -> Result<Vec
     rows.push(
         load(
             &format!("GET /api/clusters ({label})"),
-            &host.addr,
+            addr,
             duration,
             get("/api/clusters"),
         )
@@ -265,7 +188,7 @@ async fn measure_app(label: &str, host: &Host, duration: Duration) -> Result<Vec
     rows.push(
         load(
             &format!("GET / (console overview, {label})"),
-            &host.addr,
+            addr,
             duration,
             get("/"),
         )
@@ -274,7 +197,7 @@ async fn measure_app(label: &str, host: &Host, duration: Duration) -> Result<Vec
     rows.push(
         load(
             &format!("POST …/deployments ({label})"),
-            &host.addr,
+            addr,
             duration,
             move |worker, n| Call {
                 method: "POST",
@@ -307,54 +230,23 @@ async fn post(addr: &str, path: &str, token: &str, body: &str) -> Result<u16> {
 }
 
 fn scratch(label: &str) -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("spin-host-bench-{label}-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!(
+        "automatizacion-bench-{label}-{}",
+        std::process::id()
+    ));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()?;
-    let seconds: u64 = std::env::var("BENCH_SECONDS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
-    let duration = Duration::from_secs(seconds);
-    let vars = vec![("auth_hmac_key".to_owned(), HMAC_KEY.to_owned())];
-    let cache = scratch("cache")?;
-
-    // Cold start compiles the components; warm start finds them in the compile cache.
-    let app = repo.join("spin.toml");
-    let cold = Host::start(
-        &repo,
-        &app,
-        "/api/health",
-        (&scratch("sqlite")?, &cache),
-        &vars,
-    )?;
-    let cold_start = cold.first_response;
-    drop(cold);
-    let sqlite = Host::start(
-        &repo,
-        &app,
-        "/api/health",
-        (&scratch("sqlite")?, &cache),
-        &vars,
-    )?;
-    let warm_start = sqlite.first_response;
-    let mut rows = measure_app("SQLite", &sqlite, duration).await?;
-    let mut peak_rss = sqlite.peak_rss_kib();
-    drop(sqlite);
-
+/// A fresh PostgreSQL database for one runtime's rows: its `(db_url, db_outbound_host)`.
+async fn fresh_postgres(name: &str) -> Result<(String, String)> {
     let admin = std::env::var("LEDGER_TEST_PG_URL")
         .context("LEDGER_TEST_PG_URL: run `make bench`, which starts PostgreSQL")?;
     let (base, _) = admin
         .rsplit_once('/')
         .ok_or_else(|| anyhow!("LEDGER_TEST_PG_URL ends in /dbname"))?;
-    let db = format!("bench_{}", std::process::id());
+    let db = format!("bench_{name}_{}", std::process::id());
     let (client, connection) = tokio_postgres::connect(&admin, tokio_postgres::NoTls).await?;
     tokio::spawn(connection);
     client
@@ -367,71 +259,126 @@ async fn main() -> Result<()> {
         .split('@')
         .nth(1)
         .unwrap_or(base.trim_start_matches("postgres://"));
-    let mut pg_vars = vars.clone();
-    pg_vars.push(("db_url".into(), format!("{base}/{db}")));
-    pg_vars.push(("db_outbound_host".into(), format!("postgres://{authority}")));
-    let postgres = Host::start(
-        &repo,
-        &app,
-        "/api/health",
-        (&scratch("pg")?, &cache),
-        &pg_vars,
-    )?;
+    Ok((format!("{base}/{db}"), format!("postgres://{authority}")))
+}
+
+/// What one runtime measured.
+struct RuntimeFigures {
+    rows: Vec<Measured>,
+    cold_start: Duration,
+    warm_start: Duration,
+    peak_rss_kib: u64,
+}
+
+/// Every row on one runtime: the app on SQLite and on PostgreSQL, then the hello ceiling.
+async fn measure_runtime(runtime: Runtime, duration: Duration) -> Result<RuntimeFigures> {
+    let name = runtime.name().replace('-', "_");
+    // Cold start compiles the components; warm start finds them in the compile cache.
+    let cache = scratch(&format!("{name}-cache"))?;
+    let app = |label: &str| -> Result<HostBuilder> {
+        Ok(HostBuilder::on(runtime, label)
+            .sqlite_dir(scratch(&format!("{name}-{label}"))?)
+            .cache_dir(cache.clone())
+            .ready_path("/api/health"))
+    };
+    let cold = app("cold")?.start();
+    let cold_start = cold.first_response;
+    drop(cold);
+    let sqlite = app("sqlite")?.start();
+    let warm_start = sqlite.first_response;
+    let mut rows = measure_app("SQLite", &sqlite, duration).await?;
+    let mut peak = peak_rss_kib(&sqlite);
+    drop(sqlite);
+
+    let (db_url, db_host) = fresh_postgres(&name).await?;
+    let postgres = app("pg")?
+        .var("db_url", &db_url)
+        .var("db_outbound_host", &db_host)
+        .start();
     rows.extend(measure_app("PostgreSQL", &postgres, duration).await?);
-    peak_rss = peak_rss.max(postgres.peak_rss_kib());
+    peak = peak.max(peak_rss_kib(&postgres));
     drop(postgres);
 
-    let hello = Host::start(
-        &repo,
-        &repo.join("bench/hello/spin.toml"),
-        "/",
-        (&scratch("hello")?, &cache),
-        &[],
-    )?;
+    let hello = app("hello")?
+        .manifest(host_harness::repo().join("bench/hello/spin.toml"))
+        .ready_path("/")
+        .start();
     rows.push(
         load(
             "GET / (bare hello component)",
-            &hello.addr,
+            addr(&hello),
             duration,
             get("/"),
         )
         .await?,
     );
-    drop(hello);
+    Ok(RuntimeFigures {
+        rows,
+        cold_start,
+        warm_start,
+        peak_rss_kib: peak,
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let repo = host_harness::repo();
+    let seconds: u64 = std::env::var("BENCH_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5);
+    let duration = Duration::from_secs(seconds);
+    let spin = measure_runtime(Runtime::Spin, duration).await?;
+    let spin_host = measure_runtime(Runtime::SpinHost, duration).await?;
 
     println!(
-        "\nspin-host benchmark: concurrency {CONCURRENCY}, {seconds} s per row, {} cores",
-        std::thread::available_parallelism().map_or(0, |n| n.get())
+        "\nbenchmark: real Spin ({}) and spin-host, concurrency {CONCURRENCY}, {seconds} s per row, {} cores, load average {}",
+        host_harness::spin_bin().display(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
     );
     println!(
-        "| {:<42} | {:>9} | {:>8} | {:>8} | {:>6} |",
-        "request", "req/s", "p50 ms", "p99 ms", "errors"
+        "| {:<42} | {:>10} | {:>8} | {:>8} | {:>10} | {:>8} | {:>8} | {:>6} |",
+        "request", "Spin req/s", "p50 ms", "p99 ms", "host req/s", "p50 ms", "p99 ms", "errors"
     );
     println!(
-        "|{:-<44}|{:->11}|{:->10}|{:->10}|{:->8}|",
-        "", "", "", "", ""
+        "|{:-<44}|{:->12}|{:->10}|{:->10}|{:->12}|{:->10}|{:->10}|{:->8}|",
+        "", "", "", "", "", "", "", ""
     );
-    for row in &rows {
+    for (a, b) in spin.rows.iter().zip(&spin_host.rows) {
         println!(
-            "| {:<42} | {:>9.0} | {:>8.2} | {:>8.2} | {:>6} |",
-            row.label, row.rps, row.p50_ms, row.p99_ms, row.errors
+            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:>10.0} | {:>8.2} | {:>8.2} | {:>6} |",
+            a.label,
+            a.rps,
+            a.p50_ms,
+            a.p99_ms,
+            b.rps,
+            b.p50_ms,
+            b.p99_ms,
+            a.errors + b.errors
         );
     }
-    let health = rows
-        .iter()
-        .find(|r| r.label == "GET /api/health")
-        .map_or(0.0, |r| r.rps);
-    let ceiling = rows.last().map_or(1.0, |r| r.rps);
-    println!(
-        "\n/api/health throughput is {:.0}% of the hello component's",
-        100.0 * health / ceiling
-    );
-    println!(
-        "first response after start: {:.0} ms cold (compiling), {:.0} ms warm (compile cache)",
-        cold_start.as_secs_f64() * 1e3,
-        warm_start.as_secs_f64() * 1e3
-    );
-    println!("peak RSS of spin-host: {:.1} MiB", peak_rss as f64 / 1024.0);
+    for (name, figures) in [("real Spin", &spin), ("spin-host", &spin_host)] {
+        let health = figures
+            .rows
+            .iter()
+            .find(|r| r.label == "GET /api/health")
+            .map_or(0.0, |r| r.rps);
+        let ceiling = figures.rows.last().map_or(1.0, |r| r.rps);
+        println!(
+            "\n{name}: /api/health at {:.0}% of the hello component's throughput; first response \
+             after start {:.0} ms cold (compiling), {:.0} ms warm (compile cache); peak RSS {:.1} MiB",
+            100.0 * health / ceiling,
+            figures.cold_start.as_secs_f64() * 1e3,
+            figures.warm_start.as_secs_f64() * 1e3,
+            figures.peak_rss_kib as f64 / 1024.0
+        );
+    }
     for name in ["backend", "frontend", "hello"] {
         let bytes =
             std::fs::metadata(repo.join(format!("target/wasm32-wasip2/release/{name}.wasm")))?

@@ -1,12 +1,11 @@
 //! The console in a real browser: Debian's Chromium, driven by playwright-core
-//! (`tests/browser/console.mjs`), against the real app served by spin-host. `make test`
-//! installs both; this test fails, never skips, when they are missing.
+//! (`tests/browser/console.mjs`), against the real app served by real Spin and by spin-host.
+//! `make test` installs both; this test fails, never skips, when they are missing.
 
-use host_harness::{HostBuilder, repo, token};
+use host_harness::{HostBuilder, Runtime, repo, token};
 use std::process::Command;
 
-#[test]
-fn the_console_works_in_chromium_at_desktop_and_phone_widths() {
+fn the_console_works_in_chromium_at_desktop_and_phone_widths(runtime: Runtime) {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     assert!(
         std::path::Path::new(&chromium).exists(),
@@ -17,7 +16,7 @@ fn the_console_works_in_chromium_at_desktop_and_phone_widths() {
         "playwright-core is missing: run `make tools` (npm ci)"
     );
     // A short refresh interval, so the in-place refresh shows within the test.
-    let host = HostBuilder::new("browser")
+    let host = HostBuilder::on(runtime, "browser")
         .var("refresh_seconds", "1")
         .start();
     let version = "1.4.0";
@@ -26,7 +25,7 @@ fn the_console_works_in_chromium_at_desktop_and_phone_widths() {
         "Faster pages.\n<script>window.__pwned = 1</script>",
     );
 
-    let out_dir = repo().join("test-artifacts/console");
+    let out_dir = repo().join("test-artifacts/console").join(runtime.name());
     let output = Command::new("node")
         .arg(repo().join("components/frontend/tests/browser/console.mjs"))
         .env("BASE_URL", &host.base)
@@ -49,3 +48,5 @@ fn the_console_works_in_chromium_at_desktop_and_phone_widths() {
         assert!(size > 10_000, "{shot} is {size} bytes");
     }
 }
+
+host_harness::on_both_runtimes!(the_console_works_in_chromium_at_desktop_and_phone_widths);

@@ -1,20 +1,20 @@
-//! End to end: the real `frontend.wasm` and `backend.wasm`, served by the real `spin-host`
-//! binary from the repository's `spin.toml`, the console chaining to the backend.
+//! End to end: the real `frontend.wasm` and `backend.wasm` from the repository's `spin.toml`,
+//! the console chaining to the backend, served by real Spin (`spin up`) and by `spin-host`.
+//! Test paths name the runtime: `spin::…`, `spin_host::…`.
 
-use host_harness::{HostBuilder, free_port, token};
+use host_harness::{HostBuilder, Runtime, free_port, token};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
 
 const SCRIPT: &str = "<script>window.__pwned = 1</script>";
 
-fn console(label: &str) -> HostBuilder {
-    HostBuilder::new(&format!("console-{label}"))
+fn console(runtime: Runtime, label: &str) -> HostBuilder {
+    HostBuilder::on(runtime, &format!("console-{label}"))
 }
 
-#[test]
-fn every_page_shows_a_release_story_created_through_the_api() {
-    let host = console("story").start();
+fn every_page_shows_a_release_story_created_through_the_api(runtime: Runtime) {
+    let host = console(runtime, "story").start();
     host.pending_release_story("1.4.0", &format!("Faster pages. {SCRIPT}"));
 
     let overview = host.get("/");
@@ -99,9 +99,8 @@ fn every_page_shows_a_release_story_created_through_the_api() {
     );
 }
 
-#[test]
-fn assets_are_served_with_etag_and_cache_control() {
-    let host = console("assets").start();
+fn assets_are_served_with_etag_and_cache_control(runtime: Runtime) {
+    let host = console(runtime, "assets").start();
     let page = host.get("/healthz");
     assert_eq!(page.status, 200);
     let overview = host.get("/");
@@ -128,9 +127,8 @@ fn assets_are_served_with_etag_and_cache_control() {
     assert!(again.body.is_empty());
 }
 
-#[test]
-fn an_unknown_release_is_a_404_page() {
-    let host = console("404").start();
+fn an_unknown_release_is_a_404_page(runtime: Runtime) {
+    let host = console(runtime, "404").start();
     let missing = host.get("/releases/9.9.9");
     assert_eq!(missing.status, 404);
     assert!(missing.body.contains("The ledger has no release 9.9.9."));
@@ -139,10 +137,9 @@ fn an_unknown_release_is_a_404_page() {
     assert!(nowhere.body.contains("<h1>Page not found</h1>"));
 }
 
-#[test]
-fn a_backend_that_is_down_gives_a_503_page_with_a_banner() {
+fn a_backend_that_is_down_gives_a_503_page_with_a_banner(runtime: Runtime) {
     let closed = free_port();
-    let host = console("down")
+    let host = console(runtime, "down")
         .var("backend_url", &format!("http://127.0.0.1:{closed}"))
         .start();
     for path in ["/", "/releases", "/releases/1.4.0", "/approvals", "/audit"] {
@@ -171,10 +168,9 @@ fn silent_backend_double() -> (u16, TcpListener) {
     (port, listener)
 }
 
-#[test]
-fn a_backend_slower_than_the_timeout_gives_a_503_page() {
+fn a_backend_slower_than_the_timeout_gives_a_503_page(runtime: Runtime) {
     let (port, _listener) = silent_backend_double();
-    let host = console("slow")
+    let host = console(runtime, "slow")
         .var("backend_url", &format!("http://127.0.0.1:{port}"))
         .var("backend_timeout_ms", "300")
         .start();
@@ -188,7 +184,7 @@ fn a_backend_slower_than_the_timeout_gives_a_503_page() {
     );
     // Far below the 30 s the client would wait: the console gave up by itself.
     assert!(started.elapsed().as_secs() < 10);
-    let log = host.stdout_text();
+    let log = host.output();
     let line = log
         .lines()
         .find(|l| l.contains("\"route\":\"/\",\"status\":503"))
@@ -196,10 +192,9 @@ fn a_backend_slower_than_the_timeout_gives_a_503_page() {
     assert!(line.contains("no answer before the deadline"), "{line}");
 }
 
-#[test]
-fn a_backend_error_gives_a_502_page_whose_request_id_is_in_both_logs() {
+fn a_backend_error_gives_a_502_page_whose_request_id_is_in_both_logs(runtime: Runtime) {
     // Reads need a token here, and the console has none: the backend answers 401.
-    let host = console("502").var("public_read", "false").start();
+    let host = console(runtime, "502").var("public_read", "false").start();
     let page = host.get("/releases");
     assert_eq!(page.status, 502, "{}", page.body);
     assert!(page.body.contains("The release ledger returned an error"));
@@ -212,7 +207,7 @@ fn a_backend_error_gives_a_502_page_whose_request_id_is_in_both_logs() {
         .to_owned();
     assert_eq!(id.len(), 32);
     assert!(!page.body.contains("401") && !page.body.contains("Unauthorized"));
-    let log = host.stdout_text();
+    let log = host.output();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();
     assert!(
         lines
@@ -228,10 +223,9 @@ fn a_backend_error_gives_a_502_page_whose_request_id_is_in_both_logs() {
     );
 }
 
-#[test]
-fn with_public_reads_off_the_console_reads_with_its_viewer_token() {
+fn with_public_reads_off_the_console_reads_with_its_viewer_token(runtime: Runtime) {
     let viewer = token("console", &["viewer"]);
-    let host = console("token")
+    let host = console(runtime, "token")
         .var("public_read", "false")
         .var("backend_token", &viewer)
         .start();
@@ -241,16 +235,23 @@ fn with_public_reads_off_the_console_reads_with_its_viewer_token() {
     }
 }
 
-#[test]
-fn the_console_reaches_a_backend_by_url_as_in_clusters() {
-    let port = free_port();
-    let backend = console("cluster-backend")
-        .port(port)
+/// The split SpinApps of a cluster: the backend alone (`spin up -c backend`) and the console
+/// alone (`-c frontend`) with `backend_url` pointing at it.
+fn the_console_alone_reaches_a_backend_alone_by_url_as_in_clusters(runtime: Runtime) {
+    let backend = console(runtime, "cluster-backend")
+        .component("backend")
         .var("cluster_name", "prod-east")
         .start();
     backend.pending_release_story("3.1.0", "");
-    let frontend = console("cluster-frontend")
-        .var("backend_url", &format!("http://127.0.0.1:{port}"))
+    assert_eq!(
+        backend.get("/").status,
+        404,
+        "the backend alone has no console"
+    );
+    let frontend = console(runtime, "cluster-frontend")
+        .component("frontend")
+        .var("backend_url", &backend.base)
+        .ready_path("/healthz")
         .start();
     let overview = frontend.get("/");
     assert_eq!(overview.status, 200, "{}", overview.body);
@@ -260,6 +261,26 @@ fn the_console_reaches_a_backend_by_url_as_in_clusters() {
             .contains("Served by <strong>prod-east</strong>")
     );
     assert!(overview.body.contains("3.1.0"));
+    // The API's paths are the console's there: a console 404 page, not the API.
+    assert_eq!(frontend.get("/api/health").status, 404);
+}
+
+/// The console alone with the default `backend_url` chains to a component the app does not
+/// run: Spin traps the console (a bare 500), and spin-host fails the request the same way.
+fn the_console_alone_without_backend_url_fails_every_page(runtime: Runtime) {
+    let frontend = console(runtime, "no-backend")
+        .component("frontend")
+        .ready_path("/healthz")
+        .start();
+    let page = frontend.get("/releases");
+    assert_eq!((page.status, page.body.as_str()), (500, ""));
+    assert!(
+        frontend
+            .output()
+            .contains("unknown routing destination 'backend'"),
+        "{}",
+        frontend.output()
+    );
 }
 
 /// A test double for a backend that records each request's headers and answers 503.
@@ -284,10 +305,9 @@ fn recording_backend_double() -> (u16, Arc<Mutex<Vec<Vec<String>>>>) {
     (port, requests)
 }
 
-#[test]
-fn a_recording_backend_double_sees_only_the_consoles_own_headers() {
+fn a_recording_backend_double_sees_only_the_consoles_own_headers(runtime: Runtime) {
     let (port, requests) = recording_backend_double();
-    let host = console("headers")
+    let host = console(runtime, "headers")
         .var("backend_url", &format!("http://127.0.0.1:{port}"))
         .var("backend_token", "viewer-token")
         .start();
@@ -319,3 +339,16 @@ fn a_recording_backend_double_sees_only_the_consoles_own_headers() {
         "{request:?}"
     );
 }
+
+host_harness::on_both_runtimes!(
+    every_page_shows_a_release_story_created_through_the_api,
+    assets_are_served_with_etag_and_cache_control,
+    an_unknown_release_is_a_404_page,
+    a_backend_that_is_down_gives_a_503_page_with_a_banner,
+    a_backend_slower_than_the_timeout_gives_a_503_page,
+    a_backend_error_gives_a_502_page_whose_request_id_is_in_both_logs,
+    with_public_reads_off_the_console_reads_with_its_viewer_token,
+    the_console_alone_reaches_a_backend_alone_by_url_as_in_clusters,
+    the_console_alone_without_backend_url_fails_every_page,
+    a_recording_backend_double_sees_only_the_consoles_own_headers,
+);

@@ -1,4 +1,5 @@
-//! `spin-host [--listen ADDR] [--manifest spin.toml] [--sqlite-dir .spin] [--var NAME=VALUE]…`
+//! `spin-host [--listen ADDR] [--manifest spin.toml] [--sqlite-dir .spin] [--var NAME=VALUE]…
+//! [--component ID]…`
 
 use anyhow::{Context, Result, bail};
 use spin_host::manifest::App;
@@ -8,7 +9,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const USAGE: &str = "usage: spin-host [--listen 127.0.0.1:3000] [--manifest spin.toml] \
-[--sqlite-dir .spin] [--cache-dir DIR] [--var NAME=VALUE]…";
+[--sqlite-dir .spin] [--cache-dir DIR] [--var NAME=VALUE]… [--component ID]…";
 
 struct Flags {
     listen: String,
@@ -16,6 +17,8 @@ struct Flags {
     sqlite_dir: PathBuf,
     cache_dir: Option<PathBuf>,
     vars: Vec<(String, String)>,
+    /// `--component`/`-c`: run only these, as `spin up -c` does.
+    components: Vec<String>,
 }
 
 fn parse(args: Vec<String>) -> Result<Flags> {
@@ -25,6 +28,7 @@ fn parse(args: Vec<String>) -> Result<Flags> {
         sqlite_dir: ".spin".into(),
         cache_dir: None,
         vars: Vec::new(),
+        components: Vec::new(),
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -40,6 +44,7 @@ fn parse(args: Vec<String>) -> Result<Flags> {
             "--manifest" => flags.manifest = value.into(),
             "--sqlite-dir" => flags.sqlite_dir = value.into(),
             "--cache-dir" => flags.cache_dir = Some(value.into()),
+            "--component" | "-c" => flags.components.push(value),
             "--var" => {
                 let Some((name, value)) = value.split_once('=') else {
                     bail!("--var takes NAME=VALUE")
@@ -63,7 +68,7 @@ async fn shutdown_signal() {
 
 async fn run(flags: Flags) -> Result<()> {
     let overrides = variables::overrides(std::env::vars(), &flags.vars);
-    let app = App::load(&flags.manifest, &overrides)?;
+    let app = App::load(&flags.manifest, &overrides)?.select(&flags.components)?;
     let cache_dir = flags
         .cache_dir
         .clone()

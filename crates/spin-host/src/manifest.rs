@@ -71,6 +71,9 @@ pub struct ComponentConfig {
     pub sqlite_databases: Vec<String>,
     pub variables: BTreeMap<String, String>,
     pub environment: BTreeMap<String, String>,
+    /// The components this one names literally as `http://<id>.spin.internal` in
+    /// `allowed_outbound_hosts` (before templates are resolved, as Spin checks them).
+    pub chains_to: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -225,17 +228,22 @@ impl App {
                 .get("source")
                 .and_then(Value::as_str)
                 .ok_or_else(|| anyhow!("spin.toml: `{at}.source` must be a local file path (URL and registry sources are not supported)"))?;
-            let allowed_outbound_hosts = strings(
+            let outbound_entries = strings(
                 component.get("allowed_outbound_hosts"),
                 &format!("{at}.allowed_outbound_hosts"),
-            )?
-            .iter()
-            .map(|entry| {
-                let resolved = Template::parse(entry)?.render(&variables)?;
-                HostPattern::parse(&resolved)
-                    .with_context(|| format!("{at}.allowed_outbound_hosts: `{entry}`"))
-            })
-            .collect::<Result<_>>()?;
+            )?;
+            let chains_to = outbound_entries
+                .iter()
+                .filter_map(|entry| chained_component(entry))
+                .collect();
+            let allowed_outbound_hosts = outbound_entries
+                .iter()
+                .map(|entry| {
+                    let resolved = Template::parse(entry)?.render(&variables)?;
+                    HostPattern::parse(&resolved)
+                        .with_context(|| format!("{at}.allowed_outbound_hosts: `{entry}`"))
+                })
+                .collect::<Result<_>>()?;
             let component_vars =
                 string_map(component.get("variables"), &format!("{at}.variables"))?
                     .into_iter()
@@ -259,6 +267,7 @@ impl App {
                     component.get("environment"),
                     &format!("{at}.environment"),
                 )?,
+                chains_to,
             };
             components.insert(id.clone(), config);
         }
@@ -277,6 +286,33 @@ impl App {
         })
     }
 
+    /// Keeps only the `selected` components and their triggers, as `spin up -c` does. Like
+    /// Spin, refuses a selection in which a component chains to one left out by name.
+    pub fn select(mut self, selected: &[String]) -> Result<Self> {
+        if selected.is_empty() {
+            return Ok(self);
+        }
+        if let Some(unknown) = selected
+            .iter()
+            .find(|id| !self.components.contains_key(*id))
+        {
+            bail!("spin.toml has no component `{unknown}` to select");
+        }
+        self.components.retain(|id, _| selected.contains(id));
+        self.triggers.retain(|t| selected.contains(&t.component));
+        for component in self.components.values() {
+            if let Some(missing) = component.chains_to.iter().find(|id| !selected.contains(id)) {
+                bail!(
+                    "failed to resolve application with only components selected with \
+                     --component: selected component '{}' cannot use service chaining to \
+                     unselected component '{missing}'",
+                    component.id
+                );
+            }
+        }
+        Ok(self)
+    }
+
     /// The component serving `path`: the most specific public route wins.
     pub fn route(&self, path: &str) -> Option<&HttpTrigger> {
         self.triggers
@@ -285,6 +321,14 @@ impl App {
             .max_by_key(|(score, _)| *score)
             .map(|(_, t)| t)
     }
+}
+
+/// `http://backend.spin.internal` names `backend`; templates and wildcards name no one.
+fn chained_component(entry: &str) -> Option<String> {
+    let host = entry.split_once("://")?.1.trim_end_matches('/');
+    let id = host.split(':').next()?.strip_suffix(".spin.internal")?;
+    let literal = !id.is_empty() && !id.contains(['*', '{', '.']);
+    literal.then(|| id.to_owned())
 }
 
 #[cfg(test)]
@@ -377,6 +421,41 @@ mod tests {
         assert!(
             load(&MINIMAL.replace("spin_manifest_version = 2", "spin_manifest_version = 1"))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn selecting_components_keeps_their_triggers_and_refuses_broken_chains() {
+        let chained = MINIMAL.replace(
+            "source = \"web.wasm\"",
+            "source = \"web.wasm\"\n        allowed_outbound_hosts = [\"http://hidden.spin.internal\", \"http://{{ host }}\"]",
+        );
+        let app = load(&chained).unwrap();
+        assert_eq!(app.components["web"].chains_to, ["hidden"]);
+        let api = load(&chained).unwrap().select(&["api".into()]).unwrap();
+        assert_eq!(api.components.keys().collect::<Vec<_>>(), ["api"]);
+        assert_eq!(api.route("/"), None);
+        assert_eq!(api.route("/api/x").unwrap().component, "api");
+        let err = load(&chained).unwrap().select(&["web".into()]).unwrap_err();
+        assert!(
+            err.to_string().contains("unselected component 'hidden'"),
+            "{err}"
+        );
+        let both = load(&chained)
+            .unwrap()
+            .select(&["web".into(), "hidden".into()])
+            .unwrap();
+        assert_eq!(both.components.len(), 2);
+        let err = load(MINIMAL)
+            .unwrap()
+            .select(&["ghost".into()])
+            .unwrap_err();
+        assert!(err.to_string().contains("ghost"), "{err}");
+        assert_eq!(chained_component("http://*.spin.internal"), None);
+        assert_eq!(chained_component("{{ backend_url }}"), None);
+        assert_eq!(
+            chained_component("http://backend.spin.internal:80"),
+            Some("backend".into())
         );
     }
 

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -101,6 +101,22 @@ fn engine(options: &Options) -> Result<Engine> {
     context(Engine::new(&config), || "wasmtime engine".into())
 }
 
+/// Spin loads only binary components; wasmtime would also compile the text format, so a
+/// `.wat` source that works here would fail under `spin up`.
+fn refuse_text_format(id: &str, source: &std::path::Path) -> Result<()> {
+    let mut magic = [0u8; 4];
+    std::fs::File::open(source)
+        .and_then(|mut file| std::io::Read::read_exact(&mut file, &mut magic))
+        .with_context(|| format!("component `{id}`: cannot read {}", source.display()))?;
+    if &magic != b"\0asm" {
+        anyhow::bail!(
+            "component `{id}`: {} is not a Wasm binary (Spin does not load the text format)",
+            source.display()
+        );
+    }
+    Ok(())
+}
+
 impl Runtime {
     /// Compiles and pre-instantiates every component. A component that imports something this
     /// host does not provide fails here, with the import's name.
@@ -121,6 +137,7 @@ impl Runtime {
 
         let mut components = HashMap::new();
         for (id, config) in &app.components {
+            refuse_text_format(id, &config.source)?;
             let component = context(Component::from_file(&engine, &config.source), || {
                 format!("component `{id}`: cannot load {}", config.source.display())
             })?;
@@ -188,6 +205,7 @@ impl Runtime {
         for (key, value) in &loaded.config.environment {
             wasi.env(key, value);
         }
+        let broken_chain = Arc::new(OnceLock::new());
         let state = State {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
@@ -196,6 +214,7 @@ impl Runtime {
             hooks: OutboundHooks {
                 component: loaded.config.clone(),
                 host: self.me.clone(),
+                broken_chain: broken_chain.clone(),
             },
             host,
         };
@@ -224,6 +243,12 @@ impl Runtime {
                 .await
         });
         match receiver.await {
+            // Spin traps a guest that chains to a component the app does not run; here the
+            // guest saw an error code and answered, but the request fails all the same.
+            Ok(Ok(_)) if broken_chain.get().is_some() => Err(anyhow!(
+                "component `{component_id}` failed: {}",
+                broken_chain.get().map_or("", String::as_str)
+            )),
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(e.into()),
             Err(_) => {
@@ -243,6 +268,8 @@ impl Runtime {
 struct OutboundHooks {
     component: Arc<ComponentConfig>,
     host: Weak<Runtime>,
+    /// Set when the guest chained to a component this app does not run.
+    broken_chain: Arc<OnceLock<String>>,
 }
 
 type SendFuture = Box<
@@ -277,11 +304,17 @@ impl WasiHttpHooks for OutboundHooks {
         }
         if let Some(target) = host.strip_suffix(CHAINING_SUFFIX).map(str::to_owned) {
             let runtime = self.host.clone();
+            let runs_target = runtime
+                .upgrade()
+                .is_some_and(|r| r.components.contains_key(&target));
+            if !runs_target {
+                let _ = self
+                    .broken_chain
+                    .set(format!("unknown routing destination '{target}'"));
+                return Box::new(async { Err(Error::DestinationNotFound) });
+            }
             return Box::new(async move {
                 let runtime = runtime.upgrade().ok_or(Error::DestinationUnavailable)?;
-                if !runtime.components.contains_key(&target) {
-                    return Err(Error::DestinationNotFound);
-                }
                 let response = runtime.handle(&target, request).await.map_err(|e| {
                     eprintln!("spin-host: chained request to `{target}` failed: {e:#}");
                     Error::DestinationUnavailable

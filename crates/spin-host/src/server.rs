@@ -58,17 +58,14 @@ pub async fn serve(
     Ok(())
 }
 
-fn text(status: u16, body: &'static str) -> Response<HyperOutgoingBody> {
-    let body = Full::new(Bytes::from_static(body.as_bytes()))
+/// The host's own answers (no route, a failed component) are bare statuses with an empty body,
+/// as Spin's are.
+fn bare(status: hyper::StatusCode) -> Response<HyperOutgoingBody> {
+    let body = Full::new(Bytes::new())
         .map_err(|never| match never {})
         .boxed_unsync();
     let mut response = Response::new(body);
-    *response.status_mut() =
-        hyper::StatusCode::from_u16(status).unwrap_or(hyper::StatusCode::INTERNAL_SERVER_ERROR);
-    response.headers_mut().insert(
-        "content-type",
-        hyper::header::HeaderValue::from_static("text/plain; charset=utf-8"),
-    );
+    *response.status_mut() = status;
     response
 }
 
@@ -83,7 +80,7 @@ async fn handle(
     let path = req.uri().path().to_owned();
     let trigger = runtime.app().route(&path).cloned();
     let response = match &trigger {
-        None => text(404, "Not Found\n"),
+        None => bare(hyper::StatusCode::NOT_FOUND),
         Some(trigger) => {
             let headers = req.headers_mut();
             if !headers.contains_key(hyper::header::HOST)
@@ -108,7 +105,7 @@ async fn handle(
                 Ok(response) => response,
                 Err(e) => {
                     eprintln!("spin-host: {method} {path}: {e:#}");
-                    text(500, "Internal Server Error\n")
+                    bare(hyper::StatusCode::INTERNAL_SERVER_ERROR)
                 }
             }
         }

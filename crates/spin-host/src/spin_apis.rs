@@ -157,9 +157,13 @@ impl pg::HostConnection for State {
             &host,
             Some(port),
         ) {
-            return Ok(Err(pg::Error::ConnectionFailed(format!(
-                "postgres://{host}:{port} is not in allowed_outbound_hosts of component `{}`",
+            // The guest sees Spin's own words; the host's log says which rule refused it.
+            eprintln!(
+                "spin-host: component `{}` may not reach postgres://{host}:{port}: not in allowed_outbound_hosts",
                 self.component.id
+            );
+            return Ok(Err(pg::Error::ConnectionFailed(format!(
+                "address postgres://{host}:{port} is not permitted"
             ))));
         }
         let pool = self.host.pg_pool();

@@ -63,9 +63,8 @@ impl Variables {
                 None => bail!("spin.toml: variable `{name}` needs a default or `required = true`"),
             };
         }
-        if let Some(unknown) = overrides.keys().find(|name| !values.contains_key(*name)) {
-            bail!("variable `{unknown}` is set but spin.toml does not declare it");
-        }
+        // Like Spin, a value for a variable the manifest does not declare is ignored: the
+        // environment may carry SPIN_VARIABLE_* meant for another app.
         Ok(Self(values))
     }
 
@@ -155,8 +154,13 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("SPIN_VARIABLE_B"), "{err}");
-        let unknown = BTreeMap::from([("c".to_owned(), "x".to_owned())]);
-        assert!(Variables::declare(Some(&table), &unknown).is_err());
+        // As in Spin, a value for an undeclared variable is ignored.
+        let unknown = BTreeMap::from([
+            ("b".to_owned(), "two".to_owned()),
+            ("c".to_owned(), "x".to_owned()),
+        ]);
+        let vars = Variables::declare(Some(&table), &unknown).unwrap();
+        assert_eq!(vars.get("c"), None);
         assert!(
             Variables::declare(
                 Some(&declared("Bad = { default = \"x\" }")),

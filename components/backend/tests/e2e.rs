@@ -1,0 +1,345 @@
+//! End to end: the real `backend.wasm` served over loopback HTTP by real Spin (`spin up`) and by
+//! `spin-host`, each on the embedded SQLite store and on PostgreSQL. Test paths name both, e.g.
+//! `postgres::spin::story`, so a failure says where it happened.
+
+use host_harness::{Host, HostBuilder, Runtime, release_body, token};
+use native_db::testing::TestDb;
+use serde_json::json;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Store {
+    Sqlite,
+    Postgres,
+}
+
+/// The `postgres://host:port` of a PostgreSQL URL, as `db_outbound_host` names it.
+fn authority(url: &str) -> String {
+    let after_user = url.split('@').nth(1).unwrap();
+    format!("postgres://{}", after_user.split('/').next().unwrap())
+}
+
+/// The app on `runtime`, on SQLite or on a fresh PostgreSQL database (kept alive as long as
+/// the host).
+fn host(runtime: Runtime, label: &str, store: Store) -> (Host, Option<TestDb>) {
+    let builder = HostBuilder::on(runtime, label);
+    if store == Store::Sqlite {
+        return (builder.start(), None);
+    }
+    let db = TestDb::postgres();
+    let url = db.db_url().unwrap().to_owned();
+    let host = builder
+        .var("db_url", &url)
+        .var("db_outbound_host", &authority(&url))
+        .start();
+    (host, Some(db))
+}
+
+fn story(runtime: Runtime, store: Store) {
+    let (host, _db) = host(runtime, "story", store);
+    let kestra = token("kestra", &["deployer"]);
+    let alice = token("alice", &["approver"]);
+    let created = host.post_json("/api/releases", &kestra, &release_body("2.0.0"));
+    assert_eq!(created.status, 201, "{}", created.body);
+    assert_eq!(created.header("content-type"), Some("application/json"));
+    let deploy = |cluster: &str, status: &str| {
+        host.post_json(
+            "/api/releases/2.0.0/deployments",
+            &kestra,
+            &json!({"cluster": cluster, "status": status}),
+        )
+    };
+    assert_eq!(deploy("staging", "succeeded").status, 201);
+    let requested = host.post(
+        "/api/releases/2.0.0/approval",
+        Some(&kestra),
+        "application/json",
+        b"",
+    );
+    assert_eq!(requested.status, 201, "{}", requested.body);
+    let decision = json!({"decision": "approve", "comment": "ok"});
+    assert_eq!(
+        host.post_json("/api/releases/2.0.0/approval/decision", &kestra, &decision)
+            .status,
+        403
+    );
+    let decided = host.post_json("/api/releases/2.0.0/approval/decision", &alice, &decision);
+    assert_eq!(
+        (decided.status, decided.json()["state"].clone()),
+        (200, json!("approved"))
+    );
+    for cluster in ["prod-east", "prod-west"] {
+        assert_eq!(deploy(cluster, "succeeded").status, 201);
+    }
+    let clusters = host.get("/api/clusters").json();
+    for cluster in clusters.as_array().unwrap() {
+        assert_eq!(cluster["current"]["version"], "2.0.0", "{cluster}");
+    }
+    let detail = host.get("/api/releases/2.0.0").json();
+    assert_eq!(detail["deployments"].as_array().unwrap().len(), 3);
+    assert_eq!(detail["approval"]["decided_by"], "alice");
+    // The component's access log is printed, one JSON line per request, without tokens.
+    let log = host.output();
+    assert!(
+        log.contains("\"route\":\"/api/releases/{version}/approval/decision\""),
+        "{log}"
+    );
+    assert!(log.contains("\"actor\":\"alice\""));
+    assert!(!log.contains(&kestra) && !log.contains(&alice));
+    if store == Store::Sqlite {
+        // The first migration put the runtime's database file into WAL (it persists there).
+        let db = rusqlite::Connection::open(host.sqlite_file()).unwrap();
+        let mode: String = db
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+}
+
+fn auth_failures(runtime: Runtime, store: Store) {
+    let (host, _db) = host(runtime, "auth", store);
+    let create = |token: Option<&str>| {
+        host.post(
+            "/api/releases",
+            token,
+            "application/json",
+            release_body("1.0.0").to_string().as_bytes(),
+        )
+    };
+    let missing = create(None);
+    assert_eq!(missing.status, 401);
+    assert_eq!(
+        missing.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(missing.header("www-authenticate").is_some());
+
+    let roles = vec!["deployer".to_owned()];
+    let claims =
+        |audience: &str| token::Claims::new("kestra", &roles, 60, token::DEFAULT_ISSUER, audience);
+    let sign = |claims: &token::Claims| {
+        token::mint_hs256(claims, host_harness::HMAC_KEY.as_bytes()).unwrap()
+    };
+    let mut expired = claims(token::DEFAULT_AUDIENCE);
+    expired.exp -= 3600;
+    expired.nbf -= 3600;
+    expired.iat -= 3600;
+    assert_eq!(create(Some(&sign(&expired))).status, 401);
+    let forged = token::mint_hs256(
+        &claims(token::DEFAULT_AUDIENCE),
+        b"some-other-key-0123456789abcdef0123456789",
+    )
+    .unwrap();
+    assert_eq!(create(Some(&forged)).status, 401);
+    assert_eq!(create(Some(&sign(&claims("someone-else")))).status, 401);
+    let unsigned = format!(
+        "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0.{}.",
+        forged.split('.').nth(1).unwrap()
+    );
+    assert_eq!(create(Some(&unsigned)).status, 401);
+    assert_eq!(create(Some(&token("vera", &["viewer"]))).status, 403);
+    assert_eq!(create(Some(&token("kestra", &["deployer"]))).status, 201);
+    let own = json!({"decision": "approve", "comment": ""});
+    let kestra_approver = token("kestra", &["deployer", "approver"]);
+    host.post_json(
+        "/api/releases/1.0.0/deployments",
+        &kestra_approver,
+        &json!({"cluster": "staging", "status": "succeeded"}),
+    );
+    host.post(
+        "/api/releases/1.0.0/approval",
+        Some(&kestra_approver),
+        "application/json",
+        b"{}",
+    );
+    let four_eyes = host.post_json(
+        "/api/releases/1.0.0/approval/decision",
+        &kestra_approver,
+        &own,
+    );
+    assert_eq!(four_eyes.status, 403, "{}", four_eyes.body);
+}
+
+fn bad_input(runtime: Runtime, store: Store) {
+    let (host, _db) = host(runtime, "input", store);
+    let kestra = token("kestra", &["deployer"]);
+    let post = |content_type: &str, body: &[u8]| {
+        host.post("/api/releases", Some(&kestra), content_type, body)
+            .status
+    };
+    assert_eq!(post("application/json", b"{\"version\":"), 400);
+    let huge = json!({"notes": "x".repeat(100 * 1024)}).to_string();
+    assert_eq!(post("application/json", huge.as_bytes()), 413);
+    assert_eq!(post("text/plain", b"{}"), 415);
+    let mut unknown = release_body("1.0.0");
+    unknown["extra"] = json!(1);
+    let reply = host.post_json("/api/releases", &kestra, &unknown);
+    assert_eq!(
+        (reply.status, reply.json()["field"].clone()),
+        (422, json!("extra"))
+    );
+    let mut bad_digest = release_body("1.0.0");
+    bad_digest["digest"] = json!("sha256:nope");
+    let reply = host.post_json("/api/releases", &kestra, &bad_digest);
+    assert_eq!(
+        (reply.status, reply.json()["field"].clone()),
+        (422, json!("digest"))
+    );
+    assert_eq!(
+        host.post_json("/api/releases", &kestra, &release_body("1.0.0"))
+            .status,
+        201
+    );
+    let reply = host.post_json(
+        "/api/releases/1.0.0/deployments",
+        &kestra,
+        &json!({"cluster": "mars", "status": "started"}),
+    );
+    assert_eq!(
+        (reply.status, reply.json()["field"].clone()),
+        (422, json!("cluster"))
+    );
+    let audit = host.get("/api/audit").json();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 1);
+}
+
+fn fifty_concurrent_writes(runtime: Runtime, store: Store) {
+    let (host, _db) = host(runtime, "concurrent", store);
+    let kestra = token("kestra", &["deployer"]);
+    assert_eq!(
+        host.post_json("/api/releases", &kestra, &release_body("3.0.0"))
+            .status,
+        201
+    );
+    let started = std::time::Instant::now();
+    let ids: Vec<i64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..50)
+            .map(|i| {
+                let (host, kestra) = (&host, &kestra);
+                scope.spawn(move || {
+                    let event = json!({"cluster": "staging", "status": "started", "message": format!("writer {i}")});
+                    let reply = host.post_json("/api/releases/3.0.0/deployments", kestra, &event);
+                    assert_eq!(reply.status, 201, "{}", reply.body);
+                    reply.json()["id"].as_i64().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    eprintln!(
+        "50 concurrent writes on {}: {:?}",
+        runtime.name(),
+        started.elapsed()
+    );
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 50, "duplicate ids: {ids:?}");
+    let detail = host.get("/api/releases/3.0.0").json();
+    let stored = detail["deployments"].as_array().unwrap();
+    assert_eq!(stored.len(), 50);
+    for i in 0..50 {
+        let message = format!("writer {i}");
+        let copies = stored.iter().filter(|d| d["message"] == message.as_str());
+        assert_eq!(copies.count(), 1, "{message}");
+    }
+    let audit = host.get("/api/audit?limit=100").json();
+    assert_eq!(audit["items"].as_array().unwrap().len(), 51);
+}
+
+/// The tests above, for each store and each runtime: `sqlite::spin::story`, …
+macro_rules! on_both_stores {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            use host_harness::Runtime;
+            $(fn $test(runtime: Runtime) { super::$test(runtime, super::Store::Sqlite) })+
+            host_harness::on_both_runtimes!($($test),+);
+        }
+        mod postgres {
+            use host_harness::Runtime;
+            $(fn $test(runtime: Runtime) { super::$test(runtime, super::Store::Postgres) })+
+            host_harness::on_both_runtimes!($($test),+);
+        }
+    };
+}
+
+on_both_stores!(story, auth_failures, bad_input, fifty_concurrent_writes);
+
+fn variables_come_from_the_environment_and_flags(runtime: Runtime) {
+    let host = HostBuilder::on(runtime, "vars")
+        .env("SPIN_VARIABLE_CLUSTER_NAME", "prod-east")
+        .var("region", "eu-west-1")
+        // Like Spin, both ignore a value for a variable that spin.toml does not declare.
+        .var("no_such_variable", "x")
+        .env("SPIN_VARIABLE_NOT_OURS", "y")
+        .start();
+    let info = host.get("/api/info").json();
+    assert_eq!(
+        (info["cluster_name"].clone(), info["region"].clone()),
+        (json!("prod-east"), json!("eu-west-1"))
+    );
+    let closed = HostBuilder::on(runtime, "closed")
+        .env("SPIN_VARIABLE_PUBLIC_READ", "false")
+        .start();
+    assert_eq!(closed.get("/api/releases").status, 401);
+    assert_eq!(
+        closed
+            .get_as("/api/releases", Some(&token("vera", &["viewer"])))
+            .status,
+        200
+    );
+}
+
+fn migrations_survive_a_restart_on_the_same_store(runtime: Runtime) {
+    let dir = host_harness::scratch_dir("restart");
+    let kestra = token("kestra", &["deployer"]);
+    {
+        let host = HostBuilder::on(runtime, "restart")
+            .sqlite_dir(dir.clone())
+            .start();
+        assert_eq!(
+            host.post_json("/api/releases", &kestra, &release_body("4.0.0"))
+                .status,
+            201
+        );
+    }
+    let host = HostBuilder::on(runtime, "restart").sqlite_dir(dir).start();
+    assert_eq!(host.get("/api/releases/4.0.0").status, 200);
+    assert_eq!(host.get("/api/ready").json()["schema_version"], json!(2));
+}
+
+/// `db_outbound_host` is the only PostgreSQL server the backend may reach: a `db_url` naming
+/// another host (here the same server as `localhost`) is refused before any connection.
+fn a_database_host_outside_db_outbound_host_is_refused(runtime: Runtime) {
+    let db = TestDb::postgres();
+    let url = db.db_url().unwrap().to_owned();
+    let elsewhere = url.replace("@127.0.0.1:", "@localhost:");
+    assert_ne!(url, elsewhere, "{url}");
+    let host = HostBuilder::on(runtime, "pg-refused")
+        .var("db_url", &elsewhere)
+        .var("db_outbound_host", &authority(&url))
+        .ready_path("/api/health")
+        .start();
+    let ready = host.get("/api/ready");
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert_eq!(
+        ready.header("content-type"),
+        Some("application/problem+json")
+    );
+    assert!(
+        !ready.body.contains("localhost"),
+        "no internals: {}",
+        ready.body
+    );
+    let log = host.output();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"route\":\"/api/ready\"") && l.contains("is not permitted")),
+        "the log says why: {log}"
+    );
+}
+
+host_harness::on_both_runtimes!(
+    variables_come_from_the_environment_and_flags,
+    migrations_survive_a_restart_on_the_same_store,
+    a_database_host_outside_db_outbound_host_is_refused,
+);

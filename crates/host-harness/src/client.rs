@@ -1,0 +1,140 @@
+//! Talking to a running app over HTTP, and the API calls the tests share.
+
+use crate::host::Host;
+use crate::{release_body, token};
+use serde_json::Value;
+use std::time::Duration;
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+/// The status of a GET of `url`, or `None` when nothing answers (readiness polling).
+pub(crate) fn status_of(url: &str) -> Option<u16> {
+    agent().get(url).call().ok().map(|r| r.status().as_u16())
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn reply(response: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply {
+    let mut response = response.expect("HTTP exchange");
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_owned()))
+        .collect();
+    let body = response.body_mut().read_to_string().unwrap_or_default();
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
+impl Host {
+    pub fn get(&self, path: &str) -> Reply {
+        self.get_as(path, None)
+    }
+
+    pub fn get_as(&self, path: &str, token: Option<&str>) -> Reply {
+        match token {
+            Some(token) => self.get_with(path, &[("authorization", &format!("Bearer {token}"))]),
+            None => self.get_with(path, &[]),
+        }
+    }
+
+    /// GET with extra request headers, as a browser would send them.
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        let mut request = agent().get(format!("{}{path}", self.base));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        reply(request.call())
+    }
+
+    pub fn post(&self, path: &str, token: Option<&str>, content_type: &str, body: &[u8]) -> Reply {
+        let mut request = agent()
+            .post(format!("{}{path}", self.base))
+            .header("content-type", content_type);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        reply(request.send(body))
+    }
+
+    pub fn post_json(&self, path: &str, token: &str, body: &Value) -> Reply {
+        self.post(
+            path,
+            Some(token),
+            "application/json",
+            body.to_string().as_bytes(),
+        )
+    }
+
+    /// Like `post_json`, but a transport failure (the host died) is `None`, not a panic.
+    pub fn try_post_json(&self, path: &str, token: &str, body: &Value) -> Option<u16> {
+        agent()
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/json")
+            .header("authorization", format!("Bearer {token}"))
+            .send(body.to_string().as_bytes())
+            .ok()
+            .map(|r| r.status().as_u16())
+    }
+
+    /// Records, through the API, a release that succeeded on staging and waits for its
+    /// production approval: the story the console's tests look at.
+    pub fn pending_release_story(&self, version: &str, notes: &str) {
+        let kestra = token("kestra", &["deployer"]);
+        let mut release = release_body(version);
+        release["notes"] = Value::from(notes);
+        let created = self.post_json("/api/releases", &kestra, &release);
+        assert_eq!(created.status, 201, "{}", created.body);
+        for status in ["started", "succeeded"] {
+            let event = serde_json::json!({
+                "cluster": "staging",
+                "status": status,
+                "execution_url": "https://kestra.example/executions/1",
+            });
+            let path = format!("/api/releases/{version}/deployments");
+            let recorded = self.post_json(&path, &kestra, &event);
+            assert_eq!(recorded.status, 201, "{}", recorded.body);
+        }
+        let path = format!("/api/releases/{version}/approval");
+        let requested = self.post(&path, Some(&kestra), "application/json", b"");
+        assert_eq!(requested.status, 201, "{}", requested.body);
+    }
+
+    /// Decides the release's approval through the API, as `alice` (an approver).
+    pub fn decide(&self, version: &str, decision: &str, comment: &str) {
+        let alice = token("alice", &["approver"]);
+        let body = serde_json::json!({"decision": decision, "comment": comment});
+        let path = format!("/api/releases/{version}/approval/decision");
+        let decided = self.post_json(&path, &alice, &body);
+        assert_eq!(decided.status, 200, "{}", decided.body);
+    }
+}

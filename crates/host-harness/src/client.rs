@@ -106,6 +106,21 @@ impl Host {
             .map(|r| r.status().as_u16())
     }
 
+    /// Sends `request` as raw bytes on a new connection and returns everything the runtime
+    /// wrote back before it closed the connection (empty when it answered nothing).
+    pub fn raw(&self, request: &[u8]) -> Vec<u8> {
+        use std::io::{Read, Write};
+        let mut stream =
+            std::net::TcpStream::connect(self.base.trim_start_matches("http://")).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        stream.write_all(request).unwrap();
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer);
+        answer
+    }
+
     /// Records, through the API, a release that succeeded on staging and waits for its
     /// production approval: the story the console's tests look at.
     pub fn pending_release_story(&self, version: &str, notes: &str) {

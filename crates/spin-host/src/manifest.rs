@@ -46,8 +46,10 @@ impl Route {
     }
 
     /// How specific a match is: longer wins, and an exact route beats a wildcard of equal length.
+    /// Like Spin, it ignores repeated leading and any trailing slashes (`//api/x/` is `/api/x`).
     pub fn matches(&self, path: &str) -> Option<usize> {
-        let path = path.trim_end_matches('/');
+        let leading = path.len() - path.trim_start_matches('/').len();
+        let path = path[leading.saturating_sub(1)..].trim_end_matches('/');
         match self {
             Route::Exact(route) => (route == path).then_some(route.len() * 2 + 1),
             Route::Wildcard(prefix) => {
@@ -392,6 +394,9 @@ mod tests {
         assert_eq!(component("/api/special"), Some("web"));
         assert_eq!(component("/apix"), Some("web"));
         assert_eq!(component("/"), Some("web"));
+        assert_eq!(component("//api/releases/"), Some("api"));
+        assert_eq!(component("///api/special//"), Some("web"));
+        assert_eq!(component("///"), Some("web"));
         assert!(
             app.triggers
                 .iter()

@@ -9,7 +9,6 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -69,25 +68,52 @@ fn bare(status: hyper::StatusCode) -> Response<HyperOutgoingBody> {
     response
 }
 
+/// A request Spin does not answer: its connection is closed instead.
+#[derive(Debug)]
+struct Unanswered(&'static str);
+
+impl std::fmt::Display for Unanswered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Unanswered {}
+
+/// What Spin 3.6 refuses before any component runs: a request without `Host` (so any HTTP/1.0
+/// one without it) or in absolute form gets no answer, and a header value that is not visible
+/// ASCII gets a bare 500.
+fn refused_by_spin(req: &Request<Incoming>) -> Option<Result<hyper::StatusCode, Unanswered>> {
+    if !req.headers().contains_key(hyper::header::HOST) {
+        return Some(Err(Unanswered("no Host header")));
+    }
+    if req.uri().scheme().is_some() {
+        return Some(Err(Unanswered("absolute-form request target")));
+    }
+    req.headers()
+        .values()
+        .any(|v| v.to_str().is_err())
+        .then_some(Ok(hyper::StatusCode::INTERNAL_SERVER_ERROR))
+}
+
 async fn handle(
     runtime: Arc<Runtime>,
     local: SocketAddr,
     peer: SocketAddr,
     mut req: Request<Incoming>,
-) -> Result<Response<HyperOutgoingBody>, Infallible> {
+) -> Result<Response<HyperOutgoingBody>, Unanswered> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let trigger = runtime.app().route(&path).cloned();
-    let response = match &trigger {
-        None => bare(hyper::StatusCode::NOT_FOUND),
-        Some(trigger) => {
-            let headers = req.headers_mut();
-            if !headers.contains_key(hyper::header::HOST)
-                && let Ok(host) = local.to_string().parse()
-            {
-                headers.insert(hyper::header::HOST, host);
-            }
+    let response = match (&trigger, refused_by_spin(&req)) {
+        (_, Some(Err(unanswered))) => {
+            eprintln!("spin-host: {method} {path:?}: closed unanswered: {unanswered}");
+            return Err(unanswered);
+        }
+        (_, Some(Ok(status))) => bare(status),
+        (None, None) => bare(hyper::StatusCode::NOT_FOUND),
+        (Some(trigger), None) => {
             let full_url = format!(
                 "http://{local}{}",
                 req.uri().path_and_query().map_or("/", |pq| pq.as_str())

@@ -134,7 +134,45 @@ fn selected_components_serve_only_their_routes(runtime: Runtime) {
     assert_eq!((console.status, console.body.as_str()), (404, ""));
 }
 
+/// What Spin decides before any component runs, on raw requests: spin-host does the same.
+fn requests_are_routed_and_refused_as_spin_does(runtime: Runtime) {
+    let host = HostBuilder::on(runtime, "raw").start();
+    let ask = |request: &str| String::from_utf8_lossy(&host.raw(request.as_bytes())).into_owned();
+    let status_line = |answer: &str| answer.lines().next().unwrap_or_default().to_owned();
+    let close = "Connection: close\r\n\r\n";
+
+    // Repeated leading slashes are ignored when choosing the component: the backend, not the
+    // console, answers these (with its own 404, as its router takes the path as it is).
+    for path in ["//api/health", "//metrics/"] {
+        let answer = ask(&format!("GET {path} HTTP/1.1\r\nHost: x\r\n{close}"));
+        assert_eq!(status_line(&answer), "HTTP/1.1 404 Not Found", "{answer}");
+        assert!(
+            answer.contains("content-type: application/problem+json"),
+            "{answer}"
+        );
+    }
+
+    // A header value that is not visible ASCII: a bare 500, the component never runs.
+    let mut binary = b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Name: caf\xe9\r\n".to_vec();
+    binary.extend_from_slice(close.as_bytes());
+    let answer = String::from_utf8_lossy(&host.raw(&binary)).into_owned();
+    assert_eq!(status_line(&answer), "HTTP/1.1 500 Internal Server Error");
+    assert!(answer.ends_with("\r\n\r\n"), "no body: {answer}");
+
+    // No Host (so HTTP/1.0 without one too), or an absolute-form target: no answer at all.
+    for request in [
+        format!("GET /api/health HTTP/1.1\r\n{close}"),
+        "GET /api/health HTTP/1.0\r\n\r\n".to_owned(),
+        format!("GET http://example.com/api/health HTTP/1.1\r\nHost: x\r\n{close}"),
+    ] {
+        assert_eq!(ask(&request), "", "{request:?}");
+    }
+    // The connection refused above did not take the runtime down.
+    assert_eq!(host.get("/api/health").status, 200);
+}
+
 host_harness::on_both_runtimes!(
+    requests_are_routed_and_refused_as_spin_does,
     the_most_specific_route_answers_and_sigterm_stops_cleanly,
     outbound_requests_follow_allowed_hosts_and_chain_to_components,
     a_missing_required_variable_stops_start_up,

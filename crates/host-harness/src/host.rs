@@ -36,7 +36,6 @@ pub struct HostBuilder {
     components: Vec<String>,
     ready_path: String,
     relative_dirs: bool,
-    port: Option<u16>,
     cache_dir: PathBuf,
 }
 
@@ -57,7 +56,6 @@ impl HostBuilder {
             components: Vec::new(),
             ready_path: "/api/ready".into(),
             relative_dirs: false,
-            port: None,
             cache_dir: repo().join("target/host-test-cache"),
         }
     }
@@ -73,12 +71,6 @@ impl HostBuilder {
     /// The path that answers 200 once the app is up (default `/api/ready`).
     pub fn ready_path(mut self, path: &str) -> Self {
         self.ready_path = path.into();
-        self
-    }
-
-    /// Listens on this port instead of a free one.
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = Some(port);
         self
     }
 
@@ -116,18 +108,12 @@ impl HostBuilder {
 
     fn command(&self) -> Command {
         let mut command = match self.runtime {
-            Runtime::SpinHost => {
-                self.spin_host_command(&format!("127.0.0.1:{}", self.port.unwrap_or(0)))
-            }
+            // spin-host takes a free port itself and prints it.
+            Runtime::SpinHost => self.spin_host_command("127.0.0.1:0"),
             Runtime::Spin => {
-                let mut command = self.spin_command(&format!(
-                    "127.0.0.1:{}",
-                    self.port.unwrap_or_else(crate::free_port)
-                ));
-                if self.port.is_none() {
-                    // Another test may take the port picked above first; Spin then moves on.
-                    command.arg("--find-free-port");
-                }
+                let mut command = self.spin_command(&format!("127.0.0.1:{}", crate::free_port()));
+                // Another test may take the port picked above first; Spin then moves on.
+                command.arg("--find-free-port");
                 command
             }
         };
@@ -152,12 +138,7 @@ impl HostBuilder {
                 .arg("--cache-dir")
                 .arg(self.cache_dir.join("spin-host"));
         }
-        for (name, value) in &self.vars {
-            command.arg("--var").arg(format!("{name}={value}"));
-        }
-        for id in &self.components {
-            command.args(["--component", id]);
-        }
+        self.pass_vars_and_components(&mut command, "--var", "--component");
         command
     }
 
@@ -174,13 +155,18 @@ impl HostBuilder {
             .arg(wasmtime_cache_config(&self.cache_dir.join("spin")))
             .arg("--cache-dir")
             .arg(self.sqlite_dir.join("oci-cache"));
+        self.pass_vars_and_components(&mut command, "--variable", "-c");
+        command
+    }
+
+    /// Adds the variables and the component selection, spelled with the runtime's own flags.
+    fn pass_vars_and_components(&self, command: &mut Command, var: &str, component: &str) {
         for (name, value) in &self.vars {
-            command.arg("--variable").arg(format!("{name}={value}"));
+            command.arg(var).arg(format!("{name}={value}"));
         }
         for id in &self.components {
-            command.args(["-c", id]);
+            command.args([component, id]);
         }
-        command
     }
 
     /// Runs the app expecting it to refuse to start; returns its exit code and what it printed
@@ -239,7 +225,7 @@ impl HostBuilder {
 
 /// The address in a runtime's start-up line: spin-host's `spin-host: serving http://ADDR (app
 /// `name`)`, Spin's `Serving http://ADDR`.
-pub fn serving_address(line: &str) -> Option<&str> {
+fn serving_address(line: &str) -> Option<&str> {
     line.strip_prefix("spin-host: serving http://")
         .or_else(|| line.strip_prefix("Serving http://"))?
         .split_whitespace()
@@ -320,18 +306,14 @@ impl Host {
         );
     }
 
-    /// Everything the runtime and the components printed so far, stdout then stderr.
+    /// Everything the runtime and the components printed so far, stdout then stderr (Spin
+    /// prints the components' output on its stderr, spin-host on its stdout).
     pub fn output(&self) -> String {
         format!(
             "{}\n{}",
-            self.stdout_text(),
+            self.stdout.lock().unwrap().join("\n"),
             self.stderr.lock().unwrap().join("\n")
         )
-    }
-
-    /// Every line the runtime and its components printed to stdout so far.
-    pub fn stdout_text(&self) -> String {
-        self.stdout.lock().unwrap().join("\n")
     }
 
     fn signal(&self, signal: &str) {

@@ -7,8 +7,8 @@ mod host;
 mod runtime;
 
 pub use client::Reply;
-pub use host::{Host, HostBuilder, serving_address};
-pub use runtime::{MIN_SPIN, Runtime, parse_spin_version, spin_bin};
+pub use host::{Host, HostBuilder};
+pub use runtime::{Runtime, spin_bin};
 
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -94,7 +94,7 @@ pub fn release_body(version: &str) -> Value {
     })
 }
 
-/// A free loopback port, for a host that another host must know the address of in advance.
+/// A free loopback port: for a test double, or a destination that must refuse connections.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -16,8 +16,6 @@ pub enum Runtime {
 }
 
 impl Runtime {
-    pub const ALL: [Runtime; 2] = [Runtime::Spin, Runtime::SpinHost];
-
     pub fn name(self) -> &'static str {
         match self {
             Runtime::Spin => "spin",
@@ -27,7 +25,7 @@ impl Runtime {
 }
 
 /// The oldest Spin whose `spin up` this app is tested with (SpinKube's shim embeds 3.6).
-pub const MIN_SPIN: (u64, u64) = (3, 4);
+const MIN_SPIN: (u64, u64) = (3, 4);
 
 /// The Spin CLI the tests run: the first of `spin` on PATH at version 3.4 or later, then
 /// `target/tools/spin`, which `make tools` unpacks from `../shared/bin/spin.xz` (Spin 3.6.3).
@@ -58,7 +56,7 @@ fn spin_version(bin: &Path) -> Option<(u64, u64)> {
 }
 
 /// Reads `spin 3.6.3 (88d51cf1 2026-04-09)`.
-pub fn parse_spin_version(text: &str) -> Option<(u64, u64)> {
+fn parse_spin_version(text: &str) -> Option<(u64, u64)> {
     let mut words = text.split_whitespace();
     if words.next()? != "spin" {
         return None;

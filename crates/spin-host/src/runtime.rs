@@ -242,13 +242,7 @@ impl Runtime {
                 .call_handle(&mut store, req, out)
                 .await
         });
-        match receiver.await {
-            // Spin traps a guest that chains to a component the app does not run; here the
-            // guest saw an error code and answered, but the request fails all the same.
-            Ok(Ok(_)) if broken_chain.get().is_some() => Err(anyhow!(
-                "component `{component_id}` failed: {}",
-                broken_chain.get().map_or("", String::as_str)
-            )),
+        let answered = match receiver.await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(e)) => Err(e.into()),
             Err(_) => {
@@ -259,6 +253,12 @@ impl Runtime {
                 };
                 Err(e.context(format!("component `{component_id}` failed")))
             }
+        };
+        // Spin traps a guest that chains to a component the app does not run; here the guest
+        // saw an error code and may have answered, but the request fails all the same.
+        match broken_chain.get() {
+            Some(reason) => Err(anyhow!("component `{component_id}` failed: {reason}")),
+            None => answered,
         }
     }
 }

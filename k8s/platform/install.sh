@@ -20,3 +20,6 @@ helm upgrade --install spin-operator --namespace spin-operator --create-namespac
 
 kubectl apply -f "https://raw.githubusercontent.com/kubernetes/ingress-nginx/$INGRESS_NGINX_VERSION/deploy/static/provider/kind/deploy.yaml"
 kubectl wait --for=condition=Available --timeout=300s -n ingress-nginx deployment --all
+# Slow clients are cut off by the ingress, before any Spin instance waits on them (seconds).
+kubectl -n ingress-nginx patch configmap ingress-nginx-controller --type merge \
+  -p '{"data":{"client-header-timeout":"10","client-body-timeout":"10"}}'

@@ -118,6 +118,7 @@ impl Verifier {
 
     /// Verifies a bearer token: signature, `exp`, `nbf`, `iss`, `aud` and `sub`.
     pub fn verify(&self, token: &str) -> Result<Principal, String> {
+        refuse_critical_extensions(token)?;
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| "the token is malformed or names an unsupported algorithm".to_owned())?;
         let key = match header.alg {
@@ -143,6 +144,25 @@ impl Verifier {
         let roles = claims.roles.iter().filter_map(|r| Role::parse(r)).collect();
         Ok(Principal { subject, roles })
     }
+}
+
+/// RFC 7515 §4.1.11: a `crit` header names extensions the verifier must understand, and this
+/// one understands none, so such a token is refused rather than half-checked.
+fn refuse_critical_extensions(token: &str) -> Result<(), String> {
+    use base64::Engine;
+    let malformed = || "the token is malformed".to_owned();
+    let encoded = token.split('.').next().ok_or_else(malformed)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(encoded)
+        .map_err(|_| malformed())?;
+    let header: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&json).map_err(|_| malformed())?;
+    if header.contains_key("crit") {
+        return Err(
+            "the token names critical header extensions (crit), which are not supported".into(),
+        );
+    }
+    Ok(())
 }
 
 /// What went wrong, in words safe to show the caller.

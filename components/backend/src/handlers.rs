@@ -3,9 +3,7 @@
 
 use crate::auth::Role;
 use crate::http::ApiResponse;
-use crate::input::{
-    self, ApprovalRequestInput, DecisionInput, DeploymentInput, Query, ReleaseInput,
-};
+use crate::input::{ApprovalRequestInput, DecisionInput, DeploymentInput, Query, ReleaseInput};
 use crate::metrics;
 use crate::openapi;
 use crate::problem::{ApiError, Problem};
@@ -20,8 +18,9 @@ use utoipa::ToSchema;
 
 type Handled = Result<ApiResponse, ApiError>;
 
-pub fn dispatch(cx: &mut Call, pattern: &str, version: Option<&str>) -> Handled {
-    match (cx.req.method.as_str(), pattern) {
+/// Runs the handler of `method` (GET for a HEAD request) on the route `pattern`.
+pub fn dispatch(cx: &mut Call, method: &str, pattern: &str, version: Option<&str>) -> Handled {
+    match (method, pattern) {
         ("GET", "/api/health") => health(),
         ("GET", "/api/ready") => ready(cx),
         ("GET", "/api/info") => info(cx),
@@ -37,8 +36,7 @@ pub fn dispatch(cx: &mut Call, pattern: &str, version: Option<&str>) -> Handled 
         ("GET", "/api/approvals") => list_approvals(cx),
         ("GET", "/api/audit") => audit(cx),
         _ => Err(ApiError::Internal(format!(
-            "route {pattern} has no handler for {}",
-            cx.req.method
+            "route {pattern} has no handler for {method}"
         ))),
     }
 }
@@ -155,7 +153,7 @@ fn list_releases(cx: &mut Call) -> Handled {
     responses(
         (status = 201, description = "Recorded", body = Release),
         (status = 200, description = "Already recorded with the same digest", body = Release),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON, or a body that ended early or arrived too slowly", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs the deployer role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Version already recorded with another digest", body = Problem, content_type = "application/problem+json"),
@@ -166,7 +164,7 @@ fn list_releases(cx: &mut Call) -> Handled {
 fn create_release(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Deployer)?;
-    let new = input::json_body::<ReleaseInput>(cx.req)?.validate()?;
+    let new = cx.json_body::<ReleaseInput>()?.validate()?;
     let (release, created) = cx.with_ledger(|ledger| Ok(ledger.create_release(&ctx, &new)?))?;
     let status = if created == Created::New { 201 } else { 200 };
     let location = format!("/api/releases/{}", release.version);
@@ -196,7 +194,7 @@ fn get_release(cx: &mut Call, version: Option<&str>) -> Handled {
     request_body = DeploymentInput,
     responses(
         (status = 201, description = "Recorded", body = Deployment),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON, or a body that ended early or arrived too slowly", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs the deployer role", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
@@ -209,7 +207,7 @@ fn record_deployment(cx: &mut Call, version: Option<&str>) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Deployer)?;
     let version = version_of(version)?;
-    let event = input::json_body::<DeploymentInput>(cx.req)?.validate()?;
+    let event = cx.json_body::<DeploymentInput>()?.validate()?;
     let deployment =
         cx.with_ledger(|ledger| Ok(ledger.record_deployment(&ctx, &version, &event)?))?;
     Ok(ApiResponse::json(201, &deployment))
@@ -235,6 +233,7 @@ fn clusters(cx: &mut Call) -> Handled {
     request_body(content = Option<ApprovalRequestInput>, description = "Empty, or `{}`"),
     responses(
         (status = 201, description = "Pending approval", body = Approval),
+        (status = 400, description = "Malformed JSON, or a body that ended early or arrived too slowly", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs the deployer role", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
@@ -247,7 +246,7 @@ fn request_approval(cx: &mut Call, version: Option<&str>) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Deployer)?;
     let version = version_of(version)?;
-    input::optional_json_body::<ApprovalRequestInput>(cx.req)?;
+    cx.optional_json_body::<ApprovalRequestInput>()?;
     let approval = cx.with_ledger(|ledger| Ok(ledger.request_approval(&ctx, &version)?))?;
     Ok(ApiResponse::json(201, &approval))
 }
@@ -258,7 +257,7 @@ fn request_approval(cx: &mut Call, version: Option<&str>) -> Handled {
     request_body = DecisionInput,
     responses(
         (status = 200, description = "Decided", body = Approval),
-        (status = 400, description = "Malformed JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JSON, or a body that ended early or arrived too slowly", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Needs the approver role, or breaks the four-eyes rule", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
@@ -271,7 +270,7 @@ fn decide(cx: &mut Call, version: Option<&str>) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Approver)?;
     let version = version_of(version)?;
-    let decision = input::json_body::<DecisionInput>(cx.req)?.validate()?;
+    let decision = cx.json_body::<DecisionInput>()?.validate()?;
     let approval = cx.with_ledger(|ledger| Ok(ledger.decide(&ctx, &version, &decision)?))?;
     Ok(ApiResponse::json(200, &approval))
 }

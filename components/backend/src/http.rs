@@ -5,12 +5,22 @@ use ledger::{DbError, Executor, Timestamp};
 /// Request bodies larger than this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A request body, read by the host up to [`MAX_BODY_BYTES`].
+/// How long the host waits for a body once a route asks for it. A client that sends slower
+/// than this is answered 400 and holds nothing longer.
+pub const BODY_DEADLINE_MS: u64 = 5_000;
+
+/// A request body, as far as the host read it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
+    /// Not read yet: the host reads it only when a route that takes a body asks, after
+    /// authentication ([`Host::read_body`]).
+    Unread,
     Complete(Vec<u8>),
-    /// The host stopped reading past the limit.
+    /// Over [`MAX_BODY_BYTES`], declared or received; the host stopped reading.
     TooLarge,
+    /// The connection ended before the declared length, or the body did not arrive within
+    /// [`BODY_DEADLINE_MS`]. Never parsed, so a broken request records nothing.
+    Broken(String),
 }
 
 #[derive(Debug, Clone)]
@@ -32,7 +42,8 @@ impl ApiRequest {
             .split_once('?')
             .unwrap_or((path_and_query, ""));
         Self {
-            method: method.to_ascii_uppercase(),
+            // Methods are case-sensitive (RFC 9110): `post` is not `POST`.
+            method: method.to_owned(),
             path: path.to_owned(),
             query: query.to_owned(),
             headers: Vec::new(),
@@ -61,9 +72,14 @@ impl ApiRequest {
     }
 
     pub fn header_value(&self, name: &str) -> Option<&str> {
+        self.header_values(name).next()
+    }
+
+    /// Every value of a header that may be repeated.
+    pub fn header_values(&self, name: &str) -> impl Iterator<Item = &str> {
         self.headers
             .iter()
-            .find(|(n, _)| n == name)
+            .filter(move |(n, _)| n == name)
             .map(|(_, v)| v.as_str())
     }
 }
@@ -119,4 +135,6 @@ pub struct Host<'a> {
     pub now: Timestamp,
     /// A fresh random id, used when the request brings no usable `x-request-id`.
     pub fresh_request_id: String,
+    /// Reads the body of a request whose body is [`Body::Unread`]; called at most once.
+    pub read_body: &'a dyn Fn() -> Body,
 }

@@ -1,7 +1,7 @@
 //! Untrusted input (bodies, query strings, path segments) parsed into the ledger's validated
 //! types. Every refusal names the field it is about.
 
-use crate::http::{ApiRequest, Body};
+use crate::http::Body;
 use crate::problem::ApiError;
 use ledger::model::{NewDecision, NewDeployment, NewRelease, PageRequest};
 use ledger::types::{
@@ -12,9 +12,11 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
 
-const MAX_NOTES: usize = 10_000;
-const MAX_MESSAGE: usize = 2_000;
-const MAX_COMMENT: usize = 2_000;
+/// The longest text each field takes, in characters. The OpenAPI document states the same
+/// numbers (`max_length` below; a test keeps the two equal).
+pub const MAX_NOTES: usize = 10_000;
+pub const MAX_MESSAGE: usize = 2_000;
+pub const MAX_COMMENT: usize = 2_000;
 
 fn field<T>(name: &str, parsed: Result<T, Invalid>) -> Result<T, ApiError> {
     parsed.map_err(|Invalid(reason)| ApiError::Unprocessable {
@@ -27,7 +29,7 @@ fn field<T>(name: &str, parsed: Result<T, Invalid>) -> Result<T, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReleaseInput {
-    #[schema(example = "1.4.0")]
+    #[schema(example = "1.4.0", max_length = 128)]
     version: String,
     #[schema(example = "ghcr.io/acme/automatizacion:1.4.0")]
     artifact: String,
@@ -36,6 +38,7 @@ pub struct ReleaseInput {
     #[schema(example = "0123456789abcdef0123456789abcdef01234567")]
     commit: String,
     #[serde(default)]
+    #[schema(max_length = 10000)]
     notes: String,
 }
 
@@ -59,6 +62,7 @@ pub struct DeploymentInput {
     cluster: String,
     #[schema(example = "succeeded")]
     status: DeploymentStatusWord,
+    #[schema(max_length = 2000)]
     message: Option<String>,
     #[schema(example = "https://kestra.example.com/ui/executions/automatizacion/release/1")]
     execution_url: Option<String>,
@@ -93,7 +97,10 @@ impl DeploymentInput {
 pub struct DecisionInput {
     #[schema(value_type = Decision, example = "approve")]
     decision: String,
-    #[schema(example = "Staging looks good; change ticket CHG-1234")]
+    #[schema(
+        example = "Staging looks good; change ticket CHG-1234",
+        max_length = 2000
+    )]
     comment: String,
 }
 
@@ -116,28 +123,38 @@ impl DecisionInput {
 #[serde(deny_unknown_fields)]
 pub struct ApprovalRequestInput {}
 
-/// Parses a JSON body: 413 past the limit, 415 unless JSON, 400 if malformed, 422 naming the
-/// field for unknown, missing or mistyped fields.
-pub fn json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
-    let bytes = body_bytes(req)?;
-    if !is_json(req.header_value("content-type")) {
+/// Parses a JSON body: 413 past the limit, 400 if broken, 415 unless JSON, 400 if malformed,
+/// 422 naming the field for unknown, missing or mistyped fields.
+pub fn json_body<T: DeserializeOwned>(
+    body: &Body,
+    content_type: Option<&str>,
+) -> Result<T, ApiError> {
+    let bytes = body_bytes(body)?;
+    if !is_json(content_type) {
         return Err(ApiError::UnsupportedMediaType);
     }
     parse_json(bytes)
 }
 
 /// Like [`json_body`], but an empty body stands for `{}`.
-pub fn optional_json_body<T: DeserializeOwned>(req: &ApiRequest) -> Result<T, ApiError> {
-    if body_bytes(req)?.is_empty() {
+pub fn optional_json_body<T: DeserializeOwned>(
+    body: &Body,
+    content_type: Option<&str>,
+) -> Result<T, ApiError> {
+    if body_bytes(body)?.is_empty() {
         return parse_json(b"{}");
     }
-    json_body(req)
+    json_body(body, content_type)
 }
 
-fn body_bytes(req: &ApiRequest) -> Result<&[u8], ApiError> {
-    match &req.body {
+fn body_bytes(body: &Body) -> Result<&[u8], ApiError> {
+    match body {
         Body::TooLarge => Err(ApiError::PayloadTooLarge),
+        Body::Broken(why) => Err(ApiError::BadRequest(format!(
+            "the request body is incomplete: {why}; nothing was recorded"
+        ))),
         Body::Complete(bytes) => Ok(bytes),
+        Body::Unread => Err(ApiError::Internal("the body was never read".into())),
     }
 }
 
@@ -151,6 +168,9 @@ fn is_json(content_type: Option<&str>) -> bool {
 }
 
 fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // A key given twice would otherwise silently take its last value.
+    serde_json::from_slice::<UniqueKeys>(bytes)
+        .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     let value: serde_json::Value = serde_json::from_slice(bytes)
         .map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     if !value.is_object() {
@@ -170,6 +190,60 @@ fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         };
         ApiError::Unprocessable { field, reason }
     })
+}
+
+/// Any JSON value in which no object names a key twice; deserialising it checks that.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(UniqueKeysVisitor)
+    }
+}
+
+struct UniqueKeysVisitor;
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
+    type Value = UniqueKeys;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+    fn visit_unit<E>(self) -> Result<UniqueKeys, E> {
+        Ok(UniqueKeys)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<UniqueKeys, A::Error> {
+        while seq.next_element::<UniqueKeys>()?.is_some() {}
+        Ok(UniqueKeys)
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<UniqueKeys, A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if !seen.insert(key.clone()) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            map.next_value::<UniqueKeys>()?;
+        }
+        Ok(UniqueKeys)
+    }
 }
 
 /// Query parameters, each allowed at most once and only if the route knows it.

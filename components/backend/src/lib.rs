@@ -21,7 +21,8 @@ mod settings;
 mod spin;
 
 pub use access_log::AccessLog;
-pub use http::{ApiRequest, ApiResponse, Body, Host, MAX_BODY_BYTES};
+pub use http::{ApiRequest, ApiResponse, BODY_DEADLINE_MS, Body, Host, MAX_BODY_BYTES};
+pub use input::{MAX_COMMENT, MAX_MESSAGE, MAX_NOTES};
 pub use router::{ROUTES, RouteSpec, handle};
 pub use settings::{Settings, VARIABLES};
 

@@ -4,11 +4,13 @@
 use crate::access_log::AccessLog;
 use crate::auth::{Principal, Role, bearer_token};
 use crate::handlers;
-use crate::http::{ApiRequest, ApiResponse, Host};
+use crate::http::{ApiRequest, ApiResponse, Body, Host};
+use crate::input;
 use crate::problem::ApiError;
 use crate::settings::Settings;
 use ledger::types::Version;
 use ledger::{Context, Ledger};
+use serde::de::DeserializeOwned;
 
 /// A route: its pattern (as in the OpenAPI document) and the methods it accepts.
 pub struct RouteSpec {
@@ -106,13 +108,17 @@ pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
         request_id,
         principal: None,
         settings: None,
+        body: None,
     };
+    // HEAD is GET without the body (RFC 9110).
+    let head = req.method == "HEAD";
+    let method = if head { "GET" } else { req.method.as_str() };
     let result = match route {
         None => Err(ApiError::NotFound(format!("no route for {}", req.path))),
-        Some((spec, _)) if !spec.methods.contains(&req.method.as_str()) => {
+        Some((spec, _)) if !spec.methods.contains(&method) => {
             Err(ApiError::MethodNotAllowed(spec.methods))
         }
-        Some((spec, version)) => handlers::dispatch(&mut call, spec.pattern, version),
+        Some((spec, version)) => handlers::dispatch(&mut call, method, spec.pattern, version),
     };
     let (response, error) = match result {
         Ok(response) => (response, None),
@@ -121,7 +127,14 @@ pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
             e.log_detail().map(str::to_owned),
         ),
     };
-    let response = response.with_header("x-request-id", &call.request_id);
+    let mut response = response
+        .with_header("x-request-id", &call.request_id)
+        // Answers are about one caller at one moment, and are never to be sniffed as HTML.
+        .with_header("cache-control", "no-store")
+        .with_header("x-content-type-options", "nosniff");
+    if head {
+        response.body.clear();
+    }
     let log = AccessLog {
         method: req.method.clone(),
         route: route.map_or("-", |(spec, _)| spec.pattern),
@@ -144,9 +157,20 @@ fn problem_response(e: &ApiError, path: &str, request_id: &str) -> ApiResponse {
         ApiError::Unauthorized(_) => {
             response.with_header("www-authenticate", "Bearer error=\"invalid_token\"")
         }
-        ApiError::MethodNotAllowed(allowed) => response.with_header("allow", &allowed.join(", ")),
+        ApiError::MethodNotAllowed(allowed) => {
+            response.with_header("allow", &allow_header(allowed))
+        }
         _ => response,
     }
+}
+
+/// The methods a route allows, HEAD wherever GET is.
+fn allow_header(allowed: &[&str]) -> String {
+    let with_head = allowed.iter().flat_map(|&method| match method {
+        "GET" => vec!["GET", "HEAD"],
+        other => vec![other],
+    });
+    with_head.collect::<Vec<_>>().join(", ")
 }
 
 /// Ids from callers are kept if short and plain, so they are safe to log and echo.
@@ -164,9 +188,44 @@ pub struct Call<'r, 'h> {
     pub request_id: String,
     principal: Option<Principal>,
     settings: Option<Settings>,
+    body: Option<Body>,
 }
 
-impl Call<'_, '_> {
+impl<'r> Call<'r, '_> {
+    /// The request body, read on first use: only routes that take one ask, and only after
+    /// they authenticated the caller, so an anonymous client cannot make the host wait on it.
+    fn body(&mut self) -> &Body {
+        let (req, host) = (self.req, self.host);
+        self.body.get_or_insert_with(|| match &req.body {
+            Body::Unread => (host.read_body)(),
+            read => read.clone(),
+        })
+    }
+
+    /// The body as JSON of type `T` (see [`input::json_body`]).
+    pub fn json_body<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let content_type = self.req.header_value("content-type");
+        input::json_body(self.body(), content_type)
+    }
+
+    /// Like [`Call::json_body`], but an empty body stands for `{}`.
+    pub fn optional_json_body<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let content_type = self.req.header_value("content-type");
+        input::optional_json_body(self.body(), content_type)
+    }
+
+    /// The bearer token, if any. Two `Authorization` headers are refused: which one counts
+    /// would depend on who reads them.
+    fn bearer(&self) -> Result<Option<&'r str>, ApiError> {
+        let req: &'r ApiRequest = self.req;
+        if req.header_values("authorization").nth(1).is_some() {
+            return Err(ApiError::Unauthorized(
+                "send one Authorization header, not several".into(),
+            ));
+        }
+        Ok(bearer_token(req.header_value("authorization")))
+    }
+
     pub fn settings(&mut self) -> Result<&Settings, ApiError> {
         if self.settings.is_none() {
             let settings = Settings::load(self.host.variable).map_err(ApiError::Unavailable)?;
@@ -177,9 +236,7 @@ impl Call<'_, '_> {
 
     /// Reads need any role, unless `public_read` lets everyone read.
     pub fn authorize_read(&mut self) -> Result<(), ApiError> {
-        if self.settings()?.public_read
-            && bearer_token(self.req.header_value("authorization")).is_none()
-        {
+        if self.settings()?.public_read && self.bearer()?.is_none() {
             return Ok(());
         }
         let principal = self.authenticate()?;
@@ -208,7 +265,7 @@ impl Call<'_, '_> {
     }
 
     fn authenticate(&mut self) -> Result<&Principal, ApiError> {
-        let token = bearer_token(self.req.header_value("authorization")).ok_or_else(|| {
+        let token = self.bearer()?.ok_or_else(|| {
             ApiError::Unauthorized("send a bearer token: Authorization: Bearer <JWT>".into())
         })?;
         let principal = self

@@ -1,12 +1,15 @@
-//! The Spin edge: the only code that touches Spin. It reads the request body up to the limit,
-//! lends the router Spin's variables and databases, and writes the response and one access-log
-//! line to stdout.
+//! The Spin edge: the only code that touches Spin. It lends the router Spin's variables and
+//! databases and a body reader (called only by routes that take a body, after authentication),
+//! and writes the response and one access-log line to stdout.
 
-use crate::http::{ApiRequest, Body, Host, MAX_BODY_BYTES};
-use futures::StreamExt;
+use crate::http::{ApiRequest, BODY_DEADLINE_MS, Body, Host, MAX_BODY_BYTES};
 use ledger::{DbError, Dialect, Executor, Row, Timestamp, Value};
 use spin_sdk::http::{IncomingRequest, Response};
 use spin_sdk::{http_component, pg4, sqlite3, variables};
+use std::cell::RefCell;
+use wasi::clocks::monotonic_clock;
+use wasi::io::poll;
+use wasi::io::streams::StreamError;
 
 #[http_component]
 async fn handle(req: IncomingRequest) -> Response {
@@ -25,13 +28,22 @@ async fn handle(req: IncomingRequest) -> Response {
         .collect();
     let mut request = ApiRequest::new(&method, &path_and_query);
     request.headers = headers;
-    request.body = read_body(req).await;
+    request.body = Body::Unread;
+    let declared = request
+        .header_value("content-length")
+        .map(|n| n.trim().parse::<u64>());
+    let incoming = RefCell::new(Some(req));
+    let read_body = || match incoming.borrow_mut().take() {
+        Some(req) => read_body(req, declared.clone()),
+        None => Body::Broken("the body was already read".into()),
+    };
 
     let host = Host {
         variable: &|name| variables::get(name).ok(),
         open_db: &open_db,
         now: Timestamp::now(),
         fresh_request_id: fresh_request_id(),
+        read_body: &read_body,
     };
     let (response, log) = crate::handle(&request, &host);
     println!("{}", log.to_line());
@@ -43,18 +55,50 @@ async fn handle(req: IncomingRequest) -> Response {
     builder.body(response.body).build()
 }
 
-/// Reads the body, but stops as soon as it passes the limit.
-async fn read_body(req: IncomingRequest) -> Body {
-    let mut stream = req.into_body_stream();
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else { break };
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Body::TooLarge;
+/// Reads the body within [`BODY_DEADLINE_MS`] and up to [`MAX_BODY_BYTES`], and checks it
+/// against the declared `Content-Length`: a body that ends early, breaks off or stalls is
+/// [`Body::Broken`], so it is never taken for a complete one.
+fn read_body(req: IncomingRequest, declared: Option<Result<u64, std::num::ParseIntError>>) -> Body {
+    let declared = match declared {
+        None => None,
+        Some(Ok(n)) if n > MAX_BODY_BYTES as u64 => return Body::TooLarge,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => return Body::Broken("its Content-Length is not a number".into()),
+    };
+    let Ok(body) = req.consume() else {
+        return Body::Broken("the body cannot be read".into());
+    };
+    let Ok(stream) = body.stream() else {
+        return Body::Broken("the body cannot be read".into());
+    };
+    let deadline = monotonic_clock::now().saturating_add(BODY_DEADLINE_MS * 1_000_000);
+    let timer = monotonic_clock::subscribe_instant(deadline);
+    let ready = stream.subscribe();
+    let mut bytes = Vec::new();
+    let outcome = loop {
+        if !poll::poll(&[&ready, &timer]).contains(&0) {
+            break Body::Broken(format!("it did not arrive within {BODY_DEADLINE_MS} ms"));
         }
-        body.extend_from_slice(&chunk);
+        match stream.read(64 * 1024) {
+            Ok(chunk) if bytes.len() + chunk.len() > MAX_BODY_BYTES => break Body::TooLarge,
+            Ok(chunk) => bytes.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => break Body::Complete(Vec::new()),
+            Err(StreamError::LastOperationFailed(_)) => {
+                break Body::Broken("the connection ended before the whole body arrived".into());
+            }
+        }
+    };
+    drop(ready);
+    drop(stream);
+    drop(body);
+    match (outcome, declared) {
+        (Body::Complete(_), Some(n)) if n != bytes.len() as u64 => Body::Broken(format!(
+            "{} of the {n} bytes its Content-Length declared arrived",
+            bytes.len()
+        )),
+        (Body::Complete(_), _) => Body::Complete(bytes),
+        (other, _) => other,
     }
-    Body::Complete(body)
 }
 
 fn fresh_request_id() -> String {
@@ -62,7 +106,7 @@ fn fresh_request_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn open_db(db_url: Option<&str>) -> Result<Box<dyn Executor>, DbError> {
+fn open_db<'a>(db_url: Option<&str>) -> Result<Box<dyn Executor + 'a>, DbError> {
     match db_url {
         Some(url) => pg4::Connection::open(url)
             .map(|conn| Box::new(SpinPostgres(conn)) as Box<dyn Executor>)

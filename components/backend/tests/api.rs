@@ -2,7 +2,7 @@
 //! Tokens are minted with the `token` crate (the CLI's own code) or signed here with the test
 //! keys in `tests/keys`.
 
-use backend::{AccessLog, ApiRequest, ApiResponse, Host, ROUTES};
+use backend::{AccessLog, ApiRequest, ApiResponse, Body, Host, ROUTES};
 use ledger::{DbError, Executor, Timestamp};
 use native_db::testing::TestDb;
 use native_db::{PostgresExecutor, SqliteExecutor};
@@ -58,6 +58,8 @@ impl App {
             open_db: &open_db,
             now: Timestamp::now(),
             fresh_request_id: "generated-id".into(),
+            // These requests carry their bodies; the end-to-end tests read them lazily.
+            read_body: &|| Body::Broken("the test request carries its body".into()),
         };
         backend::handle(&req, &host)
     }
@@ -348,12 +350,34 @@ fn unknown_routes_and_wrong_methods() {
     problem(&app.send(get("/api/releases/1.0.0/unknown")), 404);
     let wrong = app.send(ApiRequest::new("DELETE", "/api/releases"));
     problem(&wrong, 405);
-    assert_eq!(wrong.header("allow"), Some("GET, POST"));
+    assert_eq!(wrong.header("allow"), Some("GET, HEAD, POST"));
     assert_eq!(
         app.send(get("/api/releases/1.0.0/deployments"))
             .header("allow"),
         Some("POST")
     );
+    // Methods are case-sensitive: `post` is not POST, so nothing is recorded by it.
+    let lowercase = app.send(
+        ApiRequest::new("post", "/api/releases")
+            .header("authorization", &bearer("kestra", &["deployer"]))
+            .json(&release_body("1.0.0", DIGEST)),
+    );
+    problem(&lowercase, 405);
+    // HEAD is GET without a body, on every GET route.
+    let head = app.send(ApiRequest::new("HEAD", "/api/releases"));
+    assert_eq!(head.status, 200);
+    assert!(head.body.is_empty());
+    assert_eq!(head.header("content-type"), Some("application/json"));
+    let listed = app.send(get("/api/releases")).json_body();
+    assert_eq!(
+        listed["items"],
+        json!([]),
+        "the lowercase POST recorded nothing"
+    );
+    for response in [&head, &lowercase, &wrong] {
+        assert_eq!(response.header("cache-control"), Some("no-store"));
+        assert_eq!(response.header("x-content-type-options"), Some("nosniff"));
+    }
     problem(&app.send(get("/api/releases/not-a-version")), 404);
     problem(&app.send(get("/api/releases/9.9.9")), 404);
 }
@@ -768,6 +792,19 @@ fn the_openapi_document_covers_every_route_and_error() {
         schemas["ReleaseInput"]["required"],
         json!(["version", "artifact", "digest", "commit"])
     );
+    // One maximum per text field: the document states the limits the server enforces.
+    for (schema, field, limit) in [
+        ("ReleaseInput", "version", ledger::types::MAX_VERSION_CHARS),
+        ("ReleaseInput", "notes", backend::MAX_NOTES),
+        ("DeploymentInput", "message", backend::MAX_MESSAGE),
+        ("DecisionInput", "comment", backend::MAX_COMMENT),
+    ] {
+        assert_eq!(
+            schemas[schema]["properties"][field]["maxLength"],
+            json!(limit),
+            "{schema}.{field}"
+        );
+    }
 }
 
 #[test]

@@ -40,6 +40,9 @@ pub enum BackendError {
     Unavailable(String),
     /// The backend answered 404.
     NotFound,
+    /// The backend refused what the console passed on from the address (400 or 422): a
+    /// hand-edited cursor, say. The page is a 400. The text is for the log.
+    Refused(String),
     /// Any other answer the console cannot use: the page is a 502. The text is for the log.
     Failed(String),
 }
@@ -100,6 +103,13 @@ fn classify(path: &str, fetched: Fetched) -> Result<Vec<u8>, BackendError> {
         Fetched::Reply { status: 404, .. } => Err(BackendError::NotFound),
         Fetched::Reply { status: 503, .. } => Err(BackendError::Unavailable(format!(
             "GET {path}: the backend answered 503"
+        ))),
+        Fetched::Reply {
+            status: status @ (400 | 422),
+            body,
+        } => Err(BackendError::Refused(format!(
+            "GET {path}: the backend answered {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(300)])
         ))),
         Fetched::Reply { status, body } => Err(BackendError::Failed(format!(
             "GET {path}: the backend answered {status}: {}",

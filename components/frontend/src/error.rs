@@ -35,7 +35,7 @@ impl ConsoleError {
         match self {
             ConsoleError::NoRoute | ConsoleError::NoSuchRelease(_) => 404,
             ConsoleError::MethodNotAllowed => 405,
-            ConsoleError::BadRequest(_) => 400,
+            ConsoleError::BadRequest(_) | ConsoleError::Backend(BackendError::Refused(_)) => 400,
             ConsoleError::Backend(BackendError::Unavailable(_)) => 503,
             // A 404 where the console expected data means it is talking to the wrong service.
             ConsoleError::Backend(BackendError::NotFound | BackendError::Failed(_)) => 502,
@@ -55,6 +55,12 @@ impl ConsoleError {
                 "The console only shows pages; use the API to change the ledger.".to_owned(),
             ),
             ConsoleError::BadRequest(why) => ("Bad request", (*why).to_owned()),
+            ConsoleError::Backend(BackendError::Refused(_)) => (
+                "Bad request",
+                "The ledger does not accept this page's address; follow the console's own \
+                 links instead of editing them."
+                    .to_owned(),
+            ),
             ConsoleError::NoSuchRelease(version) => (
                 "Release not found",
                 format!("The ledger has no release {version}."),
@@ -92,9 +98,11 @@ impl ConsoleError {
     /// The cause, for the log line.
     pub fn log_detail(&self) -> Option<String> {
         match self {
-            ConsoleError::Backend(BackendError::Unavailable(why) | BackendError::Failed(why)) => {
-                Some(why.clone())
-            }
+            ConsoleError::Backend(
+                BackendError::Unavailable(why)
+                | BackendError::Failed(why)
+                | BackendError::Refused(why),
+            ) => Some(why.clone()),
             ConsoleError::Backend(BackendError::NotFound) => {
                 Some("the backend answered 404 for a list".into())
             }

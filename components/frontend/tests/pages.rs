@@ -259,6 +259,21 @@ fn a_hand_edited_page_link_is_a_400_page() {
 }
 
 #[test]
+fn a_cursor_the_ledger_refuses_is_a_400_page_not_a_502() {
+    let refused = json!({"status": 422, "title": "Unprocessable Content", "field": "cursor"});
+    let backend =
+        ScriptedBackend::default().answer("/api/releases?limit=20&cursor=123", 422, &refused);
+    let response = render("/releases?cursor=123", &backend);
+    assert_eq!(response.status, 400, "{}", response.body_text());
+    assert!(response.body_text().contains("does not accept this page"));
+    assert!(
+        !response.body_text().contains("Unprocessable"),
+        "no internals"
+    );
+    assert_accessible_page(&response);
+}
+
+#[test]
 fn approvals_filter_by_state() {
     let backend = ScriptedBackend::default().answer(
         "/api/approvals?state=pending&limit=20",

@@ -9,6 +9,7 @@
 pub mod clusters;
 pub mod db;
 mod error;
+pub mod identity;
 mod ledger;
 pub mod migrations;
 pub mod model;

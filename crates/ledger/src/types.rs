@@ -47,8 +47,17 @@ text_newtype!(
     Version
 );
 
+/// The longest version the ledger records, in characters (the console refuses longer ones too).
+pub const MAX_VERSION_CHARS: usize = 128;
+
 impl Version {
     pub fn parse(text: &str) -> Result<Self, Invalid> {
+        if text.chars().count() > MAX_VERSION_CHARS {
+            return invalid(format!(
+                "`{}` is longer than {MAX_VERSION_CHARS} characters",
+                shorten(text)
+            ));
+        }
         match semver::Version::parse(text) {
             Ok(version) => Ok(Self(version.to_string())),
             Err(e) => invalid(format!(
@@ -242,22 +251,16 @@ impl ClusterName {
 }
 
 text_newtype!(
-    /// Who did something: the `sub` claim of a verified token.
+    /// Who did something: the `sub` claim of a verified token, in its canonical form (see
+    /// [`crate::identity`]), so that one person is one subject.
     Subject
 );
 
 impl Subject {
     pub fn parse(text: &str) -> Result<Self, Invalid> {
-        let ok = (1..=128).contains(&text.chars().count())
-            && text.trim() == text
-            && !text.chars().any(char::is_control);
-        if ok {
-            Ok(Self(text.to_owned()))
-        } else {
-            invalid(
-                "a subject must be 1 to 128 characters, without control characters or surrounding spaces",
-            )
-        }
+        crate::identity::canonical_subject(text)
+            .map(Self)
+            .map_err(Invalid)
     }
 }
 
@@ -382,6 +385,9 @@ mod tests {
         for bad in ["", "1.2", "v1.2.3", "01.2.3", "1.2.3 ", "latest"] {
             assert!(Version::parse(bad).is_err(), "{bad:?} should be refused");
         }
+        let longest = format!("1.0.0-{}", "a".repeat(MAX_VERSION_CHARS - 6));
+        assert!(Version::parse(&longest).is_ok());
+        assert!(Version::parse(&format!("{longest}a")).is_err());
     }
 
     #[test]
@@ -451,8 +457,11 @@ mod tests {
     }
 
     #[test]
-    fn subjects_are_short_and_clean() {
-        assert!(Subject::parse("alice@example.com").is_ok());
+    fn subjects_are_short_clean_and_canonical() {
+        assert_eq!(
+            Subject::parse("Alice@Example.com").unwrap().as_str(),
+            "alice@example.com"
+        );
         for bad in ["", " alice", "al\nice", &"x".repeat(129)] {
             assert!(Subject::parse(bad).is_err(), "{bad:?} should be refused");
         }

@@ -511,3 +511,31 @@ fn spinapps_select_components_and_set_variables_that_spin_toml_has() {
         Some(format!("{}: variable refresh_seconds", with_refresh.id()).as_str())
     );
 }
+
+/// A stalled or slow client must never hold a Spin instance: the ingress buffers whole requests
+/// (up to the API's body limit) and times out slow ones before proxying.
+#[test]
+fn the_ingress_shields_instances_from_slow_clients() {
+    for dir in ["k8s/overlays/staging", "k8s/overlays/production"] {
+        let objects = rendered(dir);
+        let ingresses = of_kind(&objects, "Ingress");
+        assert!(!ingresses.is_empty(), "{dir} has no Ingress");
+        for ingress in ingresses {
+            let annotations = &ingress.value["metadata"]["annotations"];
+            let get =
+                |key: &str| annotations[format!("nginx.ingress.kubernetes.io/{key}")].as_str();
+            assert_eq!(get("proxy-request-buffering"), Some("on"), "{dir}");
+            assert_eq!(get("proxy-body-size"), Some("64k"), "{dir}");
+            assert_eq!(get("client-body-buffer-size"), Some("64k"), "{dir}");
+            let read: u64 = get("proxy-read-timeout").unwrap().parse().unwrap();
+            assert!((1..=60).contains(&read), "{dir}: proxy-read-timeout {read}");
+        }
+    }
+    let install = std::fs::read_to_string(repo().join("k8s/platform/install.sh")).unwrap();
+    for key in ["client-header-timeout", "client-body-timeout"] {
+        assert!(
+            install.contains(&format!("\"{key}\":\"10\"")),
+            "install.sh sets {key}"
+        );
+    }
+}

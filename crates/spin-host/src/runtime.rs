@@ -21,6 +21,24 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 
 /// How many instances may run at once; requests beyond it wait for a slot.
 pub const MAX_INSTANCES: u32 = 128;
+/// How long a request waits for a slot before it is answered 503 (`Busy`): when every slot is
+/// taken, new requests are refused quickly instead of piling up behind them.
+pub const SLOT_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Every instance slot stayed taken for [`SLOT_WAIT`].
+#[derive(Debug)]
+pub struct Busy;
+
+impl std::fmt::Display for Busy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "all {MAX_INSTANCES} instance slots stayed busy for {SLOT_WAIT:?}"
+        )
+    }
+}
+
+impl std::error::Error for Busy {}
 /// Linear memory an instance may grow to.
 const MAX_MEMORY_BYTES: usize = 256 << 20;
 
@@ -195,7 +213,9 @@ impl Runtime {
             .components
             .get(component_id)
             .ok_or_else(|| anyhow!("no component `{component_id}`"))?;
-        let permit = self.slots.clone().acquire_owned().await?;
+        let permit = tokio::time::timeout(SLOT_WAIT, self.slots.clone().acquire_owned())
+            .await
+            .map_err(|_| Busy)??;
         let host = self
             .me
             .upgrade()

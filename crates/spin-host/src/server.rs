@@ -1,14 +1,14 @@
 //! The HTTP front: routes each request to its component as Spin does, logs it, and drains
 //! open connections on shutdown.
 
-use crate::runtime::Runtime;
+use crate::runtime::{Busy, Runtime};
 use anyhow::Result;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +17,9 @@ use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 
 /// How long shutdown waits for requests in flight.
 const DRAIN: Duration = Duration::from_secs(10);
+/// How long a client may take to send a request's line and headers. Slow senders hold a
+/// connection, never an instance slot; past this they are disconnected.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Serves until `shutdown` resolves, then stops accepting and drains open connections.
 pub async fn serve(
@@ -40,7 +43,11 @@ pub async fn serve(
                 let _ = stream.set_nodelay(true);
                 let runtime = runtime.clone();
                 let service = hyper::service::service_fn(move |req| handle(runtime.clone(), local, peer, req));
-                let connection = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+                let connection = http1::Builder::new()
+                    .keep_alive(true)
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT)
+                    .serve_connection(TokioIo::new(stream), service);
                 let connection = graceful.watch(connection);
                 tokio::spawn(async move {
                     let _ = connection.await;
@@ -129,6 +136,13 @@ async fn handle(
             }
             match runtime.handle(&trigger.component, req).await {
                 Ok(response) => response,
+                Err(e) if e.is::<Busy>() => {
+                    eprintln!("spin-host: {method} {path:?}: {e}");
+                    let mut busy = bare(hyper::StatusCode::SERVICE_UNAVAILABLE);
+                    busy.headers_mut()
+                        .insert("retry-after", hyper::header::HeaderValue::from_static("1"));
+                    busy
+                }
                 Err(e) => {
                     eprintln!("spin-host: {method} {path}: {e:#}");
                     bare(hyper::StatusCode::INTERNAL_SERVER_ERROR)

@@ -22,7 +22,8 @@ impl ConsoleRequest {
             .split_once('?')
             .unwrap_or((path_and_query, ""));
         Self {
-            method: method.to_ascii_uppercase(),
+            // Methods are case-sensitive (RFC 9110): `get` is not `GET`.
+            method: method.to_owned(),
             path: path.to_owned(),
             query: query.to_owned(),
             headers: Vec::new(),

@@ -484,6 +484,9 @@ fn other_methods_and_paths_get_readable_pages() {
     let (head, _) = render_with(&ConsoleRequest::new("HEAD", "/"), &backend, &[]);
     assert_eq!(head.status, 200);
     assert!(head.body.is_empty());
+    // Methods are case-sensitive: `get` is not GET.
+    let (lowercase, _) = render_with(&ConsoleRequest::new("get", "/"), &backend, &[]);
+    assert_eq!(lowercase.status, 405);
 }
 
 #[test]

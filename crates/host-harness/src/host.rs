@@ -319,6 +319,7 @@ impl Host {
     fn signal(&self, signal: &str) {
         let _ = Command::new("kill")
             .args([signal, "--", &format!("-{}", self.child.id())])
+            .stderr(Stdio::null())
             .status();
     }
 

@@ -232,3 +232,71 @@ fn spin_host_refuses_what_it_does_not_implement() {
         "{printed}"
     );
 }
+
+/// spin-host runs at most 128 instances at once. When authenticated clients hold every slot
+/// with bodies they never finish, others wait at most two seconds for one and are then told
+/// to come back (503, `Retry-After`) instead of queueing without end; once the backend's body
+/// deadline frees the slots, everyone is served again. (Real Spin has no slot limit to exhaust:
+/// in clusters the ingress buffers bodies, see k8s/base/ingress.yaml.)
+#[test]
+fn spin_host_refuses_quickly_when_every_slot_is_taken() {
+    use std::io::{Read, Write};
+    let host = HostBuilder::new("slots").start();
+    let kestra = token("kestra", &["deployer"]);
+    let addr = host.base.trim_start_matches("http://").to_owned();
+    let head = format!(
+        "POST /api/releases HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {kestra}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{"
+    );
+    let stalled: Vec<std::net::TcpStream> = (0..::spin_host::runtime::MAX_INSTANCES + 8)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+            stream.write_all(head.as_bytes()).unwrap();
+            stream
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let started = std::time::Instant::now();
+    let busy = host.get("/api/health");
+    assert_eq!(busy.status, 503, "{}", busy.body);
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // Each stalled write ends with a 400 at the body deadline, and frees its slot.
+    for mut stream in stalled.into_iter().take(3) {
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 400") || answer.starts_with("HTTP/1.1 503"),
+            "{answer}"
+        );
+    }
+    std::thread::sleep(std::time::Duration::from_secs(6));
+    assert_eq!(host.get("/api/health").status, 200);
+}
+
+/// A client that never finishes its headers is disconnected after the header-read timeout.
+#[test]
+fn spin_host_disconnects_a_client_that_never_finishes_its_headers() {
+    use std::io::{Read, Write};
+    let host = HostBuilder::new("header-timeout").start();
+    let mut stream = std::net::TcpStream::connect(host.base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(::spin_host::server::HEADER_READ_TIMEOUT * 3))
+        .unwrap();
+    stream
+        .write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut answer = Vec::new();
+    let read = stream.read_to_end(&mut answer);
+    assert!(
+        read.is_ok(),
+        "the connection was closed, not left open: {read:?}"
+    );
+    let waited = started.elapsed();
+    assert!(
+        waited >= ::spin_host::server::HEADER_READ_TIMEOUT / 2
+            && waited < ::spin_host::server::HEADER_READ_TIMEOUT * 2,
+        "{waited:?}"
+    );
+}

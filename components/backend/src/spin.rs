@@ -75,29 +75,35 @@ fn read_body(req: IncomingRequest, declared: Option<Result<u64, std::num::ParseI
     let timer = monotonic_clock::subscribe_instant(deadline);
     let ready = stream.subscribe();
     let mut bytes = Vec::new();
-    let outcome = loop {
+    // `Ok` once the stream ended by itself; `Err` with the answer when reading had to stop.
+    let ended: Result<(), Body> = loop {
         if !poll::poll(&[&ready, &timer]).contains(&0) {
-            break Body::Broken(format!("it did not arrive within {BODY_DEADLINE_MS} ms"));
+            break Err(Body::Broken(format!(
+                "it did not arrive within {BODY_DEADLINE_MS} ms"
+            )));
         }
         match stream.read(64 * 1024) {
-            Ok(chunk) if bytes.len() + chunk.len() > MAX_BODY_BYTES => break Body::TooLarge,
+            Ok(chunk) if bytes.len() + chunk.len() > MAX_BODY_BYTES => break Err(Body::TooLarge),
             Ok(chunk) => bytes.extend_from_slice(&chunk),
-            Err(StreamError::Closed) => break Body::Complete(Vec::new()),
+            Err(StreamError::Closed) => break Ok(()),
             Err(StreamError::LastOperationFailed(_)) => {
-                break Body::Broken("the connection ended before the whole body arrived".into());
+                break Err(Body::Broken(
+                    "the connection ended before the whole body arrived".into(),
+                ));
             }
         }
     };
+    // WASI child resources go before their parents: the pollable, the stream, then the body.
     drop(ready);
     drop(stream);
     drop(body);
-    match (outcome, declared) {
-        (Body::Complete(_), Some(n)) if n != bytes.len() as u64 => Body::Broken(format!(
+    match (ended, declared) {
+        (Err(refused), _) => refused,
+        (Ok(()), Some(n)) if n != bytes.len() as u64 => Body::Broken(format!(
             "{} of the {n} bytes its Content-Length declared arrived",
             bytes.len()
         )),
-        (Body::Complete(_), _) => Body::Complete(bytes),
-        (other, _) => other,
+        (Ok(()), _) => Body::Complete(bytes),
     }
 }
 

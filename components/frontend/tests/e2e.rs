@@ -184,11 +184,7 @@ fn a_backend_slower_than_the_timeout_gives_a_503_page(runtime: Runtime) {
     );
     // Far below the 30 s the client would wait: the console gave up by itself.
     assert!(started.elapsed().as_secs() < 10);
-    let log = host.output();
-    let line = log
-        .lines()
-        .find(|l| l.contains("\"route\":\"/\",\"status\":503"))
-        .unwrap_or_else(|| panic!("no log line for the 503: {log}"));
+    let line = host.wait_for_line(|l| l.contains("\"route\":\"/\",\"status\":503"));
     assert!(line.contains("no answer before the deadline"), "{line}");
 }
 
@@ -207,20 +203,12 @@ fn a_backend_error_gives_a_502_page_whose_request_id_is_in_both_logs(runtime: Ru
         .to_owned();
     assert_eq!(id.len(), 32);
     assert!(!page.body.contains("401") && !page.body.contains("Unauthorized"));
-    let log = host.output();
-    let lines: Vec<&str> = log.lines().filter(|l| l.contains(&id)).collect();
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("\"route\":\"/api/releases\"") && l.contains("401")),
-        "{log}"
-    );
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.contains("\"route\":\"/releases\"") && l.contains("502")),
-        "{log}"
-    );
+    host.wait_for_line(|l| {
+        l.contains(&id) && l.contains("\"route\":\"/api/releases\"") && l.contains("401")
+    });
+    host.wait_for_line(|l| {
+        l.contains(&id) && l.contains("\"route\":\"/releases\"") && l.contains("502")
+    });
 }
 
 fn with_public_reads_off_the_console_reads_with_its_viewer_token(runtime: Runtime) {
@@ -274,13 +262,7 @@ fn the_console_alone_without_backend_url_fails_every_page(runtime: Runtime) {
         .start();
     let page = frontend.get("/releases");
     assert_eq!((page.status, page.body.as_str()), (500, ""));
-    assert!(
-        frontend
-            .output()
-            .contains("unknown routing destination 'backend'"),
-        "{}",
-        frontend.output()
-    );
+    frontend.wait_for_line(|l| l.contains("unknown routing destination 'backend'"));
 }
 
 /// A test double for a backend that records each request's headers and answers 503.

@@ -306,6 +306,24 @@ impl Host {
         );
     }
 
+    /// The first line printed (on either stream) that `matches`, waiting up to 10 s for it:
+    /// a component's log line may reach the harness a moment after its HTTP answer.
+    pub fn wait_for_line(&self, matches: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let output = self.output();
+            if let Some(line) = output.lines().find(|l| matches(l)) {
+                return line.to_owned();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: no such line in:\n{output}",
+                self.runtime.name()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     /// Everything the runtime and the components printed so far, stdout then stderr (Spin
     /// prints the components' output on its stderr, spin-host on its stdout).
     pub fn output(&self) -> String {

@@ -36,6 +36,7 @@ test: lint build
 	scripts/with-postgres.sh cargo test --workspace
 
 bench: tools build
+	scripts/flask-peer-venv.sh
 	cargo build --profile host -p bench
 	scripts/with-postgres.sh target/host/bench
 

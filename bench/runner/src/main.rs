@@ -11,13 +11,14 @@ use bytes::Bytes;
 use host_harness::{Host, HostBuilder, Runtime};
 use http_body_util::{BodyExt, Full};
 use hyper_util::rt::TokioIo;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 const CONCURRENCY: usize = 16;
 
 struct Measured {
-    label: String,
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -27,32 +28,6 @@ struct Measured {
 /// The `host:port` a started runtime serves on.
 fn addr(host: &Host) -> &str {
     host.base.trim_start_matches("http://")
-}
-
-/// Peak resident memory of the runtime's whole process group (Spin runs its trigger as a
-/// child process), in KiB.
-fn peak_rss_kib(host: &Host) -> u64 {
-    let leader = host.child.id();
-    let mut total = 0;
-    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // pgrp is the 5th field, counted after the parenthesised command name.
-        let in_group = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
-            == Some(leader);
-        if in_group {
-            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-            total += status
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    total
 }
 
 #[derive(Clone)]
@@ -73,9 +48,18 @@ fn get(path: &'static str) -> impl Fn(usize, usize) -> Call + Send + Sync + 'sta
     }
 }
 
+type Sender = hyper::client::conn::http1::SendRequest<Full<Bytes>>;
+
+async fn connect(addr: &str) -> Result<Sender> {
+    let stream = tokio::net::TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(connection);
+    Ok(sender)
+}
+
 /// Sends `call` from CONCURRENCY keep-alive connections for `duration`; returns the figures.
 async fn load(
-    label: &str,
     addr: &str,
     duration: Duration,
     make: impl Fn(usize, usize) -> Call + Send + Sync + 'static,
@@ -86,11 +70,7 @@ async fn load(
     for worker in 0..CONCURRENCY {
         let (addr, make) = (addr.to_owned(), make.clone());
         workers.push(tokio::spawn(async move {
-            let stream = tokio::net::TcpStream::connect(&addr).await?;
-            stream.set_nodelay(true)?;
-            let (mut sender, connection) =
-                hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-            tokio::spawn(connection);
+            let mut sender = connect(&addr).await?;
             let (mut latencies, mut errors) = (Vec::new(), 0usize);
             let mut n = 0;
             while Instant::now() < deadline {
@@ -109,9 +89,21 @@ async fn load(
                 let request =
                     request.body(Full::new(Bytes::from(call.body.unwrap_or_default())))?;
                 let sent = Instant::now();
+                if sender.is_closed() {
+                    sender = connect(&addr).await?;
+                }
                 let response = sender.send_request(request).await?;
                 let ok = response.status().is_success();
+                let closes = response
+                    .headers()
+                    .get("connection")
+                    .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"close"));
                 response.into_body().collect().await?;
+                if closes {
+                    // Servers that close after each answer (gunicorn's sync workers) pay for a
+                    // new connection per request, as their clients do.
+                    sender = connect(&addr).await?;
+                }
                 latencies.push(sent.elapsed());
                 errors += usize::from(!ok);
             }
@@ -131,7 +123,6 @@ async fn load(
             .map_or(0.0, |d| d.as_secs_f64() * 1e3)
     };
     Ok(Measured {
-        label: label.to_owned(),
         rps: latencies.len() as f64 / duration.as_secs_f64(),
         p50_ms: pct(0.50),
         p99_ms: pct(0.99),
@@ -145,79 +136,26 @@ fn release_json(version: &str) -> String {
     )
 }
 
-/// Seeds 100 releases, then measures the app's routes.
-async fn measure_app(label: &str, host: &Host, duration: Duration) -> Result<Vec<Measured>> {
-    let addr = addr(host);
+/// The same 100 releases on every server, through its API.
+async fn seed(addr: &str) -> Result<()> {
     let deployer = host_harness::token("bench", &["deployer"]);
-    let seed = deployer.clone();
     for i in 0..100 {
         let status = post(
             addr,
             "/api/releases",
-            &seed,
+            &deployer,
             &release_json(&format!("1.{i}.0")),
         )
         .await?;
         if status != 201 && status != 200 {
-            bail!("seeding release 1.{i}.0 answered {status}");
+            bail!("seeding release 1.{i}.0 on {addr} answered {status}");
         }
     }
-    let mut rows = Vec::new();
-    if label == "SQLite" {
-        rows.push(load("GET /api/health", addr, duration, get("/api/health")).await?);
-    }
-    rows.push(
-        load(
-            &format!("GET /api/releases ({label}, 100 stored)"),
-            addr,
-            duration,
-            get("/api/releases?limit=100"),
-        )
-        .await?,
-    );
-    rows.push(
-        load(
-            &format!("GET /api/clusters ({label})"),
-            addr,
-            duration,
-            get("/api/clusters"),
-        )
-        .await?,
-    );
-    // The console's overview: one page, four parallel calls through service chaining.
-    rows.push(
-        load(
-            &format!("GET / (console overview, {label})"),
-            addr,
-            duration,
-            get("/"),
-        )
-        .await?,
-    );
-    rows.push(
-        load(
-            &format!("POST …/deployments ({label})"),
-            addr,
-            duration,
-            move |worker, n| Call {
-                method: "POST",
-                path: format!("/api/releases/1.{}.0/deployments", worker % 100),
-                token: Some(deployer.clone()),
-                body: Some(format!(
-                    r#"{{"cluster":"staging","status":"started","message":"bench {worker}-{n}"}}"#
-                )),
-            },
-        )
-        .await?,
-    );
-    Ok(rows)
+    Ok(())
 }
 
 async fn post(addr: &str, path: &str, token: &str, body: &str) -> Result<u16> {
-    let stream = tokio::net::TcpStream::connect(addr).await?;
-    let (mut sender, connection) =
-        hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
-    tokio::spawn(connection);
+    let mut sender = connect(addr).await?;
     let request = hyper::Request::post(path)
         .header("host", addr)
         .header("authorization", format!("Bearer {token}"))
@@ -262,62 +200,227 @@ async fn fresh_postgres(name: &str) -> Result<(String, String)> {
     Ok((format!("{base}/{db}"), format!("postgres://{authority}")))
 }
 
-/// What one runtime measured.
-struct RuntimeFigures {
-    rows: Vec<Measured>,
-    cold_start: Duration,
-    warm_start: Duration,
-    peak_rss_kib: u64,
+/// The Flask peer (`../shared/peers/flask-ledger`, gunicorn with 2 sync workers, SQLite WAL),
+/// with the same key, issuer and audience as the app, in its own process group.
+struct Peer {
+    child: Child,
+    addr: String,
 }
 
-/// Every row on one runtime: the app on SQLite and on PostgreSQL, then the hello ceiling.
-async fn measure_runtime(runtime: Runtime, duration: Duration) -> Result<RuntimeFigures> {
-    let name = runtime.name().replace('-', "_");
-    // Cold start compiles the components; warm start finds them in the compile cache.
-    let cache = scratch(&format!("{name}-cache"))?;
-    let app = |label: &str| -> Result<HostBuilder> {
-        Ok(HostBuilder::on(runtime, label)
-            .sqlite_dir(scratch(&format!("{name}-{label}"))?)
-            .cache_dir(cache.clone())
-            .ready_path("/api/health"))
+impl Peer {
+    fn start() -> Result<Self> {
+        let repo = host_harness::repo();
+        let port = host_harness::free_port();
+        let db = scratch("flask")?.join("ledger.db");
+        let child = Command::new(repo.join("../shared/peers/flask-ledger/run.sh"))
+            .env("VENV", repo.join("target/flask-peer-venv"))
+            .env("PORT", port.to_string())
+            .env("AUTH_HMAC_KEY", host_harness::HMAC_KEY)
+            .env("AUTH_ISSUER", token::DEFAULT_ISSUER)
+            .env("AUTH_AUDIENCE", token::DEFAULT_AUDIENCE)
+            .env("LEDGER_DB", db)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .context("starting the Flask peer (make bench runs scripts/flask-peer-venv.sh)")?;
+        let peer = Self {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(&peer.addr).is_err() {
+            if Instant::now() > deadline {
+                bail!("the Flask peer never listened on {}", peer.addr);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(peer)
+    }
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// One server under test: its name, address, and process group (for memory).
+struct Server {
+    name: &'static str,
+    addr: String,
+    group: u32,
+    /// Serves `/` as the console (the peer has no console).
+    console: bool,
+}
+
+impl Server {
+    fn of(name: &'static str, host: &Host) -> Self {
+        Self {
+            name,
+            addr: addr(host).to_owned(),
+            group: host.child.id(),
+            console: true,
+        }
+    }
+}
+
+/// A request every server is measured on.
+struct Row {
+    label: &'static str,
+    make: std::sync::Arc<dyn Fn(usize, usize) -> Call + Send + Sync>,
+    console: bool,
+}
+
+fn rows() -> Vec<Row> {
+    let deployer = host_harness::token("bench", &["deployer"]);
+    let row = |label, path: &'static str| Row {
+        label,
+        make: std::sync::Arc::new(get(path)),
+        console: false,
     };
-    let cold = app("cold")?.start();
-    let cold_start = cold.first_response;
-    drop(cold);
-    let sqlite = app("sqlite")?.start();
-    let warm_start = sqlite.first_response;
-    let mut rows = measure_app("SQLite", &sqlite, duration).await?;
-    let mut peak = peak_rss_kib(&sqlite);
-    drop(sqlite);
+    vec![
+        row("GET /api/health", "/api/health"),
+        row("GET /api/releases?limit=100", "/api/releases?limit=100"),
+        row("GET /api/releases?limit=20", "/api/releases?limit=20"),
+        row("GET /api/clusters", "/api/clusters"),
+        Row {
+            label: "GET / (console overview)",
+            make: std::sync::Arc::new(get("/")),
+            console: true,
+        },
+        Row {
+            label: "POST …/deployments",
+            make: std::sync::Arc::new(move |worker, n| Call {
+                method: "POST",
+                path: format!("/api/releases/1.{}.0/deployments", worker % 100),
+                token: Some(deployer.clone()),
+                body: Some(format!(
+                    r#"{{"cluster":"staging","status":"started","message":"bench {worker}-{n}"}}"#
+                )),
+            }),
+            console: false,
+        },
+    ]
+}
 
-    let (db_url, db_host) = fresh_postgres(&name).await?;
-    let postgres = app("pg")?
-        .var("db_url", &db_url)
-        .var("db_outbound_host", &db_host)
-        .start();
-    rows.extend(measure_app("PostgreSQL", &postgres, duration).await?);
-    peak = peak.max(peak_rss_kib(&postgres));
-    drop(postgres);
+/// Every row on every server, `ROUNDS` times, the servers taking turns within each row so that
+/// noise on the machine hits them alike. Returns, per row, each server's mean figures.
+async fn measure(
+    servers: &[Server],
+    duration: Duration,
+) -> Result<Vec<(&'static str, Vec<Option<Measured>>)>> {
+    const ROUNDS: usize = 2;
+    let mut table = Vec::new();
+    for row in rows() {
+        let mut runs: Vec<Vec<Measured>> = servers.iter().map(|_| Vec::new()).collect();
+        for _ in 0..ROUNDS {
+            for (server, runs) in servers.iter().zip(&mut runs) {
+                if row.console && !server.console {
+                    continue;
+                }
+                let make = row.make.clone();
+                runs.push(load(&server.addr, duration, move |w, n| make(w, n)).await?);
+            }
+        }
+        let means = runs
+            .into_iter()
+            .map(|runs| {
+                (!runs.is_empty()).then(|| {
+                    let n = runs.len() as f64;
+                    Measured {
+                        rps: runs.iter().map(|m| m.rps).sum::<f64>() / n,
+                        p50_ms: runs.iter().map(|m| m.p50_ms).sum::<f64>() / n,
+                        p99_ms: runs.iter().map(|m| m.p99_ms).sum::<f64>() / n,
+                        errors: runs.iter().map(|m| m.errors).sum(),
+                    }
+                })
+            })
+            .collect();
+        table.push((row.label, means));
+    }
+    Ok(table)
+}
 
-    let hello = app("hello")?
-        .manifest(host_harness::repo().join("bench/hello/spin.toml"))
-        .ready_path("/")
-        .start();
-    rows.push(
-        load(
-            "GET / (bare hello component)",
-            addr(&hello),
-            duration,
-            get("/"),
-        )
-        .await?,
-    );
-    Ok(RuntimeFigures {
-        rows,
-        cold_start,
-        warm_start,
-        peak_rss_kib: peak,
-    })
+fn print_table(
+    title: &str,
+    servers: &[Server],
+    table: &[(&'static str, Vec<Option<Measured>>)],
+    peer: Option<usize>,
+) {
+    println!("\n{title}");
+    let mut header = format!("| {:<30} |", "request");
+    let mut rule = format!("|{:-<32}|", "");
+    for server in servers {
+        header.push_str(&format!(
+            " {:>22} |",
+            format!("{} req/s · p99 ms", server.name)
+        ));
+        rule.push_str(&format!("{:->24}|", ""));
+        if peer.is_some_and(|p| servers[p].name != server.name) {
+            header.push_str(&format!(" {:>10} |", "vs peer"));
+            rule.push_str(&format!("{:->12}|", ""));
+        }
+    }
+    println!("{header}\n{rule}");
+    for (label, figures) in table {
+        let mut line = format!("| {label:<30} |");
+        for (server, figure) in servers.iter().zip(figures) {
+            let cell = figure.as_ref().map_or("—".to_owned(), |m| {
+                let errors = if m.errors > 0 {
+                    format!(" ({} err)", m.errors)
+                } else {
+                    String::new()
+                };
+                format!("{:.0} · {:.1}{errors}", m.rps, m.p99_ms)
+            });
+            line.push_str(&format!(" {cell:>22} |"));
+            if let Some(p) = peer.filter(|p| servers[*p].name != server.name) {
+                let ratio = match (figure, &figures[p]) {
+                    (Some(m), Some(base)) => {
+                        format!("{:.2}× · {:.2}×", m.rps / base.rps, m.p99_ms / base.p99_ms)
+                    }
+                    _ => "—".to_owned(),
+                };
+                line.push_str(&format!(" {ratio:>10} |"));
+            }
+        }
+        println!("{line}");
+    }
+}
+
+/// Peak resident memory of a process group (Spin runs its trigger as a child process, gunicorn
+/// its workers), in KiB.
+fn group_rss_kib(group: u32) -> u64 {
+    let mut total = 0;
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let in_group = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
+            == Some(group);
+        if in_group {
+            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
+            total += status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+                .unwrap_or(0);
+        }
+    }
+    total
+}
+
+fn app(runtime: Runtime, label: &str, cache: &std::path::Path) -> Result<HostBuilder> {
+    Ok(HostBuilder::on(runtime, label)
+        .sqlite_dir(scratch(&format!("{}-{label}", runtime.name()))?)
+        .cache_dir(cache.to_path_buf())
+        .ready_path("/api/health"))
 }
 
 #[tokio::main]
@@ -328,55 +431,126 @@ async fn main() -> Result<()> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(5);
     let duration = Duration::from_secs(seconds);
-    let spin = measure_runtime(Runtime::Spin, duration).await?;
-    let spin_host = measure_runtime(Runtime::SpinHost, duration).await?;
+    let runtimes = [(Runtime::Spin, "Spin"), (Runtime::SpinHost, "spin-host")];
 
+    // Start-up: cold compiles the components into an empty cache, warm finds them there.
+    let mut starts = Vec::new();
+    for (runtime, _) in runtimes {
+        let cache = scratch(&format!("{}-cache", runtime.name()))?;
+        let cold = app(runtime, "cold", &cache)?.start().first_response;
+        let warm = app(runtime, "warm", &cache)?.start().first_response;
+        starts.push((runtime, cold, warm, cache));
+    }
+
+    // SQLite: the three servers side by side, each seeded with the same 100 releases.
+    let spin = app(Runtime::Spin, "sqlite", &starts[0].3)?.start();
+    let spin_host = app(Runtime::SpinHost, "sqlite", &starts[1].3)?.start();
+    let peer = Peer::start()?;
+    let servers = [
+        Server::of("Spin", &spin),
+        Server::of("spin-host", &spin_host),
+        Server {
+            name: "Flask",
+            addr: peer.addr.clone(),
+            group: peer.child.id(),
+            console: false,
+        },
+    ];
+    for server in &servers {
+        seed(&server.addr).await?;
+    }
+    let sqlite = measure(&servers, duration).await?;
+    let memory: Vec<(&str, u64)> = servers
+        .iter()
+        .map(|s| (s.name, group_rss_kib(s.group)))
+        .collect();
+    drop((spin, spin_host, peer));
+
+    // PostgreSQL: both runtimes, each on a fresh database with the same seed.
+    let mut pg_hosts = Vec::new();
+    for (runtime, _) in runtimes {
+        let (db_url, db_host) = fresh_postgres(&runtime.name().replace('-', "_")).await?;
+        let cache = &starts.iter().find(|s| s.0 == runtime).unwrap().3;
+        pg_hosts.push(
+            app(runtime, "pg", cache)?
+                .var("db_url", &db_url)
+                .var("db_outbound_host", &db_host)
+                .start(),
+        );
+    }
+    let pg_servers = [
+        Server::of("Spin", &pg_hosts[0]),
+        Server::of("spin-host", &pg_hosts[1]),
+    ];
+    for server in &pg_servers {
+        seed(&server.addr).await?;
+    }
+    let postgres = measure(&pg_servers, duration).await?;
+    drop(pg_hosts);
+
+    // The ceiling: the bare hello component on each runtime.
+    let mut hellos = Vec::new();
+    for (runtime, name) in runtimes {
+        let cache = &starts.iter().find(|s| s.0 == runtime).unwrap().3;
+        let hello = app(runtime, "hello", cache)?
+            .manifest(repo.join("bench/hello/spin.toml"))
+            .ready_path("/")
+            .start();
+        hellos.push((name, load(addr(&hello), duration, get("/")).await?));
+    }
+
+    let load_average = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
-        "\nbenchmark: real Spin ({}) and spin-host, concurrency {CONCURRENCY}, {seconds} s per row, {} cores, load average {}",
-        host_harness::spin_bin().display(),
+        "\nbenchmark: concurrency {CONCURRENCY}, {seconds} s per measurement, mean of 2 rounds taken in turns, \
+         {} cores, load average {} (Spin: {})",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        std::fs::read_to_string("/proc/loadavg")
-            .unwrap_or_default()
+        load_average
             .split_whitespace()
             .take(3)
             .collect::<Vec<_>>()
-            .join(" ")
+            .join(" "),
+        host_harness::spin_bin().display()
     );
-    println!(
-        "| {:<42} | {:>10} | {:>8} | {:>8} | {:>10} | {:>8} | {:>8} | {:>6} |",
-        "request", "Spin req/s", "p50 ms", "p99 ms", "host req/s", "p50 ms", "p99 ms", "errors"
+    print_table(
+        "SQLite, 100 releases (ratios: throughput · p99 against the Flask peer)",
+        &servers,
+        &sqlite,
+        Some(2),
     );
-    println!(
-        "|{:-<44}|{:->12}|{:->10}|{:->10}|{:->12}|{:->10}|{:->10}|{:->8}|",
-        "", "", "", "", "", "", "", ""
-    );
-    for (a, b) in spin.rows.iter().zip(&spin_host.rows) {
+    print_table("PostgreSQL, 100 releases", &pg_servers, &postgres, None);
+    println!();
+    for (name, hello) in &hellos {
+        let index = usize::from(*name != "Spin");
+        let share = |label: &str| {
+            sqlite
+                .iter()
+                .find(|(l, _)| *l == label)
+                .and_then(|(_, f)| f[index].as_ref())
+                .map_or(0.0, |m| 100.0 * m.rps / hello.rps)
+        };
         println!(
-            "| {:<42} | {:>10.0} | {:>8.2} | {:>8.2} | {:>10.0} | {:>8.2} | {:>8.2} | {:>6} |",
-            a.label,
-            a.rps,
-            a.p50_ms,
-            a.p99_ms,
-            b.rps,
-            b.p50_ms,
-            b.p99_ms,
-            a.errors + b.errors
+            "{name}: bare hello {:.0} req/s, p99 {:.1} ms; share of it: health {:.0}%, releases?limit=20 {:.0}%, \
+             releases?limit=100 {:.0}%, clusters {:.0}%",
+            hello.rps,
+            hello.p99_ms,
+            share("GET /api/health"),
+            share("GET /api/releases?limit=20"),
+            share("GET /api/releases?limit=100"),
+            share("GET /api/clusters"),
         );
     }
-    for (name, figures) in [("real Spin", &spin), ("spin-host", &spin_host)] {
-        let health = figures
-            .rows
-            .iter()
-            .find(|r| r.label == "GET /api/health")
-            .map_or(0.0, |r| r.rps);
-        let ceiling = figures.rows.last().map_or(1.0, |r| r.rps);
+    for (runtime, cold, warm, _) in &starts {
         println!(
-            "\n{name}: /api/health at {:.0}% of the hello component's throughput; first response \
-             after start {:.0} ms cold (compiling), {:.0} ms warm (compile cache); peak RSS {:.1} MiB",
-            100.0 * health / ceiling,
-            figures.cold_start.as_secs_f64() * 1e3,
-            figures.warm_start.as_secs_f64() * 1e3,
-            figures.peak_rss_kib as f64 / 1024.0
+            "{}: first response after start {:.0} ms cold (compiling), {:.0} ms warm (compile cache)",
+            runtime.name(),
+            cold.as_secs_f64() * 1e3,
+            warm.as_secs_f64() * 1e3
+        );
+    }
+    for (name, kib) in memory {
+        println!(
+            "{name}: peak RSS {:.1} MiB (whole process group, after the SQLite rows)",
+            kib as f64 / 1024.0
         );
     }
     for name in ["backend", "frontend", "hello"] {

@@ -18,7 +18,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         handlers::list_releases, handlers::create_release, handlers::get_release,
         handlers::record_deployment, handlers::clusters,
         handlers::request_approval, handlers::decide, handlers::list_approvals,
-        handlers::audit,
+        handlers::audit, handlers::overview,
     ),
     components(schemas(Problem, ReleaseInput, DeploymentInput, DecisionInput, ApprovalRequestInput)),
     modifiers(&BearerAuth),

@@ -71,6 +71,10 @@ pub const ROUTES: &[RouteSpec] = &[
         pattern: "/api/audit",
         methods: &["GET"],
     },
+    RouteSpec {
+        pattern: "/api/overview",
+        methods: &["GET"],
+    },
 ];
 
 /// Finds the route for a path, and the `{version}` segment if the pattern has one.

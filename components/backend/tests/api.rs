@@ -333,6 +333,55 @@ fn health_ready_and_info() {
     assert_eq!(info["commit"], backend::COMMIT);
 }
 
+/// `/api/overview` says in one answer what the four reads the console used to make say.
+fn overview_matches_the_separate_reads(app: &App) {
+    for i in 0..12 {
+        let version = format!("1.{i}.0");
+        let created = app.send(
+            post("/api/releases", release_body(&version, DIGEST)).by("kestra", &["deployer"]),
+        );
+        assert_eq!(created.status, 201);
+        let staging = json!({"cluster": "staging", "status": "succeeded"});
+        let path = format!("/api/releases/{version}/deployments");
+        assert_eq!(
+            app.send(post(&path, staging).by("kestra", &["deployer"]))
+                .status,
+            201
+        );
+        if i % 2 == 0 {
+            let path = format!("/api/releases/{version}/approval");
+            let requested = app.send(ApiRequest::new("POST", &path).by("kestra", &["deployer"]));
+            assert_eq!(requested.status, 201);
+        }
+    }
+    let overview = app.send(get("/api/overview"));
+    assert_eq!(overview.status, 200);
+    let overview = overview.json_body();
+    assert_eq!(overview["info"], app.send(get("/api/info")).json_body());
+    assert_eq!(
+        overview["clusters"],
+        app.send(get("/api/clusters")).json_body()
+    );
+    assert_eq!(
+        overview["pending_approvals"],
+        app.send(get("/api/approvals?state=pending&limit=10"))
+            .json_body()
+    );
+    assert_eq!(
+        overview["releases"],
+        app.send(get("/api/releases?limit=10")).json_body()
+    );
+    assert_eq!(overview["releases"]["items"].as_array().unwrap().len(), 10);
+    assert!(overview["releases"]["next_cursor"].is_string());
+    problem(&app.send(get("/api/overview?limit=5")), 422);
+}
+
+#[test]
+fn the_overview_on_sqlite_and_postgres() {
+    overview_matches_the_separate_reads(&App::sqlite());
+    overview_matches_the_separate_reads(&App::postgres());
+}
+
 #[test]
 fn request_ids_are_echoed_or_generated() {
     let app = App::sqlite();

@@ -3,6 +3,15 @@
 
 use serde::Deserialize;
 
+/// `GET /api/overview`: the overview's data in one answer.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Overview {
+    pub info: Info,
+    pub clusters: Vec<ClusterStatus>,
+    pub pending_approvals: Page<Approval>,
+    pub releases: Page<Release>,
+}
+
 /// `GET /api/info`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Info {

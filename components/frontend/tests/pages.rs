@@ -64,16 +64,8 @@ fn the_overview_shows_clusters_pending_approvals_latest_releases_and_who_served_
     assert!(html.contains("<code title=\"sha256:0123456789abcdef"));
     // Data refreshes every 15 s by default.
     assert!(html.contains("data-refresh-seconds=\"15\""));
-    // Four calls, sent together.
-    assert_eq!(
-        backend.sent_paths(),
-        [
-            "/api/info",
-            "/api/clusters",
-            "/api/approvals?state=pending&limit=10",
-            "/api/releases?limit=10"
-        ]
-    );
+    // One call: the backend reads it all from one connection.
+    assert_eq!(backend.sent_paths(), ["/api/overview"]);
 }
 
 #[test]

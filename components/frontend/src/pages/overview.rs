@@ -4,8 +4,8 @@
 use super::problem::Problem;
 use super::releases::ReleaseRow;
 use super::{Badge, Chrome, Section, release_href};
-use crate::api::{Approval, ClusterStatus, Info, Page, Release};
-use crate::backend::{Backend, BackendError, decode};
+use crate::api::{Approval, ClusterStatus, Info, Overview, Page, Release};
+use crate::backend::{Backend, BackendError};
 use crate::time::{Millis, Moment, absolute};
 use askama::Template;
 
@@ -13,7 +13,7 @@ pub const FRAGMENT_PATH: &str = "/fragments/overview";
 /// How many pending approvals and releases the overview lists before linking to the rest.
 const LISTED: usize = 10;
 
-/// The overview's data, read in one round of parallel calls.
+/// The overview's data, read in one backend call (one instance, one database connection).
 pub struct OverviewData {
     pub info: Info,
     pub clusters: Vec<ClusterStatus>,
@@ -21,28 +21,15 @@ pub struct OverviewData {
     pub releases: Page<Release>,
 }
 
+pub const API_PATH: &str = "/api/overview";
+
 pub fn load(backend: &Backend) -> Result<OverviewData, BackendError> {
-    let paths = [
-        "/api/info",
-        "/api/clusters",
-        "/api/approvals?state=pending&limit=10",
-        "/api/releases?limit=10",
-    ];
-    let answers = backend.get_all(&paths);
-    // An unreachable backend explains every other failure, so it wins.
-    if let Some(Err(unavailable)) = answers
-        .iter()
-        .find(|a| matches!(a, Err(BackendError::Unavailable(_))))
-    {
-        return Err(unavailable.clone());
-    }
-    let [info, clusters, pending, releases]: [_; 4] =
-        answers.try_into().expect("one answer per path");
+    let overview: Overview = backend.get(API_PATH)?;
     Ok(OverviewData {
-        info: decode(paths[0], info)?,
-        clusters: decode(paths[1], clusters)?,
-        pending: decode(paths[2], pending)?,
-        releases: decode(paths[3], releases)?,
+        info: overview.info,
+        clusters: overview.clusters,
+        pending: overview.pending_approvals,
+        releases: overview.releases,
     })
 }
 

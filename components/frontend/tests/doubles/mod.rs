@@ -150,17 +150,14 @@ pub fn clusters() -> Value {
 
 /// The backend after a small release story: 1.4.0 on staging, its approval pending.
 pub fn story() -> ScriptedBackend {
-    ScriptedBackend::default()
-        .answer("/api/info", 200, &info())
-        .answer("/api/clusters", 200, &clusters())
-        .answer(
-            "/api/approvals?state=pending&limit=10",
-            200,
-            &json!({"items": [pending_approval("1.4.0")], "next_cursor": null}),
-        )
-        .answer(
-            "/api/releases?limit=10",
-            200,
-            &json!({"items": [release("1.4.0", SCRIPT)], "next_cursor": null}),
-        )
+    ScriptedBackend::default().answer(
+        "/api/overview",
+        200,
+        &json!({
+            "info": info(),
+            "clusters": clusters(),
+            "pending_approvals": {"items": [pending_approval("1.4.0")], "next_cursor": null},
+            "releases": {"items": [release("1.4.0", SCRIPT)], "next_cursor": null},
+        }),
+    )
 }

@@ -18,6 +18,27 @@ const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
 struct App {
     db: TestDb,
     vars: HashMap<String, String>,
+    /// SQL statements run so far: each is a host call under Spin, its dearest part.
+    statements: std::cell::Cell<usize>,
+}
+
+/// Counts the statements an executor runs.
+struct Counting<'a>(Box<dyn Executor + 'a>, &'a std::cell::Cell<usize>);
+
+impl Executor for Counting<'_> {
+    fn dialect(&self) -> ledger::Dialect {
+        self.0.dialect()
+    }
+
+    fn execute(&self, sql: &str, params: &[ledger::Value]) -> Result<u64, DbError> {
+        self.1.set(self.1.get() + 1);
+        self.0.execute(sql, params)
+    }
+
+    fn query(&self, sql: &str, params: &[ledger::Value]) -> Result<Vec<ledger::Row>, DbError> {
+        self.1.set(self.1.get() + 1);
+        self.0.query(sql, params)
+    }
 }
 
 impl App {
@@ -35,6 +56,7 @@ impl App {
         Self {
             db,
             vars: HashMap::new(),
+            statements: std::cell::Cell::new(0),
         }
         .var("auth_hmac_key", HMAC_KEY)
     }
@@ -46,12 +68,13 @@ impl App {
 
     fn call(&self, req: ApiRequest) -> (ApiResponse, AccessLog) {
         let variable = |name: &str| self.vars.get(name).cloned();
-        let open_db = |url: Option<&str>| -> Result<Box<dyn Executor>, DbError> {
-            match (url, &self.db) {
-                (Some(url), _) => Ok(Box::new(PostgresExecutor::connect(url)?)),
-                (None, TestDb::Sqlite(path)) => Ok(Box::new(SqliteExecutor::open(path)?)),
+        let open_db = |url: Option<&str>| -> Result<Box<dyn Executor + '_>, DbError> {
+            let exec: Box<dyn Executor> = match (url, &self.db) {
+                (Some(url), _) => Box::new(PostgresExecutor::connect(url)?),
+                (None, TestDb::Sqlite(path)) => Box::new(SqliteExecutor::open(path)?),
                 (None, TestDb::Postgres(_)) => panic!("a PostgreSQL test must set db_url"),
-            }
+            };
+            Ok(Box::new(Counting(exec, &self.statements)))
         };
         let host = Host {
             variable: &variable,
@@ -374,6 +397,32 @@ fn overview_matches_the_separate_reads(app: &App) {
     assert_eq!(overview["releases"]["items"].as_array().unwrap().len(), 10);
     assert!(overview["releases"]["next_cursor"].is_string());
     problem(&app.send(get("/api/overview?limit=5")), 422);
+}
+
+/// Each read is one migration check plus as few statements as its answer needs; under Spin
+/// every statement is a host call, so these numbers are what a read costs there.
+#[test]
+fn reads_run_few_statements() {
+    let app = App::sqlite();
+    story(&app);
+    let mut counted = Vec::new();
+    for (path, most) in [
+        ("/api/releases", 2),
+        ("/api/releases?limit=100", 2),
+        ("/api/clusters", 2),
+        ("/api/approvals?state=pending", 2),
+        ("/api/audit", 2),
+        ("/api/releases/1.4.0", 4),
+        ("/api/overview", 4),
+        ("/metrics", 4),
+    ] {
+        app.statements.set(0);
+        assert_eq!(app.send(get(path)).status, 200, "{path}");
+        let ran = app.statements.get();
+        counted.push(format!("{path} {ran}"));
+        assert!(ran <= most, "{path} ran {ran} statements, more than {most}");
+    }
+    eprintln!("statements per read: {}", counted.join(", "));
 }
 
 #[test]

@@ -156,16 +156,12 @@ impl<'a> Ledger<'a> {
 
     /// Every configured cluster with what it runs now and its latest event.
     pub fn clusters(&self) -> Result<Vec<ClusterStatus>, LedgerError> {
-        self.clusters
+        let clusters: Vec<(&str, Environment)> = self
+            .clusters
             .iter()
-            .map(|(name, environment)| {
-                Ok(store::cluster_status(
-                    &self.sql,
-                    name.as_str(),
-                    *environment,
-                )?)
-            })
-            .collect()
+            .map(|(name, environment)| (name.as_str(), *environment))
+            .collect();
+        Ok(store::cluster_statuses(&self.sql, &clusters)?)
     }
 
     /// Requests the production approval of a release that has succeeded on a staging cluster.

@@ -399,8 +399,10 @@ fn overview_matches_the_separate_reads(app: &App) {
     problem(&app.send(get("/api/overview?limit=5")), 422);
 }
 
-/// Each read is one migration check plus as few statements as its answer needs; under Spin
-/// every statement is a host call, so these numbers are what a read costs there.
+/// Each read is one migration check plus the statements its answer needs: two small indexed
+/// look-ups per cluster for `/api/clusters`. (One UNION ALL statement for all clusters ran
+/// slower under Spin 3.6, 1.1k against 1.7k req/s, so statements are not merged for their own
+/// sake.) The bounds keep a route from quietly growing more.
 #[test]
 fn reads_run_few_statements() {
     let app = App::sqlite();
@@ -409,11 +411,11 @@ fn reads_run_few_statements() {
     for (path, most) in [
         ("/api/releases", 2),
         ("/api/releases?limit=100", 2),
-        ("/api/clusters", 2),
+        ("/api/clusters", 7),
         ("/api/approvals?state=pending", 2),
         ("/api/audit", 2),
         ("/api/releases/1.4.0", 4),
-        ("/api/overview", 4),
+        ("/api/overview", 9),
         ("/metrics", 4),
     ] {
         app.statements.set(0);

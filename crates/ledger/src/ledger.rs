@@ -156,12 +156,16 @@ impl<'a> Ledger<'a> {
 
     /// Every configured cluster with what it runs now and its latest event.
     pub fn clusters(&self) -> Result<Vec<ClusterStatus>, LedgerError> {
-        let clusters: Vec<(&str, Environment)> = self
-            .clusters
+        self.clusters
             .iter()
-            .map(|(name, environment)| (name.as_str(), *environment))
-            .collect();
-        Ok(store::cluster_statuses(&self.sql, &clusters)?)
+            .map(|(name, environment)| {
+                Ok(store::cluster_status(
+                    &self.sql,
+                    name.as_str(),
+                    *environment,
+                )?)
+            })
+            .collect()
     }
 
     /// Requests the production approval of a release that has succeeded on a staging cluster.

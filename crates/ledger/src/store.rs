@@ -282,78 +282,58 @@ pub fn list_approvals(
     page(sql, &statement, request, &[filter.into()], approval_from)
 }
 
-/// Every configured cluster with what it runs and its latest event, in one statement: the
-/// host may charge per statement far more than the database charges per row (under Spin each
-/// one is a host call), so the two indexed look-ups per cluster are joined with UNION ALL.
-///
-/// A cluster's current release is its latest succeeded deployment whose release has not been
-/// rolled back there since.
-pub fn cluster_statuses(
-    sql: &Sql,
-    clusters: &[(&str, Environment)],
-) -> Result<Vec<ClusterStatus>, DbError> {
-    if clusters.is_empty() {
-        return Ok(Vec::new());
-    }
-    let per_cluster = |n: usize| {
-        format!(
-            "SELECT * FROM (SELECT 'last' AS kind, d.cluster, r.version, r.artifact, r.digest,
-                    d.status, d.message, d.recorded_at
-                FROM deployments d JOIN releases r ON r.id = d.release_id
-                WHERE d.cluster = ${n} ORDER BY d.id DESC LIMIT 1) AS last{n}
-             UNION ALL
-             SELECT * FROM (SELECT 'current' AS kind, d.cluster, r.version, r.artifact, r.digest,
-                    d.status, d.message, d.recorded_at
-                FROM deployments d JOIN releases r ON r.id = d.release_id
-                WHERE d.cluster = ${n} AND d.status = 'succeeded'
-                  AND NOT EXISTS (SELECT 1 FROM deployments later
-                                  WHERE later.cluster = d.cluster
-                                    AND later.release_id = d.release_id
-                                    AND later.status = 'rolled_back' AND later.id > d.id)
-                ORDER BY d.id DESC LIMIT 1) AS current{n}"
-        )
-    };
-    let statement = (1..=clusters.len())
-        .map(per_cluster)
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
-    let params: Vec<Value> = clusters.iter().map(|(name, _)| (*name).into()).collect();
-    let rows = sql.query(&statement, &params)?;
-    let mut statuses: Vec<ClusterStatus> = clusters
-        .iter()
-        .map(|(name, environment)| ClusterStatus {
-            name: (*name).to_owned(),
-            environment: *environment,
-            current: None,
-            last_event: None,
+/// The cluster's latest succeeded deployment whose release has not been rolled back there since.
+pub fn current_release(sql: &Sql, cluster: &str) -> Result<Option<CurrentRelease>, DbError> {
+    let row = sql.query_one(
+        "SELECT r.version, r.artifact, r.digest, d.recorded_at
+         FROM deployments d JOIN releases r ON r.id = d.release_id
+         WHERE d.cluster = $1 AND d.status = 'succeeded'
+           AND NOT EXISTS (SELECT 1 FROM deployments later
+                           WHERE later.cluster = d.cluster AND later.release_id = d.release_id
+                             AND later.status = 'rolled_back' AND later.id > d.id)
+         ORDER BY d.id DESC LIMIT 1",
+        &[cluster.into()],
+    )?;
+    row.map(|row| {
+        Ok(CurrentRelease {
+            version: row.text(0)?,
+            artifact: row.text(1)?,
+            digest: row.text(2)?,
+            succeeded_at: Timestamp::from_micros(row.int(3)?),
         })
-        .collect();
-    for row in &rows {
-        let cluster = row.text(1)?;
-        let Some(status) = statuses.iter_mut().find(|s| s.name == cluster) else {
-            continue;
-        };
-        let at = Timestamp::from_micros(row.int(7)?);
-        match row.text(0)?.as_str() {
-            "current" => {
-                status.current = Some(CurrentRelease {
-                    version: row.text(2)?,
-                    artifact: row.text(3)?,
-                    digest: row.text(4)?,
-                    succeeded_at: at,
-                })
-            }
-            _ => {
-                status.last_event = Some(LastEvent {
-                    version: row.text(2)?,
-                    status: parse_word(&row.text(5)?, DeploymentStatus::parse)?,
-                    message: row.opt_text(6)?,
-                    at,
-                })
-            }
-        }
-    }
-    Ok(statuses)
+    })
+    .transpose()
+}
+
+pub fn last_event(sql: &Sql, cluster: &str) -> Result<Option<LastEvent>, DbError> {
+    let row = sql.query_one(
+        "SELECT r.version, d.status, d.message, d.recorded_at
+         FROM deployments d JOIN releases r ON r.id = d.release_id
+         WHERE d.cluster = $1 ORDER BY d.id DESC LIMIT 1",
+        &[cluster.into()],
+    )?;
+    row.map(|row| {
+        Ok(LastEvent {
+            version: row.text(0)?,
+            status: parse_word(&row.text(1)?, DeploymentStatus::parse)?,
+            message: row.opt_text(2)?,
+            at: Timestamp::from_micros(row.int(3)?),
+        })
+    })
+    .transpose()
+}
+
+pub fn cluster_status(
+    sql: &Sql,
+    name: &str,
+    environment: Environment,
+) -> Result<ClusterStatus, DbError> {
+    Ok(ClusterStatus {
+        name: name.to_owned(),
+        environment,
+        current: current_release(sql, name)?,
+        last_event: last_event(sql, name)?,
+    })
 }
 
 /// What an audit entry records; the time and request come from the operation's context.

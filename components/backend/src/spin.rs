@@ -4,7 +4,7 @@
 
 use crate::http::{ApiRequest, BODY_DEADLINE_MS, Body, Host, MAX_BODY_BYTES};
 use ledger::{DbError, Dialect, Executor, Row, Timestamp, Value};
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::{http_component, pg4, sqlite3, variables};
 use std::cell::RefCell;
 use wasi::clocks::monotonic_clock;
@@ -12,7 +12,7 @@ use wasi::io::poll;
 use wasi::io::streams::StreamError;
 
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let method = req.method().to_string();
     let path_and_query = req.path_with_query().unwrap_or_else(|| "/".into());
     let headers = req
@@ -47,12 +47,7 @@ async fn handle(req: IncomingRequest) -> Response {
     };
     let (response, log) = crate::handle(&request, &host);
     println!("{}", log.to_line());
-    let mut builder = Response::builder();
-    builder.status(response.status);
-    for (name, value) in response.headers {
-        builder.header(name, value);
-    }
-    builder.body(response.body).build()
+    spin_response::send(out, response.status, &response.headers, &response.body);
 }
 
 /// Reads the body within [`BODY_DEADLINE_MS`] and up to [`MAX_BODY_BYTES`], and checks it

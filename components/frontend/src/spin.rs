@@ -4,7 +4,7 @@
 
 use crate::backend::{Fetched, Outgoing, Transport};
 use crate::{ConsoleRequest, Host};
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::{http_component, variables};
 use std::time::Duration;
 use wasi::clocks::monotonic_clock;
@@ -20,7 +20,7 @@ use wasi::io::streams::StreamError;
 const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
     let mut request = ConsoleRequest::new(
         &req.method().to_string(),
         &req.path_with_query().unwrap_or_else(|| "/".into()),
@@ -47,12 +47,7 @@ async fn handle(req: IncomingRequest) -> Response {
     };
     let (response, log) = crate::handle(&request, &host);
     println!("{}", log.to_line());
-    let mut builder = Response::builder();
-    builder.status(response.status);
-    for (name, value) in response.headers {
-        builder.header(name, value);
-    }
-    builder.body(response.body).build()
+    spin_response::send(out, response.status, &response.headers, &response.body);
 }
 
 fn fresh_request_id() -> String {

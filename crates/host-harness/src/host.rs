@@ -169,16 +169,29 @@ impl HostBuilder {
         }
     }
 
-    /// Runs the app expecting it to refuse to start; returns its exit code and what it printed
-    /// (stdout and stderr: Spin prints some refusals on one, some on the other).
-    pub fn fail(&self) -> (Option<i32>, String) {
-        let mut child = self
-            .command()
+    fn spawn(&self) -> Child {
+        self.command()
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .unwrap();
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.runtime.name()))
+    }
+
+    /// Runs the app expecting it to refuse to start; returns its exit code and what it printed
+    /// (stdout and stderr: Spin prints some refusals on one, some on the other).
+    pub fn fail(&self) -> (Option<i32>, String) {
+        let mut child = self.spawn();
+        // Read both pipes while it runs, so that a long message cannot block it.
+        let drain = |pipe: Option<Box<dyn Read + Send>>| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = pipe.unwrap().read_to_string(&mut text);
+                text
+            })
+        };
+        let stdout = drain(child.stdout.take().map(|p| Box::new(p) as _));
+        let stderr = drain(child.stderr.take().map(|p| Box::new(p) as _));
         let deadline = Instant::now() + START_TIMEOUT;
         while child.try_wait().unwrap().is_none() {
             assert!(
@@ -188,22 +201,14 @@ impl HostBuilder {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
-        let mut printed = String::new();
-        let _ = child.stdout.take().unwrap().read_to_string(&mut printed);
-        let _ = child.stderr.take().unwrap().read_to_string(&mut printed);
+        let printed = format!("{}\n{}", stdout.join().unwrap(), stderr.join().unwrap());
         (child.wait().unwrap().code(), printed)
     }
 
     /// Starts the app and waits until the ready path answers 200.
     pub fn start(self) -> Host {
         let started = Instant::now();
-        let mut child = self
-            .command()
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", self.runtime.name()));
+        let mut child = self.spawn();
         let (tx, serving) = std::sync::mpsc::channel();
         let stdout = collect_lines(child.stdout.take().unwrap(), tx.clone());
         let stderr = collect_lines(child.stderr.take().unwrap(), tx);

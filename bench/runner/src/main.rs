@@ -20,7 +20,6 @@ const CONCURRENCY: usize = 16;
 
 struct Measured {
     rps: f64,
-    p50_ms: f64,
     p99_ms: f64,
     errors: usize,
 }
@@ -124,7 +123,6 @@ async fn load(
     };
     Ok(Measured {
         rps: latencies.len() as f64 / duration.as_secs_f64(),
-        p50_ms: pct(0.50),
         p99_ms: pct(0.99),
         errors,
     })
@@ -333,7 +331,6 @@ async fn measure(
                     let n = runs.len() as f64;
                     Measured {
                         rps: runs.iter().map(|m| m.rps).sum::<f64>() / n,
-                        p50_ms: runs.iter().map(|m| m.p50_ms).sum::<f64>() / n,
                         p99_ms: runs.iter().map(|m| m.p99_ms).sum::<f64>() / n,
                         errors: runs.iter().map(|m| m.errors).sum(),
                     }

@@ -6,12 +6,14 @@ export PORT
 
 COMPONENTS := -p backend -p frontend -p outbound-probe -p hello
 
-.PHONY: help run build tools lint test bench token
+.PHONY: help run build tools lint test bench token control-plane clusters
 
 help:
 	@echo "make run    serve the app at http://127.0.0.1:$(PORT)"
 	@echo "make test   every check and test, installing what they need"
 	@echo "make bench  throughput, latency, start-up, memory and size figures"
+	@echo "make control-plane   a real Karmada control plane on loopback, no containers (local-dev/)"
+	@echo "make clusters        Kind clusters with SpinKube and Karmada (needs Docker or Podman)"
 	@echo "make token ARGS='--sub alice --role approver'   mint a bearer token"
 
 ## The Spin components (wasm32-wasip2) and the local host.
@@ -27,18 +29,25 @@ tools:
 
 lint: tools
 	cargo fmt --all --check
-	shellcheck -x scripts/*.sh k8s/platform/*.sh .ci/run
+	shellcheck -x scripts/*.sh k8s/platform/*.sh local-dev/*.sh .ci/run
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-wasip2 $(COMPONENTS) -- -D warnings
 
 test: lint build
 	scripts/check-components.sh
-	scripts/with-postgres.sh cargo test --workspace
+	cargo test --workspace --no-run
+	scripts/with-postgres.sh scripts/with-control-plane.sh cargo test --workspace
 
 bench: tools build
 	scripts/flask-peer-venv.sh
 	cargo build --profile host -p bench
 	scripts/with-postgres.sh target/host/bench
+
+control-plane:
+	local-dev/control-plane.sh up
+
+clusters:
+	local-dev/up.sh
 
 token:
 	@cargo run --quiet -p token -- $(ARGS)

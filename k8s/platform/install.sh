@@ -3,7 +3,7 @@
 # versions pinned in versions.env: cert-manager (the operator's webhooks need it), the
 # spin-operator CRDs, the operator chart, and the ingress controller. The RuntimeClass and the
 # SpinAppExecutor are part of the app's own manifests (k8s/base). Nodes must run
-# containerd-shim-spin already (Kind: the node image in versions.env).
+# containerd-shim-spin already (Kind: local-dev/up.sh installs it first).
 set -euo pipefail
 cd "$(dirname "$0")"
 # shellcheck source=k8s/platform/versions.env

@@ -169,9 +169,15 @@ fn selects(selector: &Value, policy_namespace: Option<&str>, object: &Object) ->
         && policy_namespace.is_none_or(|ns| ns == object.namespace())
 }
 
+/// Everything the control plane holds: both workloads, and the namespaces `karmada/` declares.
 fn all_workloads() -> Vec<Object> {
     let mut objects = workloads("staging");
     objects.extend(workloads("production"));
+    objects.extend(
+        karmada_objects()
+            .into_iter()
+            .filter(|o| o.kind() == "Namespace"),
+    );
     objects
 }
 
@@ -421,4 +427,35 @@ fn six_production_replicas_split_by_weight_and_aggregate_back() {
         .map(|c| c["message"].as_str().unwrap())
         .collect();
     assert_eq!(messages, ["prod-east: m", "prod-west: m"]);
+}
+
+#[test]
+fn karmada_declares_every_workload_namespace_and_keeps_it_off_other_members() {
+    let namespaces: Vec<Object> = karmada_objects()
+        .into_iter()
+        .filter(|o| o.kind() == "Namespace")
+        .collect();
+    for environment in ["staging", "production"] {
+        for object in workloads(environment) {
+            assert_ne!(
+                object.kind(),
+                "Namespace",
+                "{environment} declares {}",
+                object.id()
+            );
+            let ns = object.namespace();
+            assert!(
+                ns.is_empty() || namespaces.iter().any(|n| n.name() == ns),
+                "{} lives in {ns}, which karmada/ does not declare",
+                object.id()
+            );
+        }
+    }
+    // Without the label Karmada's namespace controller copies each namespace to every member,
+    // whatever the ClusterPropagationPolicies say.
+    for namespace in &namespaces {
+        let label =
+            &namespace.value["metadata"]["labels"]["namespace.karmada.io/skip-auto-propagation"];
+        assert_eq!(label, "true", "{}", namespace.id());
+    }
 }

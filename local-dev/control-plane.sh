@@ -1,0 +1,470 @@
+#!/usr/bin/env bash
+# control-plane.sh up|down|status|env: a real Karmada control plane on loopback, without
+# containers, for trying policies and overrides and for the tests (local-dev/README.md).
+#
+#   up      etcd, the Karmada API server with Karmada's CRDs, webhook, aggregated API server,
+#           controllers and scheduler, and three member API servers (staging, prod-east,
+#           prod-west) with the SpinKube CRDs; joins the members, then applies what
+#           karmada/README.md says, in its order. Nothing runs pods: objects are stored,
+#           propagated, overridden and their status aggregated.
+#   down    stops every process by its PID and removes the state directory.
+#   status  one line per process and per member cluster.
+#   env     prints `export KUBECONFIG=…` for the control plane's four contexts.
+#   report-ready  the SpinKube operator stand-in: marks every member SpinApp ready again.
+#
+# State lives in $CONTROL_PLANE_DIR (default target/control-plane). Binaries come from PATH,
+# else target/kbox/bin, unpacked from ../shared/kbox/bin. etcd comes from Debian's etcd-server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+
+STATE=${CONTROL_PLANE_DIR:-$repo/target/control-plane}
+KBOX=${KBOX_DIR:-$repo/../shared/kbox}
+SPINKUBE_CRDS=${SPINKUBE_CRDS:-$repo/../shared/crds/spinkube}
+MEMBERS=(staging prod-east prod-west)
+# Region and zone of each member, as `karmadactl join` labels the Cluster objects.
+declare -A REGION=([staging]=eu-central-1 [prod-east]=eu-east-1 [prod-west]=eu-west-1)
+declare -A ZONE=([staging]=eu-central-1a [prod-east]=eu-east-1a [prod-west]=eu-west-1a)
+BINARIES=(kube-apiserver kube-controller-manager karmada-controller-manager karmada-scheduler
+  karmada-webhook karmada-aggregated-apiserver karmadactl)
+
+started=$SECONDS
+say() { printf '[%3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
+die() { echo "control-plane: $*" >&2; exit 1; }
+
+# ---------------------------------------------------------------------------------------------
+# Binaries
+# ---------------------------------------------------------------------------------------------
+bin_dir=$repo/target/kbox/bin
+binary() { command -v "$1" || echo "$bin_dir/$1"; }
+install_binaries() {
+  local name
+  for name in "${BINARIES[@]}"; do
+    [[ -x $bin_dir/$name ]] && continue
+    command -v "$name" >/dev/null && continue
+    [[ -f $KBOX/bin/$name.xz ]] || die "no $name on PATH and no $KBOX/bin/$name.xz to unpack"
+    say "unpacking $name from $KBOX/bin"
+    mkdir -p "$bin_dir"
+    xz -dc "$KBOX/bin/$name.xz" >"$bin_dir/$name.partial"
+    chmod +x "$bin_dir/$name.partial"
+    mv "$bin_dir/$name.partial" "$bin_dir/$name"
+  done
+  if ! command -v etcd >/dev/null; then
+    say "installing etcd-server from Debian's packages"
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null
+    # The package starts a system etcd on the default ports; ours picks its own.
+    systemctl disable --now etcd >/dev/null 2>&1 || true
+  fi
+  command -v kubectl >/dev/null || die "kubectl is missing (https://kubernetes.io/docs/tasks/tools/)"
+  command -v openssl >/dev/null || die "openssl is missing (apt-get install openssl)"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Ports, certificates, kubeconfigs
+# ---------------------------------------------------------------------------------------------
+free_ports() {
+  python3 - "$1" <<'EOF'
+import socket, sys
+held = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    held.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in held))
+EOF
+}
+
+# Every port this control plane listens on, chosen once per state directory.
+allocate_ports() {
+  [[ -f $STATE/ports.env ]] && return
+  local -a p
+  read -r -a p <<<"$(free_ports 12)"
+  cat >"$STATE/ports.env" <<EOF
+ETCD_CLIENT_PORT=${p[0]}
+ETCD_PEER_PORT=${p[1]}
+KARMADA_APISERVER_PORT=${p[2]}
+STAGING_APISERVER_PORT=${p[3]}
+PROD_EAST_APISERVER_PORT=${p[4]}
+PROD_WEST_APISERVER_PORT=${p[5]}
+AGGREGATED_APISERVER_PORT=${p[6]}
+WEBHOOK_PORT=${p[7]}
+WEBHOOK_HEALTH_PORT=${p[8]}
+CONTROLLER_MANAGER_HEALTH_PORT=${p[9]}
+SCHEDULER_HEALTH_PORT=${p[10]}
+SCHEDULER_METRICS_PORT=${p[11]}
+EOF
+}
+
+apiserver_port() {
+  case $1 in
+    karmada) echo "$KARMADA_APISERVER_PORT" ;;
+    staging) echo "$STAGING_APISERVER_PORT" ;;
+    prod-east) echo "$PROD_EAST_APISERVER_PORT" ;;
+    prod-west) echo "$PROD_WEST_APISERVER_PORT" ;;
+  esac
+}
+
+# One CA signs serving and client certificates; a second is the front proxy's (aggregation).
+make_pki() {
+  local pki=$STATE/pki
+  [[ -f $pki/admin.crt ]] && return
+  mkdir -p "$pki"
+  say "generating certificates"
+  (
+    cd "$pki"
+    ca() {
+      openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$2" \
+        -keyout "$1.key" -out "$1.crt" 2>/dev/null
+    }
+    # sign NAME CA SUBJECT [SANS]
+    sign() {
+      openssl req -newkey rsa:2048 -nodes -subj "$3" -keyout "$1.key" -out "$1.csr" 2>/dev/null
+      local ext=$1.ext
+      echo "basicConstraints=CA:FALSE" >"$ext"
+      echo "extendedKeyUsage=serverAuth,clientAuth" >>"$ext"
+      [[ -n ${4:-} ]] && echo "subjectAltName=$4" >>"$ext"
+      openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -days 30 \
+        -extfile "$ext" -out "$1.crt" 2>/dev/null
+      rm -f "$1.csr" "$ext"
+    }
+    ca ca automatizacion-control-plane-ca
+    ca front-proxy-ca automatizacion-front-proxy-ca
+    sign server ca "/CN=automatizacion-control-plane" \
+      "IP:127.0.0.1,DNS:localhost,DNS:karmada-aggregated-apiserver.karmada-system.svc,DNS:karmada-webhook.karmada-system.svc"
+    sign front-proxy-client front-proxy-ca "/CN=front-proxy-client"
+    sign admin ca "/O=system:masters/CN=automatizacion-admin"
+    openssl genrsa -out sa.key 2048 2>/dev/null
+    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
+  )
+  mkdir -p "$STATE/webhook-certs"
+  cp "$pki/server.crt" "$STATE/webhook-certs/tls.crt"
+  cp "$pki/server.key" "$STATE/webhook-certs/tls.key"
+}
+
+# kubeconfig/NAME for each API server, and one `kubeconfig` with all four contexts
+# (karmada-apiserver, staging, prod-east, prod-west).
+make_kubeconfigs() {
+  local name context file merged=()
+  mkdir -p "$STATE/kubeconfig"
+  for name in karmada "${MEMBERS[@]}"; do
+    context=$name
+    [[ $name == karmada ]] && context="karmada-apiserver"
+    file=$STATE/kubeconfig/$name
+    merged+=("$file")
+    [[ -f $file ]] && continue
+    kubectl config --kubeconfig="$file" set-cluster "$context" --embed-certs \
+      --server="https://127.0.0.1:$(apiserver_port "$name")" --certificate-authority="$STATE/pki/ca.crt" >/dev/null
+    kubectl config --kubeconfig="$file" set-credentials "$context-admin" --embed-certs \
+      --client-certificate="$STATE/pki/admin.crt" --client-key="$STATE/pki/admin.key" >/dev/null
+    kubectl config --kubeconfig="$file" set-context "$context" --cluster="$context" --user="$context-admin" >/dev/null
+    kubectl config --kubeconfig="$file" use-context "$context" >/dev/null
+  done
+  (IFS=:; KUBECONFIG="${merged[*]}" kubectl config view --flatten) >"$STATE/kubeconfig/all.partial"
+  kubectl config --kubeconfig="$STATE/kubeconfig/all.partial" use-context karmada-apiserver >/dev/null
+  mv "$STATE/kubeconfig/all.partial" "$STATE/kubeconfig/all"
+}
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+# ---------------------------------------------------------------------------------------------
+running() { [[ -f $STATE/pids/$1 ]] && kill -0 "$(cat "$STATE/pids/$1")" 2>/dev/null; }
+
+# start NAME COMMAND...: runs COMMAND in the background, logging to logs/NAME.log.
+start() {
+  local name=$1
+  shift
+  running "$name" && return
+  mkdir -p "$STATE/pids" "$STATE/logs"
+  setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
+  echo $! >"$STATE/pids/$name"
+}
+
+# wait_for NAME WHAT COMMAND...: polls COMMAND until it succeeds; fails with NAME's log tail.
+wait_for() {
+  local name=$1 what=$2
+  shift 2
+  local deadline=$((SECONDS + 90))
+  until "$@" >/dev/null 2>&1; do
+    running "$name" || { tail -n 20 "$STATE/logs/$name.log" >&2; die "$name exited while starting"; }
+    ((SECONDS < deadline)) || { tail -n 20 "$STATE/logs/$name.log" >&2; die "$name: $what not ready after 90 s"; }
+    sleep 0.5
+  done
+}
+
+healthy() { curl -fsS --max-time 2 "http://127.0.0.1:$1/healthz"; }
+tls_open() { curl -sk --max-time 2 -o /dev/null "https://127.0.0.1:$1/"; }
+kc() { kubectl --kubeconfig="$STATE/kubeconfig/$1" "${@:2}"; }
+readyz() { kc "$1" get --raw=/readyz; }
+
+start_etcd() {
+  start etcd etcd --name automatizacion --data-dir "$STATE/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$ETCD_CLIENT_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "automatizacion=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --quota-backend-bytes 1073741824
+  wait_for etcd "client port" curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
+}
+
+# start_apiserver NAME [EXTRA FLAGS...]: every API server shares the etcd under its own prefix.
+start_apiserver() {
+  local name=$1 pki=$STATE/pki
+  shift
+  start "$name-apiserver" "$(binary kube-apiserver)" \
+    --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" --etcd-prefix="/$name" \
+    --bind-address=127.0.0.1 --advertise-address=127.0.0.1 --secure-port="$(apiserver_port "$name")" \
+    --tls-cert-file="$pki/server.crt" --tls-private-key-file="$pki/server.key" \
+    --client-ca-file="$pki/ca.crt" \
+    --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
+    --service-account-issuer=https://kubernetes.default.svc.cluster.local \
+    --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC \
+    --endpoint-reconciler-type=none \
+    --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key" \
+    --requestheader-client-ca-file="$pki/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
+    --requestheader-username-headers=X-Remote-User --requestheader-group-headers=X-Remote-Group \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- "$@"
+}
+
+# start_controller_manager NAME CONTROLLERS: Kubernetes' own controllers, for namespace
+# deletion, garbage collection (deleted templates take their bindings and Works along) and
+# service-account tokens (what `karmadactl join` waits for on each member).
+start_controller_manager() {
+  start "kube-controller-manager-$1" "$(binary kube-controller-manager)" \
+    --kubeconfig="$STATE/kubeconfig/$1" --authentication-kubeconfig="$STATE/kubeconfig/$1" \
+    --authorization-kubeconfig="$STATE/kubeconfig/$1" \
+    --controllers="$2" --leader-elect=false --secure-port=0 \
+    --service-account-private-key-file="$STATE/pki/sa.key" --root-ca-file="$STATE/pki/ca.crt"
+}
+
+start_karmada() {
+  local karmada=$STATE/kubeconfig/karmada
+  say "starting the Karmada API server and three member API servers"
+  start_apiserver karmada --disable-admission-plugins=StorageObjectInUseProtection,ServiceAccount
+  local member
+  for member in "${MEMBERS[@]}"; do start_apiserver "$member"; done
+  for member in karmada "${MEMBERS[@]}"; do wait_for "$member-apiserver" /readyz readyz "$member"; done
+
+  start_controller_manager karmada namespace,garbagecollector,serviceaccount-token,clusterrole-aggregation
+  for member in "${MEMBERS[@]}"; do
+    start_controller_manager "$member" namespace,garbagecollector,serviceaccount-token
+  done
+
+  say "installing Karmada's CRDs and the SpinKube CRDs"
+  kc karmada apply --server-side -f "$KBOX/karmada/crds" >/dev/null
+  kc karmada apply --server-side -f "$SPINKUBE_CRDS" >/dev/null
+  kc karmada wait --for=condition=Established crd --all --timeout=60s >/dev/null
+  for member in "${MEMBERS[@]}"; do
+    kc "$member" apply --server-side -f "$SPINKUBE_CRDS" >/dev/null
+    kc "$member" wait --for=condition=Established crd --all --timeout=60s >/dev/null
+  done
+  kc karmada apply -f "$KBOX/karmada/admin-clusterrole-aggregation.yaml" \
+    -f "$KBOX/karmada/cluster-proxy-admin-rbac.yaml" >/dev/null
+
+  say "starting karmada-aggregated-apiserver, karmada-webhook, controllers and scheduler"
+  start karmada-aggregated-apiserver "$(binary karmada-aggregated-apiserver)" \
+    --kubeconfig="$karmada" --authentication-kubeconfig="$karmada" --authorization-kubeconfig="$karmada" \
+    --etcd-servers="http://127.0.0.1:$ETCD_CLIENT_PORT" --etcd-prefix=/karmada-aggregated \
+    --bind-address=127.0.0.1 --secure-port="$AGGREGATED_APISERVER_PORT" \
+    --tls-cert-file="$STATE/pki/server.crt" --tls-private-key-file="$STATE/pki/server.key" \
+    --audit-log-path=- --audit-log-maxage=0 --audit-log-maxbackup=0
+  start karmada-webhook "$(binary karmada-webhook)" --kubeconfig="$karmada" \
+    --bind-address=127.0.0.1 --secure-port="$WEBHOOK_PORT" --cert-dir="$STATE/webhook-certs" \
+    --health-probe-bind-address="127.0.0.1:$WEBHOOK_HEALTH_PORT" --metrics-bind-address=0
+  start karmada-controller-manager "$(binary karmada-controller-manager)" --kubeconfig="$karmada" \
+    --cluster-status-update-frequency=10s --feature-gates=Failover=true --leader-elect=false \
+    --health-probe-bind-address="127.0.0.1:$CONTROLLER_MANAGER_HEALTH_PORT" --metrics-bind-address=0
+  start karmada-scheduler "$(binary karmada-scheduler)" --kubeconfig="$karmada" \
+    --enable-scheduler-estimator=false --leader-elect=false \
+    --health-probe-bind-address="127.0.0.1:$SCHEDULER_HEALTH_PORT" \
+    --metrics-bind-address="127.0.0.1:$SCHEDULER_METRICS_PORT"
+
+  local ca
+  ca=$(base64 -w0 "$STATE/pki/ca.crt")
+  # Cluster objects are served by karmada-aggregated-apiserver, reached through an
+  # ExternalName Service that names loopback.
+  kc karmada apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Namespace
+metadata: {name: karmada-system}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: karmada-aggregated-apiserver, namespace: karmada-system}
+spec:
+  type: ExternalName
+  externalName: 127.0.0.1
+  ports: [{port: $AGGREGATED_APISERVER_PORT, protocol: TCP}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1alpha1.cluster.karmada.io, labels: {app: karmada-aggregated-apiserver}}
+spec:
+  group: cluster.karmada.io
+  version: v1alpha1
+  groupPriorityMinimum: 2000
+  versionPriority: 10
+  caBundle: $ca
+  service: {name: karmada-aggregated-apiserver, namespace: karmada-system, port: $AGGREGATED_APISERVER_PORT}
+EOF
+  wait_for karmada-webhook "TLS port" tls_open "$WEBHOOK_PORT"
+  sed -e "s|{{caBundle}}|$ca|g" \
+    -e "s|url: https://karmada-webhook.karmada-system.svc:443/|url: https://127.0.0.1:$WEBHOOK_PORT/|g" \
+    "$KBOX/karmada/webhook-configuration.yaml" | kc karmada apply -f - >/dev/null
+  wait_for karmada-aggregated-apiserver "Cluster API" kc karmada get clusters.cluster.karmada.io
+  wait_for karmada-controller-manager /healthz healthy "$CONTROLLER_MANAGER_HEALTH_PORT"
+  wait_for karmada-scheduler /healthz healthy "$SCHEDULER_HEALTH_PORT"
+}
+
+# join_member NAME: push mode, as `karmadactl join` does it on a real cluster.
+join_member() {
+  local member=$1 environment=production
+  [[ $member == staging ]] && environment=staging
+  kc karmada get clusters.cluster.karmada.io "$member" >/dev/null 2>&1 && return
+  "$(binary karmadactl)" join "$member" --kubeconfig="$STATE/kubeconfig/karmada" \
+    --cluster-kubeconfig="$STATE/kubeconfig/$member" --cluster-context="$member" \
+    --cluster-region="${REGION[$member]}" --cluster-zones="${ZONE[$member]}" >"$STATE/logs/join-$member.log" 2>&1 ||
+    { cat "$STATE/logs/join-$member.log" >&2; die "karmadactl join $member failed"; }
+  kc karmada label --overwrite clusters.cluster.karmada.io "$member" "environment=$environment" \
+    "region=${REGION[$member]}" "zone=${ZONE[$member]}" >/dev/null
+}
+
+join_members() {
+  say "joining ${MEMBERS[*]}"
+  local member pids=()
+  for member in "${MEMBERS[@]}"; do
+    join_member "$member" &
+    pids+=($!)
+  done
+  for member in "${pids[@]}"; do wait "$member" || exit 1; done
+  say "waiting for the members to be Ready in Karmada"
+  kc karmada wait --for=condition=Ready clusters.cluster.karmada.io --all --timeout=90s >/dev/null
+}
+
+# What karmada/README.md documents, in its order (the tests run exactly this).
+apply_project() {
+  say "applying karmada/ (interpreter, namespaces, policies)"
+  kc karmada apply -k karmada >/dev/null
+  say "applying the staging and production workloads and their Secrets"
+  kc karmada apply -k karmada/workloads/staging >/dev/null
+  NAMESPACE=automatizacion-staging scripts/make-secrets.sh | kc karmada apply -f - >/dev/null
+  kc karmada apply -k karmada/workloads/production >/dev/null
+  scripts/make-secrets.sh | kc karmada apply -f - >/dev/null
+  # Divided scheduling waits for the first cluster status refresh (up to 10 s after joining).
+  say "waiting until Karmada has applied every binding to its members"
+  kc karmada wait --for=condition=FullyApplied resourcebindings.work.karmada.io,clusterresourcebindings.work.karmada.io \
+    --all --all-namespaces --timeout=90s >/dev/null
+}
+
+# A stand-in for the SpinKube operator, which cannot run without nodes: reports every member
+# SpinApp as the operator does once its pods are up (readyReplicas = desired, Available). Without
+# it Karmada's interpreter judges every SpinApp unhealthy, and after the production policy's
+# 120 s toleration application failover evicts production from both clusters.
+operator_stand_in_reports_ready() {
+  local member namespace name replicas status
+  for member in "${MEMBERS[@]}"; do
+    while read -r namespace name replicas; do
+      [[ -n $name ]] || continue
+      status=$(printf '{"status":{"readyReplicas":%d,"activeScheduler":"containerd-shim-spin","conditions":[{"type":"Available","status":"True","reason":"MinimumReplicasAvailable","message":"operator stand-in: %d replicas ready","lastTransitionTime":"%s"}]}}' \
+        "${replicas:-1}" "${replicas:-1}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)")
+      kc "$member" -n "$namespace" patch spinapp "$name" --subresource=status --type=merge -p "$status" >/dev/null
+    done < <(kc "$member" get spinapps --all-namespaces --no-headers \
+      -o custom-columns=NS:.metadata.namespace,NAME:.metadata.name,REPLICAS:.spec.replicas 2>/dev/null)
+  done
+}
+
+up() {
+  install_binaries
+  mkdir -p "$STATE"
+  allocate_ports
+  # shellcheck source=/dev/null
+  source "$STATE/ports.env"
+  make_pki
+  make_kubeconfigs
+  say "starting etcd"
+  start_etcd
+  start_karmada
+  join_members
+  if [[ ${1:-} != --no-workloads ]]; then
+    apply_project
+    say "operator stand-in: reporting every member SpinApp ready"
+    operator_stand_in_reports_ready
+  fi
+  say "ready: export KUBECONFIG=$STATE/kubeconfig/all (contexts karmada-apiserver, ${MEMBERS[*]})"
+}
+
+# stop NAME...: SIGTERM, up to 5 s to exit, then SIGKILL.
+stop() {
+  local name pid pids=()
+  for name in "$@"; do
+    [[ -f $STATE/pids/$name ]] || continue
+    pid=$(cat "$STATE/pids/$name")
+    kill "$pid" 2>/dev/null && pids+=("$pid")
+  done
+  for _ in $(seq 1 50); do
+    any_alive "${pids[@]}" || return 0
+    sleep 0.1
+  done
+  kill -KILL "${pids[@]}" 2>/dev/null || true
+}
+any_alive() {
+  local pid
+  for pid in "$@"; do kill -0 "$pid" 2>/dev/null && return 0; done
+  return 1
+}
+
+# Clients first, then API servers, then etcd: an API server whose etcd is gone takes tens of
+# seconds to give up.
+down() {
+  [[ -d $STATE ]] || return 0
+  [[ -f $STATE/ports.env || -z $(ls -A "$STATE") ]] ||
+    die "refusing to remove $STATE: it is not a control plane's state directory"
+  local file clients=() servers=()
+  for file in "$STATE"/pids/*; do
+    [[ -f $file ]] || continue
+    case $(basename "$file") in
+      etcd) ;;
+      *apiserver) servers+=("$(basename "$file")") ;;
+      *) clients+=("$(basename "$file")") ;;
+    esac
+  done
+  stop "${clients[@]}"
+  stop "${servers[@]}"
+  stop etcd
+  rm -rf "$STATE"
+  say "stopped and removed $STATE"
+}
+
+status() {
+  [[ -f $STATE/ports.env ]] || { echo "control plane: not started ($STATE)"; return 1; }
+  local pid_file name state=0
+  for pid_file in "$STATE"/pids/*; do
+    name=$(basename "$pid_file")
+    if running "$name"; then
+      printf '%-30s running (pid %s)\n' "$name" "$(cat "$pid_file")"
+    else
+      printf '%-30s STOPPED (log: %s)\n' "$name" "$STATE/logs/$name.log"
+      state=1
+    fi
+  done
+  local rss
+  rss=$(cat "$STATE"/pids/* | xargs ps -o rss= -p 2>/dev/null | awk '{kib += $1} END {print int(kib / 1024)}')
+  echo "resident memory of all of the above: $rss MiB"
+  kc karmada get clusters.cluster.karmada.io -L environment,region,zone 2>/dev/null || state=1
+  local member
+  for member in "${MEMBERS[@]}"; do
+    echo "SpinApps on $member:"
+    kc "$member" get spinapps --all-namespaces 2>/dev/null | sed 's/^/  /' || state=1
+  done
+  return $state
+}
+
+case ${1:-} in
+  up) up "${2:-}" ;;
+  down) down ;;
+  status) status ;;
+  env) echo "export KUBECONFIG=$STATE/kubeconfig/all" ;;
+  report-ready) operator_stand_in_reports_ready ;;
+  *) die "usage: control-plane.sh up [--no-workloads] | down | status | env | report-ready" ;;
+esac

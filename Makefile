@@ -4,7 +4,8 @@ SHELL := /bin/bash
 PORT ?= 3000
 export PORT
 
-COMPONENTS := -p backend -p frontend -p outbound-probe -p hello
+APP := -p backend -p frontend
+COMPONENTS := $(APP) -p outbound-probe -p hello
 
 .PHONY: help run build tools lint test bench token control-plane clusters
 
@@ -18,7 +19,8 @@ help:
 
 ## The Spin components (wasm32-wasip2) and the local host.
 build:
-	cargo build --target wasm32-wasip2 --release $(COMPONENTS)
+	cargo build --target wasm32-wasip2 --release $(APP)
+	cargo build --target wasm32-wasip2 --release -p outbound-probe -p hello
 	cargo build --profile host -p spin-host
 
 run: build
@@ -36,7 +38,7 @@ lint: tools
 test: lint build
 	scripts/check-components.sh
 	cargo test --workspace --no-run
-	scripts/with-postgres.sh scripts/with-control-plane.sh cargo test --workspace
+	scripts/with-postgres.sh scripts/with-registry.sh scripts/with-control-plane.sh cargo test --workspace
 
 bench: tools build
 	scripts/flask-peer-venv.sh

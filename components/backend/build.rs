@@ -1,7 +1,14 @@
-//! Stamps the git commit into the build for `/api/info` and the build-info metric.
-//! `GIT_COMMIT` wins (the pipeline sets it); otherwise `git rev-parse HEAD`; else "unknown".
+//! Stamps the release version and the git commit into the build for `/api/info` and the
+//! build-info metric. `APP_VERSION` (the pipeline sets it to the release's version) wins over
+//! the package version; `GIT_COMMIT` wins over `git rev-parse HEAD`; else "unknown".
 
 fn main() {
+    println!("cargo:rerun-if-env-changed=APP_VERSION");
+    let version = std::env::var("APP_VERSION")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
+    println!("cargo:rustc-env=BUILD_APP_VERSION={version}");
     println!("cargo:rerun-if-env-changed=GIT_COMMIT");
     println!("cargo:rerun-if-changed=../../.git/HEAD");
     println!("cargo:rerun-if-changed=../../.git/refs/heads");

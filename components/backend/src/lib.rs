@@ -27,5 +27,5 @@ pub use router::{ROUTES, RouteSpec, handle};
 pub use settings::{Settings, VARIABLES};
 
 /// The version and commit this component was built from.
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const VERSION: &str = env!("BUILD_APP_VERSION");
 pub const COMMIT: &str = env!("BUILD_GIT_COMMIT");

@@ -37,6 +37,8 @@ pub struct HostBuilder {
     ready_path: String,
     relative_dirs: bool,
     cache_dir: PathBuf,
+    /// `spin up --insecure`: the app comes from a plain-HTTP registry.
+    insecure_registry: bool,
 }
 
 impl HostBuilder {
@@ -57,7 +59,21 @@ impl HostBuilder {
             ready_path: "/api/ready".into(),
             relative_dirs: false,
             cache_dir: repo().join("target/host-test-cache"),
+            insecure_registry: false,
         }
+    }
+
+    /// Real Spin running an OCI artifact (`spin up --from REGISTRY/REPO@DIGEST --insecure`)
+    /// from a plain-HTTP registry, as SpinKube's shim pulls it.
+    pub fn from_registry(mut self, reference: &str) -> Self {
+        assert_eq!(
+            self.runtime,
+            Runtime::Spin,
+            "only real Spin pulls from a registry"
+        );
+        self.manifest = PathBuf::from(reference);
+        self.insecure_registry = true;
+        self
     }
 
     /// Runs spin-host as `make run` does: from a working directory, with a relative SQLite
@@ -155,6 +171,9 @@ impl HostBuilder {
             .arg(wasmtime_cache_config(&self.cache_dir.join("spin")))
             .arg("--cache-dir")
             .arg(self.sqlite_dir.join("oci-cache"));
+        if self.insecure_registry {
+            command.arg("--insecure");
+        }
         self.pass_vars_and_components(&mut command, "--variable", "-c");
         command
     }

@@ -330,8 +330,6 @@ impl StandIn {
             .arg(&script)
             .current_dir(&self.workdir)
             .env("PATH", path_with_tools());
-        // What the builder image would not have: the test checkout's Cargo state.
-        command.env("CARGO_TARGET_DIR", repo().join("target/pipeline"));
         for (name, value) in task["env"].as_object().into_iter().flatten() {
             command.env(name, self.render(value.as_str().unwrap())?);
         }
@@ -379,31 +377,14 @@ struct Built {
 fn built() -> &'static Built {
     static BUILT: OnceLock<Built> = OnceLock::new();
     BUILT.get_or_init(|| {
-        // A copy of the release-profile Cargo state, linked not copied, so the clone rebuilds
-        // only the workspace's own crates (a fresh clone is a new path).
-        let target = repo().join("target");
-        let pipeline = target.join("pipeline");
-        let _ = std::fs::remove_dir_all(&pipeline);
-        std::fs::create_dir_all(pipeline.join("wasm32-wasip2")).unwrap();
-        for (from, to) in [
-            ("wasm32-wasip2/release", "wasm32-wasip2/release"),
-            ("release", "release"),
-        ] {
-            if target.join(from).exists() {
-                let ok = Command::new("cp")
-                    .arg("-al")
-                    .arg(target.join(from))
-                    .arg(pipeline.join(to))
-                    .status()
-                    .unwrap();
-                assert!(ok.success());
-            }
-        }
         let workdir = scratch_dir("pipeline-build").join("work");
         let mut standin = StandIn::new(workdir.clone(), &vars_for(None), &secrets_for(None, ""));
         standin.inputs.insert("version".into(), VERSION.into());
         standin.inputs.insert("git_ref".into(), current_branch());
         for id in ["clone", "commit", "build_and_push"] {
+            if id == "commit" {
+                seed_cargo_cache(&workdir);
+            }
             let task = find_task(&standin.flow, id);
             let kind = task["type"].as_str().unwrap().to_owned();
             standin
@@ -417,6 +398,25 @@ fn built() -> &'static Built {
             clone: workdir,
         }
     })
+}
+
+/// What the builder image's Cargo cache would hold: the checkout's release builds, linked into
+/// the clone's `target/`, so the clone compiles only the workspace's own crates (its paths are
+/// new) and not every dependency again.
+fn seed_cargo_cache(clone: &std::path::Path) {
+    let target = repo().join("target");
+    std::fs::create_dir_all(clone.join("target/wasm32-wasip2")).unwrap();
+    for dir in ["wasm32-wasip2/release", "release"] {
+        if target.join(dir).exists() {
+            let linked = Command::new("cp")
+                .arg("-al")
+                .arg(target.join(dir))
+                .arg(clone.join("target").join(dir))
+                .status()
+                .unwrap();
+            assert!(linked.success(), "cp -al {dir}");
+        }
+    }
 }
 
 fn current_branch() -> String {

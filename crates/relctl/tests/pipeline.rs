@@ -500,10 +500,8 @@ fn the_build_pushes_the_exact_artifact_spinkube_runs() {
         .filter(|l| l["mediaType"] == "application/vnd.wasm.content.layer.v1+wasm")
         .collect();
     for component in ["backend", "frontend"] {
-        let wasm = std::fs::read(repo().join(format!(
-            "target/pipeline/wasm32-wasip2/release/{component}.wasm"
-        )))
-        .unwrap();
+        let path = format!("target/wasm32-wasip2/release/{component}.wasm");
+        let wasm = std::fs::read(built.clone.join(path)).unwrap();
         let digest = format!("sha256:{}", sha256_hex(&wasm));
         assert!(
             layers.iter().any(|l| l["digest"] == digest.as_str()),

@@ -169,13 +169,10 @@ pub fn deploy(
                 )?;
             }
             let Some((previous_version, previous_digest)) = previous else {
-                return Err(Failure::Refused {
-                    status: 0,
-                    reason: format!(
-                        "{version} failed on {} and no earlier release ran there to put back: {reason}",
-                        env.name
-                    ),
-                });
+                return Err(Failure::DeployFailed(format!(
+                    "{version} failed on {} and no earlier release ran there to put back: {reason}",
+                    env.name
+                )));
             };
             let previous_digest = Digest::parse(&previous_digest)?;
             env.roll_out(&previous_digest, None)?;
@@ -189,13 +186,10 @@ pub fn deploy(
                     Some(&format!("{previous_version} put back")),
                 )?;
             }
-            Err(Failure::Refused {
-                status: 0,
-                reason: format!(
-                    "{version} failed on {} and {previous_version} was put back: {reason}",
-                    env.name
-                ),
-            })
+            Err(Failure::DeployFailed(format!(
+                "{version} failed on {} and {previous_version} was put back: {reason}",
+                env.name
+            )))
         }
     }
 }

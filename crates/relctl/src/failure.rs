@@ -12,13 +12,15 @@ pub enum Failure {
     Unreachable(String),
     /// A wait ran out of time; the message says what was still missing (exit 3).
     TimedOut(String),
+    /// A deployment failed after it started; the message says what was put back (exit 1).
+    DeployFailed(String),
 }
 
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Invalid(_) => 2,
-            Failure::Refused { .. } | Failure::Unreachable(_) => 1,
+            Failure::Refused { .. } | Failure::Unreachable(_) | Failure::DeployFailed(_) => 1,
             Failure::TimedOut(_) => 3,
         }
     }
@@ -27,9 +29,10 @@ impl Failure {
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = match self {
-            Failure::Invalid(reason) | Failure::Unreachable(reason) | Failure::TimedOut(reason) => {
-                reason.clone()
-            }
+            Failure::Invalid(reason)
+            | Failure::Unreachable(reason)
+            | Failure::TimedOut(reason)
+            | Failure::DeployFailed(reason) => reason.clone(),
             Failure::Refused { status, reason } => format!("refused ({status}): {reason}"),
         };
         // One line, whatever a server put in its reason.

@@ -157,6 +157,12 @@ impl StandIn {
 
     fn value_of(&self, expression: &str) -> Result<String, String> {
         let e = expression.trim();
+        for (op, equal) in [(" != ", false), (" == ", true)] {
+            if let Some((left, right)) = e.split_once(op) {
+                let right = right.trim().trim_matches('\'');
+                return Ok(((self.value_of(left)? == right) == equal).to_string());
+            }
+        }
         if let Some(name) = e.strip_prefix("inputs.") {
             return self
                 .inputs
@@ -196,15 +202,7 @@ impl StandIn {
             "execution.id" => Ok(self.execution.clone()),
             "flow.id" => Ok(self.flow["id"].as_str().unwrap().to_owned()),
             "flow.namespace" => Ok(self.flow["namespace"].as_str().unwrap().to_owned()),
-            _ => {
-                for (op, equal) in [(" != ", false), (" == ", true)] {
-                    if let Some((left, right)) = e.split_once(op) {
-                        let right = right.trim().trim_matches('\'');
-                        return Ok(((self.value_of(left)? == right) == equal).to_string());
-                    }
-                }
-                Err(format!("the stand-in does not evaluate {{{{ {e} }}}}"))
-            }
+            _ => Err(format!("the stand-in does not evaluate {{{{ {e} }}}}")),
         }
     }
 
@@ -749,6 +747,11 @@ impl Scenario {
             "build_and_push".into(),
             [("digest".to_owned(), built.digest.clone())].into(),
         );
+        // A fresh clone for this scenario's overlays; the build is the shared one.
+        let clone = find_task(&standin.flow, "clone");
+        standin
+            .task("clone", clone["type"].as_str().unwrap(), &clone)
+            .unwrap();
         standin
     }
 
@@ -874,6 +877,15 @@ fn a_release_goes_from_build_to_both_production_clusters_with_an_approval() {
         false,
     );
     scenario.rundeck_before_resume(&mut standin, "alice", "approve");
+    scenario.spinkube_before(
+        &mut standin,
+        "deploy_production",
+        &[
+            ("prod-east", "prod_east_url"),
+            ("prod-west", "prod_west_url"),
+        ],
+        false,
+    );
     let outcome = standin.run(Some("record_release"));
     let after_prod = (
         images_on("prod-east", "automatizacion"),
@@ -1108,4 +1120,119 @@ fn a_failed_production_rollout_is_rolled_back_on_both_clusters() {
         };
         assert_eq!(cluster["current"]["version"], want, "{}", cluster["name"]);
     }
+}
+
+#[test]
+fn waiting_for_readiness_times_out_with_each_clusters_conditions() {
+    let _lock = exclusive();
+    let kubeconfig = control_plane().join("karmada");
+    let wait = |timeout: &str| {
+        Command::new(env!("CARGO_BIN_EXE_relctl"))
+            .args([
+                "wait-ready",
+                "--namespace",
+                "automatizacion",
+                "--timeout",
+                timeout,
+            ])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .output()
+            .unwrap()
+    };
+    let ready = wait("30");
+    assert!(
+        ready.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(ready.stdout).unwrap().trim(),
+        "automatizacion-backend 6/6, automatizacion-frontend 6/6"
+    );
+
+    // What the SpinKube operator would report when prod-west's replicas are down.
+    let down = json!({"status": {"readyReplicas": 0, "conditions": [{
+        "type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+        "message": "0 of 2 replicas ready", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    let patched = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(control_plane().join("all"))
+        .args([
+            "--context",
+            "prod-west",
+            "-n",
+            "automatizacion",
+            "patch",
+            "spinapp",
+            "automatizacion-frontend",
+        ])
+        .args([
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &down.to_string(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        patched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&patched.stderr)
+    );
+    let timed_out = wait("4");
+    // The operator stand-in reports every member SpinApp ready again.
+    let restored = Command::new(repo().join("local-dev/control-plane.sh"))
+        .arg("report-ready")
+        .env("CONTROL_PLANE_DIR", control_plane().parent().unwrap())
+        .output()
+        .unwrap();
+    assert!(
+        restored.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restored.stderr)
+    );
+
+    assert_eq!(timed_out.status.code(), Some(3));
+    let line = String::from_utf8(timed_out.stderr).unwrap();
+    assert_eq!(line.lines().count(), 1, "{line}");
+    assert!(
+        line.contains("automatizacion-frontend: 4/6 ready"),
+        "{line}"
+    );
+    assert!(line.contains("Available=False (prod-west"), "{line}");
+}
+
+#[test]
+fn resuming_kestra_with_a_wrong_token_is_refused_in_one_line() {
+    let kestra = KestraApiDouble::start("the-right-token");
+    let resume = |token: &str| {
+        Command::new(env!("CARGO_BIN_EXE_relctl"))
+            .args([
+                "resume-kestra",
+                "--url",
+                &kestra.base,
+                "--execution",
+                "abc123",
+                "--kestra-token",
+                token,
+            ])
+            .output()
+            .unwrap()
+    };
+    let refused = resume("a-wrong-token");
+    assert_eq!(refused.status.code(), Some(1));
+    let line = String::from_utf8(refused.stderr).unwrap();
+    assert!(
+        line.starts_with("relctl: refused (401)") && line.lines().count() == 1,
+        "{line}"
+    );
+    let resumed = resume("the-right-token");
+    assert!(resumed.status.success());
+    assert_eq!(
+        String::from_utf8(resumed.stdout).unwrap().trim(),
+        "resumed abc123"
+    );
+    let calls = kestra.calls.lock().unwrap().clone();
+    assert_eq!(calls, ["/api/v1/main/executions/abc123/resume"; 2]);
 }

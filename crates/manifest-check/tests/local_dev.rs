@@ -329,16 +329,6 @@ fn last(plan: &[String], needle: &str) -> usize {
 fn the_dry_run_plan_builds_things_before_what_needs_them() {
     let plan = plan();
     let before = |a: usize, b: usize, why: &str| assert!(a < b, "{why}:\n{}", plan.join("\n"));
-    before(
-        first(&plan, "registry:"),
-        first(&plan, "kind create cluster"),
-        "the registry before the clusters that pull from it",
-    );
-    before(
-        last(&plan, "kind create cluster"),
-        first(&plan, "hosts.toml"),
-        "clusters before their registry configuration",
-    );
     for member in ["staging", "prod-east", "prod-west"] {
         let spinkube = plan
             .iter()
@@ -353,50 +343,66 @@ fn the_dry_run_plan_builds_things_before_what_needs_them() {
             &format!("the shim on {member} before SpinKube"),
         );
     }
-    before(
-        last(&plan, "k8s/platform/install.sh"),
-        first(&plan, "karmadactl join"),
-        "the SpinKube CRDs on members before Karmada propagates SpinApps to them",
-    );
-    before(
-        first(&plan, "karmadactl init"),
-        first(&plan, "karmadactl join"),
-        "Karmada before members join it",
-    );
-    before(
-        last(&plan, "karmadactl join"),
-        first(&plan, "apply -k karmada"),
-        "members joined before the policies that name them",
-    );
-    before(
-        first(&plan, "core.spinkube.dev_spinapps.yaml"),
-        first(&plan, "apply -k karmada/workloads"),
-        "the SpinApp CRD before SpinApps",
-    );
     let policies = plan
         .iter()
         .position(|c| c.ends_with("apply -k karmada"))
         .expect("karmada/ is applied");
-    before(
-        policies,
-        first(&plan, "apply -k karmada/workloads"),
-        "the interpreter and policies before the workloads",
-    );
-    before(
-        first(&plan, "--for=condition=Ready clusters"),
-        first(&plan, "apply -k karmada"),
-        "members Ready before anything is scheduled on them",
-    );
-    before(
-        first(&plan, "statefulset/automatizacion-db"),
-        first(&plan, "make-secrets.sh"),
-        "the ledger database before the Secrets that name it",
-    );
-    before(
-        first(&plan, "kind-database-override.yaml"),
-        first(&plan, "apply -k karmada/workloads"),
-        "the database override before the ConfigMaps it overrides",
-    );
+    // (what must come first, what needs it, why)
+    let order = [
+        (
+            first(&plan, "registry:"),
+            first(&plan, "kind create cluster"),
+            "the registry before the clusters that pull from it",
+        ),
+        (
+            last(&plan, "kind create cluster"),
+            first(&plan, "hosts.toml"),
+            "clusters before their registry configuration",
+        ),
+        (
+            last(&plan, "k8s/platform/install.sh"),
+            first(&plan, "karmadactl join"),
+            "the SpinKube CRDs on members before Karmada propagates SpinApps to them",
+        ),
+        (
+            first(&plan, "karmadactl init"),
+            first(&plan, "karmadactl join"),
+            "Karmada before members join it",
+        ),
+        (
+            last(&plan, "karmadactl join"),
+            first(&plan, "apply -k karmada"),
+            "members joined before the policies that name them",
+        ),
+        (
+            first(&plan, "core.spinkube.dev_spinapps.yaml"),
+            first(&plan, "apply -k karmada/workloads"),
+            "the SpinApp CRD before SpinApps",
+        ),
+        (
+            policies,
+            first(&plan, "apply -k karmada/workloads"),
+            "the interpreter and policies before the workloads",
+        ),
+        (
+            first(&plan, "--for=condition=Ready clusters"),
+            first(&plan, "apply -k karmada"),
+            "members Ready before anything is scheduled on them",
+        ),
+        (
+            first(&plan, "statefulset/automatizacion-db"),
+            first(&plan, "make-secrets.sh"),
+            "the ledger database before the Secrets that name it",
+        ),
+        (
+            first(&plan, "kind-database-override.yaml"),
+            first(&plan, "apply -k karmada/workloads"),
+            "the database override before the ConfigMaps it overrides",
+        ),
+    ];
+    for (earlier, later, why) in order {
+        before(earlier, later, why);
+    }
     let on_karmada: Vec<&str> = plan
         .iter()
         .filter(|c| c.contains("karmada-apiserver.config"))

@@ -4,7 +4,7 @@
 //! after the start, `failed`, the previous release put back by its digest, and `rolled_back`.
 
 use crate::failure::Failure;
-use crate::karmada::Karmada;
+use crate::karmada::{Karmada, kubectl_error};
 use crate::ledger_client::Ledger;
 use crate::overlay;
 use crate::steps;
@@ -51,14 +51,10 @@ impl Environment {
             .output()
             .map_err(|e| Failure::Unreachable(format!("cannot run kubectl: {e}")))?;
         if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let reason = stderr
-                .lines()
-                .rfind(|l| !l.contains("version difference"))
-                .unwrap_or("");
             return Err(Failure::Unreachable(format!(
-                "kubectl apply -k {}: {reason}",
-                self.workload().display()
+                "kubectl apply -k {}: {}",
+                self.workload().display(),
+                kubectl_error(&output)
             )));
         }
         let karmada = Karmada {

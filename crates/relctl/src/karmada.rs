@@ -27,12 +27,11 @@ impl Karmada<'_> {
             .output()
             .map_err(|e| format!("cannot run kubectl: {e}"))?;
         if !output.status.success() {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let reason = stderr
-                .lines()
-                .rfind(|l| !l.contains("version difference"))
-                .unwrap_or("");
-            return Err(format!("kubectl get {}: {reason}", args.join(" ")));
+            return Err(format!(
+                "kubectl get {}: {}",
+                args.join(" "),
+                kubectl_error(&output)
+            ));
         }
         serde_json::from_slice(&output.stdout).map_err(|e| format!("kubectl's JSON: {e}"))
     }
@@ -88,6 +87,17 @@ impl Karmada<'_> {
             Err(missing.join("; "))
         }
     }
+}
+
+/// The last line of kubectl's stderr that says something: kubectl 1.32 warns about its skew
+/// from newer servers first, which is noise.
+pub fn kubectl_error(output: &std::process::Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    stderr
+        .lines()
+        .rfind(|l| !l.contains("version difference"))
+        .unwrap_or("")
+        .to_owned()
 }
 
 /// `ready/desired` when the aggregated status says the SpinApp is ready, else why not, with

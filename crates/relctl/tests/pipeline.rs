@@ -78,6 +78,13 @@ fn kubectl(context: &str, args: &[&str]) -> Value {
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// Every production SpinApp's image on prod-east, then on prod-west.
+fn production_images() -> Vec<String> {
+    let mut images = images_on("prod-east", "automatizacion");
+    images.extend(images_on("prod-west", "automatizacion"));
+    images
+}
+
 fn images_on(member: &str, namespace: &str) -> Vec<String> {
     let apps = kubectl(member, &["-n", namespace, "get", "spinapps"]);
     apps["items"]
@@ -790,6 +797,30 @@ impl Scenario {
         );
     }
 
+    /// The stand-ins a release meets on its way: SpinKube runs the artifact for staging's check,
+    /// USER decides in Rundeck, and SpinKube runs it for production's checks (or, with
+    /// `broken_production`, the checks reach an instance with another version).
+    fn standins_on_the_way(
+        &self,
+        standin: &mut StandIn,
+        user: &'static str,
+        decision: &'static str,
+        broken_production: bool,
+    ) {
+        self.spinkube_before(
+            standin,
+            "deploy_staging",
+            &[("staging", "staging_url")],
+            false,
+        );
+        self.rundeck_before_resume(standin, user, decision);
+        let production = [
+            ("prod-east", "prod_east_url"),
+            ("prod-west", "prod_west_url"),
+        ];
+        self.spinkube_before(standin, "deploy_production", &production, broken_production);
+    }
+
     fn rundeck_before_resume(
         &self,
         standin: &mut StandIn,
@@ -870,40 +901,15 @@ fn a_release_goes_from_build_to_both_production_clusters_with_an_approval() {
     let _lock = exclusive();
     let scenario = Scenario::new("pipeline-happy", false);
     let mut standin = scenario.standin("pipeline-happy");
-    scenario.spinkube_before(
-        &mut standin,
-        "deploy_staging",
-        &[("staging", "staging_url")],
-        false,
-    );
-    scenario.rundeck_before_resume(&mut standin, "alice", "approve");
-    scenario.spinkube_before(
-        &mut standin,
-        "deploy_production",
-        &[
-            ("prod-east", "prod_east_url"),
-            ("prod-west", "prod_west_url"),
-        ],
-        false,
-    );
+    scenario.standins_on_the_way(&mut standin, "alice", "approve", false);
     let outcome = standin.run(Some("record_release"));
-    let after_prod = (
-        images_on("prod-east", "automatizacion"),
-        images_on("prod-west", "automatizacion"),
-    );
+    let production = production_images();
     restore_workloads();
     outcome.unwrap();
 
     let built = built();
     let pinned = format!("{}@{}", built.artifact, built.digest);
-    assert!(
-        after_prod
-            .0
-            .iter()
-            .chain(&after_prod.1)
-            .all(|i| *i == pinned),
-        "{after_prod:?}"
-    );
+    assert!(production.iter().all(|i| *i == pinned), "{production:?}");
     let release = scenario.release();
     assert_eq!(release["digest"], built.digest.as_str());
     assert_eq!(release["commit"], built.commit.as_str());
@@ -963,23 +969,11 @@ fn a_release_goes_from_build_to_both_production_clusters_with_an_approval() {
 fn a_rejected_release_never_reaches_production() {
     let _lock = exclusive();
     let scenario = Scenario::new("pipeline-rejected", true);
-    let before = (
-        images_on("prod-east", "automatizacion"),
-        images_on("prod-west", "automatizacion"),
-    );
+    let before = production_images();
     let mut standin = scenario.standin("pipeline-rejected");
-    scenario.spinkube_before(
-        &mut standin,
-        "deploy_staging",
-        &[("staging", "staging_url")],
-        false,
-    );
-    scenario.rundeck_before_resume(&mut standin, "bob", "reject");
+    scenario.standins_on_the_way(&mut standin, "bob", "reject", false);
     let outcome = standin.run(Some("record_release"));
-    let after = (
-        images_on("prod-east", "automatizacion"),
-        images_on("prod-west", "automatizacion"),
-    );
+    let after = production_images();
     restore_workloads();
 
     let error = outcome.expect_err("a rejected release fails the execution");
@@ -1060,27 +1054,9 @@ fn a_failed_production_rollout_is_rolled_back_on_both_clusters() {
     scenario.seed_previous(true, true);
     let mut standin = scenario.standin("pipeline-production-fails");
     standin.vars.insert("deploy_timeout".into(), "5".into());
-    scenario.spinkube_before(
-        &mut standin,
-        "deploy_staging",
-        &[("staging", "staging_url")],
-        false,
-    );
-    scenario.rundeck_before_resume(&mut standin, "alice", "approve");
-    scenario.spinkube_before(
-        &mut standin,
-        "deploy_production",
-        &[
-            ("prod-east", "prod_east_url"),
-            ("prod-west", "prod_west_url"),
-        ],
-        true,
-    );
+    scenario.standins_on_the_way(&mut standin, "alice", "approve", true);
     let outcome = standin.run(Some("record_release"));
-    let after = (
-        images_on("prod-east", "automatizacion"),
-        images_on("prod-west", "automatizacion"),
-    );
+    let after = production_images();
     restore_workloads();
 
     let error = outcome.expect_err("the production check fails");
@@ -1090,11 +1066,7 @@ fn a_failed_production_rollout_is_rolled_back_on_both_clusters() {
         "{error}"
     );
     assert!(
-        after
-            .0
-            .iter()
-            .chain(&after.1)
-            .all(|i| i.ends_with(PRODUCTION_BEFORE)),
+        after.iter().all(|i| i.ends_with(PRODUCTION_BEFORE)),
         "{after:?}"
     );
     let events = scenario.events();

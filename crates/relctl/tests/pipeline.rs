@@ -898,8 +898,17 @@ fn restore_workloads() {
 
 #[test]
 fn a_release_goes_from_build_to_both_production_clusters_with_an_approval() {
+    release_reaches_production(false);
+}
+
+#[test]
+fn a_release_goes_from_build_to_both_production_clusters_on_postgres() {
+    release_reaches_production(true);
+}
+
+fn release_reaches_production(postgres: bool) {
     let _lock = exclusive();
-    let scenario = Scenario::new("pipeline-happy", false);
+    let scenario = Scenario::new("pipeline-happy", postgres);
     let mut standin = scenario.standin("pipeline-happy");
     scenario.standins_on_the_way(&mut standin, "alice", "approve", false);
     let outcome = standin.run(Some("record_release"));

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs and a fresh machine lacks: the wasm32-wasip2 target, rustfmt
 # and clippy, wasm-tools, shellcheck, etcd and an OCI registry (the Karmada control plane and
-# the pipeline tests), real Spin (unpacked into target/tools when no Spin 3.4+ is
+# the pipeline tests), Prometheus and promtool (the alert and dashboard tests), real Spin (unpacked into target/tools when no Spin 3.4+ is
 # on PATH), and for the console's browser tests Debian's Chromium, Node.js and playwright-core.
 # Safe to run again: it skips what is already there.
 set -euo pipefail
@@ -24,6 +24,7 @@ command -v xz >/dev/null || missing+=(xz-utils)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v etcd >/dev/null || missing+=(etcd-server)
+command -v promtool >/dev/null || missing+=(prometheus)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)

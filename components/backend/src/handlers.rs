@@ -165,7 +165,8 @@ fn openapi_json() -> Handled {
 fn metrics_text(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let counts = cx.with_ledger(|ledger| Ok(ledger.counts()?))?;
-    let text = metrics::render(&counts, crate::VERSION, crate::COMMIT);
+    let now = ledger::time::Timestamp::now();
+    let text = metrics::render(&counts, crate::VERSION, crate::COMMIT, now);
     Ok(ApiResponse::new(
         200,
         "text/plain; version=0.0.4; charset=utf-8",

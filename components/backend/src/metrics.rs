@@ -2,9 +2,11 @@
 //! from storage at scrape time; nothing is counted in memory.
 
 use ledger::model::Counts;
+use ledger::time::Timestamp;
 use std::fmt::Write;
 
-pub fn render(counts: &Counts, version: &str, commit: &str) -> String {
+/// The exposition text of COUNTS; ages are measured at NOW.
+pub fn render(counts: &Counts, version: &str, commit: &str, now: Timestamp) -> String {
     let mut out = String::new();
     gauge(
         &mut out,
@@ -28,6 +30,40 @@ pub fn render(counts: &Counts, version: &str, commit: &str) -> String {
             escape(cluster)
         );
     }
+    gauge(
+        &mut out,
+        "ledger_cluster_release",
+        "The release each cluster runs now (its latest succeeded deployment not rolled back); always 1.",
+    );
+    for (cluster, environment, release) in &counts.current {
+        let _ = writeln!(
+            out,
+            "ledger_cluster_release{{cluster=\"{}\",environment=\"{environment}\",version=\"{}\"}} 1",
+            escape(cluster),
+            escape(release)
+        );
+    }
+    gauge(
+        &mut out,
+        "ledger_newest_approved_release",
+        "The newest release whose production approval is approved; always 1.",
+    );
+    if let Some(release) = &counts.newest_approved {
+        let _ = writeln!(
+            out,
+            "ledger_newest_approved_release{{version=\"{}\"}} 1",
+            escape(release)
+        );
+    }
+    gauge(
+        &mut out,
+        "ledger_oldest_pending_approval_age_seconds",
+        "How long the oldest pending approval has waited; 0 when none waits.",
+    );
+    let age = counts.oldest_pending_since.map_or(0.0, |since| {
+        (now.as_micros() - since.as_micros()).max(0) as f64 / 1e6
+    });
+    let _ = writeln!(out, "ledger_oldest_pending_approval_age_seconds {age}");
     gauge(
         &mut out,
         "ledger_build_info",
@@ -57,7 +93,7 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ledger::types::{ApprovalState, DeploymentStatus};
+    use ledger::types::{ApprovalState, DeploymentStatus, Environment};
 
     #[test]
     fn renders_every_gauge_with_labels() {
@@ -69,8 +105,16 @@ mod tests {
                 (ApprovalState::Rejected, 2),
             ],
             deployments: vec![("prod-east".into(), DeploymentStatus::Succeeded, 4)],
+            current: vec![("prod-east".into(), Environment::Production, "1.3.0".into())],
+            newest_approved: Some("1.4.0".into()),
+            oldest_pending_since: Some(Timestamp::from_micros(1_000_000)),
         };
-        let text = render(&counts, "0.1.0", "a\"b");
+        let text = render(&counts, "0.1.0", "a\"b", Timestamp::from_micros(91_500_000));
+        assert!(text.contains(
+            "ledger_cluster_release{cluster=\"prod-east\",environment=\"production\",version=\"1.3.0\"} 1\n"
+        ));
+        assert!(text.contains("ledger_newest_approved_release{version=\"1.4.0\"} 1\n"));
+        assert!(text.contains("ledger_oldest_pending_approval_age_seconds 90.5\n"));
         assert!(text.contains("# TYPE ledger_releases gauge\nledger_releases 3\n"));
         assert!(text.contains("ledger_approvals{state=\"rejected\"} 2\n"));
         assert!(

@@ -39,6 +39,8 @@ pub struct HostBuilder {
     cache_dir: PathBuf,
     /// `spin up --insecure`: the app comes from a plain-HTTP registry.
     insecure_registry: bool,
+    /// spin-host's `--admin-listen`: where it serves its request metrics.
+    admin_listen: Option<String>,
 }
 
 impl HostBuilder {
@@ -60,7 +62,15 @@ impl HostBuilder {
             relative_dirs: false,
             cache_dir: repo().join("target/host-test-cache"),
             insecure_registry: false,
+            admin_listen: None,
         }
+    }
+
+    /// spin-host serving its request metrics at `http://ADDR/metrics`.
+    pub fn admin_listen(mut self, addr: &str) -> Self {
+        assert_eq!(self.runtime, Runtime::SpinHost, "a spin-host option");
+        self.admin_listen = Some(addr.into());
+        self
     }
 
     /// Real Spin running an OCI artifact (`spin up --from REGISTRY/REPO@DIGEST --insecure`)
@@ -153,6 +163,9 @@ impl HostBuilder {
             command
                 .arg("--cache-dir")
                 .arg(self.cache_dir.join("spin-host"));
+        }
+        if let Some(admin) = &self.admin_listen {
+            command.args(["--admin-listen", admin]);
         }
         self.pass_vars_and_components(&mut command, "--var", "--component");
         command

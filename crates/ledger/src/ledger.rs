@@ -267,8 +267,16 @@ impl<'a> Ledger<'a> {
         Ok(store::list_audit(&self.sql, page)?)
     }
 
+    /// The figures `/metrics` shows: counts, what each cluster runs, the newest approved
+    /// release and the oldest pending approval.
     pub fn counts(&self) -> Result<Counts, LedgerError> {
-        Ok(store::counts(&self.sql)?)
+        let mut counts = store::counts(&self.sql)?;
+        counts.current = self
+            .clusters()?
+            .into_iter()
+            .filter_map(|c| Some((c.name, c.environment, c.current?.version)))
+            .collect();
+        Ok(counts)
     }
 
     fn release(&self, version: &Version) -> Result<(i64, Release), LedgerError> {

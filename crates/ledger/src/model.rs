@@ -153,4 +153,10 @@ pub struct Counts {
     pub approvals: Vec<(ApprovalState, i64)>,
     /// (cluster, status, count) for each pair that has events.
     pub deployments: Vec<(String, DeploymentStatus, i64)>,
+    /// (cluster, environment, version) of what each configured cluster runs now.
+    pub current: Vec<(String, Environment, String)>,
+    /// The newest release (by creation) whose approval is approved: what production should run.
+    pub newest_approved: Option<String>,
+    /// When the oldest still-pending approval was requested.
+    pub oldest_pending_since: Option<Timestamp>,
 }

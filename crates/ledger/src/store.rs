@@ -414,9 +414,28 @@ pub fn counts(sql: &Sql) -> Result<Counts, DbError> {
             ))
         })
         .collect::<Result<_, DbError>>()?;
+    let newest_approved = sql
+        .query_one(
+            "SELECT r.version FROM approvals a JOIN releases r ON r.id = a.release_id
+             WHERE a.state = 'approved' ORDER BY r.id DESC LIMIT 1",
+            &[],
+        )?
+        .map(|row| row.text(0))
+        .transpose()?;
+    let oldest_pending_since = sql
+        .query_one(
+            "SELECT requested_at FROM approvals WHERE state = 'pending'
+             ORDER BY requested_at LIMIT 1",
+            &[],
+        )?
+        .map(|row| row.int(0).map(Timestamp::from_micros))
+        .transpose()?;
     Ok(Counts {
         releases,
         approvals,
         deployments,
+        current: Vec::new(),
+        newest_approved,
+        oldest_pending_since,
     })
 }

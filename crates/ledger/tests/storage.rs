@@ -693,6 +693,50 @@ fn counts_come_from_storage(db: &TestDb) {
                 ("staging".to_owned(), DeploymentStatus::Succeeded, 1)
             ]
         );
+        // What each cluster runs, what production should run, and nothing waiting.
+        assert_eq!(
+            counts.current,
+            [
+                (
+                    "staging".to_owned(),
+                    Environment::Staging,
+                    "1.0.0".to_owned()
+                ),
+                (
+                    "prod-east".to_owned(),
+                    Environment::Production,
+                    "1.0.0".to_owned()
+                )
+            ]
+        );
+        assert_eq!(counts.newest_approved.as_deref(), Some("1.0.0"));
+        assert_eq!(counts.oldest_pending_since, None);
+        // 1.1.0 passes staging and waits: the oldest pending approval is its request.
+        ledger
+            .record_deployment(
+                &kestra(),
+                &v("1.1.0"),
+                &event("staging", DeploymentStatus::Succeeded),
+            )
+            .unwrap();
+        ledger.request_approval(&kestra(), &v("1.1.0")).unwrap();
+        let counts = ledger.counts().unwrap();
+        let requested = ledger
+            .release_detail(&v("1.1.0"))
+            .unwrap()
+            .approval
+            .unwrap()
+            .requested_at;
+        assert_eq!(counts.oldest_pending_since, Some(requested));
+        assert_eq!(counts.newest_approved.as_deref(), Some("1.0.0"));
+        assert_eq!(
+            counts.current[0],
+            (
+                "staging".to_owned(),
+                Environment::Staging,
+                "1.1.0".to_owned()
+            )
+        );
     });
 }
 

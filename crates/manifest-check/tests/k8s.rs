@@ -39,8 +39,12 @@ fn of_kind<'a>(objects: &'a [Object], kind: &str) -> Vec<&'a Object> {
 #[test]
 fn every_rendered_object_fits_its_schema() {
     let schemas = schemas();
-    // local-dev/database: the Kind clusters' ledger database (local-dev/up.sh).
-    for dir in RENDERED.iter().chain(&["local-dev/database"]) {
+    // local-dev/database: the Kind clusters' ledger database (local-dev/up.sh);
+    // k8s/observability: the monitoring ConfigMaps.
+    for dir in RENDERED
+        .iter()
+        .chain(&["local-dev/database", "k8s/observability"])
+    {
         let objects = rendered(dir);
         assert!(!objects.is_empty(), "{dir} rendered nothing");
         let violations = validate(&schemas, &objects);

@@ -126,14 +126,14 @@ pub fn deploy(
             env.name
         )));
     }
-    // What to put back if this fails: the release each cluster runs now.
+    // What to put back if this fails: the release the environment runs now, from where it
+    // was pushed.
     let previous = clusters.iter().find_map(|c| {
         let current = &c["current"];
-        (current["version"].as_str()? != version.as_str()).then(|| {
-            (
-                current["version"].as_str().unwrap_or("").to_owned(),
-                current["digest"].as_str().unwrap_or("").to_owned(),
-            )
+        (current["version"].as_str()? != version.as_str()).then(|| Previous {
+            version: current["version"].as_str().unwrap_or("").to_owned(),
+            digest: current["digest"].as_str().unwrap_or("").to_owned(),
+            repository: crate::repository(current["artifact"].as_str().unwrap_or("")).to_owned(),
         })
     });
     for cluster in &names {
@@ -164,30 +164,44 @@ pub fn deploy(
                     Some(&reason),
                 )?;
             }
-            let Some((previous_version, previous_digest)) = previous else {
+            let Some(previous) = previous else {
                 return Err(Failure::DeployFailed(format!(
                     "{version} failed on {} and no earlier release ran there to put back: {reason}",
                     env.name
                 )));
             };
-            let previous_digest = Digest::parse(&previous_digest)?;
-            env.roll_out(&previous_digest, None)?;
+            let digest = Digest::parse(&previous.digest)?;
+            if let Err(again) = env.roll_out(&digest, Some(&previous.repository)) {
+                return Err(Failure::DeployFailed(format!(
+                    "{version} failed on {}: {reason}; putting {} back failed too: {again}",
+                    env.name, previous.version
+                )));
+            }
             for cluster in &names {
+                let message = format!("{} put back", previous.version);
                 record(
                     ledger,
                     env,
                     version.as_str(),
                     cluster,
                     "rolled_back",
-                    Some(&format!("{previous_version} put back")),
+                    Some(&message),
                 )?;
             }
             Err(Failure::DeployFailed(format!(
-                "{version} failed on {} and {previous_version} was put back: {reason}",
-                env.name
+                "{version} failed on {} and {} was put back: {reason}",
+                env.name, previous.version
             )))
         }
     }
+}
+
+/// The release an environment ran before a deployment: what a failure puts back.
+struct Previous {
+    version: String,
+    digest: String,
+    /// Where it was pushed, without tag or digest (the overlay's `newName:`).
+    repository: String,
 }
 
 /// Puts TO_VERSION back on the environment (Rundeck's rollback-production): its recorded
@@ -199,8 +213,9 @@ pub fn roll_back_to(
 ) -> Result<String, Failure> {
     let release = ledger.release(to_version.as_str())?;
     let digest = Digest::parse(release["digest"].as_str().unwrap_or(""))?;
+    let repository = crate::repository(release["artifact"].as_str().unwrap_or(""));
     let clusters = clusters_of(ledger, &env.name)?;
-    env.roll_out(&digest, None)?;
+    env.roll_out(&digest, Some(repository))?;
     for cluster in &clusters {
         let name = cluster["name"].as_str().unwrap_or("");
         if let Some(current) = cluster["current"]["version"]

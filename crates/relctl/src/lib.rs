@@ -239,7 +239,7 @@ fn environment_of(
 }
 
 /// An artifact reference without its tag or digest: `registry/repo:1.0` → `registry/repo`.
-fn repository(artifact: &str) -> &str {
+pub(crate) fn repository(artifact: &str) -> &str {
     let artifact = artifact.split('@').next().unwrap_or(artifact);
     match artifact.rsplit_once(':') {
         Some((name, tag)) if !tag.contains('/') => name,

@@ -1026,7 +1026,8 @@ fn a_failed_staging_check_puts_the_previous_release_back() {
         "{error}"
     );
     assert!(
-        staging_after.iter().all(|i| i.ends_with(STAGING_BEFORE)),
+        staging_after.iter().all(|i| *i
+            == format!("registry.staging.internal:5000/acme/automatizacion@{STAGING_BEFORE}")),
         "{staging_after:?}"
     );
     assert_eq!(

@@ -4,6 +4,7 @@
 //! manifest feature or import it does not implement.
 
 pub mod manifest;
+pub mod metrics;
 pub mod outbound;
 pub mod pools;
 pub mod runtime;

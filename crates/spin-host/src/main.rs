@@ -1,15 +1,18 @@
 //! `spin-host [--listen ADDR] [--manifest spin.toml] [--sqlite-dir .spin] [--var NAME=VALUE]…
-//! [--component ID]…`
+//! [--component ID]… [--admin-listen ADDR]`
 
 use anyhow::{Context, Result, bail};
 use spin_host::manifest::App;
+use spin_host::metrics::Metrics;
 use spin_host::runtime::{Options, Runtime};
 use spin_host::{server, variables};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 const USAGE: &str = "usage: spin-host [--listen 127.0.0.1:3000] [--manifest spin.toml] \
-[--sqlite-dir .spin] [--cache-dir DIR] [--var NAME=VALUE]… [--component ID]…";
+[--sqlite-dir .spin] [--cache-dir DIR] [--var NAME=VALUE]… [--component ID]… \
+[--admin-listen 127.0.0.1:9090]";
 
 struct Flags {
     listen: String,
@@ -19,6 +22,8 @@ struct Flags {
     vars: Vec<(String, String)>,
     /// `--component`/`-c`: run only these, as `spin up -c` does.
     components: Vec<String>,
+    /// `--admin-listen`: where the host's request metrics are served (`/metrics`).
+    admin_listen: Option<String>,
 }
 
 fn parse(args: Vec<String>) -> Result<Flags> {
@@ -29,6 +34,7 @@ fn parse(args: Vec<String>) -> Result<Flags> {
         cache_dir: None,
         vars: Vec::new(),
         components: Vec::new(),
+        admin_listen: None,
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {
@@ -45,6 +51,7 @@ fn parse(args: Vec<String>) -> Result<Flags> {
             "--sqlite-dir" => flags.sqlite_dir = value.into(),
             "--cache-dir" => flags.cache_dir = Some(value.into()),
             "--component" | "-c" => flags.components.push(value),
+            "--admin-listen" => flags.admin_listen = Some(value),
             "--var" => {
                 let Some((name, value)) = value.split_once('=') else {
                     bail!("--var takes NAME=VALUE")
@@ -88,7 +95,18 @@ async fn run(flags: Flags) -> Result<()> {
         listener.local_addr()?,
         runtime.app().name
     );
-    server::serve(runtime, listener, shutdown_signal()).await
+    let metrics = Arc::new(Metrics::default());
+    if let Some(admin) = &flags.admin_listen {
+        let admin = tokio::net::TcpListener::bind(admin)
+            .await
+            .with_context(|| format!("cannot listen on {admin}"))?;
+        eprintln!(
+            "spin-host: metrics on http://{}/metrics",
+            admin.local_addr()?
+        );
+        tokio::spawn(server::serve_admin(metrics.clone(), admin));
+    }
+    server::serve(runtime, metrics, listener, shutdown_signal()).await
 }
 
 fn main() -> ExitCode {

@@ -25,6 +25,18 @@ pub enum Route {
     Private,
 }
 
+impl std::fmt::Display for Route {
+    /// As the manifest spells it: `/exact`, `/prefix/...`, `private`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Route::Exact(route) if route.is_empty() => f.write_str("/"),
+            Route::Exact(route) => f.write_str(route),
+            Route::Wildcard(prefix) => write!(f, "{prefix}/..."),
+            Route::Private => f.write_str("private"),
+        }
+    }
+}
+
 impl Route {
     fn parse(value: &Value, component: &str) -> Result<Self> {
         match value {

@@ -1,6 +1,7 @@
 //! The HTTP front: routes each request to its component as Spin does, logs it, and drains
 //! open connections on shutdown.
 
+use crate::metrics::Metrics;
 use crate::runtime::{Busy, Runtime};
 use anyhow::Result;
 use bytes::Bytes;
@@ -24,6 +25,7 @@ pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Serves until `shutdown` resolves, then stops accepting and drains open connections.
 pub async fn serve(
     runtime: Arc<Runtime>,
+    metrics: Arc<Metrics>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()>,
 ) -> Result<()> {
@@ -42,7 +44,10 @@ pub async fn serve(
                 };
                 let _ = stream.set_nodelay(true);
                 let runtime = runtime.clone();
-                let service = hyper::service::service_fn(move |req| handle(runtime.clone(), local, peer, req));
+                let metrics = metrics.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    handle(runtime.clone(), metrics.clone(), local, peer, req)
+                });
                 let connection = http1::Builder::new()
                     .keep_alive(true)
                     .timer(TokioTimer::new())
@@ -62,6 +67,42 @@ pub async fn serve(
         () = tokio::time::sleep(DRAIN) => eprintln!("spin-host: gave up waiting for open connections"),
     }
     Ok(())
+}
+
+/// Serves the host's request metrics at `/metrics` on the admin address, until the process ends.
+pub async fn serve_admin(metrics: Arc<Metrics>, listener: TcpListener) {
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+            let metrics = metrics.clone();
+            async move {
+                let (status, body) = if req.uri().path() == "/metrics" {
+                    (hyper::StatusCode::OK, metrics.render())
+                } else {
+                    (hyper::StatusCode::NOT_FOUND, String::new())
+                };
+                let mut response = Response::new(Full::new(Bytes::from(body)));
+                *response.status_mut() = status;
+                response.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static(
+                        "text/plain; version=0.0.4; charset=utf-8",
+                    ),
+                );
+                Ok::<_, std::convert::Infallible>(response)
+            }
+        });
+        tokio::spawn(async move {
+            let _ = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+        });
+    }
 }
 
 /// The host's own answers (no route, a failed component) are bare statuses with an empty body,
@@ -105,6 +146,7 @@ fn refused_by_spin(req: &Request<Incoming>) -> Option<Result<hyper::StatusCode, 
 
 async fn handle(
     runtime: Arc<Runtime>,
+    metrics: Arc<Metrics>,
     local: SocketAddr,
     peer: SocketAddr,
     mut req: Request<Incoming>,
@@ -150,12 +192,24 @@ async fn handle(
             }
         }
     };
+    let elapsed = started.elapsed().as_secs_f64();
+    let status = response.status().as_u16();
+    match &trigger {
+        Some(t) => metrics.observe(
+            &t.component,
+            &t.route.to_string(),
+            method.as_str(),
+            status,
+            elapsed,
+        ),
+        None => metrics.observe("none", "unmatched", method.as_str(), status, elapsed),
+    }
     eprintln!(
         "{{\"source\":\"spin-host\",\"method\":\"{method}\",\"path\":{},\"component\":{},\"status\":{},\"duration_ms\":{:.3}}}",
         json_string(&path),
         trigger.map_or("null".to_owned(), |t| json_string(&t.component)),
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64() * 1e3
+        status,
+        elapsed * 1e3
     );
     Ok(response)
 }

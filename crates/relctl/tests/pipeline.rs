@@ -1162,6 +1162,26 @@ fn waiting_for_readiness_times_out_with_each_clusters_conditions() {
         "{}",
         String::from_utf8_lossy(&patched.stderr)
     );
+    // Karmada aggregates the report within a second or two; wait until it has.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while kubectl(
+        "karmada-apiserver",
+        &[
+            "-n",
+            "automatizacion",
+            "get",
+            "spinapp",
+            "automatizacion-frontend",
+        ],
+    )["status"]["readyReplicas"]
+        != 4
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Karmada never aggregated prod-west's report"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
     let timed_out = wait("4");
     // The operator stand-in reports every member SpinApp ready again.
     let restored = Command::new(repo().join("local-dev/control-plane.sh"))

@@ -11,6 +11,8 @@ pub struct AccessLog {
     pub status: u16,
     pub duration_ms: f64,
     pub request_id: String,
+    /// The W3C trace this request belongs to: the console's, when it called.
+    pub trace_id: String,
     /// The verified subject, or `-` for anonymous requests.
     pub actor: String,
     /// The internal cause of a 5xx response.
@@ -36,6 +38,7 @@ mod tests {
             status: 500,
             duration_ms: 1.0,
             request_id: "id".into(),
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
             actor: "-".into(),
             error: Some("storage said \u{202E}kO".into()),
         };

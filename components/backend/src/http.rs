@@ -135,6 +135,9 @@ pub struct Host<'a> {
     pub now: Timestamp,
     /// A fresh random id, used when the request brings no usable `x-request-id`.
     pub fresh_request_id: String,
+    /// A fresh random trace id (32 hex digits), used when the request brings no usable
+    /// `traceparent`.
+    pub fresh_trace_id: String,
     /// Reads the body of a request whose body is [`Body::Unread`]; called at most once.
     pub read_body: &'a dyn Fn() -> Body,
 }

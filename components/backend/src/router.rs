@@ -105,6 +105,8 @@ pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
         .header_value("x-request-id")
         .filter(|id| valid_request_id(id))
         .map_or_else(|| host.fresh_request_id.clone(), str::to_owned);
+    let trace_id =
+        trace_context::trace_id_of(req.header_value("traceparent"), &host.fresh_trace_id);
     let route = find_route(&req.path);
     let mut call = Call {
         req,
@@ -145,6 +147,7 @@ pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
         status: response.status,
         duration_ms: started.elapsed().as_secs_f64() * 1e3,
         request_id: call.request_id,
+        trace_id,
         actor: call
             .principal
             .map_or_else(|| "-".into(), |p| p.subject.to_string()),

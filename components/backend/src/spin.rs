@@ -43,6 +43,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         open_db: &open_db,
         now: Timestamp::now(),
         fresh_request_id: fresh_request_id(),
+        fresh_trace_id: fresh_request_id(),
         read_body: &read_body,
     };
     let (response, log) = crate::handle(&request, &host);

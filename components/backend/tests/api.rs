@@ -81,6 +81,7 @@ impl App {
             open_db: &open_db,
             now: Timestamp::now(),
             fresh_request_id: "generated-id".into(),
+            fresh_trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
             // These requests carry their bodies; the end-to-end tests read them lazily.
             read_body: &|| Body::Broken("the test request carries its body".into()),
         };
@@ -442,6 +443,28 @@ fn request_ids_are_echoed_or_generated() {
     let unusable = app.send(get("/api/nope").header("x-request-id", "has spaces"));
     assert_eq!(unusable.header("x-request-id"), Some("generated-id"));
     assert_eq!(problem(&unusable, 404)["request_id"], "generated-id");
+}
+
+#[test]
+fn the_log_line_carries_the_callers_trace_or_a_new_one() {
+    let app = App::sqlite();
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let (_, log) = app.call(get("/api/health").header("traceparent", caller));
+    assert_eq!(log.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    for unusable in [
+        "",
+        "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+        "garbage",
+    ] {
+        let (_, log) = app.call(get("/api/health").header("traceparent", unusable));
+        assert_eq!(
+            log.trace_id, "0af7651916cd43dd8448eb211c80319c",
+            "{unusable:?}"
+        );
+    }
+    let (_, log) = app.call(get("/api/health"));
+    let line: Value = serde_json::from_str(&log.to_line()).unwrap();
+    assert_eq!(line["trace_id"], "0af7651916cd43dd8448eb211c80319c");
 }
 
 #[test]

@@ -10,6 +10,8 @@ pub struct AccessLog {
     pub status: u16,
     pub duration_ms: f64,
     pub request_id: String,
+    /// The W3C trace this page belongs to; its backend calls carry it in `traceparent`.
+    pub trace_id: String,
     /// The internal cause of a 5xx page.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,

@@ -5,6 +5,7 @@
 use crate::settings::Settings;
 use serde::de::DeserializeOwned;
 use std::time::Duration;
+use trace_context::TraceParent;
 
 /// One GET the host sends for the console.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,14 +52,22 @@ pub struct Backend<'a> {
     settings: &'a Settings,
     transport: &'a dyn Transport,
     request_id: &'a str,
+    /// The `traceparent` each call carries: this page's trace, the console's span.
+    traceparent: String,
 }
 
 impl<'a> Backend<'a> {
-    pub fn new(settings: &'a Settings, transport: &'a dyn Transport, request_id: &'a str) -> Self {
+    pub fn new(
+        settings: &'a Settings,
+        transport: &'a dyn Transport,
+        request_id: &'a str,
+        trace: &TraceParent,
+    ) -> Self {
         Self {
             settings,
             transport,
             request_id,
+            traceparent: trace.header(),
         }
     }
 
@@ -67,6 +76,7 @@ impl<'a> Backend<'a> {
         let mut headers = vec![
             ("accept".to_owned(), "application/json".to_owned()),
             ("x-request-id".to_owned(), self.request_id.to_owned()),
+            ("traceparent".to_owned(), self.traceparent.clone()),
         ];
         if let Some(token) = &self.settings.backend_token {
             headers.push(("authorization".to_owned(), format!("Bearer {token}")));

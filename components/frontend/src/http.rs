@@ -173,6 +173,9 @@ pub struct Host<'a> {
     pub now: Millis,
     /// A fresh id, sent to the backend and shown on error pages so one id finds both logs.
     pub request_id: String,
+    /// The trace this page belongs to, with the console's own span as the parent of its
+    /// backend calls (see [`crate::trace_of`]).
+    pub trace: trace_context::TraceParent,
 }
 
 #[cfg(test)]

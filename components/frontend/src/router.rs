@@ -40,6 +40,7 @@ pub fn handle(req: &ConsoleRequest, host: &Host) -> (ConsoleResponse, AccessLog)
         status: response.status,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         request_id: host.request_id.clone(),
+        trace_id: host.trace.trace_id.clone(),
         error: error.and_then(|e| e.log_detail()),
     };
     (response, log)
@@ -121,7 +122,14 @@ fn page(
 ) -> Outcome {
     let result = Settings::load(host.variable)
         .map_err(ConsoleError::from)
-        .and_then(|settings| render(&Backend::new(&settings, host.transport, &host.request_id)));
+        .and_then(|settings| {
+            render(&Backend::new(
+                &settings,
+                host.transport,
+                &host.request_id,
+                &host.trace,
+            ))
+        });
     match result {
         Ok(response) => (response, None),
         Err(e) => failed(section, e, host),
@@ -134,7 +142,7 @@ fn overview_page(host: &Host, fragment: bool) -> Outcome {
     let settings = Settings::load(host.variable);
     let refresh = settings.as_ref().map_or(0, |s| s.refresh_seconds);
     let result = settings.map_err(ConsoleError::from).and_then(|settings| {
-        let backend = Backend::new(&settings, host.transport, &host.request_id);
+        let backend = Backend::new(&settings, host.transport, &host.request_id, &host.trace);
         Ok(overview::load(&backend)?)
     });
     let (view, error) = match result {

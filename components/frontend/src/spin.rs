@@ -44,6 +44,11 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         transport: &WasiTransport,
         now: i64::try_from(now.as_millis()).unwrap_or(i64::MAX),
         request_id: fresh_request_id(),
+        trace: crate::trace_of(
+            request.header_value("traceparent"),
+            fresh_request_id(),
+            fresh_span_id(),
+        ),
     };
     let (response, log) = crate::handle(&request, &host);
     println!("{}", log.to_line());
@@ -52,6 +57,12 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 
 fn fresh_request_id() -> String {
     let bytes = wasi::random::random::get_random_bytes(16);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// 16 random hex digits: the console's span, the parent of its backend calls.
+fn fresh_span_id() -> String {
+    let bytes = wasi::random::random::get_random_bytes(8);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -322,7 +322,33 @@ fn a_recording_backend_double_sees_only_the_consoles_own_headers(runtime: Runtim
     );
 }
 
+/// One trace across the console and the API it calls: a caller's `traceparent` reaches the
+/// backend through Spin's service chaining, and both log lines carry its trace id.
+fn a_pages_trace_id_is_in_the_consoles_and_the_backends_log_lines(runtime: Runtime) {
+    let host = console(runtime, "trace").start();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let page = host.get_with(
+        "/releases",
+        &[("traceparent", &format!("00-{trace}-00f067aa0ba902b7-01"))],
+    );
+    assert_eq!(page.status, 200, "{}", page.body);
+    let trace_field = format!("\"trace_id\":\"{trace}\"");
+    host.wait_for_line(|l| l.contains(&trace_field) && l.contains("\"route\":\"/api/releases\""));
+    host.wait_for_line(|l| l.contains(&trace_field) && l.contains("\"route\":\"/releases\""));
+    // Without one, the console starts a trace and the backend continues it.
+    let page = host.get("/approvals");
+    assert_eq!(page.status, 200);
+    let console_line = host.wait_for_line(|l| l.contains("\"route\":\"/approvals\""));
+    let started = console_line.split("\"trace_id\":\"").nth(1).unwrap()[..32].to_owned();
+    assert_ne!(started, trace);
+    host.wait_for_line(|l| {
+        l.contains(&format!("\"trace_id\":\"{started}\""))
+            && l.contains("\"route\":\"/api/approvals\"")
+    });
+}
+
 host_harness::on_both_runtimes!(
+    a_pages_trace_id_is_in_the_consoles_and_the_backends_log_lines,
     every_page_shows_a_release_story_created_through_the_api,
     assets_are_served_with_etag_and_cache_control,
     an_unknown_release_is_a_404_page,

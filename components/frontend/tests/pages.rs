@@ -390,7 +390,10 @@ fn the_console_sends_its_own_token_and_never_the_browsers_credentials() {
     render_with(&req, &backend, &[("backend_token", "viewer-token")]);
     for outgoing in backend.sent.borrow().iter() {
         let names: Vec<&str> = outgoing.headers.iter().map(|(n, _)| n.as_str()).collect();
-        assert_eq!(names, ["accept", "x-request-id", "authorization"]);
+        assert_eq!(
+            names,
+            ["accept", "x-request-id", "traceparent", "authorization"]
+        );
         assert!(
             outgoing
                 .headers
@@ -512,5 +515,41 @@ fn every_route_is_reachable() {
         let (response, log) = render_with(&ConsoleRequest::get(&path), &backend, &[]);
         assert_eq!(response.status, 200, "{path}");
         assert_eq!(log.route, *route);
+    }
+}
+
+#[test]
+fn backend_calls_carry_the_pages_trace_with_the_consoles_span() {
+    // A caller's trace continues: its id, the console's span as the parent.
+    let backend = story();
+    let caller = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let req = ConsoleRequest::get("/").header("traceparent", caller);
+    let (_, log) = render_with(&req, &backend, &[]);
+    assert_eq!(log.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+    let sent = backend.sent.borrow();
+    assert!(!sent.is_empty());
+    for outgoing in sent.iter() {
+        let expected = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{SPAN_ID}-01");
+        assert!(
+            outgoing.headers.contains(&("traceparent".into(), expected)),
+            "{:?}",
+            outgoing.headers
+        );
+    }
+    drop(sent);
+    // Without one (or with one that is not W3C), the page starts its own trace.
+    for req in [
+        ConsoleRequest::get("/"),
+        ConsoleRequest::get("/").header("traceparent", "00-XYZ"),
+    ] {
+        let backend = story();
+        let (_, log) = render_with(&req, &backend, &[]);
+        assert_eq!(log.trace_id, TRACE_ID);
+        let expected = format!("00-{TRACE_ID}-{SPAN_ID}-01");
+        assert!(
+            backend.sent.borrow()[0]
+                .headers
+                .contains(&("traceparent".into(), expected))
+        );
     }
 }

@@ -93,6 +93,11 @@ pub fn render_with(
         transport: backend,
         now: NOW,
         request_id: REQUEST_ID.into(),
+        trace: frontend::trace_of(
+            req.header_value("traceparent"),
+            TRACE_ID.into(),
+            SPAN_ID.into(),
+        ),
     };
     frontend::handle(req, &host)
 }
@@ -100,6 +105,10 @@ pub fn render_with(
 pub fn render(path: &str, backend: &ScriptedBackend) -> ConsoleResponse {
     render_with(&ConsoleRequest::get(path), backend, &[]).0
 }
+
+/// The trace a test page starts when the request brings none, and the console's span.
+pub const TRACE_ID: &str = "0af7651916cd43dd8448eb211c80319c";
+pub const SPAN_ID: &str = "b7ad6b7169203331";
 
 pub const DIGEST: &str = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 pub const SCRIPT: &str = "<script>window.__pwned = 1</script>";

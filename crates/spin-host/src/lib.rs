@@ -10,4 +10,5 @@ pub mod pools;
 pub mod runtime;
 pub mod server;
 mod spin_apis;
+pub mod traces;
 pub mod variables;

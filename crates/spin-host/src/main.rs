@@ -95,7 +95,7 @@ async fn run(flags: Flags) -> Result<()> {
         listener.local_addr()?,
         runtime.app().name
     );
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::new(&runtime.app().name));
     if let Some(admin) = &flags.admin_listen {
         let admin = tokio::net::TcpListener::bind(admin)
             .await

@@ -4,6 +4,7 @@
 //!
 //! | name | type | labels |
 //! | --- | --- | --- |
+//! | `spin_request_count_total` | counter | `trigger_type`, `app_id`, `component_id` (Spin's own `spin.request_count`, as the Collector's Prometheus exporter names it) |
 //! | `http_server_requests_total` | counter | `component`, `route`, `method`, `status` |
 //! | `http_server_request_duration_seconds` | histogram | `component`, `route` |
 
@@ -18,11 +19,15 @@ const BUCKETS: [f64; 11] = [
 
 #[derive(Default)]
 pub struct Metrics {
+    /// The app's name, Spin's `app_id` label.
+    app_id: String,
     series: Mutex<Series>,
 }
 
 #[derive(Default)]
 struct Series {
+    /// component → routed requests, as Spin counts them.
+    spin_requests: BTreeMap<String, u64>,
     /// (component, route, method, status) → requests.
     requests: BTreeMap<(String, String, String, u16), u64>,
     /// (component, route) → latencies.
@@ -37,10 +42,23 @@ struct Histogram {
 }
 
 impl Metrics {
+    pub fn new(app_id: &str) -> Self {
+        Metrics {
+            app_id: app_id.to_owned(),
+            series: Mutex::default(),
+        }
+    }
+
     /// Counts one answered request. COMPONENT is `none` for what no route matched, and ROUTE
     /// the manifest's route pattern (`/api/...`), so that labels stay few whatever the paths.
     pub fn observe(&self, component: &str, route: &str, method: &str, status: u16, seconds: f64) {
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        if component != "none" {
+            *series
+                .spin_requests
+                .entry(component.to_owned())
+                .or_default() += 1;
+        }
         let key = (
             component.to_owned(),
             route.to_owned(),
@@ -64,6 +82,16 @@ impl Metrics {
     pub fn render(&self) -> String {
         let series = self.series.lock().unwrap_or_else(|p| p.into_inner());
         let mut out = String::new();
+        out.push_str("# HELP spin_request_count_total Requests routed to a component, as Spin counts them (spin.request_count).\n");
+        out.push_str("# TYPE spin_request_count_total counter\n");
+        for (component, count) in &series.spin_requests {
+            let _ = writeln!(
+                out,
+                "spin_request_count_total{{trigger_type=\"http\",app_id=\"{}\",component_id=\"{}\"}} {count}",
+                escape(&self.app_id),
+                escape(component)
+            );
+        }
         out.push_str("# HELP http_server_requests_total Requests answered, by component, route, method and status.\n");
         out.push_str("# TYPE http_server_requests_total counter\n");
         for ((component, route, method, status), count) in &series.requests {
@@ -123,13 +151,14 @@ mod tests {
 
     #[test]
     fn counts_and_buckets_add_up() {
-        let metrics = Metrics::default();
+        let metrics = Metrics::new("automatizacion");
         metrics.observe("backend", "/api/...", "GET", 200, 0.003);
         metrics.observe("backend", "/api/...", "GET", 200, 0.2);
         metrics.observe("backend", "/api/...", "POST", 401, 0.02);
         metrics.observe("none", "unmatched", "GET", 404, 0.0001);
         let text = metrics.render();
         for line in [
+            "spin_request_count_total{trigger_type=\"http\",app_id=\"automatizacion\",component_id=\"backend\"} 3",
             "http_server_requests_total{component=\"backend\",route=\"/api/...\",method=\"GET\",status=\"200\"} 2",
             "http_server_requests_total{component=\"backend\",route=\"/api/...\",method=\"POST\",status=\"401\"} 1",
             "http_server_requests_total{component=\"none\",route=\"unmatched\",method=\"GET\",status=\"404\"} 1",

@@ -5,12 +5,14 @@ use crate::manifest::{App, ComponentConfig};
 use crate::outbound;
 use crate::pools::{PgPool, SqlitePool};
 use crate::spin_apis::SpinHost;
+use crate::traces::{CLIENT, Exporter, SERVER, Span};
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, Weak};
+use trace_context::TraceParent;
 use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
@@ -53,6 +55,8 @@ pub struct Runtime {
     sqlite: Arc<SqlitePool>,
     pg: Arc<PgPool>,
     slots: Arc<tokio::sync::Semaphore>,
+    /// Where spans go, when the environment asks for traces (`OTEL_EXPORTER_OTLP_ENDPOINT`).
+    exporter: Option<Arc<Exporter>>,
     me: Weak<Runtime>,
 }
 
@@ -69,6 +73,23 @@ pub struct State {
     pub component: Arc<ComponentConfig>,
     pub host: Arc<Runtime>,
     hooks: OutboundHooks,
+    /// The span of the request this instance handles, when traces are exported.
+    pub trace: Option<TraceParent>,
+}
+
+impl State {
+    /// A span under this request's, for a host call (a database statement); `None` when
+    /// traces are not exported.
+    pub fn child_span(&self, name: String, kind: u8) -> Option<Span> {
+        self.host.exporter.as_ref()?;
+        Some(Span::start(Some(self.trace.as_ref()?), name, kind))
+    }
+
+    pub fn end_span(&self, span: Option<Span>, error: bool) {
+        if let (Some(span), Some(exporter)) = (span, &self.host.exporter) {
+            span.end(exporter, error);
+        }
+    }
 }
 
 impl WasiView for State {
@@ -176,12 +197,14 @@ impl Runtime {
         std::fs::create_dir_all(&options.sqlite_dir)
             .with_context(|| format!("cannot create {}", options.sqlite_dir.display()))?;
         let sqlite = Arc::new(SqlitePool::new(options.sqlite_dir.join("sqlite_db.db")));
+        let app_name = app.name.clone();
         Ok(Arc::new_cyclic(|me| Self {
             app,
             components,
             sqlite,
             pg: Arc::default(),
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_INSTANCES as usize)),
+            exporter: Exporter::from_env(&app_name),
             me: me.clone(),
         }))
     }
@@ -203,7 +226,7 @@ impl Runtime {
     pub async fn handle<B>(
         &self,
         component_id: &str,
-        req: hyper::Request<B>,
+        mut req: hyper::Request<B>,
     ) -> Result<hyper::Response<HyperOutgoingBody>>
     where
         B: hyper::body::Body<Data = Bytes> + Send + 'static,
@@ -225,6 +248,30 @@ impl Runtime {
         for (key, value) in &loaded.config.environment {
             wasi.env(key, value);
         }
+        // The request's span: a child of the caller's when it sent a `traceparent`. The guest
+        // sees this span as its parent, so its log line carries the same trace id.
+        let span = self.exporter.as_ref().map(|_| {
+            let caller = req
+                .headers()
+                .get("traceparent")
+                .and_then(|v| v.to_str().ok())
+                .and_then(TraceParent::parse);
+            let mut span = Span::start(
+                caller.as_ref(),
+                format!("{} {component_id}", req.method()),
+                SERVER,
+            );
+            span.attribute("http.request.method", req.method().as_str());
+            span.attribute("url.path", req.uri().path());
+            span.attribute("spin.component", component_id);
+            span
+        });
+        let trace = span.as_ref().map(Span::context);
+        if let Some(trace) = &trace
+            && let Ok(value) = trace.header().parse()
+        {
+            req.headers_mut().insert("traceparent", value);
+        }
         let broken_chain = Arc::new(OnceLock::new());
         let state = State {
             wasi: wasi.build(),
@@ -235,8 +282,10 @@ impl Runtime {
                 component: loaded.config.clone(),
                 host: self.me.clone(),
                 broken_chain: broken_chain.clone(),
+                trace: trace.clone(),
             },
             host,
+            trace,
         };
         let mut store = Store::new(loaded.pre.engine(), state);
         let (sender, receiver) = tokio::sync::oneshot::channel();
@@ -276,10 +325,16 @@ impl Runtime {
         };
         // Spin traps a guest that chains to a component the app does not run; here the guest
         // saw an error code and may have answered, but the request fails all the same.
-        match broken_chain.get() {
+        let outcome = match broken_chain.get() {
             Some(reason) => Err(anyhow!("component `{component_id}` failed: {reason}")),
             None => answered,
+        };
+        if let (Some(mut span), Some(exporter)) = (span, &self.exporter) {
+            let status = outcome.as_ref().map_or(500, |r| r.status().as_u16());
+            span.attribute("http.response.status_code", status.to_string());
+            span.end(exporter, status >= 500);
         }
+        outcome
     }
 }
 
@@ -290,6 +345,8 @@ struct OutboundHooks {
     host: Weak<Runtime>,
     /// Set when the guest chained to a component this app does not run.
     broken_chain: Arc<OnceLock<String>>,
+    /// The span of the request that sends: each outbound request gets a client span under it.
+    trace: Option<TraceParent>,
 }
 
 type SendFuture = Box<
@@ -306,7 +363,7 @@ const CHAINING_SUFFIX: &str = ".spin.internal";
 impl WasiHttpHooks for OutboundHooks {
     fn send_request(
         &mut self,
-        request: http::Request<wasmtime_wasi_http::WasiBody>,
+        mut request: http::Request<wasmtime_wasi_http::WasiBody>,
         options: Option<wasmtime_wasi_http::RequestOptions>,
         _fut: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send>,
     ) -> SendFuture {
@@ -322,6 +379,26 @@ impl WasiHttpHooks for OutboundHooks {
             );
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
+        // A client span for this call; the callee hears it as its parent.
+        let exporter = self.host.upgrade().and_then(|r| r.exporter.clone());
+        let span = exporter.as_ref().and(self.trace.as_ref()).map(|parent| {
+            let mut span =
+                Span::start(Some(parent), format!("{} {host}", request.method()), CLIENT);
+            span.attribute("http.request.method", request.method().as_str());
+            span.attribute("url.full", request.uri().to_string());
+            span.attribute("server.address", host.clone());
+            if let Ok(value) = span.context().header().parse() {
+                request.headers_mut().insert("traceparent", value);
+            }
+            span
+        });
+        let end = move |status: Option<u16>| {
+            if let (Some(mut span), Some(exporter)) = (span, exporter) {
+                let status = status.unwrap_or(0);
+                span.attribute("http.response.status_code", status.to_string());
+                span.end(&exporter, status == 0 || status >= 500);
+            }
+        };
         if let Some(target) = host.strip_suffix(CHAINING_SUFFIX).map(str::to_owned) {
             let runtime = self.host.clone();
             let runs_target = runtime
@@ -338,7 +415,9 @@ impl WasiHttpHooks for OutboundHooks {
                 let response = runtime.handle(&target, request).await.map_err(|e| {
                     eprintln!("spin-host: chained request to `{target}` failed: {e:#}");
                     Error::DestinationUnavailable
-                })?;
+                });
+                end(response.as_ref().ok().map(|r| r.status().as_u16()));
+                let response = response?;
                 let done: Box<
                     dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send,
                 > = Box::new(async { Ok(()) });
@@ -346,7 +425,9 @@ impl WasiHttpHooks for OutboundHooks {
             });
         }
         Box::new(async move {
-            let (response, io) = wasmtime_wasi_http::default_send_request(request, options).await?;
+            let sent = wasmtime_wasi_http::default_send_request(request, options).await;
+            end(sent.as_ref().ok().map(|(r, _)| r.status().as_u16()));
+            let (response, io) = sent?;
             let io: Box<dyn std::future::Future<Output = wasmtime_wasi_http::Result<()>> + Send> =
                 Box::new(io);
             Ok((response.map(BodyExt::boxed_unsync), io))

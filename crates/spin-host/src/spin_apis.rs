@@ -69,11 +69,13 @@ impl sqlite::HostConnection for State {
         statement: String,
         parameters: Vec<sqlite::Value>,
     ) -> Trap<Result<sqlite::QueryResult, sqlite::Error>> {
+        let span = self.db_span("sqlite", &statement);
         let conn = self.table.get_mut(&conn)?;
         conn.before(&statement).await;
         let result =
             tokio::task::block_in_place(|| sqlite_execute(conn.conn(), &statement, parameters));
         conn.after();
+        self.end_span(span, result.is_err());
         Ok(result.map_err(|e| sqlite::Error::Io(e.to_string())))
     }
 
@@ -188,6 +190,38 @@ impl pg::HostConnection for State {
         statement: String,
         params: Vec<pg::ParameterValue>,
     ) -> Trap<Result<pg::RowSet, pg::Error>> {
+        let span = self.db_span("postgresql", &statement);
+        let result = self.pg_query(conn, statement, params).await;
+        self.end_span(span, !matches!(result, Ok(Ok(_))));
+        result
+    }
+
+    async fn execute(
+        &mut self,
+        conn: Resource<PooledPg>,
+        statement: String,
+        params: Vec<pg::ParameterValue>,
+    ) -> Trap<Result<u64, pg::Error>> {
+        let span = self.db_span("postgresql", &statement);
+        let result = self.pg_execute(conn, statement, params).await;
+        self.end_span(span, !matches!(result, Ok(Ok(_))));
+        result
+    }
+
+    async fn drop(&mut self, conn: Resource<PooledPg>) -> Trap<()> {
+        self.table.delete(conn)?;
+        Ok(())
+    }
+}
+
+/// The statements themselves; the trait methods above wrap each in a span.
+impl State {
+    async fn pg_query(
+        &mut self,
+        conn: Resource<PooledPg>,
+        statement: String,
+        params: Vec<pg::ParameterValue>,
+    ) -> Trap<Result<pg::RowSet, pg::Error>> {
         let conn = self.table.get_mut(&conn)?;
         let params = pg_params(params)?;
         let refs = as_refs(&params);
@@ -215,7 +249,7 @@ impl pg::HostConnection for State {
         Ok(Ok(pg::RowSet { columns, rows }))
     }
 
-    async fn execute(
+    async fn pg_execute(
         &mut self,
         conn: Resource<PooledPg>,
         statement: String,
@@ -239,9 +273,17 @@ impl pg::HostConnection for State {
         Ok(result)
     }
 
-    async fn drop(&mut self, conn: Resource<PooledPg>) -> Trap<()> {
-        self.table.delete(conn)?;
-        Ok(())
+    /// A span for one database statement, named by its first word (`SELECT sqlite`).
+    fn db_span(&self, system: &'static str, statement: &str) -> Option<crate::traces::Span> {
+        let verb = statement
+            .split_whitespace()
+            .next()
+            .unwrap_or("SQL")
+            .to_ascii_uppercase();
+        let mut span = self.child_span(format!("{verb} {system}"), crate::traces::CLIENT)?;
+        span.attribute("db.system.name", system);
+        span.attribute("db.query.text", statement);
+        Some(span)
     }
 }
 

@@ -214,7 +214,8 @@ async fn handle(
     Ok(response)
 }
 
-fn json_string(text: &str) -> String {
+/// TEXT as a JSON string literal (for the log line and the OTLP export).
+pub(crate) fn json_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {

@@ -5,6 +5,7 @@
 //! database statement. Context travels in W3C `traceparent` headers, and the guest sees its
 //! own span's, so the components log the same trace id that the spans carry.
 
+use crate::server::json_string;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -196,8 +197,8 @@ fn otlp_json(batch: &[Span], service: &str) -> String {
             .map(|(k, v)| {
                 format!(
                     "{{\"key\":{},\"value\":{{\"stringValue\":{}}}}}",
-                    json(k),
-                    json(v)
+                    json_string(k),
+                    json_string(v)
                 )
             })
             .collect();
@@ -209,7 +210,7 @@ fn otlp_json(batch: &[Span], service: &str) -> String {
             span.parent_id
                 .as_ref()
                 .map_or(String::new(), |p| format!("\"parentSpanId\":\"{p}\",")),
-            json(&span.name),
+            json_string(&span.name),
             span.kind,
             span.start,
             span.end,
@@ -219,25 +220,8 @@ fn otlp_json(batch: &[Span], service: &str) -> String {
     }
     format!(
         "{{\"resourceSpans\":[{{\"resource\":{{\"attributes\":[{{\"key\":\"service.name\",\"value\":{{\"stringValue\":{}}}}}]}},\"scopeSpans\":[{{\"scope\":{{\"name\":\"spin-host\"}},\"spans\":[{spans}]}}]}}]}}",
-        json(service)
+        json_string(service)
     )
-}
-
-fn json(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ PORT ?= 3000
 export PORT
 
 APP := -p backend -p frontend
-COMPONENTS := $(APP) -p outbound-probe -p hello
+COMPONENTS := $(APP) -p outbound-probe -p hello -p cost-probe
 
 .PHONY: help run build tools lint test bench token control-plane clusters
 
@@ -20,7 +20,7 @@ help:
 ## The Spin components (wasm32-wasip2) and the local host.
 build:
 	cargo build --target wasm32-wasip2 --release $(APP)
-	cargo build --target wasm32-wasip2 --release -p outbound-probe -p hello
+	cargo build --target wasm32-wasip2 --release -p outbound-probe -p hello -p cost-probe
 	cargo build --profile host -p spin-host
 
 run: build

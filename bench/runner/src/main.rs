@@ -1,10 +1,12 @@
 //! `make bench`: serves the real components with real Spin (`spin up`) and with spin-host,
 //! loads each at concurrency 16 with the same requests in the same run, and prints one table
-//! with both runtimes side by side: throughput and latency per route on SQLite and PostgreSQL,
-//! the bare hello component as the ceiling, start-up time, peak RSS and component sizes.
+//! with both runtimes and the same API in Flask side by side: throughput and latency per route
+//! on SQLite and PostgreSQL, the bare hello component as the ceiling, what each kind of host
+//! work costs (bench/cost-probe), start-up time, peak RSS and component sizes.
 //!
-//! Environment: `BENCH_SECONDS` (per measurement, default 5), `LEDGER_TEST_PG_URL` (an admin
-//! URL of a PostgreSQL server; `make bench` starts one).
+//! Environment: `BENCH_SECONDS` (per measurement, default 5), `BENCH_ONLY` (a comma-separated
+//! subset of start, sqlite, postgres, hello, profile), `LEDGER_TEST_PG_URL` (an admin URL of a
+//! PostgreSQL server; `make bench` starts one).
 
 use anyhow::{Context, Result, anyhow, bail};
 use bytes::Bytes;
@@ -20,6 +22,7 @@ const CONCURRENCY: usize = 16;
 
 struct Measured {
     rps: f64,
+    mean_ms: f64,
     p99_ms: f64,
     errors: usize,
 }
@@ -38,10 +41,11 @@ struct Call {
 }
 
 /// An anonymous GET of one path, the same for every worker.
-fn get(path: &'static str) -> impl Fn(usize, usize) -> Call + Send + Sync + 'static {
+fn get(path: impl Into<String>) -> impl Fn(usize, usize) -> Call + Send + Sync + 'static {
+    let path = path.into();
     move |_, _| Call {
         method: "GET",
-        path: path.into(),
+        path: path.clone(),
         token: None,
         body: None,
     }
@@ -63,10 +67,20 @@ async fn load(
     duration: Duration,
     make: impl Fn(usize, usize) -> Call + Send + Sync + 'static,
 ) -> Result<Measured> {
+    load_from(CONCURRENCY, addr, duration, make).await
+}
+
+/// [`load`] from `concurrency` connections.
+async fn load_from(
+    concurrency: usize,
+    addr: &str,
+    duration: Duration,
+    make: impl Fn(usize, usize) -> Call + Send + Sync + 'static,
+) -> Result<Measured> {
     let make = std::sync::Arc::new(make);
     let deadline = Instant::now() + duration;
     let mut workers = Vec::new();
-    for worker in 0..CONCURRENCY {
+    for worker in 0..concurrency {
         let (addr, make) = (addr.to_owned(), make.clone());
         workers.push(tokio::spawn(async move {
             let mut sender = connect(&addr).await?;
@@ -121,8 +135,10 @@ async fn load(
             .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
             .map_or(0.0, |d| d.as_secs_f64() * 1e3)
     };
+    let total: Duration = latencies.iter().sum();
     Ok(Measured {
         rps: latencies.len() as f64 / duration.as_secs_f64(),
+        mean_ms: total.as_secs_f64() * 1e3 / latencies.len().max(1) as f64,
         p99_ms: pct(0.99),
         errors,
     })
@@ -331,6 +347,7 @@ async fn measure(
                     let n = runs.len() as f64;
                     Measured {
                         rps: runs.iter().map(|m| m.rps).sum::<f64>() / n,
+                        mean_ms: runs.iter().map(|m| m.mean_ms).sum::<f64>() / n,
                         p99_ms: runs.iter().map(|m| m.p99_ms).sum::<f64>() / n,
                         errors: runs.iter().map(|m| m.errors).sum(),
                     }
@@ -420,6 +437,58 @@ fn app(runtime: Runtime, label: &str, cache: &std::path::Path) -> Result<HostBui
         .ready_path("/api/health"))
 }
 
+/// The kinds of host work `bench/cost-probe` repeats, each priced by the latency it adds.
+const PROBED: &[&str] = &["variable", "open", "select", "transaction", "log"];
+/// How many times the probe repeats its kind of work in one request.
+const REPEATS: u32 = 10;
+
+/// What one unit of each kind of host work costs on one runtime.
+struct Prices {
+    runtime: &'static str,
+    /// The latency of a request that does no work: instantiation, routing, response.
+    empty_ms: f64,
+    /// Microseconds per unit, in [`PROBED`]'s order.
+    per_unit_us: Vec<f64>,
+}
+
+/// Serves the cost probe over `sqlite_dir` (an app's database, so its statements read the
+/// ledger's schema) and prices each kind of work at concurrency 1, where the added latency is
+/// the work's own cost rather than queueing.
+async fn price_host_work(
+    runtime: Runtime,
+    name: &'static str,
+    sqlite_dir: &std::path::Path,
+    cache: &std::path::Path,
+    duration: Duration,
+) -> Result<Prices> {
+    let probe = app(runtime, "probe", cache)?
+        .sqlite_dir(sqlite_dir.to_path_buf())
+        .manifest(host_harness::repo().join("bench/cost-probe/spin.toml"))
+        .ready_path("/")
+        .start();
+    let empty = load_from(1, addr(&probe), duration, get("/")).await?;
+    let mut per_unit_us = Vec::new();
+    for kind in PROBED {
+        let path = format!("/?{kind}={REPEATS}");
+        let measured = load_from(1, addr(&probe), duration, get(path.clone())).await?;
+        if measured.errors > 0 {
+            bail!("the cost probe failed {path} on {name}");
+        }
+        per_unit_us.push((measured.mean_ms - empty.mean_ms) * 1e3 / f64::from(REPEATS));
+    }
+    Ok(Prices {
+        runtime: name,
+        empty_ms: empty.mean_ms,
+        per_unit_us,
+    })
+}
+
+/// `BENCH_ONLY=sqlite,profile` runs only those sections (start, sqlite, postgres, hello,
+/// profile); unset runs all.
+fn wanted(section: &str) -> bool {
+    std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|s| s.trim() == section))
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let repo = host_harness::repo();
@@ -429,71 +498,95 @@ async fn main() -> Result<()> {
         .unwrap_or(5);
     let duration = Duration::from_secs(seconds);
     let runtimes = [(Runtime::Spin, "Spin"), (Runtime::SpinHost, "spin-host")];
+    let caches = runtimes
+        .iter()
+        .map(|(runtime, _)| scratch(&format!("{}-cache", runtime.name())))
+        .collect::<Result<Vec<_>>>()?;
 
     // Start-up: cold compiles the components into an empty cache, warm finds them there.
     let mut starts = Vec::new();
-    for (runtime, _) in runtimes {
-        let cache = scratch(&format!("{}-cache", runtime.name()))?;
-        let cold = app(runtime, "cold", &cache)?.start().first_response;
-        let warm = app(runtime, "warm", &cache)?.start().first_response;
-        starts.push((runtime, cold, warm, cache));
+    for ((runtime, _), cache) in runtimes.iter().zip(&caches) {
+        if wanted("start") {
+            let cold = app(*runtime, "cold", cache)?.start().first_response;
+            let warm = app(*runtime, "warm", cache)?.start().first_response;
+            starts.push((*runtime, cold, warm));
+        }
     }
 
     // SQLite: the three servers side by side, each seeded with the same 100 releases.
-    let spin = app(Runtime::Spin, "sqlite", &starts[0].3)?.start();
-    let spin_host = app(Runtime::SpinHost, "sqlite", &starts[1].3)?.start();
-    let peer = Peer::start()?;
-    let servers = [
-        Server::of("Spin", &spin),
-        Server::of("spin-host", &spin_host),
-        Server {
-            name: "Flask",
-            addr: peer.addr.clone(),
-            group: peer.child.id(),
-            console: false,
-        },
-    ];
-    for server in &servers {
-        seed(&server.addr).await?;
+    let (mut sqlite, mut memory, mut prices) = (None, Vec::new(), Vec::new());
+    let mut sqlite_servers = Vec::new();
+    if wanted("sqlite") || wanted("profile") {
+        let spin = app(Runtime::Spin, "sqlite", &caches[0])?.start();
+        let spin_host = app(Runtime::SpinHost, "sqlite", &caches[1])?.start();
+        let peer = Peer::start()?;
+        sqlite_servers = vec![
+            Server::of("Spin", &spin),
+            Server::of("spin-host", &spin_host),
+            Server {
+                name: "Flask",
+                addr: peer.addr.clone(),
+                group: peer.child.id(),
+                console: false,
+            },
+        ];
+        for server in &sqlite_servers {
+            seed(&server.addr).await?;
+        }
+        if wanted("sqlite") {
+            sqlite = Some(measure(&sqlite_servers, duration).await?);
+            memory = sqlite_servers
+                .iter()
+                .map(|s| (s.name, group_rss_kib(s.group)))
+                .collect();
+        }
+        if wanted("profile") {
+            for ((runtime, name), (host, cache)) in runtimes
+                .iter()
+                .zip([(&spin, &caches[0]), (&spin_host, &caches[1])])
+            {
+                prices.push(
+                    price_host_work(*runtime, name, &host.sqlite_dir, cache, duration).await?,
+                );
+            }
+        }
+        drop((spin, spin_host, peer));
     }
-    let sqlite = measure(&servers, duration).await?;
-    let memory: Vec<(&str, u64)> = servers
-        .iter()
-        .map(|s| (s.name, group_rss_kib(s.group)))
-        .collect();
-    drop((spin, spin_host, peer));
 
     // PostgreSQL: both runtimes, each on a fresh database with the same seed.
-    let mut pg_hosts = Vec::new();
-    for (runtime, _) in runtimes {
-        let (db_url, db_host) = fresh_postgres(&runtime.name().replace('-', "_")).await?;
-        let cache = &starts.iter().find(|s| s.0 == runtime).unwrap().3;
-        pg_hosts.push(
-            app(runtime, "pg", cache)?
-                .var("db_url", &db_url)
-                .var("db_outbound_host", &db_host)
-                .start(),
-        );
+    let mut postgres = None;
+    let mut pg_servers = Vec::new();
+    if wanted("postgres") {
+        let mut pg_hosts = Vec::new();
+        for ((runtime, _), cache) in runtimes.iter().zip(&caches) {
+            let (db_url, db_host) = fresh_postgres(&runtime.name().replace('-', "_")).await?;
+            pg_hosts.push(
+                app(*runtime, "pg", cache)?
+                    .var("db_url", &db_url)
+                    .var("db_outbound_host", &db_host)
+                    .start(),
+            );
+        }
+        pg_servers = vec![
+            Server::of("Spin", &pg_hosts[0]),
+            Server::of("spin-host", &pg_hosts[1]),
+        ];
+        for server in &pg_servers {
+            seed(&server.addr).await?;
+        }
+        postgres = Some(measure(&pg_servers, duration).await?);
     }
-    let pg_servers = [
-        Server::of("Spin", &pg_hosts[0]),
-        Server::of("spin-host", &pg_hosts[1]),
-    ];
-    for server in &pg_servers {
-        seed(&server.addr).await?;
-    }
-    let postgres = measure(&pg_servers, duration).await?;
-    drop(pg_hosts);
 
     // The ceiling: the bare hello component on each runtime.
     let mut hellos = Vec::new();
-    for (runtime, name) in runtimes {
-        let cache = &starts.iter().find(|s| s.0 == runtime).unwrap().3;
-        let hello = app(runtime, "hello", cache)?
-            .manifest(repo.join("bench/hello/spin.toml"))
-            .ready_path("/")
-            .start();
-        hellos.push((name, load(addr(&hello), duration, get("/")).await?));
+    for ((runtime, name), cache) in runtimes.iter().zip(&caches) {
+        if wanted("hello") {
+            let hello = app(*runtime, "hello", cache)?
+                .manifest(repo.join("bench/hello/spin.toml"))
+                .ready_path("/")
+                .start();
+            hellos.push((*name, load(addr(&hello), duration, get("/")).await?));
+        }
     }
 
     let load_average = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -508,19 +601,24 @@ async fn main() -> Result<()> {
             .join(" "),
         host_harness::spin_bin().display()
     );
-    print_table(
-        "SQLite, 100 releases (ratios: throughput · p99 against the Flask peer)",
-        &servers,
-        &sqlite,
-        Some(2),
-    );
-    print_table("PostgreSQL, 100 releases", &pg_servers, &postgres, None);
+    if let Some(sqlite) = &sqlite {
+        print_table(
+            "SQLite, 100 releases (ratios: throughput · p99 against the Flask peer)",
+            &sqlite_servers,
+            sqlite,
+            Some(2),
+        );
+    }
+    if let Some(postgres) = &postgres {
+        print_table("PostgreSQL, 100 releases", &pg_servers, postgres, None);
+    }
     println!();
     for (name, hello) in &hellos {
         let index = usize::from(*name != "Spin");
         let share = |label: &str| {
             sqlite
                 .iter()
+                .flatten()
                 .find(|(l, _)| *l == label)
                 .and_then(|(_, f)| f[index].as_ref())
                 .map_or(0.0, |m| 100.0 * m.rps / hello.rps)
@@ -536,7 +634,10 @@ async fn main() -> Result<()> {
             share("GET /api/clusters"),
         );
     }
-    for (runtime, cold, warm, _) in &starts {
+    if !prices.is_empty() {
+        print_prices(&prices);
+    }
+    for (runtime, cold, warm) in &starts {
         println!(
             "{}: first response after start {:.0} ms cold (compiling), {:.0} ms warm (compile cache)",
             runtime.name(),
@@ -560,4 +661,35 @@ async fn main() -> Result<()> {
         );
     }
     Ok(())
+}
+
+fn print_prices(prices: &[Prices]) {
+    println!(
+        "\nWhat a request's host work costs (bench/cost-probe at concurrency 1, over the SQLite \
+         database above; µs per unit, from the latency {REPEATS} units add)"
+    );
+    let mut header = format!("| {:<48} |", "work");
+    for p in prices {
+        header.push_str(&format!(" {:>10} |", p.runtime));
+    }
+    println!("{header}");
+    let mut line = format!("| {:<48} |", "a request doing nothing (ms)");
+    for p in prices {
+        line.push_str(&format!(" {:>10.3} |", p.empty_ms));
+    }
+    println!("{line}");
+    for (i, kind) in PROBED.iter().enumerate() {
+        let what = match *kind {
+            "variable" => "read a variable",
+            "open" => "open the database + its first statement",
+            "select" => "one more statement (the migration check's read)",
+            "transaction" => "BEGIN + that statement + COMMIT",
+            _ => "print a 200-byte log line",
+        };
+        let mut line = format!("| {what:<48} |");
+        for p in prices {
+            line.push_str(&format!(" {:>10.1} |", p.per_unit_us[i]));
+        }
+        println!("{line}");
+    }
 }

@@ -140,14 +140,19 @@ fn overview(cx: &mut Call) -> Handled {
         limit: OVERVIEW_LISTED,
         before_id: None,
     };
-    let overview = cx.with_ledger(|ledger| {
-        Ok(Overview {
-            info,
-            clusters: ledger.clusters()?,
-            pending_approvals: ledger.list_approvals(Some(ApprovalState::Pending), first_page)?,
-            releases: ledger.list_releases(first_page)?,
-        })
+    let (clusters, pending_approvals, releases) = cx.read_ledger(|ledger| {
+        Ok((
+            ledger.clusters()?,
+            ledger.list_approvals(Some(ApprovalState::Pending), first_page)?,
+            ledger.list_releases(first_page)?,
+        ))
     })?;
+    let overview = Overview {
+        info,
+        clusters,
+        pending_approvals,
+        releases,
+    };
     Ok(ApiResponse::json(200, &overview))
 }
 
@@ -164,7 +169,7 @@ fn openapi_json() -> Handled {
     (status = 503, description = "Storage not usable", body = Problem, content_type = "application/problem+json")))]
 fn metrics_text(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
-    let counts = cx.with_ledger(|ledger| Ok(ledger.counts()?))?;
+    let counts = cx.read_ledger(|ledger| ledger.counts())?;
     let now = ledger::time::Timestamp::now();
     let text = metrics::render(&counts, crate::VERSION, crate::COMMIT, now);
     Ok(ApiResponse::new(
@@ -188,7 +193,7 @@ fn metrics_text(cx: &mut Call) -> Handled {
 fn list_releases(cx: &mut Call) -> Handled {
     let page = Query::parse(&cx.req.query, &["limit", "cursor"])?.page()?;
     cx.authorize_read()?;
-    let page = cx.with_ledger(|ledger| Ok(ledger.list_releases(page)?))?;
+    let page = cx.read_ledger(|ledger| ledger.list_releases(page))?;
     Ok(ApiResponse::json(200, &page))
 }
 
@@ -228,7 +233,7 @@ fn get_release(cx: &mut Call, version: Option<&str>) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     cx.authorize_read()?;
     let version = version_of(version)?;
-    let detail = cx.with_ledger(|ledger| Ok(ledger.release_detail(&version)?))?;
+    let detail = cx.read_ledger(|ledger| ledger.release_detail(&version))?;
     Ok(ApiResponse::json(200, &detail))
 }
 
@@ -267,7 +272,7 @@ fn record_deployment(cx: &mut Call, version: Option<&str>) -> Handled {
 fn clusters(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     cx.authorize_read()?;
-    let clusters = cx.with_ledger(|ledger| Ok(ledger.clusters()?))?;
+    let clusters = cx.read_ledger(|ledger| ledger.clusters())?;
     Ok(ApiResponse::json(200, &clusters))
 }
 
@@ -335,7 +340,7 @@ fn list_approvals(cx: &mut Call) -> Handled {
     let query = Query::parse(&cx.req.query, &["state", "limit", "cursor"])?;
     let (state, page) = (query.approval_state()?, query.page()?);
     cx.authorize_read()?;
-    let page = cx.with_ledger(|ledger| Ok(ledger.list_approvals(state, page)?))?;
+    let page = cx.read_ledger(|ledger| ledger.list_approvals(state, page))?;
     Ok(ApiResponse::json(200, &page))
 }
 
@@ -353,6 +358,6 @@ fn list_approvals(cx: &mut Call) -> Handled {
 fn audit(cx: &mut Call) -> Handled {
     let page = Query::parse(&cx.req.query, &["limit", "cursor"])?.page()?;
     cx.authorize_read()?;
-    let page = cx.with_ledger(|ledger| Ok(ledger.audit(page)?))?;
+    let page = cx.read_ledger(|ledger| ledger.audit(page))?;
     Ok(ApiResponse::json(200, &page))
 }

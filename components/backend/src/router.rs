@@ -9,7 +9,7 @@ use crate::input;
 use crate::problem::ApiError;
 use crate::settings::Settings;
 use ledger::types::Version;
-use ledger::{Context, Ledger};
+use ledger::{Context, Ledger, LedgerError};
 use serde::de::DeserializeOwned;
 
 /// A route: its pattern (as in the OpenAPI document) and the methods it accepts.
@@ -283,7 +283,20 @@ impl<'r> Call<'r, '_> {
         Ok(self.principal.insert(principal))
     }
 
-    /// Runs `work` against the ledger, opening the database (and migrating it) first.
+    /// Runs a read against the ledger: see [`Ledger::read`] for why it skips the migration
+    /// check. `work` may run twice, once more after migrating.
+    pub fn read_ledger<T>(
+        &mut self,
+        work: impl Fn(&Ledger) -> Result<T, LedgerError>,
+    ) -> Result<T, ApiError> {
+        let now = self.host.now;
+        let open_db = self.host.open_db;
+        let settings = self.settings()?;
+        let exec = open_db(settings.db_url.as_deref())?;
+        Ok(Ledger::read(exec.as_ref(), &settings.clusters, now, work)?)
+    }
+
+    /// Runs a write against the ledger, opening the database (and migrating it) first.
     pub fn with_ledger<T>(
         &mut self,
         work: impl FnOnce(&Ledger) -> Result<T, ApiError>,

@@ -47,8 +47,9 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         read_body: &read_body,
     };
     let (response, log) = crate::handle(&request, &host);
-    println!("{}", log.to_line());
     spin_response::send(out, response.status, &response.headers, &response.body);
+    // After the answer has gone: writing the line never delays the client.
+    println!("{}", log.to_line());
 }
 
 /// Reads the body within [`BODY_DEADLINE_MS`] and up to [`MAX_BODY_BYTES`], and checks it

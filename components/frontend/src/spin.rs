@@ -51,8 +51,9 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         ),
     };
     let (response, log) = crate::handle(&request, &host);
-    println!("{}", log.to_line());
     spin_response::send(out, response.status, &response.headers, &response.body);
+    // After the answer has gone: writing the line never delays the browser.
+    println!("{}", log.to_line());
 }
 
 fn fresh_request_id() -> String {

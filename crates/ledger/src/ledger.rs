@@ -35,7 +35,7 @@ pub enum Created {
 }
 
 impl<'a> Ledger<'a> {
-    /// Opens the ledger, first applying any missing migration.
+    /// Opens the ledger for writing, first applying any missing migration.
     pub fn open(
         exec: &'a dyn Executor,
         clusters: &'a Clusters,
@@ -46,6 +46,33 @@ impl<'a> Ledger<'a> {
             sql: Sql::new(exec),
             clusters,
         })
+    }
+
+    /// Runs `read` without checking the schema first. Spin opens the database for every
+    /// request, and there the migration check was a third of a list's statements. A read on a
+    /// database the migrations have not reached fails on a missing table or column; then the
+    /// migrations run and the read runs again. (A read that an older schema can answer is
+    /// answered from it; the next write, or `/api/ready`, migrates.)
+    pub fn read<T>(
+        exec: &'a dyn Executor,
+        clusters: &'a Clusters,
+        now: Timestamp,
+        read: impl Fn(&Ledger<'a>) -> Result<T, LedgerError>,
+    ) -> Result<T, LedgerError> {
+        let ledger = Self {
+            sql: Sql::new(exec),
+            clusters,
+        };
+        match read(&ledger) {
+            Err(LedgerError::Storage(DbError::Query(refused))) => {
+                if migrations::ensure(exec, now)? {
+                    read(&ledger)
+                } else {
+                    Err(LedgerError::Storage(DbError::Query(refused)))
+                }
+            }
+            answered => answered,
+        }
     }
 
     /// Records a release. The same version with the same digest is idempotent; with a different
@@ -156,16 +183,7 @@ impl<'a> Ledger<'a> {
 
     /// Every configured cluster with what it runs now and its latest event.
     pub fn clusters(&self) -> Result<Vec<ClusterStatus>, LedgerError> {
-        self.clusters
-            .iter()
-            .map(|(name, environment)| {
-                Ok(store::cluster_status(
-                    &self.sql,
-                    name.as_str(),
-                    *environment,
-                )?)
-            })
-            .collect()
+        Ok(store::cluster_statuses(&self.sql, self.clusters)?)
     }
 
     /// Requests the production approval of a release that has succeeded on a staging cluster.

@@ -1,7 +1,8 @@
 //! Versioned, forward-only schema migrations.
 //!
-//! Every request calls [`ensure`] first: one cheap read when the schema is current, otherwise
-//! the missing migrations are applied, each in its own transaction. Instances that start at
+//! Every write calls [`ensure`] first: one cheap read when the schema is current, otherwise
+//! the missing migrations are applied, each in its own transaction. Reads skip even that read
+//! and call [`ensure`] only when the schema refuses them (see [`crate::Ledger::read`]). Instances that start at
 //! once queue on a lock (SQLite's write lock, PostgreSQL's advisory lock) and then find the work
 //! already done, so a migration never runs twice.
 
@@ -122,11 +123,12 @@ pub fn current_version(exec: &dyn Executor) -> Result<i64, DbError> {
         .unwrap_or(0))
 }
 
-/// Applies whatever migrations are missing. Cheap when there are none.
-pub fn ensure(exec: &dyn Executor, now: Timestamp) -> Result<(), DbError> {
+/// Applies whatever migrations are missing and says whether there were any. Cheap when there
+/// are none.
+pub fn ensure(exec: &dyn Executor, now: Timestamp) -> Result<bool, DbError> {
     match current_version(exec) {
-        Ok(version) if version >= LATEST => Ok(()),
-        _ => migrate(exec, now).map(drop),
+        Ok(version) if version >= LATEST => Ok(false),
+        _ => migrate(exec, now).map(|applied| applied > 0),
     }
 }
 

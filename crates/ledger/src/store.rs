@@ -1,6 +1,7 @@
 //! Every SQL statement of the ledger and the mapping of its rows. Written once, in the subset
 //! of SQL that SQLite and PostgreSQL share, with `$N` parameters.
 
+use crate::clusters::Clusters;
 use crate::db::{DbError, Row, Sql, Value};
 use crate::model::{
     Approval, AuditEvent, ClusterStatus, Counts, CurrentRelease, Deployment, LastEvent,
@@ -282,58 +283,83 @@ pub fn list_approvals(
     page(sql, &statement, request, &[filter.into()], approval_from)
 }
 
-/// The cluster's latest succeeded deployment whose release has not been rolled back there since.
-pub fn current_release(sql: &Sql, cluster: &str) -> Result<Option<CurrentRelease>, DbError> {
-    let row = sql.query_one(
-        "SELECT r.version, r.artifact, r.digest, d.recorded_at
-         FROM deployments d JOIN releases r ON r.id = d.release_id
-         WHERE d.cluster = $1 AND d.status = 'succeeded'
+/// Every configured cluster's status in two statements, whatever the number of clusters: one
+/// finds each cluster's current release, the other its latest event. Each cluster is one
+/// indexed look-up inside them, on `deployments (cluster, id)`. (Spin opens the database and
+/// prepares every statement afresh for each request, so statements cost more than rows.)
+pub fn cluster_statuses(sql: &Sql, clusters: &Clusters) -> Result<Vec<ClusterStatus>, DbError> {
+    let names: Vec<Value> = clusters
+        .iter()
+        .map(|(name, _)| name.as_str().into())
+        .collect();
+    // The current release: the latest succeeded deployment not rolled back there since.
+    let current = rows_by_cluster(
+        sql,
+        &names,
+        "SELECT d.id FROM deployments d
+         WHERE d.cluster = $N AND d.status = 'succeeded'
            AND NOT EXISTS (SELECT 1 FROM deployments later
                            WHERE later.cluster = d.cluster AND later.release_id = d.release_id
                              AND later.status = 'rolled_back' AND later.id > d.id)
          ORDER BY d.id DESC LIMIT 1",
-        &[cluster.into()],
     )?;
-    row.map(|row| {
-        Ok(CurrentRelease {
-            version: row.text(0)?,
-            artifact: row.text(1)?,
-            digest: row.text(2)?,
-            succeeded_at: Timestamp::from_micros(row.int(3)?),
+    let last = rows_by_cluster(
+        sql,
+        &names,
+        "SELECT d.id FROM deployments d WHERE d.cluster = $N ORDER BY d.id DESC LIMIT 1",
+    )?;
+    clusters
+        .iter()
+        .map(|(name, environment)| {
+            let of_this = |rows: &[Row]| -> Option<Row> {
+                rows.iter()
+                    .find(|row| matches!(&row.0[0], Value::Text(c) if c == name.as_str()))
+                    .cloned()
+            };
+            let current = of_this(&current)
+                .map(|row| {
+                    Ok::<_, DbError>(CurrentRelease {
+                        version: row.text(1)?,
+                        artifact: row.text(2)?,
+                        digest: row.text(3)?,
+                        succeeded_at: Timestamp::from_micros(row.int(6)?),
+                    })
+                })
+                .transpose()?;
+            let last_event = of_this(&last)
+                .map(|row| {
+                    Ok::<_, DbError>(LastEvent {
+                        version: row.text(1)?,
+                        status: parse_word(&row.text(4)?, DeploymentStatus::parse)?,
+                        message: row.opt_text(5)?,
+                        at: Timestamp::from_micros(row.int(6)?),
+                    })
+                })
+                .transpose()?;
+            Ok(ClusterStatus {
+                name: name.to_string(),
+                environment: *environment,
+                current,
+                last_event,
+            })
         })
-    })
-    .transpose()
+        .collect()
 }
 
-pub fn last_event(sql: &Sql, cluster: &str) -> Result<Option<LastEvent>, DbError> {
-    let row = sql.query_one(
-        "SELECT r.version, d.status, d.message, d.recorded_at
+/// The deployments that `pick` (a statement selecting one deployment id of the cluster `$N`)
+/// picks for each cluster, as rows of cluster, version, artifact, digest, status, message and
+/// time.
+fn rows_by_cluster(sql: &Sql, names: &[Value], pick: &str) -> Result<Vec<Row>, DbError> {
+    let picks: Vec<String> = (1..=names.len())
+        .map(|n| format!("({})", pick.replace("$N", &format!("${n}"))))
+        .collect();
+    let statement = format!(
+        "SELECT d.cluster, r.version, r.artifact, r.digest, d.status, d.message, d.recorded_at
          FROM deployments d JOIN releases r ON r.id = d.release_id
-         WHERE d.cluster = $1 ORDER BY d.id DESC LIMIT 1",
-        &[cluster.into()],
-    )?;
-    row.map(|row| {
-        Ok(LastEvent {
-            version: row.text(0)?,
-            status: parse_word(&row.text(1)?, DeploymentStatus::parse)?,
-            message: row.opt_text(2)?,
-            at: Timestamp::from_micros(row.int(3)?),
-        })
-    })
-    .transpose()
-}
-
-pub fn cluster_status(
-    sql: &Sql,
-    name: &str,
-    environment: Environment,
-) -> Result<ClusterStatus, DbError> {
-    Ok(ClusterStatus {
-        name: name.to_owned(),
-        environment,
-        current: current_release(sql, name)?,
-        last_event: last_event(sql, name)?,
-    })
+         WHERE d.id IN ({})",
+        picks.join(", ")
+    );
+    sql.query(&statement, names)
 }
 
 /// What an audit entry records; the time and request come from the operation's context.

@@ -774,6 +774,122 @@ fn release_detail_has_timeline_and_approval(db: &TestDb) {
     });
 }
 
+fn reads_migrate_only_when_the_schema_refuses_them(db: &TestDb) {
+    let exec = db.connect();
+    let clusters = clusters();
+    let now = Timestamp::from_micros(1);
+    let calls = std::cell::Cell::new(0);
+    let first_page = PageRequest {
+        limit: 5,
+        before_id: None,
+    };
+    // A fresh database: the read fails on the missing table, the migrations run, the read
+    // runs again and answers.
+    let page = Ledger::read(exec.as_ref(), &clusters, now, |ledger| {
+        calls.set(calls.get() + 1);
+        ledger.list_releases(first_page)
+    })
+    .unwrap();
+    assert_eq!((page.items.len(), calls.get()), (0, 2));
+    assert_eq!(
+        migrations::current_version(exec.as_ref()).unwrap(),
+        migrations::LATEST
+    );
+    // A current schema: one run, and a refusal the migrations cannot mend comes back as is.
+    calls.set(0);
+    let refused = Ledger::read(exec.as_ref(), &clusters, now, |_| {
+        calls.set(calls.get() + 1);
+        Err::<(), _>(LedgerError::Storage(ledger::DbError::Query(
+            "refused".into(),
+        )))
+    });
+    assert_eq!(
+        (refused, calls.get()),
+        (
+            Err(LedgerError::Storage(ledger::DbError::Query(
+                "refused".into()
+            ))),
+            1
+        )
+    );
+    calls.set(0);
+    let missing = Ledger::read(exec.as_ref(), &clusters, now, |ledger| {
+        calls.set(calls.get() + 1);
+        ledger.release_detail(&v("9.9.9"))
+    });
+    assert!(
+        matches!(missing, Err(LedgerError::NotFound(_))),
+        "{missing:?}"
+    );
+    assert_eq!(calls.get(), 1);
+}
+
+fn every_cluster_in_two_statements(db: &TestDb) {
+    let statements = std::cell::Cell::new(0);
+    let exec = native_db::testing::Counting(db.connect(), &statements);
+    let exec: &dyn ledger::Executor = &exec;
+    let many = Clusters::parse(
+        "staging=staging,qa=staging,prod-east=production,prod-west=production,prod-south=production",
+    )
+    .unwrap();
+    let ledger = Ledger::open(exec, &many, Timestamp::from_micros(1)).unwrap();
+    ledger
+        .create_release(&kestra(), &release("1.0.0", DIGEST_A))
+        .unwrap();
+    ledger
+        .create_release(&kestra(), &release("1.1.0", DIGEST_B))
+        .unwrap();
+    for (version, cluster, status) in [
+        ("1.0.0", "qa", DeploymentStatus::Succeeded),
+        ("1.1.0", "qa", DeploymentStatus::Failed),
+        ("1.0.0", "staging", DeploymentStatus::Succeeded),
+        ("1.1.0", "staging", DeploymentStatus::Succeeded),
+    ] {
+        ledger
+            .record_deployment(&kestra(), &v(version), &event(cluster, status))
+            .unwrap();
+    }
+    statements.set(0);
+    let statuses = ledger.clusters().unwrap();
+    assert_eq!(statements.get(), 2, "five clusters, two statements");
+    let seen: Vec<_> = statuses
+        .iter()
+        .map(|c| {
+            (
+                c.name.as_str(),
+                c.current.as_ref().map(|r| r.version.as_str()),
+                c.last_event
+                    .as_ref()
+                    .map(|e| (e.version.as_str(), e.status)),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (
+                "staging",
+                Some("1.1.0"),
+                Some(("1.1.0", DeploymentStatus::Succeeded))
+            ),
+            (
+                "qa",
+                Some("1.0.0"),
+                Some(("1.1.0", DeploymentStatus::Failed))
+            ),
+            ("prod-east", None, None),
+            ("prod-west", None, None),
+            ("prod-south", None, None),
+        ]
+    );
+    let staging = &statuses[0];
+    assert_eq!(staging.current.as_ref().unwrap().digest, DIGEST_B);
+    assert_eq!(
+        staging.last_event.as_ref().unwrap().message.as_deref(),
+        Some("succeeded on staging")
+    );
+}
+
 macro_rules! suite {
     ($($test:ident),+ $(,)?) => {
         mod sqlite {
@@ -804,4 +920,6 @@ suite!(
     approvals_filter_by_state,
     counts_come_from_storage,
     release_detail_has_timeline_and_approval,
+    reads_migrate_only_when_the_schema_refuses_them,
+    every_cluster_in_two_statements,
 );

@@ -179,7 +179,27 @@ impl Executor for PostgresExecutor {
 /// server named by `LEDGER_TEST_PG_URL` (which `make test` starts on loopback).
 pub mod testing {
     use super::{PostgresExecutor, SqliteExecutor};
-    use ledger::Executor;
+    use ledger::{DbError, Dialect, Executor, Row, Value};
+
+    /// Counts the statements an executor runs: under Spin each one is a host call on a
+    /// connection opened for the request, the dearest part of a read.
+    pub struct Counting<'a>(pub Box<dyn Executor + 'a>, pub &'a std::cell::Cell<usize>);
+
+    impl Executor for Counting<'_> {
+        fn dialect(&self) -> Dialect {
+            self.0.dialect()
+        }
+
+        fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+            self.1.set(self.1.get() + 1);
+            self.0.execute(sql, params)
+        }
+
+        fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
+            self.1.set(self.1.get() + 1);
+            self.0.query(sql, params)
+        }
+    }
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     static NEXT: AtomicUsize = AtomicUsize::new(0);

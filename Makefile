@@ -37,11 +37,12 @@ lint: tools
 
 test: lint build
 	scripts/check-components.sh
+	scripts/python-venv.sh target/contract-venv components/backend/tests/contract/requirements.txt
 	cargo test --workspace --no-run
 	scripts/with-postgres.sh scripts/with-registry.sh scripts/with-control-plane.sh cargo test --workspace
 
 bench: tools build
-	scripts/flask-peer-venv.sh
+	scripts/python-venv.sh target/flask-peer-venv ../shared/peers/flask-ledger/requirements.txt
 	cargo build --profile host -p bench
 	scripts/with-postgres.sh target/host/bench
 

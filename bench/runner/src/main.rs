@@ -237,7 +237,7 @@ impl Peer {
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
-            .context("starting the Flask peer (make bench runs scripts/flask-peer-venv.sh)")?;
+            .context("starting the Flask peer (make bench prepares target/flask-peer-venv with scripts/python-venv.sh)")?;
         let peer = Self {
             child,
             addr: format!("127.0.0.1:{port}"),

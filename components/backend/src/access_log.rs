@@ -7,7 +7,7 @@ use serde::Serialize;
 pub struct AccessLog {
     pub method: String,
     /// The route's pattern (`/api/releases/{version}`), not the raw path.
-    pub route: &'static str,
+    pub route: String,
     pub status: u16,
     pub duration_ms: f64,
     pub request_id: String,
@@ -34,7 +34,7 @@ mod tests {
     fn lines_escape_what_would_hide_or_reorder_text() {
         let log = AccessLog {
             method: "GET".into(),
-            route: "-",
+            route: "-".into(),
             status: 500,
             duration_ms: 1.0,
             request_id: "id".into(),

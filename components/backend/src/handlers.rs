@@ -2,12 +2,11 @@
 //! The `#[utoipa::path]` attributes are the OpenAPI document's source.
 
 use crate::auth::Role;
+use crate::context::Call;
 use crate::http::ApiResponse;
 use crate::input::{ApprovalRequestInput, DecisionInput, DeploymentInput, Query, ReleaseInput};
 use crate::metrics;
-use crate::openapi;
-use crate::problem::{ApiError, Problem};
-use crate::router::{Call, version_of};
+use crate::problem::{ApiError, Problem, QueryProblems, ReadProblems, Unavailable, WriteProblems};
 use ledger::Created;
 use ledger::model::{
     Approval, AuditEvent, ClusterStatus, Deployment, Page, PageRequest, Release, ReleaseDetail,
@@ -16,31 +15,8 @@ use ledger::types::ApprovalState;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-type Handled = Result<ApiResponse, ApiError>;
-
-/// Runs the handler of `method` (GET for a HEAD request) on the route `pattern`.
-pub fn dispatch(cx: &mut Call, method: &str, pattern: &str, version: Option<&str>) -> Handled {
-    match (method, pattern) {
-        ("GET", "/api/health") => health(),
-        ("GET", "/api/ready") => ready(cx),
-        ("GET", "/api/info") => info(cx),
-        ("GET", "/api/openapi.json") => openapi_json(),
-        ("GET", "/metrics") => metrics_text(cx),
-        ("GET", "/api/releases") => list_releases(cx),
-        ("POST", "/api/releases") => create_release(cx),
-        ("GET", "/api/releases/{version}") => get_release(cx, version),
-        ("POST", "/api/releases/{version}/deployments") => record_deployment(cx, version),
-        ("POST", "/api/releases/{version}/approval") => request_approval(cx, version),
-        ("POST", "/api/releases/{version}/approval/decision") => decide(cx, version),
-        ("GET", "/api/clusters") => clusters(cx),
-        ("GET", "/api/approvals") => list_approvals(cx),
-        ("GET", "/api/audit") => audit(cx),
-        ("GET", "/api/overview") => overview(cx),
-        _ => Err(ApiError::Internal(format!(
-            "route {pattern} has no handler for {method}"
-        ))),
-    }
-}
+/// What every handler answers: a response, or the error the router turns into a problem.
+pub type Handled = Result<ApiResponse, ApiError>;
 
 #[derive(Serialize, ToSchema)]
 pub struct Health {
@@ -51,7 +27,7 @@ pub struct Health {
 /// Liveness: the component answers. Touches neither storage nor configuration.
 #[utoipa::path(get, path = "/api/health", tag = "meta",
     responses((status = 200, description = "The component is alive", body = Health)))]
-fn health() -> Handled {
+pub fn health(_: &mut Call) -> Handled {
     Ok(ApiResponse::json(200, &Health { status: "ok" }))
 }
 
@@ -64,10 +40,9 @@ pub struct Readiness {
 
 /// Readiness: configuration valid, storage reachable and migrated.
 #[utoipa::path(get, path = "/api/ready", tag = "meta", responses(
-    (status = 200, description = "Ready to serve", body = Readiness),
-    (status = 503, description = "Storage or configuration not usable", body = Problem,
-        content_type = "application/problem+json")))]
-fn ready(cx: &mut Call) -> Handled {
+        (status = 200, description = "Ready to serve", body = Readiness),
+        Unavailable))]
+pub fn ready(cx: &mut Call) -> Handled {
     let schema_version = cx.with_ledger(|_| Ok(ledger::migrations::LATEST))?;
     Ok(ApiResponse::json(
         200,
@@ -93,9 +68,9 @@ pub struct Info {
 
 /// The build, and the cluster and region serving this request.
 #[utoipa::path(get, path = "/api/info", tag = "meta", responses(
-    (status = 200, description = "Build and placement", body = Info),
-    (status = 503, description = "Configuration not usable", body = Problem, content_type = "application/problem+json")))]
-fn info(cx: &mut Call) -> Handled {
+        (status = 200, description = "Build and placement", body = Info),
+        Unavailable))]
+pub fn info(cx: &mut Call) -> Handled {
     Ok(ApiResponse::json(200, &build_info(cx)?))
 }
 
@@ -128,11 +103,8 @@ pub struct Overview {
 #[utoipa::path(get, path = "/api/overview", tag = "meta",
     responses(
         (status = 200, description = "Build and placement, every cluster, the 10 newest pending approvals and the 10 newest releases", body = Overview),
-        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Query parameters given (it takes none)", body = Problem, content_type = "application/problem+json")),
-    security((), ("bearer" = [])))]
-fn overview(cx: &mut Call) -> Handled {
+        ReadProblems))]
+pub fn overview(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     cx.authorize_read()?;
     let info = build_info(cx)?;
@@ -158,16 +130,19 @@ fn overview(cx: &mut Call) -> Handled {
 
 /// This document: OpenAPI 3.1, generated from the Rust types.
 #[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
-    responses((status = 200, description = "The OpenAPI document", body = Object)))]
-fn openapi_json() -> Handled {
-    Ok(ApiResponse::json(200, &openapi::document()))
+    responses(
+        (status = 200, description = "The OpenAPI document, with the configured clusters", body = Object),
+        Unavailable))]
+pub fn openapi_json(cx: &mut Call) -> Handled {
+    let document = (cx.openapi)(&cx.settings()?.clusters);
+    Ok(ApiResponse::json(200, &document))
 }
 
 /// Gauges read from storage, in Prometheus text format.
 #[utoipa::path(get, path = "/metrics", tag = "meta", responses(
-    (status = 200, description = "Prometheus exposition", body = String, content_type = "text/plain; version=0.0.4"),
-    (status = 503, description = "Storage not usable", body = Problem, content_type = "application/problem+json")))]
-fn metrics_text(cx: &mut Call) -> Handled {
+        (status = 200, description = "Prometheus exposition", body = String, content_type = "text/plain; version=0.0.4"),
+        QueryProblems))]
+pub fn metrics_text(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let counts = cx.read_ledger(|ledger| ledger.counts())?;
     let now = ledger::time::Timestamp::now();
@@ -186,11 +161,8 @@ fn metrics_text(cx: &mut Call) -> Handled {
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses(
         (status = 200, description = "A page of releases", body = Page<Release>),
-        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json")),
-    security((), ("bearer" = [])))]
-fn list_releases(cx: &mut Call) -> Handled {
+        ReadProblems))]
+pub fn list_releases(cx: &mut Call) -> Handled {
     let page = Query::parse(&cx.req.query, &["limit", "cursor"])?.page()?;
     cx.authorize_read()?;
     let page = cx.read_ledger(|ledger| ledger.list_releases(page))?;
@@ -202,15 +174,9 @@ fn list_releases(cx: &mut Call) -> Handled {
     responses(
         (status = 201, description = "Recorded", body = Release),
         (status = 200, description = "Already recorded with the same digest", body = Release),
-        (status = 400, description = "Malformed JSON, or a body that ended early or arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs the deployer role", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Version already recorded with another digest", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown or invalid field", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-fn create_release(cx: &mut Call) -> Handled {
+        WriteProblems))]
+pub fn create_release(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Deployer)?;
     let new = cx.json_body::<ReleaseInput>()?.validate()?;
@@ -225,14 +191,12 @@ fn create_release(cx: &mut Call) -> Handled {
     params(("version" = String, Path, description = "Semantic version")),
     responses(
         (status = 200, description = "The release", body = ReleaseDetail),
-        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json")),
-    security((), ("bearer" = [])))]
-fn get_release(cx: &mut Call, version: Option<&str>) -> Handled {
+        (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
+        ReadProblems))]
+pub fn get_release(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     cx.authorize_read()?;
-    let version = version_of(version)?;
+    let version = cx.version()?;
     let detail = cx.read_ledger(|ledger| ledger.release_detail(&version))?;
     Ok(ApiResponse::json(200, &detail))
 }
@@ -243,19 +207,13 @@ fn get_release(cx: &mut Call, version: Option<&str>) -> Handled {
     request_body = DeploymentInput,
     responses(
         (status = 201, description = "Recorded", body = Deployment),
-        (status = 400, description = "Malformed JSON, or a body that ended early or arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs the deployer role", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Production without approval, or a rollback of nothing", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown cluster, unknown or invalid field", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-fn record_deployment(cx: &mut Call, version: Option<&str>) -> Handled {
+        WriteProblems))]
+pub fn record_deployment(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Deployer)?;
-    let version = version_of(version)?;
+    let version = cx.version()?;
     let event = cx.json_body::<DeploymentInput>()?.validate()?;
     let deployment =
         cx.with_ledger(|ledger| Ok(ledger.record_deployment(&ctx, &version, &event)?))?;
@@ -266,10 +224,8 @@ fn record_deployment(cx: &mut Call, version: Option<&str>) -> Handled {
 #[utoipa::path(get, path = "/api/clusters", tag = "deployments",
     responses(
         (status = 200, description = "The clusters, in configured order", body = Vec<ClusterStatus>),
-        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json")),
-    security((), ("bearer" = [])))]
-fn clusters(cx: &mut Call) -> Handled {
+        ReadProblems))]
+pub fn clusters(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     cx.authorize_read()?;
     let clusters = cx.read_ledger(|ledger| ledger.clusters())?;
@@ -279,22 +235,16 @@ fn clusters(cx: &mut Call) -> Handled {
 /// Requests the production approval, once the release has succeeded on a staging cluster.
 #[utoipa::path(post, path = "/api/releases/{version}/approval", tag = "approvals",
     params(("version" = String, Path, description = "Semantic version")),
-    request_body(content = Option<ApprovalRequestInput>, description = "Empty, or `{}`"),
+    request_body(content = ApprovalRequestInput, description = "Empty, or `{}`"),
     responses(
         (status = 201, description = "Pending approval", body = Approval),
-        (status = 400, description = "Malformed JSON, or a body that ended early or arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs the deployer role", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not yet on staging, or already requested", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown field", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-fn request_approval(cx: &mut Call, version: Option<&str>) -> Handled {
+        WriteProblems))]
+pub fn request_approval(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Deployer)?;
-    let version = version_of(version)?;
+    let version = cx.version()?;
     cx.optional_json_body::<ApprovalRequestInput>()?;
     let approval = cx.with_ledger(|ledger| Ok(ledger.request_approval(&ctx, &version)?))?;
     Ok(ApiResponse::json(201, &approval))
@@ -306,19 +256,13 @@ fn request_approval(cx: &mut Call, version: Option<&str>) -> Handled {
     request_body = DecisionInput,
     responses(
         (status = 200, description = "Decided", body = Approval),
-        (status = 400, description = "Malformed JSON, or a body that ended early or arrived too slowly", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs the approver role, or breaks the four-eyes rule", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "No approval requested, or already decided", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 64 KiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown or invalid field", body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-fn decide(cx: &mut Call, version: Option<&str>) -> Handled {
+        WriteProblems))]
+pub fn decide(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Approver)?;
-    let version = version_of(version)?;
+    let version = cx.version()?;
     let decision = cx.json_body::<DecisionInput>()?.validate()?;
     let approval = cx.with_ledger(|ledger| Ok(ledger.decide(&ctx, &version, &decision)?))?;
     Ok(ApiResponse::json(200, &approval))
@@ -332,11 +276,8 @@ fn decide(cx: &mut Call, version: Option<&str>) -> Handled {
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses(
         (status = 200, description = "A page of approvals", body = Page<Approval>),
-        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json")),
-    security((), ("bearer" = [])))]
-fn list_approvals(cx: &mut Call) -> Handled {
+        ReadProblems))]
+pub fn list_approvals(cx: &mut Call) -> Handled {
     let query = Query::parse(&cx.req.query, &["state", "limit", "cursor"])?;
     let (state, page) = (query.approval_state()?, query.page()?);
     cx.authorize_read()?;
@@ -351,11 +292,8 @@ fn list_approvals(cx: &mut Call) -> Handled {
         ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
     responses(
         (status = 200, description = "A page of audit events", body = Page<AuditEvent>),
-        (status = 401, description = "Token missing or invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Token lacks a role", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Bad query parameter", body = Problem, content_type = "application/problem+json")),
-    security((), ("bearer" = [])))]
-fn audit(cx: &mut Call) -> Handled {
+        ReadProblems))]
+pub fn audit(cx: &mut Call) -> Handled {
     let page = Query::parse(&cx.req.query, &["limit", "cursor"])?.page()?;
     cx.authorize_read()?;
     let page = cx.read_ledger(|ledger| ledger.audit(page))?;

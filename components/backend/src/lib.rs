@@ -7,6 +7,7 @@
 
 mod access_log;
 mod auth;
+mod context;
 mod handlers;
 mod http;
 mod input;
@@ -14,6 +15,7 @@ mod metrics;
 pub mod openapi;
 mod problem;
 mod router;
+pub mod routes;
 mod settings;
 // The SDK's `#[http_component]` expands to the component's unsafe export glue.
 #[cfg(target_arch = "wasm32")]
@@ -23,7 +25,8 @@ mod spin;
 pub use access_log::AccessLog;
 pub use http::{ApiRequest, ApiResponse, BODY_DEADLINE_MS, Body, Host, MAX_BODY_BYTES};
 pub use input::{MAX_COMMENT, MAX_MESSAGE, MAX_NOTES};
-pub use router::{ROUTES, RouteSpec, handle};
+pub use router::handle;
+pub use routes::Route;
 pub use settings::{Settings, VARIABLES};
 
 /// The version and commit this component was built from.

@@ -1,9 +1,16 @@
-//! The OpenAPI 3.1 document, generated from the handlers' attributes and the Rust types.
+//! The OpenAPI 3.1 document: its paths from the route table, its schemas from the Rust types,
+//! then the constraints the server enforces (from the same constants the validators use) and
+//! the links that lead a client from a new release to its approval decision.
 
-use crate::handlers;
-use crate::input::{ApprovalRequestInput, DecisionInput, DeploymentInput, ReleaseInput};
+use crate::input::{MAX_COMMENT, MAX_MESSAGE, MAX_NOTES};
 use crate::problem::Problem;
+use crate::routes;
+use ledger::Clusters;
+use ledger::model::PageRequest;
+use ledger::types::MAX_VERSION_CHARS;
+use serde_json::{Value, json};
 use utoipa::OpenApi;
+use utoipa::openapi::path::HttpMethod;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 #[derive(OpenApi)]
@@ -13,14 +20,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         description = "Which release runs in which cluster, the approvals that gate production, and the audit trail. \
                        Errors are application/problem+json (RFC 9457).",
     ),
-    paths(
-        handlers::health, handlers::ready, handlers::info, handlers::openapi_json, handlers::metrics_text,
-        handlers::list_releases, handlers::create_release, handlers::get_release,
-        handlers::record_deployment, handlers::clusters,
-        handlers::request_approval, handlers::decide, handlers::list_approvals,
-        handlers::audit, handlers::overview,
-    ),
-    components(schemas(Problem, ReleaseInput, DeploymentInput, DecisionInput, ApprovalRequestInput)),
+    components(schemas(Problem)),
     modifiers(&BearerAuth),
     tags(
         (name = "releases", description = "Releases: one OCI artifact per version"),
@@ -47,8 +47,176 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-pub fn document() -> utoipa::openapi::OpenApi {
+/// The document for a backend serving `clusters` (deployments name one of them).
+pub fn document(clusters: &Clusters) -> Value {
     let mut doc = ApiDoc::openapi();
     doc.info.version = crate::VERSION.to_owned();
+    for route in routes::all() {
+        let mut schemas = Vec::new();
+        (route.schemas)(&mut schemas);
+        doc.components
+            .get_or_insert_with(Default::default)
+            .schemas
+            .extend(schemas);
+        let method = match route.method {
+            "POST" => HttpMethod::Post,
+            _ => HttpMethod::Get,
+        };
+        doc.paths
+            .add_path_operation(&route.pattern, vec![method], (route.operation)());
+    }
+    let mut doc = serde_json::to_value(&doc).unwrap_or_default();
+    constrain(&mut doc, clusters);
+    link(&mut doc);
     doc
+}
+
+/// A semantic version (semver.org's own expression), with numbers that fit 64 bits as the
+/// `semver` crate requires.
+pub const VERSION_PATTERN: &str = r"^(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})(-(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$";
+/// An OCI reference the ledger accepts: an optional registry (a host name with a dot, and a
+/// port), lowercase path components with single separators (the first without a dot, which
+/// would make it a registry), an optional tag and an optional digest.
+pub const ARTIFACT_PATTERN: &str = r"^([a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)+(:[0-9]{1,5})?/)?[a-z0-9]+([_-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$";
+pub const DIGEST_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
+pub const COMMIT_PATTERN: &str = "^[0-9a-fA-F]{40}$";
+pub const URL_PATTERN: &str =
+    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$";
+/// A `next_cursor`: the id of a page's last item.
+pub const CURSOR_PATTERN: &str = "^[1-9][0-9]{0,17}$";
+/// Text fields take any characters but control characters other than tab and new lines.
+const TEXT_PATTERN: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$";
+
+/// Puts the server's own bounds on every parameter and input field.
+fn constrain(doc: &mut Value, clusters: &Clusters) {
+    let version =
+        json!({"type": "string", "pattern": VERSION_PATTERN, "maxLength": MAX_VERSION_CHARS});
+    let text = |max: usize| json!({"type": "string", "maxLength": max, "pattern": TEXT_PATTERN});
+    let bounds = [
+        ("version", version.clone()),
+        (
+            "limit",
+            json!({"type": "integer", "minimum": 1, "maximum": PageRequest::MAX_LIMIT}),
+        ),
+        (
+            "cursor",
+            json!({"type": "string", "pattern": CURSOR_PATTERN}),
+        ),
+    ];
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for operation in paths.values_mut().filter_map(Value::as_object_mut) {
+            for operation in operation.values_mut() {
+                let parameters = operation
+                    .get_mut("parameters")
+                    .and_then(Value::as_array_mut);
+                for parameter in parameters.into_iter().flatten() {
+                    let name = parameter["name"].as_str().unwrap_or_default();
+                    if let Some((_, schema)) = bounds.iter().find(|(n, _)| *n == name) {
+                        parameter["schema"] = schema.clone();
+                    }
+                }
+            }
+        }
+    }
+    let names: Vec<&str> = clusters.iter().map(|(name, _)| name.as_str()).collect();
+    let fields = [
+        ("ReleaseInput", "version", version),
+        (
+            "ReleaseInput",
+            "artifact",
+            json!({"type": "string", "pattern": ARTIFACT_PATTERN, "maxLength": 512}),
+        ),
+        (
+            "ReleaseInput",
+            "digest",
+            json!({"type": "string", "pattern": DIGEST_PATTERN}),
+        ),
+        (
+            "ReleaseInput",
+            "commit",
+            json!({"type": "string", "pattern": COMMIT_PATTERN}),
+        ),
+        ("ReleaseInput", "notes", text(MAX_NOTES)),
+        (
+            "DeploymentInput",
+            "cluster",
+            json!({"type": "string", "enum": names}),
+        ),
+        (
+            "DeploymentInput",
+            "message",
+            json!({"type": ["string", "null"], "maxLength": MAX_MESSAGE, "pattern": TEXT_PATTERN}),
+        ),
+        (
+            "DeploymentInput",
+            "execution_url",
+            json!({"type": ["string", "null"], "pattern": URL_PATTERN, "maxLength": 2048}),
+        ),
+        ("DecisionInput", "comment", text(MAX_COMMENT)),
+    ];
+    let schemas = &mut doc["components"]["schemas"];
+    for (schema, field, constraint) in fields {
+        schemas[schema]["properties"][field] = constraint;
+    }
+    // An approval request takes no fields, so it may come without a body.
+    doc["paths"]["/api/releases/{version}/approval"]["post"]["requestBody"]["required"] =
+        json!(false);
+    let schemas = &mut doc["components"]["schemas"];
+    // A rejection says why: its comment must hold more than white space.
+    schemas["DecisionInput"]["if"] = json!({"properties": {"decision": {"const": "reject"}}});
+    schemas["DecisionInput"]["then"] =
+        json!({"properties": {"comment": {"pattern": "[^\\s]"}}, "required": ["comment"]});
+}
+
+/// Links from each answer to the operations that take the same release further, so that a
+/// client (or a stateful tester) can walk from a new release to its approval decision.
+fn link(doc: &mut Value) {
+    let to = |operation: &str, description: &str| {
+        json!({
+            "operationId": operation,
+            "parameters": {"version": "$response.body#/version"},
+            "description": description,
+        })
+    };
+    let get = to(
+        "get_release",
+        "The release, its deployments and its approval",
+    );
+    let deploy = to("record_deployment", "Record a deployment of this release");
+    let request = to(
+        "request_approval",
+        "Request this release's production approval",
+    );
+    let decide = to("decide", "Decide this release's pending approval");
+    let links = [
+        (
+            "/api/releases",
+            "post",
+            &["200", "201"][..],
+            json!({"GetRelease": get, "RecordDeployment": deploy, "RequestApproval": request}),
+        ),
+        (
+            "/api/releases/{version}/deployments",
+            "post",
+            &["201"],
+            json!({"GetRelease": get, "RecordDeployment": deploy, "RequestApproval": request}),
+        ),
+        (
+            "/api/releases/{version}/approval",
+            "post",
+            &["201"],
+            json!({"GetRelease": get, "DecideApproval": decide}),
+        ),
+        (
+            "/api/releases/{version}/approval/decision",
+            "post",
+            &["200"],
+            json!({"GetRelease": get}),
+        ),
+    ];
+    for (path, method, statuses, these) in links {
+        for status in statuses {
+            doc["paths"][path][method]["responses"][*status]["links"] = these.clone();
+        }
+    }
 }

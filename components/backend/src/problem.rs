@@ -4,7 +4,9 @@
 
 use ledger::{DbError, LedgerError};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use utoipa::ToSchema;
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ApiError {
@@ -12,7 +14,7 @@ pub enum ApiError {
     Unauthorized(String),
     Forbidden(String),
     NotFound(String),
-    MethodNotAllowed(&'static [&'static str]),
+    MethodNotAllowed(Vec<&'static str>),
     Conflict(String),
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -125,6 +127,72 @@ impl ApiError {
     }
 }
 
+/// The problems an operation can answer besides its own: each set lists every status the
+/// router and the shared steps (query, token, body, storage) can return, so that the document
+/// promises exactly what the server does.
+macro_rules! problem_set {
+    ($(#[$doc:meta])* $name:ident: $($status:literal => $description:literal),+ $(,)?) => {
+        $(#[$doc])*
+        pub struct $name;
+
+        impl utoipa::IntoResponses for $name {
+            fn responses() -> BTreeMap<String, RefOr<Response>> {
+                [$(($status, $description)),+]
+                    .into_iter()
+                    .map(|(status, description)| (status.to_owned(), problem(description)))
+                    .collect()
+            }
+        }
+    };
+}
+
+fn problem(description: &str) -> RefOr<Response> {
+    let content = ContentBuilder::new()
+        .schema(Some(Ref::from_schema_name("Problem")))
+        .build();
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/problem+json", content)
+        .build()
+        .into()
+}
+
+problem_set!(
+    /// What reading configuration can fail with.
+    Unavailable:
+    "503" => "Storage or configuration not usable",
+);
+
+problem_set!(
+    /// A read without a caller: its query string, then storage.
+    QueryProblems:
+    "400" => "The query string is not valid percent-encoded UTF-8",
+    "422" => "A query parameter this operation does not take, given twice, or out of bounds",
+    "503" => "Storage or configuration not usable",
+);
+
+problem_set!(
+    /// A read: its query string, the token when one is sent (or `public_read` is off), storage.
+    ReadProblems:
+    "400" => "The query string is not valid percent-encoded UTF-8",
+    "401" => "Token missing (when reads are not public), invalid, expired, or sent twice",
+    "403" => "The token carries no role",
+    "422" => "A query parameter this operation does not take, given twice, or out of bounds",
+    "503" => "Storage or configuration not usable",
+);
+
+problem_set!(
+    /// A write: its query string, its token and role, its JSON body, storage.
+    WriteProblems:
+    "400" => "Malformed JSON or query string, or a body that ended early or arrived too slowly",
+    "401" => "Token missing, invalid, expired, or sent twice",
+    "403" => "The token lacks the role this needs, or the four-eyes rule forbids this actor",
+    "413" => "Body over 64 KiB",
+    "415" => "Body is not JSON",
+    "422" => "Unknown, missing or invalid field, or a query parameter this operation does not take",
+    "503" => "Storage or configuration not usable",
+);
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
         match e {
@@ -139,11 +207,11 @@ impl From<LedgerError> for ApiError {
         match e {
             LedgerError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
             LedgerError::Conflict(why) => ApiError::Conflict(why),
-            LedgerError::Unprocessable { field, reason } => ApiError::Unprocessable {
+            LedgerError::Rejected { field, reason } => ApiError::Unprocessable {
                 field: field.to_owned(),
                 reason,
             },
-            LedgerError::Forbidden(why) => ApiError::Forbidden(why),
+            LedgerError::FourEyes(why) => ApiError::Forbidden(why),
             LedgerError::Storage(e) => e.into(),
         }
     }
@@ -173,7 +241,7 @@ mod tests {
             503
         );
         assert_eq!(ApiError::from(DbError::Query("x".into())).status(), 500);
-        let four_eyes = ApiError::from(LedgerError::Forbidden("no".into()));
+        let four_eyes = ApiError::from(LedgerError::FourEyes("no".into()));
         assert_eq!(four_eyes.status(), 403);
     }
 

@@ -2,7 +2,7 @@
 //! same default and secrecy, and passed to the component; every route the router serves is
 //! routed to it.
 
-use backend::{ROUTES, VARIABLES};
+use backend::VARIABLES;
 use toml::Value;
 
 fn manifest() -> Value {
@@ -49,7 +49,7 @@ fn every_route_reaches_the_backend() {
         .filter(|t| t["component"].as_str() == Some("backend"))
         .map(|t| t["route"].as_str().unwrap())
         .collect();
-    for route in ROUTES {
+    for route in backend::routes::all() {
         let served = backend_routes.iter().any(|r| match r.strip_suffix("/...") {
             Some(prefix) => route.pattern.starts_with(&format!("{prefix}/")),
             None => *r == route.pattern,

@@ -1,22 +1,10 @@
 //! Talking to a running app over HTTP, and the API calls the tests share.
 
+use crate::agent::agent;
 use crate::host::Host;
 use crate::{release_body, token};
 use serde_json::Value;
 use std::time::Duration;
-
-fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into()
-}
-
-/// The status of a GET of `url`, or `None` when nothing answers (readiness polling).
-pub(crate) fn status_of(url: &str) -> Option<u16> {
-    agent().get(url).call().ok().map(|r| r.status().as_u16())
-}
 
 /// A response, read whole.
 #[derive(Debug)]

@@ -331,7 +331,7 @@ impl Host {
                     self.output()
                 );
             }
-            if crate::client::status_of(&format!("{}{path}", self.base)) == Some(200) {
+            if crate::agent::status_of(&format!("{}{path}", self.base)) == Some(200) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));

@@ -2,6 +2,7 @@
 //! over HTTP: shared by the end-to-end tests of the backend, the console and the host, the
 //! browser test, and the benchmark.
 
+mod agent;
 mod client;
 mod host;
 mod runtime;

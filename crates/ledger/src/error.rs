@@ -9,9 +9,9 @@ pub enum LedgerError {
     /// The request contradicts the ledger's state (a different digest, a second decision, ...).
     Conflict(String),
     /// A well-formed value that the ledger cannot accept, such as an unknown cluster.
-    Unprocessable { field: &'static str, reason: String },
+    Rejected { field: &'static str, reason: String },
     /// The actor may not do this, whatever their role (the four-eyes rule).
-    Forbidden(String),
+    FourEyes(String),
     /// Storage failed; the detail is for logs only.
     Storage(DbError),
 }
@@ -20,8 +20,8 @@ impl fmt::Display for LedgerError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             LedgerError::NotFound(what) => write!(f, "{what} not found"),
-            LedgerError::Conflict(why) | LedgerError::Forbidden(why) => f.write_str(why),
-            LedgerError::Unprocessable { field, reason } => write!(f, "{field}: {reason}"),
+            LedgerError::Conflict(why) | LedgerError::FourEyes(why) => f.write_str(why),
+            LedgerError::Rejected { field, reason } => write!(f, "{field}: {reason}"),
             LedgerError::Storage(e) => write!(f, "{e}"),
         }
     }

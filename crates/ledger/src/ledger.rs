@@ -85,7 +85,7 @@ impl<'a> Ledger<'a> {
         if let Some(pinned) = new.artifact.digest()
             && pinned != new.digest.as_str()
         {
-            return Err(LedgerError::Unprocessable {
+            return Err(LedgerError::Rejected {
                 field: "digest",
                 reason: format!("the artifact pins {pinned}, not {}", new.digest),
             });
@@ -141,7 +141,7 @@ impl<'a> Ledger<'a> {
         let environment = self
             .clusters
             .environment_of(&event.cluster)
-            .ok_or_else(|| LedgerError::Unprocessable {
+            .ok_or_else(|| LedgerError::Rejected {
                 field: "cluster",
                 reason: format!("unknown cluster `{}`", event.cluster),
             })?;
@@ -241,7 +241,7 @@ impl<'a> Ledger<'a> {
             ))
         })?;
         if release.created_by == ctx.actor.as_str() || approval.requested_by == ctx.actor.as_str() {
-            return Err(LedgerError::Forbidden(format!(
+            return Err(LedgerError::FourEyes(format!(
                 "`{}` created release {version} or requested its approval, so someone else must decide it",
                 ctx.actor
             )));

@@ -6,7 +6,6 @@ use crate::types::{
     Environment, Version, WebUrl,
 };
 use serde::Serialize;
-use utoipa::ToSchema;
 
 /// A release to record.
 #[derive(Debug, Clone)]
@@ -35,15 +34,27 @@ pub struct NewDecision {
 }
 
 /// A release: one OCI artifact, identified by its version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Release {
-    #[schema(example = "1.4.0")]
+    #[cfg_attr(feature = "openapi", schema(example = "1.4.0"))]
     pub version: String,
-    #[schema(example = "ghcr.io/acme/automatizacion:1.4.0")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "ghcr.io/acme/automatizacion:1.4.0")
+    )]
     pub artifact: String,
-    #[schema(example = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+        )
+    )]
     pub digest: String,
-    #[schema(example = "0123456789abcdef0123456789abcdef01234567")]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "0123456789abcdef0123456789abcdef01234567")
+    )]
     pub commit: String,
     pub notes: String,
     pub created_by: String,
@@ -51,7 +62,8 @@ pub struct Release {
 }
 
 /// One deployment event of a release on a cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deployment {
     pub id: i64,
     pub version: String,
@@ -65,7 +77,8 @@ pub struct Deployment {
 }
 
 /// The production approval of a release.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Approval {
     pub version: String,
     pub state: ApprovalState,
@@ -77,7 +90,8 @@ pub struct Approval {
 }
 
 /// A release with its deployment timeline (oldest first) and its approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReleaseDetail {
     #[serde(flatten)]
     pub release: Release,
@@ -86,7 +100,8 @@ pub struct ReleaseDetail {
 }
 
 /// The release a cluster runs now: its latest succeeded deployment not since rolled back.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CurrentRelease {
     pub version: String,
     pub artifact: String,
@@ -95,7 +110,8 @@ pub struct CurrentRelease {
 }
 
 /// The most recent deployment event on a cluster, whatever its status.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LastEvent {
     pub version: String,
     pub status: DeploymentStatus,
@@ -104,7 +120,8 @@ pub struct LastEvent {
 }
 
 /// A configured cluster and what runs there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterStatus {
     pub name: String,
     pub environment: Environment,
@@ -113,21 +130,23 @@ pub struct ClusterStatus {
 }
 
 /// One entry of the append-only audit log.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEvent {
     pub id: i64,
     pub at: Timestamp,
     pub actor: String,
-    #[schema(example = "approval.decided")]
+    #[cfg_attr(feature = "openapi", schema(example = "approval.decided"))]
     pub action: String,
-    #[schema(example = "release/1.4.0")]
+    #[cfg_attr(feature = "openapi", schema(example = "release/1.4.0"))]
     pub target: String,
     pub request_id: String,
     pub detail: Option<String>,
 }
 
 /// A page of a list, newest first. Pass `next_cursor` as `cursor` to get the next page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,

@@ -3,7 +3,6 @@
 
 use serde::Serialize;
 use std::fmt;
-use utoipa::ToSchema;
 
 /// Why a value was refused. The edge adds the name of the field it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,9 +22,10 @@ fn invalid<T>(reason: impl Into<String>) -> Result<T, Invalid> {
 macro_rules! text_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, ToSchema)]
+        #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
-        #[schema(value_type = String)]
+        #[cfg_attr(feature = "openapi", schema(value_type = String))]
         pub struct $name(String);
 
         impl $name {
@@ -298,7 +298,8 @@ pub fn bounded_text(text: &str, max_chars: usize) -> Result<String, Invalid> {
 macro_rules! word_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $word:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(rename_all = "snake_case")]
         pub enum $name { $($variant),+ }
 

@@ -169,7 +169,7 @@ fn a_pinned_artifact_must_match_the_digest(db: &TestDb) {
         assert!(
             matches!(
                 err,
-                LedgerError::Unprocessable {
+                LedgerError::Rejected {
                     field: "digest",
                     ..
                 }
@@ -257,7 +257,7 @@ fn unknown_clusters_are_unprocessable(db: &TestDb) {
         assert!(
             matches!(
                 err,
-                LedgerError::Unprocessable {
+                LedgerError::Rejected {
                     field: "cluster",
                     ..
                 }
@@ -405,7 +405,7 @@ fn four_eyes_and_a_single_decision(db: &TestDb) {
                 .decide(&ctx(forbidden, "r", 3), &v("1.0.0"), &approve("mine"))
                 .unwrap_err();
             assert!(
-                matches!(err, LedgerError::Forbidden(_)),
+                matches!(err, LedgerError::FourEyes(_)),
                 "{forbidden}: {err:?}"
             );
         }

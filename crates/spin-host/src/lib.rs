@@ -3,6 +3,7 @@
 //! It implements the Spin interfaces this repository's components import, and refuses any
 //! manifest feature or import it does not implement.
 
+mod json_text;
 pub mod manifest;
 pub mod metrics;
 pub mod outbound;
@@ -10,5 +11,6 @@ pub mod pools;
 pub mod runtime;
 pub mod server;
 mod spin_apis;
+mod state;
 pub mod traces;
 pub mod variables;

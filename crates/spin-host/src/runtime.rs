@@ -3,8 +3,9 @@
 
 use crate::manifest::{App, ComponentConfig};
 use crate::outbound;
-use crate::pools::{PgPool, SqlitePool};
+use crate::pools::SqlitePool;
 use crate::spin_apis::SpinHost;
+use crate::state::{Services, State};
 use crate::traces::{CLIENT, Exporter, SERVER, Span};
 use anyhow::{Context, Result, anyhow};
 use bytes::Bytes;
@@ -13,13 +14,13 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock, Weak};
 use trace_context::TraceParent;
-use wasmtime::component::{Component, HasSelf, Linker, ResourceTable};
+use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::WasiCtx;
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime_wasi_http::{WasiHttpHooks, WasiHttpView};
 
 /// How many instances may run at once; requests beyond it wait for a slot.
 pub const MAX_INSTANCES: u32 = 128;
@@ -52,63 +53,14 @@ pub struct Options {
 pub struct Runtime {
     app: App,
     components: HashMap<String, Loaded>,
-    sqlite: Arc<SqlitePool>,
-    pg: Arc<PgPool>,
+    services: Arc<Services>,
     slots: Arc<tokio::sync::Semaphore>,
-    /// Where spans go, when the environment asks for traces (`OTEL_EXPORTER_OTLP_ENDPOINT`).
-    exporter: Option<Arc<Exporter>>,
     me: Weak<Runtime>,
 }
 
 struct Loaded {
     config: Arc<ComponentConfig>,
     pre: ProxyPre<State>,
-}
-
-/// Per-request store data.
-pub struct State {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    pub table: ResourceTable,
-    pub component: Arc<ComponentConfig>,
-    pub host: Arc<Runtime>,
-    hooks: OutboundHooks,
-    /// The span of the request this instance handles, when traces are exported.
-    pub trace: Option<TraceParent>,
-}
-
-impl State {
-    /// A span under this request's, for a host call (a database statement); `None` when
-    /// traces are not exported.
-    pub fn child_span(&self, name: String, kind: u8) -> Option<Span> {
-        self.host.exporter.as_ref()?;
-        Some(Span::start(Some(self.trace.as_ref()?), name, kind))
-    }
-
-    pub fn end_span(&self, span: Option<Span>, error: bool) {
-        if let (Some(span), Some(exporter)) = (span, &self.host.exporter) {
-            span.end(exporter, error);
-        }
-    }
-}
-
-impl WasiView for State {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for State {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
-    }
 }
 
 /// Adds context to wasmtime's own error type.
@@ -196,30 +148,22 @@ impl Runtime {
         }
         std::fs::create_dir_all(&options.sqlite_dir)
             .with_context(|| format!("cannot create {}", options.sqlite_dir.display()))?;
-        let sqlite = Arc::new(SqlitePool::new(options.sqlite_dir.join("sqlite_db.db")));
-        let app_name = app.name.clone();
+        let services = Arc::new(Services {
+            sqlite: Arc::new(SqlitePool::new(options.sqlite_dir.join("sqlite_db.db"))),
+            pg: Arc::default(),
+            exporter: Exporter::from_env(&app.name),
+        });
         Ok(Arc::new_cyclic(|me| Self {
             app,
             components,
-            sqlite,
-            pg: Arc::default(),
+            services,
             slots: Arc::new(tokio::sync::Semaphore::new(MAX_INSTANCES as usize)),
-            exporter: Exporter::from_env(&app_name),
             me: me.clone(),
         }))
     }
 
     pub fn app(&self) -> &App {
         &self.app
-    }
-
-    /// Connections to Spin's `default` SQLite database (`<sqlite-dir>/sqlite_db.db`).
-    pub fn sqlite_pool(&self) -> Arc<SqlitePool> {
-        self.sqlite.clone()
-    }
-
-    pub fn pg_pool(&self) -> Arc<PgPool> {
-        self.pg.clone()
     }
 
     /// Runs one request through a fresh instance of the component.
@@ -239,10 +183,6 @@ impl Runtime {
         let permit = tokio::time::timeout(SLOT_WAIT, self.slots.clone().acquire_owned())
             .await
             .map_err(|_| Busy)??;
-        let host = self
-            .me
-            .upgrade()
-            .ok_or_else(|| anyhow!("host is shutting down"))?;
         let mut wasi = WasiCtx::builder();
         wasi.inherit_stdout().inherit_stderr();
         for (key, value) in &loaded.config.environment {
@@ -250,7 +190,7 @@ impl Runtime {
         }
         // The request's span: a child of the caller's when it sent a `traceparent`. The guest
         // sees this span as its parent, so its log line carries the same trace id.
-        let span = self.exporter.as_ref().map(|_| {
+        let span = self.services.exporter.as_ref().map(|_| {
             let caller = req
                 .headers()
                 .get("traceparent")
@@ -273,20 +213,22 @@ impl Runtime {
             req.headers_mut().insert("traceparent", value);
         }
         let broken_chain = Arc::new(OnceLock::new());
-        let state = State {
-            wasi: wasi.build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
+        if self.me.strong_count() == 0 {
+            anyhow::bail!("host is shutting down");
+        }
+        let hooks = OutboundHooks {
             component: loaded.config.clone(),
-            hooks: OutboundHooks {
-                component: loaded.config.clone(),
-                host: self.me.clone(),
-                broken_chain: broken_chain.clone(),
-                trace: trace.clone(),
-            },
-            host,
-            trace,
+            host: self.me.clone(),
+            broken_chain: broken_chain.clone(),
+            trace: trace.clone(),
         };
+        let state = State::new(
+            wasi.build(),
+            loaded.config.clone(),
+            self.services.clone(),
+            Box::new(hooks),
+            trace,
+        );
         let mut store = Store::new(loaded.pre.engine(), state);
         let (sender, receiver) = tokio::sync::oneshot::channel();
         let req = context(
@@ -329,7 +271,7 @@ impl Runtime {
             Some(reason) => Err(anyhow!("component `{component_id}` failed: {reason}")),
             None => answered,
         };
-        if let (Some(mut span), Some(exporter)) = (span, &self.exporter) {
+        if let (Some(mut span), Some(exporter)) = (span, &self.services.exporter) {
             let status = outcome.as_ref().map_or(500, |r| r.status().as_u16());
             span.attribute("http.response.status_code", status.to_string());
             span.end(exporter, status >= 500);
@@ -380,7 +322,10 @@ impl WasiHttpHooks for OutboundHooks {
             return Box::new(async { Err(Error::HttpRequestDenied) });
         }
         // A client span for this call; the callee hears it as its parent.
-        let exporter = self.host.upgrade().and_then(|r| r.exporter.clone());
+        let exporter = self
+            .host
+            .upgrade()
+            .and_then(|r| r.services.exporter.clone());
         let span = exporter.as_ref().and(self.trace.as_ref()).map(|parent| {
             let mut span =
                 Span::start(Some(parent), format!("{} {host}", request.method()), CLIENT);

@@ -1,6 +1,7 @@
 //! The HTTP front: routes each request to its component as Spin does, logs it, and drains
 //! open connections on shutdown.
 
+use crate::json_text::json_string;
 use crate::metrics::Metrics;
 use crate::runtime::{Busy, Runtime};
 use anyhow::Result;
@@ -212,20 +213,4 @@ async fn handle(
         elapsed * 1e3
     );
     Ok(response)
-}
-
-/// TEXT as a JSON string literal (for the log line and the OTLP export).
-pub(crate) fn json_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }

@@ -4,7 +4,7 @@
 
 use crate::outbound;
 pub use crate::pools::{PgSession, PooledPg, PooledSqlite};
-use crate::runtime::State;
+use crate::state::State;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use tokio_postgres::types::{ToSql, Type};
 use wasmtime::component::Resource;
@@ -56,7 +56,7 @@ impl sqlite::HostConnection for State {
         if database != "default" {
             return Ok(Err(sqlite::Error::NoSuchDatabase));
         }
-        let pool = self.host.sqlite_pool();
+        let pool = self.services.sqlite.clone();
         match tokio::task::block_in_place(|| pool.take()) {
             Ok(conn) => Ok(Ok(self.table.push(conn)?)),
             Err(e) => Ok(Err(sqlite::Error::Io(e.to_string()))),
@@ -168,7 +168,7 @@ impl pg::HostConnection for State {
                 "address postgres://{host}:{port} is not permitted"
             ))));
         }
-        let pool = self.host.pg_pool();
+        let pool = self.services.pg.clone();
         let session = match pool.take(&address) {
             Some(session) => session,
             None => match config.connect(tokio_postgres::NoTls).await {

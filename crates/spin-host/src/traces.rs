@@ -5,7 +5,7 @@
 //! database statement. Context travels in W3C `traceparent` headers, and the guest sees its
 //! own span's, so the components log the same trace id that the spans carry.
 
-use crate::server::json_string;
+use crate::json_text::json_string;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

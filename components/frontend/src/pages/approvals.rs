@@ -1,8 +1,7 @@
 //! `/approvals`: every production approval, newest first, filterable by state.
 
-use super::overview::VersionLink;
 use super::releases::ApprovalView;
-use super::{Chrome, Pager, Section, api_page_path};
+use super::{Chrome, Pager, Section, VersionLink, api_page_path};
 use crate::api::{Approval, Page};
 use crate::time::Millis;
 use askama::Template;

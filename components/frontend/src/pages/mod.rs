@@ -102,6 +102,21 @@ pub fn release_href(version: &str) -> String {
 }
 
 /// `sha256:0123456789ab…`: enough to recognise a digest; the full one is in the title.
+/// A release version and the console page that shows it.
+pub struct VersionLink {
+    pub version: String,
+    pub href: String,
+}
+
+impl VersionLink {
+    pub fn new(version: &str) -> Self {
+        Self {
+            version: version.to_owned(),
+            href: release_href(version),
+        }
+    }
+}
+
 pub fn short_digest(digest: &str) -> String {
     let (algorithm, hex) = digest.split_once(':').unwrap_or(("", digest));
     let short: String = hex.chars().take(12).collect();

@@ -3,7 +3,7 @@
 
 use super::problem::Problem;
 use super::releases::ReleaseRow;
-use super::{Badge, Chrome, Section, release_href};
+use super::{Badge, Chrome, Section, VersionLink};
 use crate::api::{Approval, ClusterStatus, Info, Overview, Page, Release};
 use crate::backend::{Backend, BackendError};
 use crate::time::{Millis, Moment, absolute};
@@ -31,20 +31,6 @@ pub fn load(backend: &Backend) -> Result<OverviewData, BackendError> {
         pending: overview.pending_approvals,
         releases: overview.releases,
     })
-}
-
-pub struct VersionLink {
-    pub version: String,
-    pub href: String,
-}
-
-impl VersionLink {
-    pub fn new(version: &str) -> Self {
-        Self {
-            version: version.to_owned(),
-            href: release_href(version),
-        }
-    }
 }
 
 pub struct ClusterRow {

@@ -1,7 +1,6 @@
 //! `/releases` (paginated) and `/releases/{version}` (artifact, timeline per cluster, approval).
 
-use super::overview::VersionLink;
-use super::{Badge, Chrome, Pager, Section, api_page_path, safe_link, short_digest};
+use super::{Badge, Chrome, Pager, Section, VersionLink, api_page_path, safe_link, short_digest};
 use crate::api::{Approval, Deployment, Page, Release, ReleaseDetail};
 use crate::http::encode_path_segment;
 use crate::time::{Millis, Moment};

@@ -1,0 +1,143 @@
+//! One request in flight: what handlers need (the request, the host, the caller, the settings,
+//! the body), each loaded on first use.
+
+use crate::auth::{Principal, Role, bearer_token};
+use crate::http::{ApiRequest, Body, Host};
+use crate::input;
+use crate::problem::ApiError;
+use crate::settings::Settings;
+use ledger::types::Version;
+use ledger::{Context, Ledger, LedgerError};
+use serde::de::DeserializeOwned;
+
+/// One request in flight: what handlers need, loaded on first use.
+pub struct Call<'r, 'h> {
+    pub req: &'r ApiRequest,
+    pub host: &'r Host<'h>,
+    pub request_id: String,
+    /// The `{version}` segment of the path, when the route has one.
+    pub path_version: Option<String>,
+    /// The OpenAPI document for these clusters. The router lends it, so that handlers need not
+    /// know the route table that the document is made from.
+    pub openapi: fn(&ledger::Clusters) -> serde_json::Value,
+    pub(crate) principal: Option<Principal>,
+    pub(crate) settings: Option<Settings>,
+    pub(crate) body: Option<Body>,
+}
+
+impl<'r> Call<'r, '_> {
+    /// The `{version}` of the path, parsed; a version no release could have is not found.
+    pub fn version(&self) -> Result<Version, ApiError> {
+        input::path_version(self.path_version.as_deref().unwrap_or_default())
+    }
+
+    /// The request body, read on first use: only routes that take one ask, and only after
+    /// they authenticated the caller, so an anonymous client cannot make the host wait on it.
+    fn body(&mut self) -> &Body {
+        let (req, host) = (self.req, self.host);
+        self.body.get_or_insert_with(|| match &req.body {
+            Body::Unread => (host.read_body)(),
+            read => read.clone(),
+        })
+    }
+
+    /// The body as JSON of type `T` (see [`input::json_body`]).
+    pub fn json_body<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let content_type = self.req.header_value("content-type");
+        input::json_body(self.body(), content_type)
+    }
+
+    /// Like [`Call::json_body`], but an empty body stands for `{}`.
+    pub fn optional_json_body<T: DeserializeOwned>(&mut self) -> Result<T, ApiError> {
+        let content_type = self.req.header_value("content-type");
+        input::optional_json_body(self.body(), content_type)
+    }
+
+    /// The bearer token, if any. Two `Authorization` headers are refused: which one counts
+    /// would depend on who reads them.
+    fn bearer(&self) -> Result<Option<&'r str>, ApiError> {
+        let req: &'r ApiRequest = self.req;
+        if req.header_values("authorization").nth(1).is_some() {
+            return Err(ApiError::Unauthorized(
+                "send one Authorization header, not several".into(),
+            ));
+        }
+        Ok(bearer_token(req.header_value("authorization")))
+    }
+
+    pub fn settings(&mut self) -> Result<&Settings, ApiError> {
+        if self.settings.is_none() {
+            let settings = Settings::load(self.host.variable).map_err(ApiError::Unavailable)?;
+            self.settings = Some(settings);
+        }
+        Ok(self.settings.as_ref().expect("loaded above"))
+    }
+
+    /// Reads need any role, unless `public_read` lets everyone read.
+    pub fn authorize_read(&mut self) -> Result<(), ApiError> {
+        if self.settings()?.public_read && self.bearer()?.is_none() {
+            return Ok(());
+        }
+        let principal = self.authenticate()?;
+        if !principal.may_read() {
+            return Err(ApiError::Forbidden(
+                "reading needs a token with a role".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Writes always need a token carrying `role` (or admin).
+    pub fn authorize(&mut self, role: Role) -> Result<Context, ApiError> {
+        let principal = self.authenticate()?;
+        if !principal.has(role) {
+            return Err(ApiError::Forbidden(format!(
+                "this needs the `{}` role",
+                role.as_str()
+            )));
+        }
+        Ok(Context {
+            actor: principal.subject.clone(),
+            request_id: self.request_id.clone(),
+            now: self.host.now,
+        })
+    }
+
+    fn authenticate(&mut self) -> Result<&Principal, ApiError> {
+        let token = self.bearer()?.ok_or_else(|| {
+            ApiError::Unauthorized("send a bearer token: Authorization: Bearer <JWT>".into())
+        })?;
+        let principal = self
+            .settings()?
+            .verifier
+            .verify(token)
+            .map_err(ApiError::Unauthorized)?;
+        Ok(self.principal.insert(principal))
+    }
+
+    /// Runs a read against the ledger: see [`Ledger::read`] for why it skips the migration
+    /// check. `work` may run twice, once more after migrating.
+    pub fn read_ledger<T>(
+        &mut self,
+        work: impl Fn(&Ledger) -> Result<T, LedgerError>,
+    ) -> Result<T, ApiError> {
+        let now = self.host.now;
+        let open_db = self.host.open_db;
+        let settings = self.settings()?;
+        let exec = open_db(settings.db_url.as_deref())?;
+        Ok(Ledger::read(exec.as_ref(), &settings.clusters, now, work)?)
+    }
+
+    /// Runs a write against the ledger, opening the database (and migrating it) first.
+    pub fn with_ledger<T>(
+        &mut self,
+        work: impl FnOnce(&Ledger) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let now = self.host.now;
+        let open_db = self.host.open_db;
+        let settings = self.settings()?;
+        let exec = open_db(settings.db_url.as_deref())?;
+        let ledger = Ledger::open(exec.as_ref(), &settings.clusters, now)?;
+        work(&ledger)
+    }
+}

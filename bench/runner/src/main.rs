@@ -144,43 +144,6 @@ async fn load_from(
     })
 }
 
-fn release_json(version: &str) -> String {
-    format!(
-        r#"{{"version":"{version}","artifact":"ghcr.io/acme/automatizacion:{version}","digest":"sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef","commit":"0123456789abcdef0123456789abcdef01234567","notes":"bench"}}"#
-    )
-}
-
-/// The same 100 releases on every server, through its API.
-async fn seed(addr: &str) -> Result<()> {
-    let deployer = host_harness::token("bench", &["deployer"]);
-    for i in 0..100 {
-        let status = post(
-            addr,
-            "/api/releases",
-            &deployer,
-            &release_json(&format!("1.{i}.0")),
-        )
-        .await?;
-        if status != 201 && status != 200 {
-            bail!("seeding release 1.{i}.0 on {addr} answered {status}");
-        }
-    }
-    Ok(())
-}
-
-async fn post(addr: &str, path: &str, token: &str, body: &str) -> Result<u16> {
-    let mut sender = connect(addr).await?;
-    let request = hyper::Request::post(path)
-        .header("host", addr)
-        .header("authorization", format!("Bearer {token}"))
-        .header("content-type", "application/json")
-        .body(Full::new(Bytes::from(body.to_owned())))?;
-    let response = sender.send_request(request).await?;
-    let status = response.status().as_u16();
-    response.into_body().collect().await?;
-    Ok(status)
-}
-
 fn scratch(label: &str) -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!(
         "automatizacion-bench-{label}-{}",
@@ -242,13 +205,8 @@ impl Peer {
             child,
             addr: format!("127.0.0.1:{port}"),
         };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(&peer.addr).is_err() {
-            if Instant::now() > deadline {
-                bail!("the Flask peer never listened on {}", peer.addr);
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        host_harness::wait_for_listener(&peer.addr, Duration::from_secs(60))
+            .map_err(|e| anyhow!("the Flask peer: {e}"))?;
         Ok(peer)
     }
 }
@@ -260,6 +218,16 @@ impl Drop for Peer {
             .status();
         let _ = self.child.wait();
     }
+}
+
+/// The same 100 releases on every server, through its API.
+fn seed(servers: &[Server]) -> Result<()> {
+    for server in servers {
+        let versions = (0..100).map(|i| format!("1.{i}.0"));
+        host_harness::seed_releases(&format!("http://{}", server.addr), versions)
+            .map_err(|e| anyhow!(e))?;
+    }
+    Ok(())
 }
 
 /// One server under test: its name, address, and process group (for memory).
@@ -530,9 +498,7 @@ async fn main() -> Result<()> {
                 console: false,
             },
         ];
-        for server in &sqlite_servers {
-            seed(&server.addr).await?;
-        }
+        seed(&sqlite_servers)?;
         if wanted("sqlite") {
             sqlite = Some(measure(&sqlite_servers, duration).await?);
             memory = sqlite_servers
@@ -571,9 +537,7 @@ async fn main() -> Result<()> {
             Server::of("Spin", &pg_hosts[0]),
             Server::of("spin-host", &pg_hosts[1]),
         ];
-        for server in &pg_servers {
-            seed(&server.addr).await?;
-        }
+        seed(&pg_servers)?;
         postgres = Some(measure(&pg_servers, duration).await?);
     }
 

@@ -6,6 +6,39 @@ use crate::{release_body, token};
 use serde_json::Value;
 use std::time::Duration;
 
+/// Records `versions` as releases through the API at `base` (any server that speaks it: the
+/// app on either runtime, or the Flask peer), each as `release_body` describes it.
+pub fn seed_releases(base: &str, versions: impl IntoIterator<Item = String>) -> Result<(), String> {
+    let deployer = token("seed", &["deployer"]);
+    for version in versions {
+        let status = agent()
+            .post(&format!("{base}/api/releases"))
+            .header("authorization", &format!("Bearer {deployer}"))
+            .send_json(release_body(&version))
+            .map_err(|e| format!("seeding release {version} at {base}: {e}"))?
+            .status()
+            .as_u16();
+        if status != 201 && status != 200 {
+            return Err(format!(
+                "seeding release {version} at {base} answered {status}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Waits until something listens on `addr` (`host:port`), for at most `limit`.
+pub fn wait_for_listener(addr: &str, limit: std::time::Duration) -> Result<(), String> {
+    let deadline = std::time::Instant::now() + limit;
+    while std::net::TcpStream::connect(addr).is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err(format!("nothing listened on {addr} within {limit:?}"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    Ok(())
+}
+
 /// A response, read whole.
 #[derive(Debug)]
 pub struct Reply {

@@ -7,7 +7,7 @@ mod client;
 mod host;
 mod runtime;
 
-pub use client::Reply;
+pub use client::{Reply, seed_releases, wait_for_listener};
 pub use host::{Host, HostBuilder};
 pub use runtime::{Runtime, spin_bin};
 

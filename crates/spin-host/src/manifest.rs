@@ -4,6 +4,7 @@
 use crate::outbound::HostPattern;
 use crate::variables::{Template, Variables};
 use anyhow::{Context, Result, anyhow, bail};
+use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
@@ -97,69 +98,86 @@ pub struct App {
     pub components: BTreeMap<String, ComponentConfig>,
 }
 
-const APP_KEYS: &[&str] = &[
-    "spin_manifest_version",
-    "application",
-    "variables",
-    "trigger",
-    "component",
-];
-const APPLICATION_KEYS: &[&str] = &["name", "version", "description", "authors"];
-const TRIGGER_KEYS: &[&str] = &["route", "component"];
-const COMPONENT_KEYS: &[&str] = &[
-    "source",
-    "description",
-    "allowed_outbound_hosts",
-    "sqlite_databases",
-    "variables",
-    "environment",
-    "build",
-];
+/// `spin.toml` as written, for the keys spin-host implements. Every struct refuses the keys
+/// it does not know, so a manifest that asks for more (key-value stores, `files`, Redis
+/// triggers) fails at start with the key's full name instead of running without it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ManifestFile {
+    /// Checked before the typed read: a version 1 manifest has other keys altogether.
+    #[allow(dead_code)]
+    spin_manifest_version: i64,
+    application: ApplicationFile,
+    #[serde(default)]
+    variables: Table,
+    trigger: TriggerFile,
+    component: BTreeMap<String, ComponentFile>,
+}
 
-/// Refuses keys this host does not implement, naming each in full.
-fn only_known(table: &Table, known: &[&str], at: &str) -> Result<()> {
-    match table.keys().find(|key| !known.contains(&key.as_str())) {
-        Some(key) => bail!("spin.toml: `{at}{key}` is not supported by spin-host"),
-        None => Ok(()),
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // read so that they are accepted; spin-host has no use for them
+struct ApplicationFile {
+    name: Option<String>,
+    version: Option<String>,
+    description: Option<String>,
+    authors: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TriggerFile {
+    http: Vec<HttpTriggerFile>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpTriggerFile {
+    route: Option<Value>,
+    /// Absent for an inline component, which spin-host does not support.
+    component: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+#[allow(dead_code)] // `description` and `build` are accepted and not used
+struct ComponentFile {
+    /// A local path; a table (`{ url, digest }`) is a remote source.
+    source: Value,
+    description: Option<String>,
+    #[serde(default)]
+    allowed_outbound_hosts: Vec<String>,
+    #[serde(default)]
+    sqlite_databases: Vec<String>,
+    #[serde(default)]
+    variables: BTreeMap<String, String>,
+    #[serde(default)]
+    environment: BTreeMap<String, String>,
+    build: Option<Value>,
+}
+
+impl ManifestFile {
+    /// Reads the typed manifest; an unknown key is refused by its full name.
+    fn read(doc: &Table) -> Result<Self> {
+        serde_path_to_error::deserialize(Value::Table(doc.clone())).map_err(|e| {
+            let reason = e.inner().to_string();
+            // `trigger.http[2]` reads as `trigger.http`: the key names the feature, not the entry.
+            let mut at = e.path().to_string();
+            while let (Some(open), Some(close)) = (at.find('['), at.find(']')) {
+                at.replace_range(open..=close, "");
+            }
+            match reason
+                .strip_prefix("unknown field `")
+                .and_then(|r| r.split_once('`'))
+            {
+                Some((key, _)) if at == "." => {
+                    anyhow!("spin.toml: `{key}` is not supported by spin-host")
+                }
+                Some((key, _)) => anyhow!("spin.toml: `{at}.{key}` is not supported by spin-host"),
+                None => anyhow!("spin.toml: `{at}`: {reason}"),
+            }
+        })
     }
-}
-
-fn table<'a>(value: &'a Value, at: &str) -> Result<&'a Table> {
-    value
-        .as_table()
-        .ok_or_else(|| anyhow!("spin.toml: `{at}` must be a table"))
-}
-
-fn strings(value: Option<&Value>, at: &str) -> Result<Vec<String>> {
-    let Some(value) = value else {
-        return Ok(Vec::new());
-    };
-    let items = value
-        .as_array()
-        .ok_or_else(|| anyhow!("spin.toml: `{at}` must be a list of strings"))?;
-    items
-        .iter()
-        .map(|item| {
-            item.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| anyhow!("spin.toml: `{at}` must be a list of strings"))
-        })
-        .collect()
-}
-
-fn string_map(value: Option<&Value>, at: &str) -> Result<BTreeMap<String, String>> {
-    let Some(value) = value else {
-        return Ok(BTreeMap::new());
-    };
-    table(value, at)?
-        .iter()
-        .map(|(key, value)| {
-            let text = value
-                .as_str()
-                .ok_or_else(|| anyhow!("spin.toml: `{at}.{key}` must be a string"))?;
-            Ok((key.clone(), text.to_owned()))
-        })
-        .collect()
 }
 
 impl App {
@@ -179,78 +197,43 @@ impl App {
         base: &Path,
         overrides: &BTreeMap<String, String>,
     ) -> Result<Self> {
-        only_known(doc, APP_KEYS, "")?;
         if doc.get("spin_manifest_version").and_then(Value::as_integer) != Some(2) {
             bail!("spin.toml: only `spin_manifest_version = 2` is supported");
         }
-        let application = table(
-            doc.get("application")
-                .ok_or_else(|| anyhow!("spin.toml: `[application]` is missing"))?,
-            "application",
-        )?;
-        only_known(application, APPLICATION_KEYS, "application.")?;
-        let name = application
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("app")
-            .to_owned();
-
-        let variables = Variables::declare(
-            doc.get("variables")
-                .map(|v| table(v, "variables"))
-                .transpose()?,
-            overrides,
-        )?;
-
-        let triggers_root = table(
-            doc.get("trigger")
-                .ok_or_else(|| anyhow!("spin.toml: no `[[trigger.http]]`"))?,
-            "trigger",
-        )?;
-        only_known(triggers_root, &["http"], "trigger.")?;
-        let mut triggers = Vec::new();
-        for trigger in triggers_root["http"]
-            .as_array()
-            .ok_or_else(|| anyhow!("spin.toml: `trigger.http` must be a list"))?
-        {
-            let trigger = table(trigger, "trigger.http")?;
-            only_known(trigger, TRIGGER_KEYS, "trigger.http.")?;
-            let component = trigger
-                .get("component")
-                .and_then(Value::as_str)
-                .ok_or_else(|| anyhow!("spin.toml: every `[[trigger.http]]` needs `component = \"<id>\"` (inline components are not supported)"))?
-                .to_owned();
-            let route = Route::parse(
-                trigger
-                    .get("route")
-                    .ok_or_else(|| anyhow!("spin.toml: trigger for `{component}` has no route"))?,
-                &component,
-            )?;
-            triggers.push(HttpTrigger { route, component });
-        }
-
+        let manifest = ManifestFile::read(doc)?;
+        let variables = Variables::declare(Some(&manifest.variables), overrides)?;
+        let triggers = manifest
+            .trigger
+            .http
+            .into_iter()
+            .map(|trigger| {
+                let component = trigger.component.ok_or_else(|| {
+                    anyhow!("spin.toml: every `[[trigger.http]]` needs `component = \"<id>\"` (inline components are not supported)")
+                })?;
+                let route = trigger.route.ok_or_else(|| {
+                    anyhow!("spin.toml: trigger for `{component}` has no route")
+                })?;
+                Ok(HttpTrigger {
+                    route: Route::parse(&route, &component)?,
+                    component,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
         let mut components = BTreeMap::new();
-        for (id, value) in table(
-            doc.get("component")
-                .ok_or_else(|| anyhow!("spin.toml: no components"))?,
-            "component",
-        )? {
+        for (id, component) in manifest.component {
             let at = format!("component.{id}");
-            let component = table(value, &at)?;
-            only_known(component, COMPONENT_KEYS, &format!("{at}."))?;
-            let source = component
-                .get("source")
-                .and_then(Value::as_str)
-                .ok_or_else(|| anyhow!("spin.toml: `{at}.source` must be a local file path (URL and registry sources are not supported)"))?;
-            let outbound_entries = strings(
-                component.get("allowed_outbound_hosts"),
-                &format!("{at}.allowed_outbound_hosts"),
-            )?;
-            let chains_to = outbound_entries
+            let Some(source) = component.source.as_str() else {
+                bail!(
+                    "spin.toml: `{at}.source` must be a local file path (URL and registry sources are not supported)"
+                );
+            };
+            let chains_to = component
+                .allowed_outbound_hosts
                 .iter()
                 .filter_map(|entry| chained_component(entry))
                 .collect();
-            let allowed_outbound_hosts = outbound_entries
+            let allowed_outbound_hosts = component
+                .allowed_outbound_hosts
                 .iter()
                 .map(|entry| {
                     let resolved = Template::parse(entry)?.render(&variables)?;
@@ -258,32 +241,26 @@ impl App {
                         .with_context(|| format!("{at}.allowed_outbound_hosts: `{entry}`"))
                 })
                 .collect::<Result<_>>()?;
-            let component_vars =
-                string_map(component.get("variables"), &format!("{at}.variables"))?
-                    .into_iter()
-                    .map(|(name, template)| {
-                        let value = Template::parse(&template)?
-                            .render(&variables)
-                            .with_context(|| format!("{at}.variables.{name}"))?;
-                        Ok((name, value))
-                    })
-                    .collect::<Result<_>>()?;
+            let component_vars = component
+                .variables
+                .into_iter()
+                .map(|(name, template)| {
+                    let value = Template::parse(&template)?
+                        .render(&variables)
+                        .with_context(|| format!("{at}.variables.{name}"))?;
+                    Ok((name, value))
+                })
+                .collect::<Result<_>>()?;
             let config = ComponentConfig {
                 id: id.clone(),
                 source: base.join(source),
                 allowed_outbound_hosts,
-                sqlite_databases: strings(
-                    component.get("sqlite_databases"),
-                    &format!("{at}.sqlite_databases"),
-                )?,
+                sqlite_databases: component.sqlite_databases,
                 variables: component_vars,
-                environment: string_map(
-                    component.get("environment"),
-                    &format!("{at}.environment"),
-                )?,
+                environment: component.environment,
                 chains_to,
             };
-            components.insert(id.clone(), config);
+            components.insert(id, config);
         }
         for trigger in &triggers {
             if !components.contains_key(&trigger.component) {
@@ -294,7 +271,10 @@ impl App {
             }
         }
         Ok(Self {
-            name,
+            name: manifest
+                .application
+                .name
+                .unwrap_or_else(|| "app".to_owned()),
             triggers,
             components,
         })

@@ -40,7 +40,13 @@ async function open(options = {}) {
     if (msg.type() === 'error') errors.push(`console: ${msg.text()}`);
   });
   page.on('pageerror', (err) => errors.push(`page error: ${err.message}`));
-  page.on('requestfailed', (req) => errors.push(`request failed: ${req.url()}`));
+  page.on('requestfailed', (req) => {
+    // Leaving a page cancels its in-flight refresh (the interval here is 1 s): not an error.
+    const aborted = (req.failure()?.errorText || '').includes('ERR_ABORTED');
+    if (!(aborted && new URL(req.url()).pathname.startsWith('/fragments/'))) {
+      errors.push(`request failed: ${req.url()} (${req.failure()?.errorText})`);
+    }
+  });
   return { context, page, errors };
 }
 

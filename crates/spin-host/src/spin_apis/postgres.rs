@@ -1,136 +1,12 @@
-//! The Spin interfaces the host provides, generated from `wit/host.wit` and backed by the real
-//! things: variables from the manifest, SQLite files under the SQLite directory, and PostgreSQL
-//! servers over the network (only those `allowed_outbound_hosts` names).
+//! `spin:postgres`: PostgreSQL servers the component may reach, with pooled sessions.
 
+use super::Trap;
+use super::spin::postgres::postgres as pg;
 use crate::outbound;
-pub use crate::pools::{PgSession, PooledPg, PooledSqlite};
+use crate::pools::{PgSession, PooledPg};
 use crate::state::State;
-use rusqlite::types::{Value as SqlValue, ValueRef};
 use tokio_postgres::types::{ToSql, Type};
 use wasmtime::component::Resource;
-
-wasmtime::component::bindgen!({
-    path: "../../wit",
-    world: "automatizacion:app/spin-host",
-    imports: { default: async | trappable },
-    with: {
-        "spin:sqlite/sqlite.connection": PooledSqlite,
-        "spin:postgres/postgres.connection": PooledPg,
-    },
-});
-
-use fermyon::spin::variables;
-use spin::postgres::postgres as pg;
-use spin::sqlite::sqlite;
-
-type Trap<T> = wasmtime::Result<T>;
-
-impl variables::Host for State {
-    async fn get(&mut self, name: String) -> Trap<Result<String, variables::Error>> {
-        let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !valid {
-            return Ok(Err(variables::Error::InvalidName(name)));
-        }
-        Ok(self
-            .component
-            .variables
-            .get(&name)
-            .cloned()
-            .ok_or(variables::Error::Undefined(name)))
-    }
-}
-
-impl sqlite::Host for State {}
-
-impl sqlite::HostConnection for State {
-    async fn open(
-        &mut self,
-        database: String,
-    ) -> Trap<Result<Resource<PooledSqlite>, sqlite::Error>> {
-        if !self.component.sqlite_databases.contains(&database) {
-            return Ok(Err(sqlite::Error::AccessDenied));
-        }
-        if database != "default" {
-            return Ok(Err(sqlite::Error::NoSuchDatabase));
-        }
-        let pool = self.services.sqlite.clone();
-        match tokio::task::block_in_place(|| pool.take()) {
-            Ok(conn) => Ok(Ok(self.table.push(conn)?)),
-            Err(e) => Ok(Err(sqlite::Error::Io(e.to_string()))),
-        }
-    }
-
-    async fn execute(
-        &mut self,
-        conn: Resource<PooledSqlite>,
-        statement: String,
-        parameters: Vec<sqlite::Value>,
-    ) -> Trap<Result<sqlite::QueryResult, sqlite::Error>> {
-        let span = self.db_span("sqlite", &statement);
-        let conn = self.table.get_mut(&conn)?;
-        conn.before(&statement).await;
-        let result =
-            tokio::task::block_in_place(|| sqlite_execute(conn.conn(), &statement, parameters));
-        conn.after();
-        self.end_span(span, result.is_err());
-        Ok(result.map_err(|e| sqlite::Error::Io(e.to_string())))
-    }
-
-    async fn last_insert_rowid(&mut self, conn: Resource<PooledSqlite>) -> Trap<i64> {
-        Ok(self.table.get(&conn)?.conn().last_insert_rowid())
-    }
-
-    async fn changes(&mut self, conn: Resource<PooledSqlite>) -> Trap<u64> {
-        Ok(self.table.get(&conn)?.conn().changes())
-    }
-
-    async fn drop(&mut self, conn: Resource<PooledSqlite>) -> Trap<()> {
-        self.table.delete(conn)?;
-        Ok(())
-    }
-}
-
-fn sqlite_execute(
-    conn: &rusqlite::Connection,
-    statement: &str,
-    parameters: Vec<sqlite::Value>,
-) -> rusqlite::Result<sqlite::QueryResult> {
-    let mut prepared = conn.prepare_cached(statement)?;
-    let columns: Vec<String> = prepared
-        .column_names()
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-    let params = parameters.into_iter().map(|value| match value {
-        sqlite::Value::Integer(v) => SqlValue::Integer(v),
-        sqlite::Value::Real(v) => SqlValue::Real(v),
-        sqlite::Value::Text(v) => SqlValue::Text(v),
-        sqlite::Value::Blob(v) => SqlValue::Blob(v),
-        sqlite::Value::Null => SqlValue::Null,
-    });
-    let mut rows = prepared.query(rusqlite::params_from_iter(params))?;
-    let mut out = Vec::new();
-    while let Some(row) = rows.next()? {
-        let values = (0..columns.len())
-            .map(|i| {
-                Ok(match row.get_ref(i)? {
-                    ValueRef::Null => sqlite::Value::Null,
-                    ValueRef::Integer(v) => sqlite::Value::Integer(v),
-                    ValueRef::Real(v) => sqlite::Value::Real(v),
-                    ValueRef::Text(v) => {
-                        sqlite::Value::Text(String::from_utf8_lossy(v).into_owned())
-                    }
-                    ValueRef::Blob(v) => sqlite::Value::Blob(v.to_vec()),
-                })
-            })
-            .collect::<rusqlite::Result<_>>()?;
-        out.push(sqlite::RowResult { values });
-    }
-    Ok(sqlite::QueryResult { columns, rows: out })
-}
 
 impl pg::Host for State {}
 
@@ -216,7 +92,7 @@ impl pg::HostConnection for State {
 
 /// The statements themselves; the trait methods above wrap each in a span.
 impl State {
-    async fn pg_query(
+    pub(super) async fn pg_query(
         &mut self,
         conn: Resource<PooledPg>,
         statement: String,
@@ -249,7 +125,7 @@ impl State {
         Ok(Ok(pg::RowSet { columns, rows }))
     }
 
-    async fn pg_execute(
+    pub(super) async fn pg_execute(
         &mut self,
         conn: Resource<PooledPg>,
         statement: String,
@@ -271,19 +147,6 @@ impl State {
             conn.ran(&statement);
         }
         Ok(result)
-    }
-
-    /// A span for one database statement, named by its first word (`SELECT sqlite`).
-    fn db_span(&self, system: &'static str, statement: &str) -> Option<crate::traces::Span> {
-        let verb = statement
-            .split_whitespace()
-            .next()
-            .unwrap_or("SQL")
-            .to_ascii_uppercase();
-        let mut span = self.child_span(format!("{verb} {system}"), crate::traces::CLIENT)?;
-        span.attribute("db.system.name", system);
-        span.attribute("db.query.text", statement);
-        Some(span)
     }
 }
 

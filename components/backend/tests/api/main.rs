@@ -1,0 +1,12 @@
+//! The API router, request in and response out, over real SQLite and PostgreSQL databases.
+//! Tokens are minted with the `token` crate (the CLI's own code) or signed here with the test
+//! keys in `tests/keys`.
+//!
+//! One test binary, one file per concern; `support` holds the shared set-up.
+
+mod auth;
+mod input;
+mod meta;
+mod openapi;
+mod story;
+mod support;

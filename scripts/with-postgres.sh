@@ -44,7 +44,7 @@ stop() {
 }
 trap stop EXIT
 
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do  # up to 60 s: a busy machine starts it slowly
   "$pg_isready" -q -h 127.0.0.1 -p "$port" && break
   kill -0 "$pid" 2>/dev/null || { cat "$data/server.log" >&2; exit 1; }
   sleep 0.1

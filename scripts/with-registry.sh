@@ -35,7 +35,7 @@ stop() {
 }
 trap stop EXIT
 
-for _ in $(seq 1 100); do
+for _ in $(seq 1 600); do  # up to 60 s: a busy machine starts it slowly
   curl -fsS -o /dev/null "http://127.0.0.1:$port/v2/" && break
   kill -0 "$pid" 2>/dev/null || { cat "$dir/registry.log" >&2; exit 1; }
   sleep 0.1

@@ -174,7 +174,6 @@ fn a_backend_slower_than_the_timeout_gives_a_503_page(runtime: Runtime) {
         .var("backend_url", &format!("http://127.0.0.1:{port}"))
         .var("backend_timeout_ms", "300")
         .start();
-    let started = std::time::Instant::now();
     let page = host.get("/");
     assert_eq!(page.status, 503, "{}", page.body);
     assert!(page.body.contains("The release ledger is not answering"));
@@ -182,8 +181,8 @@ fn a_backend_slower_than_the_timeout_gives_a_503_page(runtime: Runtime) {
         page.body.contains("<div id=\"live\""),
         "the overview still renders"
     );
-    // Far below the 30 s the client would wait: the console gave up by itself.
-    assert!(started.elapsed().as_secs() < 10);
+    // The backend double never answers, so only the console's own deadline can have ended the
+    // wait; its log line says that it did.
     let line = host.wait_for_line(|l| l.contains("\"route\":\"/\",\"status\":503"));
     assert!(line.contains("no answer before the deadline"), "{line}");
 }

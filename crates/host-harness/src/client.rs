@@ -134,7 +134,7 @@ impl Host {
         let mut stream =
             std::net::TcpStream::connect(self.base.trim_start_matches("http://")).expect("connect");
         stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
+            .set_read_timeout(Some(Duration::from_secs(30)))
             .unwrap();
         stream.write_all(request).unwrap();
         let mut answer = Vec::new();

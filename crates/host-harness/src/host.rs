@@ -343,10 +343,10 @@ impl Host {
         );
     }
 
-    /// The first line printed (on either stream) that `matches`, waiting up to 10 s for it:
+    /// The first line printed (on either stream) that `matches`, waiting up to 60 s for it:
     /// a component's log line may reach the harness a moment after its HTTP answer.
     pub fn wait_for_line(&self, matches: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let output = self.output();
             if let Some(line) = output.lines().find(|l| matches(l)) {

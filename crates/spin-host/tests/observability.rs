@@ -231,15 +231,14 @@ fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
         }
         app.post("/api/releases", None, "application/json", b"{}");
     };
-    // Both jobs up and two scrapes apart, so that rates have two samples.
+    // Both jobs up; then each panel answers once Prometheus holds two scrapes with traffic
+    // between them (rates need two samples). Waiting for the data, not for a time, keeps a
+    // slow scrape on a busy machine from failing the test.
     prometheus.eventually("both targets scraped", |p| {
         traffic();
         let up = p.query("sum(up)");
         (up["data"]["result"][0]["value"][1] == "2").then_some(())
     });
-    std::thread::sleep(Duration::from_secs(3));
-    traffic();
-    std::thread::sleep(Duration::from_secs(2));
 
     let dashboard: Value =
         serde_json::from_str(&std::fs::read_to_string(observability("dashboard.json")).unwrap())
@@ -248,18 +247,18 @@ fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
     for panel in dashboard["panels"].as_array().unwrap() {
         for target in panel["targets"].as_array().unwrap() {
             let expr = as_grafana_sends(target["expr"].as_str().unwrap());
-            let answer = prometheus.query(&expr);
-            assert_eq!(
-                answer["status"], "success",
-                "{}: {expr}: {answer}",
-                panel["title"]
-            );
-            let result = answer["data"]["result"].as_array().unwrap();
-            assert!(
-                !result.is_empty(),
-                "{}: {expr} returned no data",
-                panel["title"]
-            );
+            let what = format!("{}: {expr} returns data", panel["title"]);
+            prometheus.eventually(&what, |p| {
+                let answer = p.query(&expr);
+                assert_eq!(
+                    answer["status"], "success",
+                    "{}: {expr}: {answer}",
+                    panel["title"]
+                );
+                traffic();
+                let has_data = !answer["data"]["result"].as_array().unwrap().is_empty();
+                has_data.then_some(())
+            });
             checked += 1;
         }
     }
@@ -274,17 +273,16 @@ fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
     assert_eq!(release["data"]["result"][0]["metric"]["version"], "1.0.0");
     let pending = prometheus.query("ledger_approvals{state=\"pending\"}");
     assert_eq!(pending["data"]["result"][0]["value"][1], "1");
-    let refused =
-        prometheus.query("sum(http_server_requests_total{component=\"backend\",status=\"401\"})");
-    assert!(
-        refused["data"]["result"][0]["value"][1]
+    // Every round of traffic sends one anonymous write: the counter grows past one.
+    prometheus.eventually("401s counted", |p| {
+        let refused =
+            p.query("sum(http_server_requests_total{component=\"backend\",status=\"401\"})");
+        let count = refused["data"]["result"][0]["value"][1]
             .as_str()
-            .unwrap()
-            .parse::<f64>()
-            .unwrap()
-            >= 2.0,
-        "{refused}"
-    );
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        (count >= 2.0).then_some(())
+    });
     let unmatched = prometheus.query("http_server_requests_total{route=\"unmatched\"}");
     assert!(
         unmatched["data"]["result"].as_array().unwrap().is_empty(),

@@ -69,11 +69,36 @@ struct Claims {
     roles: Vec<String>,
 }
 
+/// Checks tokens. The local issuer (`auth_issuer`) signs with the HMAC key or the one public
+/// key and may grant every role; each issuer of `auth_issuers` signs with its own keys (a JWKS,
+/// so keys rotate by `kid`) and may grant only the roles it is trusted with. A leaked Rundeck
+/// key can then mint approvers, never deployers.
 pub struct Verifier {
-    issuer: String,
     audience: String,
-    hmac: Option<DecodingKey>,
-    public: Option<(Algorithm, DecodingKey)>,
+    local: Issuer,
+    trusted: Vec<Issuer>,
+}
+
+struct Issuer {
+    name: String,
+    keys: Vec<IssuerKey>,
+    /// `None`: every role.
+    grants: Option<Vec<Role>>,
+}
+
+struct IssuerKey {
+    kid: Option<String>,
+    algorithm: Algorithm,
+    key: DecodingKey,
+}
+
+/// One entry of the `auth_issuers` variable.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssuerConfig {
+    issuer: String,
+    roles: Vec<String>,
+    jwks: jsonwebtoken::jwk::JwkSet,
 }
 
 /// Tokens are accepted this many seconds past `exp` or before `nbf`, for clock skew.
@@ -87,51 +112,113 @@ impl Verifier {
         hmac_key: &str,
         public_key_pem: &str,
     ) -> Result<Self, String> {
-        let hmac = match hmac_key.len() {
-            0 => None,
+        let mut keys = Vec::new();
+        match hmac_key.len() {
+            0 => {}
             n if n < MIN_HMAC_KEY_BYTES => {
                 return Err(format!(
                     "variable auth_hmac_key: {n} bytes is too short, use at least {MIN_HMAC_KEY_BYTES}"
                 ));
             }
-            _ => Some(DecodingKey::from_secret(hmac_key.as_bytes())),
-        };
-        let public = if public_key_pem.is_empty() {
-            None
-        } else {
+            _ => keys.push(IssuerKey {
+                kid: None,
+                algorithm: Algorithm::HS256,
+                key: DecodingKey::from_secret(hmac_key.as_bytes()),
+            }),
+        }
+        if !public_key_pem.is_empty() {
             let pem = public_key_pem.as_bytes();
-            let key = DecodingKey::from_ed_pem(pem)
+            let (algorithm, key) = DecodingKey::from_ed_pem(pem)
                 .map(|key| (Algorithm::EdDSA, key))
                 .or_else(|_| DecodingKey::from_rsa_pem(pem).map(|key| (Algorithm::RS256, key)))
                 .map_err(|_| {
                     "variable auth_public_key: not an Ed25519 or RSA public key in PEM".to_owned()
                 })?;
-            Some(key)
-        };
+            keys.push(IssuerKey {
+                kid: None,
+                algorithm,
+                key,
+            });
+        }
         Ok(Self {
-            issuer: issuer.to_owned(),
             audience: audience.to_owned(),
-            hmac,
-            public,
+            local: Issuer {
+                name: issuer.to_owned(),
+                keys,
+                grants: None,
+            },
+            trusted: Vec::new(),
         })
     }
 
-    /// Verifies a bearer token: signature, `exp`, `nbf`, `iss`, `aud` and `sub`.
+    /// Adds the issuers of the `auth_issuers` variable: a JSON list of
+    /// `{"issuer", "roles", "jwks"}`, empty for none.
+    pub fn trusting(mut self, issuers_json: &str) -> Result<Self, String> {
+        if issuers_json.trim().is_empty() {
+            return Ok(self);
+        }
+        let refuse = |why: String| format!("variable auth_issuers: {why}");
+        let configs: Vec<IssuerConfig> =
+            serde_json::from_str(issuers_json).map_err(|e| refuse(e.to_string()))?;
+        for config in configs {
+            let named = |n: &Issuer| n.name == config.issuer;
+            if named(&self.local) || self.trusted.iter().any(named) {
+                return Err(refuse(format!("issuer `{}` is named twice", config.issuer)));
+            }
+            let grants = config
+                .roles
+                .iter()
+                .map(|r| Role::parse(r).ok_or_else(|| refuse(format!("unknown role `{r}`"))))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut keys = Vec::new();
+            for jwk in &config.jwks.keys {
+                let algorithm = match &jwk.algorithm {
+                    jsonwebtoken::jwk::AlgorithmParameters::OctetKeyPair(_) => Algorithm::EdDSA,
+                    jsonwebtoken::jwk::AlgorithmParameters::RSA(_) => Algorithm::RS256,
+                    _ => {
+                        return Err(refuse(format!(
+                            "issuer `{}`: only Ed25519 (OKP) and RSA keys are accepted",
+                            config.issuer
+                        )));
+                    }
+                };
+                let key = DecodingKey::from_jwk(jwk)
+                    .map_err(|e| refuse(format!("issuer `{}`: {e}", config.issuer)))?;
+                keys.push(IssuerKey {
+                    kid: jwk.common.key_id.clone(),
+                    algorithm,
+                    key,
+                });
+            }
+            if keys.is_empty() {
+                return Err(refuse(format!("issuer `{}` has no keys", config.issuer)));
+            }
+            self.trusted.push(Issuer {
+                name: config.issuer,
+                keys,
+                grants: Some(grants),
+            });
+        }
+        Ok(self)
+    }
+
+    /// Verifies a bearer token: its issuer, that issuer's key for its algorithm (and `kid`),
+    /// the signature, `exp`, `nbf`, `aud` and `sub`; then keeps only the roles the issuer may
+    /// grant.
     pub fn verify(&self, token: &str) -> Result<Principal, String> {
         refuse_critical_extensions(token)?;
         let header = jsonwebtoken::decode_header(token)
             .map_err(|_| "the token is malformed or names an unsupported algorithm".to_owned())?;
-        let key = match header.alg {
-            Algorithm::HS256 => self.hmac.as_ref(),
-            alg => self
-                .public
-                .as_ref()
-                .filter(|(expected, _)| *expected == alg)
-                .map(|(_, key)| key),
-        }
-        .ok_or_else(|| format!("tokens signed with {:?} are not accepted here", header.alg))?;
+        let named = unverified_issuer(token)?;
+        let issuer = std::iter::once(&self.local)
+            .chain(&self.trusted)
+            .find(|i| i.name == named)
+            .ok_or_else(|| "the token's issuer is not accepted".to_owned())?;
+        let key = issuer
+            .key_for(header.alg, header.kid.as_deref())
+            .ok_or_else(|| format!("tokens signed with {:?} are not accepted here", header.alg))?;
         let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[&self.issuer]);
+        validation.set_issuer(&[&issuer.name]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
@@ -141,9 +228,48 @@ impl Verifier {
             .claims;
         let subject =
             Subject::parse(&claims.sub).map_err(|e| format!("the token's subject: {e}"))?;
-        let roles = claims.roles.iter().filter_map(|r| Role::parse(r)).collect();
+        let roles = claims
+            .roles
+            .iter()
+            .filter_map(|r| Role::parse(r))
+            .filter(|r| issuer.grants.as_ref().is_none_or(|g| g.contains(r)))
+            .collect();
         Ok(Principal { subject, roles })
     }
+}
+
+impl Issuer {
+    /// The key for ALG: with a `kid`, the key of that id; without one, the issuer's only key
+    /// for the algorithm. Each key serves exactly one algorithm, so a public key is never
+    /// taken for an HMAC secret.
+    fn key_for(&self, alg: Algorithm, kid: Option<&str>) -> Option<&DecodingKey> {
+        let mut candidates = self.keys.iter().filter(|k| k.algorithm == alg);
+        let key = match kid {
+            Some(kid) if self.keys.iter().any(|k| k.kid.is_some()) => {
+                candidates.find(|k| k.kid.as_deref() == Some(kid))
+            }
+            _ => {
+                let first = candidates.next();
+                candidates.next().is_none().then_some(first).flatten()
+            }
+        };
+        key.map(|k| &k.key)
+    }
+}
+
+/// The `iss` claim, read before the signature is checked only to pick the keys that check it.
+fn unverified_issuer(token: &str) -> Result<String, String> {
+    use base64::Engine;
+    let malformed = || "the token is malformed".to_owned();
+    let payload = token.split('.').nth(1).ok_or_else(malformed)?;
+    let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| malformed())?;
+    let claims: serde_json::Value = serde_json::from_slice(&json).map_err(|_| malformed())?;
+    claims["iss"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| "the token lacks the `iss` claim".to_owned())
 }
 
 /// RFC 7515 §4.1.11: a `crit` header names extensions the verifier must understand, and this

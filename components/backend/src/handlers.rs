@@ -235,7 +235,7 @@ pub fn clusters(cx: &mut Call) -> Handled {
 /// Requests the production approval, once the release has succeeded on a staging cluster.
 #[utoipa::path(post, path = "/api/releases/{version}/approval", tag = "approvals",
     params(("version" = String, Path, description = "Semantic version")),
-    request_body(content = ApprovalRequestInput, description = "Empty, or `{}`"),
+    request_body(content = ApprovalRequestInput, description = "Empty, `{}`, or the person a service account asks for"),
     responses(
         (status = 201, description = "Pending approval", body = Approval),
         (status = 404, description = "No such release", body = Problem, content_type = "application/problem+json"),
@@ -245,12 +245,17 @@ pub fn request_approval(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Deployer)?;
     let version = cx.version()?;
-    cx.optional_json_body::<ApprovalRequestInput>()?;
-    let approval = cx.with_ledger(|ledger| Ok(ledger.request_approval(&ctx, &version)?))?;
+    let on_behalf_of = cx
+        .optional_json_body::<ApprovalRequestInput>()?
+        .validate()?;
+    let approval = cx.with_ledger(|ledger| {
+        Ok(ledger.request_approval(&ctx, &version, on_behalf_of.as_ref())?)
+    })?;
     Ok(ApiResponse::json(201, &approval))
 }
 
-/// Decides a pending approval: once, and not by whoever created the release or requested it.
+/// Decides a pending approval: once, and not by whoever created the release or requested it,
+/// nor by the person a service account did either for.
 #[utoipa::path(post, path = "/api/releases/{version}/approval/decision", tag = "approvals",
     params(("version" = String, Path, description = "Semantic version")),
     request_body = DecisionInput,

@@ -6,7 +6,7 @@ use crate::problem::ApiError;
 use ledger::model::{NewDecision, NewDeployment, NewRelease, PageRequest};
 use ledger::types::{
     ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
-    Invalid, Version, WebUrl, bounded_text,
+    Invalid, Subject, Version, WebUrl, bounded_text,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -40,6 +40,10 @@ pub struct ReleaseInput {
     #[serde(default)]
     #[schema(max_length = 10000)]
     notes: String,
+    /// The person a service account records this release for (the tag's pusher); the four-eyes
+    /// rule keeps them from approving it. Stored in canonical form.
+    #[schema(example = "alice")]
+    on_behalf_of: Option<String>,
 }
 
 impl ReleaseInput {
@@ -50,6 +54,7 @@ impl ReleaseInput {
             digest: field("digest", Digest::parse(&self.digest))?,
             commit: field("commit", CommitSha::parse(&self.commit))?,
             notes: field("notes", bounded_text(&self.notes, MAX_NOTES))?,
+            on_behalf_of: on_behalf_of(self.on_behalf_of.as_deref())?,
         })
     }
 }
@@ -118,10 +123,26 @@ impl DecisionInput {
     }
 }
 
-/// An approval request takes no fields: an empty body or `{}`.
+/// An approval request: an empty body, `{}`, or the person a service account asks for.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ApprovalRequestInput {}
+pub struct ApprovalRequestInput {
+    /// The person a service account requests the approval for; the four-eyes rule keeps them
+    /// from deciding it. Stored in canonical form.
+    #[schema(example = "alice")]
+    on_behalf_of: Option<String>,
+}
+
+impl ApprovalRequestInput {
+    pub fn validate(self) -> Result<Option<Subject>, ApiError> {
+        on_behalf_of(self.on_behalf_of.as_deref())
+    }
+}
+
+fn on_behalf_of(text: Option<&str>) -> Result<Option<Subject>, ApiError> {
+    text.map(|t| field("on_behalf_of", Subject::parse(t)))
+        .transpose()
+}
 
 /// Parses a JSON body: 413 past the limit, 400 if broken, 415 unless JSON, 400 if malformed,
 /// 422 naming the field for unknown, missing or mistyped fields.

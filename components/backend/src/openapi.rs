@@ -82,6 +82,10 @@ pub const DIGEST_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
 pub const COMMIT_PATTERN: &str = "^[0-9a-fA-F]{40}$";
 pub const URL_PATTERN: &str =
     r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$";
+/// A subject a service account acts for, as the document promises it: plain letters, digits
+/// and `._@-`, single inner spaces. (The server takes more: any subject that passes the
+/// identity rule of crates/ledger/src/identity.rs.)
+pub const SUBJECT_PATTERN: &str = r"^[A-Za-z0-9._@-]+( [A-Za-z0-9._@-]+)*$";
 /// A `next_cursor`: the id of a page's last item.
 pub const CURSOR_PATTERN: &str = "^[1-9][0-9]{0,17}$";
 /// Text fields take any characters but control characters other than tab and new lines.
@@ -119,6 +123,8 @@ fn constrain(doc: &mut Value, clusters: &Clusters) {
         }
     }
     let names: Vec<&str> = clusters.iter().map(|(name, _)| name.as_str()).collect();
+    let subject = json!({"type": ["string", "null"], "pattern": SUBJECT_PATTERN,
+                         "maxLength": ledger::identity::MAX_SUBJECT_CHARS});
     let fields = [
         ("ReleaseInput", "version", version),
         (
@@ -137,6 +143,8 @@ fn constrain(doc: &mut Value, clusters: &Clusters) {
             json!({"type": "string", "pattern": COMMIT_PATTERN}),
         ),
         ("ReleaseInput", "notes", text(MAX_NOTES)),
+        ("ReleaseInput", "on_behalf_of", subject.clone()),
+        ("ApprovalRequestInput", "on_behalf_of", subject),
         (
             "DeploymentInput",
             "cluster",

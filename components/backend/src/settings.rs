@@ -69,6 +69,12 @@ pub const VARIABLES: &[Variable] = &[
         secret: false,
         meaning: "Optional PEM public key (Ed25519 or RSA) to verify EdDSA or RS256 tokens.",
     },
+    Variable {
+        name: "auth_issuers",
+        default: "",
+        secret: false,
+        meaning: "Other token issuers, each trusted for some roles only: a JSON list of `{\"issuer\", \"roles\", \"jwks\"}` (EdDSA or RS256 public keys, chosen by `kid`). Empty for none.",
+    },
 ];
 
 /// The token CLI's defaults (`token::DEFAULT_ISSUER`, `token::DEFAULT_AUDIENCE`), repeated
@@ -123,7 +129,8 @@ impl Settings {
             &get("auth_audience"),
             get("auth_hmac_key").trim(),
             get("auth_public_key").trim(),
-        )?;
+        )?
+        .trusting(&get("auth_issuers"))?;
         Ok(Self {
             clusters,
             cluster_name: get("cluster_name"),

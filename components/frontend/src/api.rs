@@ -35,6 +35,9 @@ pub struct Release {
     pub commit: String,
     pub notes: String,
     pub created_by: String,
+    /// Who `created_by` (a service account) acted for.
+    #[serde(default)]
+    pub on_behalf_of: Option<String>,
     pub created_at: String,
 }
 
@@ -64,6 +67,8 @@ pub struct Approval {
     pub version: String,
     pub state: String,
     pub requested_by: String,
+    #[serde(default)]
+    pub on_behalf_of: Option<String>,
     pub requested_at: String,
     pub decided_by: Option<String>,
     pub decided_at: Option<String>,
@@ -97,6 +102,8 @@ pub struct LastEvent {
 pub struct AuditEvent {
     pub at: String,
     pub actor: String,
+    #[serde(default)]
+    pub on_behalf_of: Option<String>,
     pub action: String,
     pub target: String,
     pub request_id: String,

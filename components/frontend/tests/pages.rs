@@ -135,6 +135,7 @@ fn scripts_in_notes_messages_and_comments_come_out_as_text() {
 #[test]
 fn a_release_page_shows_artifact_digest_timeline_per_cluster_and_the_decision() {
     let mut detail = release("1.4.0", "First release.\nSecond line.");
+    detail["on_behalf_of"] = "dave".into();
     let event = |cluster: &str, env: &str, status: &str, at: &str| {
         json!({
         "id": 1, "version": "1.4.0", "cluster": cluster, "environment": env, "status": status,
@@ -158,6 +159,7 @@ fn a_release_page_shows_artifact_digest_timeline_per_cluster_and_the_decision() 
     ]);
     detail["approval"] = json!({
         "version": "1.4.0", "state": "approved", "requested_by": "kestra",
+        "on_behalf_of": "dave",
         "requested_at": "2026-11-26T14:12:00.000Z", "decided_by": "alice",
         "decided_at": "2026-11-26T14:13:00.000Z", "comment": "Ship it — staging is green."});
     let backend = ScriptedBackend::default().answer("/api/releases/1.4.0", 200, &detail);
@@ -176,6 +178,12 @@ fn a_release_page_shows_artifact_digest_timeline_per_cluster_and_the_decision() 
     // The approval, its decision and the comment.
     assert!(html.contains("<span class=\"badge ok\">approved</span>"));
     assert!(html.contains("by alice"));
+    // The pipeline's account recorded and asked for the person who pushed the tag.
+    assert!(
+        html.contains("<dt>Created</dt><dd>by kestra for dave,"),
+        "{html}"
+    );
+    assert!(html.contains("<dt>Requested</dt><dd>by kestra for dave,"));
     assert!(html.contains("Ship it — staging is green."));
     assert!(html.contains("First release.\nSecond line."));
 }
@@ -295,7 +303,9 @@ fn the_audit_log_links_release_targets() {
         200,
         &json!({"items": [{"id": 3, "at": "2026-11-26T14:13:00.000Z", "actor": "alice",
             "action": "approval.decided", "target": "release/1.4.0", "request_id": "r-1",
-            "detail": "approve"}], "next_cursor": null}),
+            "detail": "approve"}, {"id": 2, "at": "2026-11-26T14:12:00.000Z", "actor": "kestra",
+            "on_behalf_of": "dave", "action": "approval.requested", "target": "release/1.4.0",
+            "request_id": "r-0", "detail": null}], "next_cursor": null}),
     );
     let response = render("/audit", &backend);
     assert_eq!(response.status, 200);
@@ -304,6 +314,7 @@ fn the_audit_log_links_release_targets() {
     assert!(html.contains("<a href=\"/releases/1.4.0\">release/1.4.0</a>"));
     assert!(html.contains("<code>approval.decided</code>"));
     assert!(html.contains("2 min ago"));
+    assert!(html.contains("<td data-label=\"Actor\">kestra for dave</td>"));
 }
 
 #[test]

@@ -95,6 +95,7 @@ impl<'a> Ledger<'a> {
             if inserted {
                 let entry = AuditEntry {
                     actor: &ctx.actor,
+                    on_behalf_of: new.on_behalf_of.as_ref(),
                     action: "release.created",
                     target: format!("release/{}", new.version),
                     request_id: &ctx.request_id,
@@ -170,6 +171,7 @@ impl<'a> Ledger<'a> {
             let deployment = store::insert_deployment(tx, release, event, environment, &ctx.actor, ctx.now)?;
             let entry = AuditEntry {
                 actor: &ctx.actor,
+                on_behalf_of: None,
                 action: "deployment.recorded",
                 target: format!("release/{version}/cluster/{}", event.cluster),
                 request_id: &ctx.request_id,
@@ -186,11 +188,13 @@ impl<'a> Ledger<'a> {
         Ok(store::cluster_statuses(&self.sql, self.clusters)?)
     }
 
-    /// Requests the production approval of a release that has succeeded on a staging cluster.
+    /// Requests the production approval of a release that has succeeded on a staging cluster,
+    /// for ON_BEHALF_OF when a service account asks for a person.
     pub fn request_approval(
         &self,
         ctx: &Context,
         version: &Version,
+        on_behalf_of: Option<&Subject>,
     ) -> Result<Approval, LedgerError> {
         let (release_id, _) = self.release(version)?;
         let staged = Place::Environment(Environment::Staging);
@@ -205,10 +209,12 @@ impl<'a> Ledger<'a> {
             )));
         }
         let inserted = self.sql.transaction(|tx| {
-            let inserted = store::insert_approval(tx, release_id, &ctx.actor, ctx.now)?;
+            let inserted =
+                store::insert_approval(tx, release_id, &ctx.actor, on_behalf_of, ctx.now)?;
             if inserted {
                 let entry = AuditEntry {
                     actor: &ctx.actor,
+                    on_behalf_of,
                     action: "approval.requested",
                     target: format!("release/{version}"),
                     request_id: &ctx.request_id,
@@ -227,7 +233,8 @@ impl<'a> Ledger<'a> {
     }
 
     /// Decides a pending approval, exactly once, and never by the subject who created the
-    /// release or requested the approval (four eyes).
+    /// release or requested the approval, nor by the person a service account did either for
+    /// (four eyes: the pipeline's `kestra` account records for whoever pushed the tag).
     pub fn decide(
         &self,
         ctx: &Context,
@@ -240,9 +247,20 @@ impl<'a> Ledger<'a> {
                 "release {version} has no approval request to decide"
             ))
         })?;
-        if release.created_by == ctx.actor.as_str() || approval.requested_by == ctx.actor.as_str() {
+        let involved = [
+            Some(&release.created_by),
+            release.on_behalf_of.as_ref(),
+            Some(&approval.requested_by),
+            approval.on_behalf_of.as_ref(),
+        ];
+        if involved
+            .into_iter()
+            .flatten()
+            .any(|s| s == ctx.actor.as_str())
+        {
             return Err(LedgerError::FourEyes(format!(
-                "`{}` created release {version} or requested its approval, so someone else must decide it",
+                "`{}` created release {version} or requested its approval (or a service account \
+                 did so for them), so someone else must decide it",
                 ctx.actor
             )));
         }
@@ -262,6 +280,7 @@ impl<'a> Ledger<'a> {
             }
             let entry = AuditEntry {
                 actor: &ctx.actor,
+                on_behalf_of: None,
                 action: "approval.decided",
                 target: format!("release/{version}"),
                 request_id: &ctx.request_id,

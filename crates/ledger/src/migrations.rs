@@ -104,6 +104,15 @@ pub const MIGRATIONS: &[Migration] = &[
             ),
         ],
     },
+    Migration {
+        version: 3,
+        name: "on whose behalf a service account acts",
+        steps: &[
+            Step::Both("ALTER TABLE releases ADD COLUMN on_behalf_of TEXT"),
+            Step::Both("ALTER TABLE approvals ADD COLUMN on_behalf_of TEXT"),
+            Step::Both("ALTER TABLE audit_events ADD COLUMN on_behalf_of TEXT"),
+        ],
+    },
 ];
 
 /// The schema version this build expects.

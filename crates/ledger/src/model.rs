@@ -3,7 +3,7 @@
 use crate::time::Timestamp;
 use crate::types::{
     ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
-    Environment, Version, WebUrl,
+    Environment, Subject, Version, WebUrl,
 };
 use serde::Serialize;
 
@@ -15,6 +15,9 @@ pub struct NewRelease {
     pub digest: Digest,
     pub commit: CommitSha,
     pub notes: String,
+    /// The person a service account records it for (the tag's pusher, say): the four-eyes
+    /// rule keeps them from deciding its approval.
+    pub on_behalf_of: Option<Subject>,
 }
 
 /// A deployment event to record against a release.
@@ -58,6 +61,9 @@ pub struct Release {
     pub commit: String,
     pub notes: String,
     pub created_by: String,
+    /// Who `created_by` (a service account) acted for, in canonical form.
+    #[cfg_attr(feature = "openapi", schema(example = "alice"))]
+    pub on_behalf_of: Option<String>,
     pub created_at: Timestamp,
 }
 
@@ -83,6 +89,8 @@ pub struct Approval {
     pub version: String,
     pub state: ApprovalState,
     pub requested_by: String,
+    /// Who `requested_by` (a service account) acted for, in canonical form.
+    pub on_behalf_of: Option<String>,
     pub requested_at: Timestamp,
     pub decided_by: Option<String>,
     pub decided_at: Option<Timestamp>,
@@ -136,6 +144,8 @@ pub struct AuditEvent {
     pub id: i64,
     pub at: Timestamp,
     pub actor: String,
+    /// Who the actor (a service account) acted for, in canonical form.
+    pub on_behalf_of: Option<String>,
     #[cfg_attr(feature = "openapi", schema(example = "approval.decided"))]
     pub action: String,
     #[cfg_attr(feature = "openapi", schema(example = "release/1.4.0"))]

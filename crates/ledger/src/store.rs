@@ -10,8 +10,8 @@ use crate::model::{
 use crate::time::Timestamp;
 use crate::types::{ApprovalState, DeploymentStatus, Environment, Subject};
 
-const RELEASE_COLUMNS: &str =
-    "r.id, r.version, r.artifact, r.digest, r.git_commit, r.notes, r.created_by, r.created_at";
+const RELEASE_COLUMNS: &str = "r.id, r.version, r.artifact, r.digest, r.git_commit, r.notes, \
+     r.created_by, r.created_at, r.on_behalf_of";
 
 fn release_from(row: &Row) -> Result<(i64, Release), DbError> {
     Ok((
@@ -23,6 +23,7 @@ fn release_from(row: &Row) -> Result<(i64, Release), DbError> {
             commit: row.text(4)?,
             notes: row.text(5)?,
             created_by: row.text(6)?,
+            on_behalf_of: row.opt_text(8)?,
             created_at: Timestamp::from_micros(row.int(7)?),
         },
     ))
@@ -46,7 +47,7 @@ fn deployment_from(row: &Row) -> Result<Deployment, DbError> {
 }
 
 const APPROVAL_COLUMNS: &str = "a.id, r.version, a.state, a.requested_by, a.requested_at, \
-     a.decided_by, a.decided_at, a.comment";
+     a.decided_by, a.decided_at, a.comment, a.on_behalf_of";
 
 fn approval_from(row: &Row) -> Result<(i64, Approval), DbError> {
     Ok((
@@ -55,6 +56,7 @@ fn approval_from(row: &Row) -> Result<(i64, Approval), DbError> {
             version: row.text(1)?,
             state: parse_word(&row.text(2)?, ApprovalState::parse)?,
             requested_by: row.text(3)?,
+            on_behalf_of: row.opt_text(8)?,
             requested_at: Timestamp::from_micros(row.int(4)?),
             decided_by: row.opt_text(5)?,
             decided_at: row.opt_int(6)?.map(Timestamp::from_micros),
@@ -105,8 +107,9 @@ pub fn insert_release(
     now: Timestamp,
 ) -> Result<bool, DbError> {
     let inserted = sql.execute(
-        "INSERT INTO releases (version, artifact, digest, git_commit, notes, created_by, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (version) DO NOTHING",
+        "INSERT INTO releases
+            (version, artifact, digest, git_commit, notes, created_by, created_at, on_behalf_of)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (version) DO NOTHING",
         &[
             release.version.as_str().into(),
             release.artifact.as_str().into(),
@@ -115,6 +118,7 @@ pub fn insert_release(
             release.notes.as_str().into(),
             actor.as_str().into(),
             Value::Int(now.as_micros()),
+            release.on_behalf_of.as_ref().map(Subject::as_str).into(),
         ],
     )?;
     Ok(inserted == 1)
@@ -232,15 +236,17 @@ pub fn insert_approval(
     sql: &Sql,
     release_id: i64,
     actor: &Subject,
+    on_behalf_of: Option<&Subject>,
     now: Timestamp,
 ) -> Result<bool, DbError> {
     let inserted = sql.execute(
-        "INSERT INTO approvals (release_id, state, requested_by, requested_at)
-         VALUES ($1, 'pending', $2, $3) ON CONFLICT (release_id) DO NOTHING",
+        "INSERT INTO approvals (release_id, state, requested_by, requested_at, on_behalf_of)
+         VALUES ($1, 'pending', $2, $3, $4) ON CONFLICT (release_id) DO NOTHING",
         &[
             release_id.into(),
             actor.as_str().into(),
             Value::Int(now.as_micros()),
+            on_behalf_of.map(Subject::as_str).into(),
         ],
     )?;
     Ok(inserted == 1)
@@ -365,6 +371,7 @@ fn rows_by_cluster(sql: &Sql, names: &[Value], pick: &str) -> Result<Vec<Row>, D
 /// What an audit entry records; the time and request come from the operation's context.
 pub struct AuditEntry<'a> {
     pub actor: &'a Subject,
+    pub on_behalf_of: Option<&'a Subject>,
     pub action: &'static str,
     pub target: String,
     pub request_id: &'a str,
@@ -373,8 +380,8 @@ pub struct AuditEntry<'a> {
 
 pub fn append_audit(sql: &Sql, entry: AuditEntry<'_>, now: Timestamp) -> Result<(), DbError> {
     sql.execute(
-        "INSERT INTO audit_events (at, actor, action, target, request_id, detail)
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO audit_events (at, actor, action, target, request_id, detail, on_behalf_of)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
         &[
             Value::Int(now.as_micros()),
             entry.actor.as_str().into(),
@@ -382,6 +389,7 @@ pub fn append_audit(sql: &Sql, entry: AuditEntry<'_>, now: Timestamp) -> Result<
             entry.target.into(),
             entry.request_id.into(),
             entry.detail.into(),
+            entry.on_behalf_of.map(Subject::as_str).into(),
         ],
     )?;
     Ok(())
@@ -390,7 +398,7 @@ pub fn append_audit(sql: &Sql, entry: AuditEntry<'_>, now: Timestamp) -> Result<
 pub fn list_audit(sql: &Sql, request: PageRequest) -> Result<Page<AuditEvent>, DbError> {
     page(
         sql,
-        "SELECT id, at, actor, action, target, request_id, detail FROM audit_events
+        "SELECT id, at, actor, action, target, request_id, detail, on_behalf_of FROM audit_events
          WHERE id < $1 ORDER BY id DESC LIMIT $2",
         request,
         &[],
@@ -402,6 +410,7 @@ pub fn list_audit(sql: &Sql, request: PageRequest) -> Result<Page<AuditEvent>, D
                     id,
                     at: Timestamp::from_micros(row.int(1)?),
                     actor: row.text(2)?,
+                    on_behalf_of: row.opt_text(7)?,
                     action: row.text(3)?,
                     target: row.text(4)?,
                     request_id: row.text(5)?,

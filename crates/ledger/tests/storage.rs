@@ -37,6 +37,7 @@ fn release(version: &str, digest: &str) -> NewRelease {
         digest: Digest::parse(digest).unwrap(),
         commit: CommitSha::parse(COMMIT).unwrap(),
         notes: format!("notes for {version}"),
+        on_behalf_of: None,
     }
 }
 
@@ -76,7 +77,9 @@ fn approved_release(ledger: &Ledger, version: &str) {
             &event("staging", DeploymentStatus::Succeeded),
         )
         .unwrap();
-    ledger.request_approval(&kestra(), &v(version)).unwrap();
+    ledger
+        .request_approval(&kestra(), &v(version), None)
+        .unwrap();
     ledger
         .decide(
             &ctx("alice", "req-alice", 2_000),
@@ -236,7 +239,7 @@ fn unknown_releases_are_not_found(db: &TestDb) {
         );
         assert!(matches!(err, Err(LedgerError::NotFound(_))));
         assert!(matches!(
-            ledger.request_approval(&kestra(), &v("9.9.9")),
+            ledger.request_approval(&kestra(), &v("9.9.9"), None),
             Err(LedgerError::NotFound(_))
         ));
     });
@@ -284,7 +287,9 @@ fn production_needs_an_approved_approval(db: &TestDb) {
                 &event("staging", DeploymentStatus::Succeeded),
             )
             .unwrap();
-        ledger.request_approval(&kestra(), &v("1.0.0")).unwrap();
+        ledger
+            .request_approval(&kestra(), &v("1.0.0"), None)
+            .unwrap();
         // Pending is not enough.
         assert!(matches!(
             ledger.record_deployment(&kestra(), &v("1.0.0"), &prod),
@@ -315,7 +320,9 @@ fn rejected_releases_never_reach_production(db: &TestDb) {
                 &event("staging", DeploymentStatus::Succeeded),
             )
             .unwrap();
-        ledger.request_approval(&kestra(), &v("1.0.0")).unwrap();
+        ledger
+            .request_approval(&kestra(), &v("1.0.0"), None)
+            .unwrap();
         let reject = NewDecision {
             decision: Decision::Reject,
             comment: "CVE in base image".into(),
@@ -338,7 +345,7 @@ fn approvals_need_a_staging_success(db: &TestDb) {
             .create_release(&kestra(), &release("1.0.0", DIGEST_A))
             .unwrap();
         assert!(matches!(
-            ledger.request_approval(&kestra(), &v("1.0.0")),
+            ledger.request_approval(&kestra(), &v("1.0.0"), None),
             Err(LedgerError::Conflict(_))
         ));
         ledger
@@ -356,7 +363,7 @@ fn approvals_need_a_staging_success(db: &TestDb) {
             )
             .unwrap();
         assert!(matches!(
-            ledger.request_approval(&kestra(), &v("1.0.0")),
+            ledger.request_approval(&kestra(), &v("1.0.0"), None),
             Err(LedgerError::Conflict(_))
         ));
         ledger
@@ -366,7 +373,9 @@ fn approvals_need_a_staging_success(db: &TestDb) {
                 &event("staging", DeploymentStatus::Succeeded),
             )
             .unwrap();
-        let approval = ledger.request_approval(&kestra(), &v("1.0.0")).unwrap();
+        let approval = ledger
+            .request_approval(&kestra(), &v("1.0.0"), None)
+            .unwrap();
         assert_eq!(
             (approval.state, approval.requested_by.as_str()),
             (ApprovalState::Pending, "kestra")
@@ -374,7 +383,7 @@ fn approvals_need_a_staging_success(db: &TestDb) {
         assert_eq!((approval.decided_by, approval.comment), (None, None));
         // At most one approval per release.
         assert!(matches!(
-            ledger.request_approval(&kestra(), &v("1.0.0")),
+            ledger.request_approval(&kestra(), &v("1.0.0"), None),
             Err(LedgerError::Conflict(_))
         ));
     });
@@ -398,7 +407,7 @@ fn four_eyes_and_a_single_decision(db: &TestDb) {
             Err(LedgerError::Conflict(_))
         ));
         ledger
-            .request_approval(&ctx("bob", "r", 2), &v("1.0.0"))
+            .request_approval(&ctx("bob", "r", 2), &v("1.0.0"), None)
             .unwrap();
         for forbidden in ["kestra", "bob"] {
             let err = ledger
@@ -434,6 +443,64 @@ fn four_eyes_and_a_single_decision(db: &TestDb) {
     });
 }
 
+/// The pipeline's service account records the release and asks for its approval for the
+/// person who pushed the tag: that person cannot approve it either, and the audit log says
+/// for whom each step was taken.
+fn four_eyes_see_whom_a_service_account_acts_for(db: &TestDb) {
+    with_ledger(db, |ledger| {
+        let mut new = release("1.0.0", DIGEST_A);
+        new.on_behalf_of = Some(Subject::parse("Alice").unwrap());
+        let (created, _) = ledger.create_release(&kestra(), &new).unwrap();
+        assert_eq!(created.on_behalf_of.as_deref(), Some("alice"), "canonical");
+        ledger
+            .record_deployment(
+                &kestra(),
+                &v("1.0.0"),
+                &event("staging", DeploymentStatus::Succeeded),
+            )
+            .unwrap();
+        let dave = Subject::parse("dave").unwrap();
+        let requested = ledger
+            .request_approval(&kestra(), &v("1.0.0"), Some(&dave))
+            .unwrap();
+        assert_eq!(requested.on_behalf_of.as_deref(), Some("dave"));
+        for forbidden in ["ALICE", "dave", "kestra"] {
+            let err = ledger
+                .decide(&ctx(forbidden, "r", 3), &v("1.0.0"), &approve("mine"))
+                .unwrap_err();
+            assert!(
+                matches!(err, LedgerError::FourEyes(_)),
+                "{forbidden}: {err:?}"
+            );
+        }
+        let decided = ledger
+            .decide(&ctx("carol", "r", 4), &v("1.0.0"), &approve("LGTM"))
+            .unwrap();
+        assert_eq!(decided.state, ApprovalState::Approved);
+        let audit = ledger
+            .audit(PageRequest {
+                limit: 10,
+                before_id: None,
+            })
+            .unwrap();
+        let behalf: Vec<(&str, Option<&str>)> = audit
+            .items
+            .iter()
+            .rev()
+            .map(|e| (e.action.as_str(), e.on_behalf_of.as_deref()))
+            .collect();
+        assert_eq!(
+            behalf,
+            [
+                ("release.created", Some("alice")),
+                ("deployment.recorded", None),
+                ("approval.requested", Some("dave")),
+                ("approval.decided", None),
+            ]
+        );
+    });
+}
+
 fn twenty_concurrent_decisions_have_one_winner(db: &TestDb) {
     with_ledger(db, |ledger| {
         ledger
@@ -446,7 +513,9 @@ fn twenty_concurrent_decisions_have_one_winner(db: &TestDb) {
                 &event("staging", DeploymentStatus::Succeeded),
             )
             .unwrap();
-        ledger.request_approval(&kestra(), &v("1.0.0")).unwrap();
+        ledger
+            .request_approval(&kestra(), &v("1.0.0"), None)
+            .unwrap();
     });
     let barrier = std::sync::Barrier::new(20);
     let outcomes: Vec<Result<_, LedgerError>> = std::thread::scope(|scope| {
@@ -642,7 +711,9 @@ fn approvals_filter_by_state(db: &TestDb) {
                 &event("staging", DeploymentStatus::Succeeded),
             )
             .unwrap();
-        ledger.request_approval(&kestra(), &v("1.1.0")).unwrap();
+        ledger
+            .request_approval(&kestra(), &v("1.1.0"), None)
+            .unwrap();
         let all = PageRequest {
             limit: 100,
             before_id: None,
@@ -719,7 +790,9 @@ fn counts_come_from_storage(db: &TestDb) {
                 &event("staging", DeploymentStatus::Succeeded),
             )
             .unwrap();
-        ledger.request_approval(&kestra(), &v("1.1.0")).unwrap();
+        ledger
+            .request_approval(&kestra(), &v("1.1.0"), None)
+            .unwrap();
         let counts = ledger.counts().unwrap();
         let requested = ledger
             .release_detail(&v("1.1.0"))
@@ -913,6 +986,7 @@ suite!(
     rejected_releases_never_reach_production,
     approvals_need_a_staging_success,
     four_eyes_and_a_single_decision,
+    four_eyes_see_whom_a_service_account_acts_for,
     twenty_concurrent_decisions_have_one_winner,
     current_release_follows_rollbacks,
     rollbacks_need_an_earlier_event_there,

@@ -1,4 +1,6 @@
-//! Minting tokens for the ledger API: claims, TTL parsing and HMAC keys.
+//! Minting tokens for the ledger API: claims, TTL parsing, HMAC keys, and EdDSA or RS256
+//! tokens from an issuer's private key (with the public half as a JWK for the ledger's
+//! `auth_issuers`).
 
 use serde::Serialize;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -57,6 +59,64 @@ pub fn mint_hs256(claims: &Claims, key: &[u8]) -> Result<String, String> {
         &jsonwebtoken::EncodingKey::from_secret(key),
     )
     .map_err(|e| format!("cannot sign the token: {e}"))
+}
+
+/// Signs the claims with KEY: a PEM private key (Ed25519 → EdDSA, RSA → RS256) whose token
+/// names KID, or else an HMAC key (HS256).
+pub fn mint(claims: &Claims, key: &str, kid: Option<&str>) -> Result<String, String> {
+    let key = key.trim();
+    if !key.starts_with("-----BEGIN") {
+        return mint_hs256(claims, key.as_bytes());
+    }
+    let pem = key.as_bytes();
+    let (algorithm, encoding) = jsonwebtoken::EncodingKey::from_ed_pem(pem)
+        .map(|k| (jsonwebtoken::Algorithm::EdDSA, k))
+        .or_else(|_| {
+            jsonwebtoken::EncodingKey::from_rsa_pem(pem)
+                .map(|k| (jsonwebtoken::Algorithm::RS256, k))
+        })
+        .map_err(|_| "the key is PEM but not an Ed25519 or RSA private key".to_owned())?;
+    let mut header = jsonwebtoken::Header::new(algorithm);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, &encoding)
+        .map_err(|e| format!("cannot sign the token: {e}"))
+}
+
+/// The JWK of an Ed25519 public key in PEM (SubjectPublicKeyInfo), for an issuer's `jwks` in
+/// the ledger's `auth_issuers`.
+pub fn ed25519_jwk(public_pem: &str, kid: &str) -> Result<String, String> {
+    use base64::Engine;
+    let kid_ok = (1..=64).contains(&kid.len())
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    if !kid_ok {
+        return Err(format!(
+            "`{kid}` is not a key id: use 1 to 64 of A-Z, a-z, 0-9, `.`, `_` and `-`"
+        ));
+    }
+    /// The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410); the 32-byte key follows.
+    const SPKI_PREFIX: [u8; 12] = [
+        0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+    ];
+    let body: String = public_pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body.trim())
+        .map_err(|_| "not a PEM public key".to_owned())?;
+    let key = der
+        .strip_prefix(&SPKI_PREFIX[..])
+        .filter(|k| k.len() == 32)
+        .ok_or_else(|| {
+            "not an Ed25519 public key (make one with `openssl pkey -in KEY.pem -pubout`)"
+                .to_owned()
+        })?;
+    let x = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(key);
+    Ok(format!(
+        r#"{{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","use":"sig","kid":"{kid}","x":"{x}"}}"#
+    ))
 }
 
 /// Parses a TTL such as `90s`, `15m`, `1h` or `7d` into seconds.

@@ -6,6 +6,7 @@
 
 mod auth;
 mod input;
+mod issuers;
 mod meta;
 mod openapi;
 mod story;

@@ -39,7 +39,7 @@ impl AuditPage {
                 .iter()
                 .map(|e| AuditRow {
                     at: Moment::new(&e.at, now),
-                    actor: e.actor.clone(),
+                    actor: super::acting(&e.actor, e.on_behalf_of.as_deref()),
                     action: e.action.clone(),
                     target: e.target.clone(),
                     target_href: e.target.strip_prefix("release/").map(release_href),

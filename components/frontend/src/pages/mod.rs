@@ -101,7 +101,6 @@ pub fn release_href(version: &str) -> String {
     format!("/releases/{}", encode_path_segment(version))
 }
 
-/// `sha256:0123456789ab…`: enough to recognise a digest; the full one is in the title.
 /// A release version and the console page that shows it.
 pub struct VersionLink {
     pub version: String,
@@ -117,6 +116,16 @@ impl VersionLink {
     }
 }
 
+/// Who did something, as the console says it: the actor, and the person a service account
+/// acted for when there is one (`kestra for alice`).
+pub fn acting(actor: &str, on_behalf_of: Option<&str>) -> String {
+    match on_behalf_of {
+        Some(person) => format!("{actor} for {person}"),
+        None => actor.to_owned(),
+    }
+}
+
+/// `sha256:0123456789ab…`: enough to recognise a digest; the full one is in the title.
 pub fn short_digest(digest: &str) -> String {
     let (algorithm, hex) = digest.split_once(':').unwrap_or(("", digest));
     let short: String = hex.chars().take(12).collect();

@@ -92,7 +92,7 @@ impl OverviewView {
                 .take(LISTED)
                 .map(|a| PendingRow {
                     release: VersionLink::new(&a.version),
-                    requested_by: a.requested_by.clone(),
+                    requested_by: super::acting(&a.requested_by, a.on_behalf_of.as_deref()),
                     requested_at: Moment::new(&a.requested_at, now),
                 })
                 .collect(),

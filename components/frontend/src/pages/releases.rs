@@ -32,7 +32,7 @@ impl ReleaseRow {
             artifact: release.artifact.clone(),
             digest: release.digest.clone(),
             digest_short: short_digest(&release.digest),
-            created_by: release.created_by.clone(),
+            created_by: super::acting(&release.created_by, release.on_behalf_of.as_deref()),
             created_at: Moment::new(&release.created_at, now),
         }
     }
@@ -84,7 +84,7 @@ impl ApprovalView {
     pub fn new(approval: &Approval, now: Millis) -> Self {
         Self {
             badge: Badge::new(&approval.state),
-            requested_by: approval.requested_by.clone(),
+            requested_by: super::acting(&approval.requested_by, approval.on_behalf_of.as_deref()),
             requested_at: Moment::new(&approval.requested_at, now),
             decided_by: approval.decided_by.clone(),
             decided_at: approval.decided_at.as_deref().map(|t| Moment::new(t, now)),
@@ -118,7 +118,7 @@ impl ReleasePage {
             digest: release.digest.clone(),
             commit: release.commit.clone(),
             notes: release.notes.clone(),
-            created_by: release.created_by.clone(),
+            created_by: super::acting(&release.created_by, release.on_behalf_of.as_deref()),
             created_at: Moment::new(&release.created_at, now),
             timelines: timelines(&detail.deployments, now),
             approval: detail.approval.as_ref().map(|a| ApprovalView::new(a, now)),

@@ -1,0 +1,231 @@
+//! Several token issuers, each trusted for some roles only (`auth_issuers`), and the person a
+//! service account acts for: the pipeline's path through the four-eyes rule.
+
+use super::support::*;
+
+fn key(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/tests/keys/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+fn jwk(public: &str, kid: &str) -> Value {
+    serde_json::from_str(&token::ed25519_jwk(&key(public), kid).unwrap()).unwrap()
+}
+
+/// Rundeck may grant `approver` with key A; Kestra `deployer` with key B, whose key was
+/// rotated: both its old (`kestra-1`, key A's public half here) and new kid verify.
+fn issuers() -> String {
+    json!([
+        {"issuer": "rundeck", "roles": ["approver"],
+         "jwks": {"keys": [jwk("ed25519-public.pem", "rundeck-1")]}},
+        {"issuer": "kestra", "roles": ["deployer"],
+         "jwks": {"keys": [jwk("ed25519-b-public.pem", "kestra-2"),
+                           jwk("ed25519-public.pem", "kestra-1")]}},
+    ])
+    .to_string()
+}
+
+/// A bearer token from ISSUER for SUB, signed with the key in the file PRIVATE (or, for
+/// `hmac`, the local HMAC key).
+fn signed(issuer: &str, sub: &str, roles: &[&str], private: &str, kid: Option<&str>) -> String {
+    let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
+    let claims = token::Claims::new(sub, &roles, 600, issuer, token::DEFAULT_AUDIENCE);
+    let key = if private == "hmac" {
+        HMAC_KEY.to_owned()
+    } else {
+        key(private)
+    };
+    format!("Bearer {}", token::mint(&claims, &key, kid).unwrap())
+}
+
+fn staged(app: &App, version: &str, by: &str) {
+    let create = post("/api/releases", release_body(version, DIGEST)).header("authorization", by);
+    assert_eq!(app.send(create).status, 201);
+    let event = json!({"cluster": "staging", "status": "succeeded"});
+    let deployed =
+        post(&format!("/api/releases/{version}/deployments"), event).header("authorization", by);
+    assert_eq!(app.send(deployed).status, 201);
+}
+
+#[test]
+fn each_issuer_grants_only_its_roles_with_its_own_keys() {
+    let app = App::sqlite().var("auth_issuers", &issuers());
+    let kestra = signed(
+        "kestra",
+        "kestra",
+        &["deployer"],
+        "ed25519-b-private.pem",
+        Some("kestra-2"),
+    );
+    staged(&app, "1.0.0", &kestra);
+    // The rotated-out key still verifies under its own kid.
+    let old = signed(
+        "kestra",
+        "kestra",
+        &["deployer"],
+        "ed25519-private.pem",
+        Some("kestra-1"),
+    );
+    staged(&app, "1.0.1", &old);
+
+    // A Rundeck-signed token that claims more than approver gets approver only: it cannot
+    // deploy (403, a valid token without the role), nor act as admin.
+    let greedy = signed(
+        "rundeck",
+        "mallory",
+        &["deployer", "admin", "approver"],
+        "ed25519-private.pem",
+        Some("rundeck-1"),
+    );
+    let event = json!({"cluster": "staging", "status": "started"});
+    let deploy = post("/api/releases/1.0.0/deployments", event).header("authorization", &greedy);
+    let refused = problem(&app.send(deploy), 403);
+    assert!(
+        refused["detail"].as_str().unwrap().contains("deployer"),
+        "{refused}"
+    );
+    let request = post("/api/releases/1.0.0/approval", json!({})).header("authorization", &kestra);
+    assert_eq!(app.send(request).status, 201);
+    let decide = post(
+        "/api/releases/1.0.0/approval/decision",
+        json!({"decision": "approve", "comment": "green"}),
+    );
+    let approver = signed(
+        "rundeck",
+        "carol",
+        &["approver"],
+        "ed25519-private.pem",
+        Some("rundeck-1"),
+    );
+    assert_eq!(
+        app.send(decide.clone().header("authorization", &approver))
+            .status,
+        200
+    );
+
+    // Keys belong to their issuer: Kestra's key cannot sign for Rundeck, a kid names one key,
+    // and no trusted issuer takes HS256 (the local HMAC key signs only for the local issuer).
+    let create = || post("/api/releases", release_body("2.0.0", DIGEST));
+    for forged in [
+        signed(
+            "rundeck",
+            "carol",
+            &["approver"],
+            "ed25519-b-private.pem",
+            Some("rundeck-1"),
+        ),
+        signed(
+            "kestra",
+            "kestra",
+            &["deployer"],
+            "ed25519-b-private.pem",
+            Some("kestra-1"),
+        ),
+        signed(
+            "kestra",
+            "kestra",
+            &["deployer"],
+            "ed25519-b-private.pem",
+            Some("kestra-9"),
+        ),
+        signed("kestra", "kestra", &["deployer"], "hmac", None),
+        signed(
+            "someone",
+            "kestra",
+            &["deployer"],
+            "ed25519-b-private.pem",
+            Some("kestra-2"),
+        ),
+    ] {
+        problem(&app.send(create().header("authorization", &forged)), 401);
+    }
+    // The local issuer still grants every role.
+    assert_eq!(
+        app.send(create().header("authorization", &bearer("admin", &["admin"])))
+            .status,
+        201
+    );
+}
+
+#[test]
+fn a_broken_issuer_list_is_a_configuration_error_that_names_the_variable() {
+    for broken in [
+        "not json",
+        r#"[{"issuer": "automatizacion", "roles": ["viewer"], "jwks": {"keys": []}}]"#,
+        r#"[{"issuer": "x", "roles": ["owner"], "jwks": {"keys": []}}]"#,
+        r#"[{"issuer": "x", "roles": ["viewer"], "jwks": {"keys": []}}]"#,
+    ] {
+        let app = App::sqlite().var("auth_issuers", broken);
+        let body = problem(&app.send(get("/api/ready")), 503);
+        assert!(
+            !body.to_string().contains("auth_issuers"),
+            "no detail to clients: {body}"
+        );
+        let (_, log) = app.call(get("/api/ready"));
+        assert!(
+            log.error.as_deref().unwrap_or("").contains("auth_issuers"),
+            "{broken}: {:?}",
+            log.error
+        );
+    }
+}
+
+/// The pipeline's account records the release and asks for its approval for the person who
+/// pushed the tag: that person is refused as an approver, and the record says for whom.
+#[test]
+fn a_service_account_acts_for_a_person_whom_four_eyes_then_see() {
+    let app = App::sqlite();
+    let body = {
+        let mut body = release_body("1.0.0", DIGEST);
+        body["on_behalf_of"] = "Dave".into();
+        body
+    };
+    let created = app.send(post("/api/releases", body).by("kestra", &["deployer"]));
+    assert_eq!(created.status, 201);
+    assert_eq!(created.json_body()["on_behalf_of"], "dave", "canonical");
+    let event = json!({"cluster": "staging", "status": "succeeded"});
+    app.send(post("/api/releases/1.0.0/deployments", event).by("kestra", &["deployer"]));
+    let requested = app.send(
+        post(
+            "/api/releases/1.0.0/approval",
+            json!({"on_behalf_of": "dave"}),
+        )
+        .by("kestra", &["deployer"]),
+    );
+    assert_eq!(requested.status, 201);
+    assert_eq!(requested.json_body()["on_behalf_of"], "dave");
+    let decide = |who: &str| {
+        app.send(
+            post(
+                "/api/releases/1.0.0/approval/decision",
+                json!({"decision": "approve", "comment": "mine"}),
+            )
+            .by(who, &["approver"]),
+        )
+    };
+    let refused = problem(&decide("DAVE"), 403);
+    assert!(
+        refused["detail"].as_str().unwrap().contains("requested"),
+        "{refused}"
+    );
+    assert_eq!(decide("erin").status, 200);
+    let audit = app.send(get("/api/audit")).json_body();
+    let created = audit["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "release.created")
+        .unwrap();
+    assert_eq!(
+        (&created["actor"], &created["on_behalf_of"]),
+        (&json!("kestra"), &json!("dave"))
+    );
+
+    // Someone who cannot be shown unambiguously is refused, naming the field.
+    let mut look_alike = release_body("1.0.1", DIGEST);
+    look_alike["on_behalf_of"] = "d\u{0430}ve".into();
+    let refused = problem(
+        &app.send(post("/api/releases", look_alike).by("kestra", &["deployer"])),
+        422,
+    );
+    assert_eq!(refused["field"], "on_behalf_of");
+}

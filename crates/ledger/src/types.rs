@@ -18,7 +18,21 @@ fn invalid<T>(reason: impl Into<String>) -> Result<T, Invalid> {
     Err(Invalid(reason.into()))
 }
 
-/// Declares a newtype over `String` that serialises and displays as its text.
+/// Reads a value from its text through its `parse`, so that what a client of the API
+/// deserialises is as validated as what the API itself took in.
+macro_rules! deserialize_by_parse {
+    ($name:ident) => {
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+                let text = <String as serde::Deserialize>::deserialize(deserializer)?;
+                Self::parse(&text).map_err(|Invalid(why)| serde::de::Error::custom(why))
+            }
+        }
+    };
+}
+
+/// Declares a newtype over `String` that serialises and displays as its text, and
+/// deserialises through its `parse`.
 macro_rules! text_newtype {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -39,6 +53,8 @@ macro_rules! text_newtype {
                 f.write_str(&self.0)
             }
         }
+
+        deserialize_by_parse!($name);
     };
 }
 
@@ -133,6 +149,17 @@ impl ArtifactRef {
     /// The digest the reference pins, if it has one.
     pub fn digest(&self) -> Option<&str> {
         self.0.split_once('@').map(|(_, digest)| digest)
+    }
+
+    /// The reference without its tag and digest: `registry:5000/acme/app:1.0@sha256:…` →
+    /// `registry:5000/acme/app` (a `:` before the last `/` is a port, not a tag).
+    pub fn repository(&self) -> &str {
+        let name_and_tag = self.0.split('@').next().unwrap_or(&self.0);
+        let last_slash = name_and_tag.rfind('/').map_or(0, |i| i + 1);
+        match name_and_tag[last_slash..].rfind(':') {
+            Some(i) => &name_and_tag[..last_slash + i],
+            None => name_and_tag,
+        }
     }
 }
 
@@ -325,6 +352,8 @@ macro_rules! word_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        deserialize_by_parse!($name);
     };
 }
 
@@ -408,6 +437,21 @@ mod tests {
         }
         let pinned = format!("ghcr.io/acme/app@{DIGEST}");
         assert_eq!(ArtifactRef::parse(&pinned).unwrap().digest(), Some(DIGEST));
+        // The repository drops tag and digest, never a registry's port.
+        for (reference, repository) in [
+            ("localhost:5001/acme/app:1.0", "localhost:5001/acme/app"),
+            (pinned.as_str(), "ghcr.io/acme/app"),
+            ("localhost:5001/app", "localhost:5001/app"),
+            (
+                "app:1@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+                "app",
+            ),
+        ] {
+            assert_eq!(
+                ArtifactRef::parse(reference).unwrap().repository(),
+                repository
+            );
+        }
         for bad in [
             "",
             "Ghcr.io/Acme/App",

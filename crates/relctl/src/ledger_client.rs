@@ -1,12 +1,86 @@
-//! The ledger API, as the pipeline uses it. Reads and the release record (idempotent by digest)
-//! are retried with back-off when nothing answers or the server fails (5xx); other writes are
-//! sent once, so a step never records twice.
+//! The ledger API, as the pipeline uses it: typed requests in, typed records out. Reads and the
+//! release record (idempotent by digest) are retried with back-off when nothing answers or the
+//! server fails (5xx); other writes are sent once, so a step never records twice.
 
 use crate::failure::Failure;
-use serde_json::{Value, json};
+use ledger::types::{
+    ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
+    Environment, Subject, Version, WebUrl,
+};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::time::Duration;
 
-pub struct Ledger {
+/// A release as the ledger returns it, with what the pipeline reads of it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Release {
+    pub version: Version,
+    pub artifact: ArtifactRef,
+    pub digest: Digest,
+    pub commit: CommitSha,
+    #[serde(default)]
+    pub approval: Option<Approval>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Approval {
+    pub state: ApprovalState,
+    pub decided_by: Option<Subject>,
+}
+
+/// A configured cluster and what it runs now.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Cluster {
+    pub name: ClusterName,
+    pub environment: Environment,
+    pub current: Option<Current>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Current {
+    pub version: Version,
+    pub artifact: ArtifactRef,
+    pub digest: Digest,
+}
+
+/// The body of `POST /api/releases`.
+#[derive(Debug, Serialize)]
+pub struct NewRelease<'a> {
+    pub version: &'a Version,
+    pub artifact: &'a ArtifactRef,
+    pub digest: &'a Digest,
+    pub commit: &'a CommitSha,
+    pub notes: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<&'a Subject>,
+}
+
+/// The body of `POST /api/releases/{version}/deployments`.
+#[derive(Debug, Serialize)]
+pub struct NewEvent<'a> {
+    pub cluster: &'a ClusterName,
+    pub status: DeploymentStatus,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub execution_url: Option<&'a WebUrl>,
+}
+
+#[derive(Serialize)]
+struct ApprovalRequest<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    on_behalf_of: Option<&'a Subject>,
+}
+
+#[derive(Serialize)]
+struct DecisionBody<'a> {
+    decision: Decision,
+    comment: &'a str,
+}
+
+/// The ledger's HTTP API, with the caller's token (from `LEDGER_TOKEN`).
+pub struct LedgerClient {
     base: String,
     token: Option<String>,
     agent: ureq::Agent,
@@ -23,7 +97,7 @@ pub(crate) fn agent(timeout: Duration) -> ureq::Agent {
         .into()
 }
 
-impl Ledger {
+impl LedgerClient {
     pub fn new(base: &str, token: Option<String>) -> Result<Self, Failure> {
         let base = base.trim_end_matches('/');
         if !(base.starts_with("http://") || base.starts_with("https://")) {
@@ -31,40 +105,52 @@ impl Ledger {
                 "--ledger {base:?} is not an http(s) URL"
             )));
         }
-        Ok(Ledger {
+        Ok(LedgerClient {
             base: base.to_owned(),
-            token,
+            token: token.filter(|t| !t.trim().is_empty()),
             agent: agent(Duration::from_secs(30)),
         })
     }
 
-    fn token(&self) -> Result<&str, Failure> {
-        self.token
-            .as_deref()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or_else(|| {
-                Failure::Invalid("no ledger token: pass --token or set LEDGER_TOKEN".into())
-            })
+    /// The token a write needs, or a refusal before anything is sent.
+    fn require_token(&self) -> Result<(), Failure> {
+        match self.token {
+            Some(_) => Ok(()),
+            None => Err(Failure::Invalid("no ledger token: set LEDGER_TOKEN".into())),
+        }
+    }
+
+    /// The subject of the caller's own token, in canonical form: who the ledger will see.
+    pub fn caller(&self) -> Result<Subject, Failure> {
+        use base64::Engine;
+        let unreadable = || Failure::Invalid("LEDGER_TOKEN is not a JWT".into());
+        let token = self.token.as_deref().ok_or_else(unreadable)?;
+        let payload = token.split('.').nth(1).ok_or_else(unreadable)?;
+        let json = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| unreadable())?;
+        let claims: Value = serde_json::from_slice(&json).map_err(|_| unreadable())?;
+        Ok(Subject::parse(claims["sub"].as_str().unwrap_or(""))?)
     }
 
     /// One exchange; `Ok` for a 2xx answer with its JSON body.
-    fn once(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
+    fn once(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Failure> {
         let url = format!("{}{path}", self.base);
         let auth = self.token.as_deref().map(|t| format!("Bearer {t}"));
-        let response = match (method, body) {
-            ("GET", _) => {
+        let response = match body {
+            None => {
                 let mut request = self.agent.get(&url).header("accept", "application/json");
                 if let Some(auth) = &auth {
                     request = request.header("authorization", auth);
                 }
                 request.call()
             }
-            (_, body) => {
+            Some(body) => {
                 let mut request = self.agent.post(&url).header("accept", "application/json");
                 if let Some(auth) = &auth {
                     request = request.header("authorization", auth);
                 }
-                request.send_json(body.cloned().unwrap_or_else(|| json!({})))
+                request.send_json(body)
             }
         };
         let mut response = response.map_err(|e| {
@@ -85,10 +171,10 @@ impl Ledger {
     }
 
     /// `once`, again after a pause while nothing answers or the server fails.
-    fn retried(&self, method: &str, path: &str, body: Option<&Value>) -> Result<Value, Failure> {
+    fn retried(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, Failure> {
         let mut pause = Duration::from_millis(500);
         for attempt in 1..=ATTEMPTS {
-            match self.once(method, path, body) {
+            match self.once(method, path, body.clone()) {
                 Err(Failure::Unreachable(_) | Failure::Refused { status: 500.., .. })
                     if attempt < ATTEMPTS =>
                 {
@@ -101,39 +187,67 @@ impl Ledger {
         unreachable!("the last attempt returns")
     }
 
-    pub fn record_release(&self, release: &Value) -> Result<Value, Failure> {
-        self.token()?;
-        self.retried("POST", "/api/releases", Some(release))
+    pub fn record_release(&self, release: &NewRelease) -> Result<Release, Failure> {
+        self.require_token()?;
+        let body = to_json(release);
+        record(self.retried("POST", "/api/releases", Some(body))?)
     }
 
-    pub fn record_deployment(&self, version: &str, event: &Value) -> Result<Value, Failure> {
-        self.token()?;
-        self.once(
-            "POST",
-            &format!("/api/releases/{version}/deployments"),
-            Some(event),
-        )
+    pub fn record_deployment(&self, version: &Version, event: &NewEvent) -> Result<(), Failure> {
+        self.require_token()?;
+        let path = format!("/api/releases/{version}/deployments");
+        self.once("POST", &path, Some(to_json(event))).map(|_| ())
     }
 
-    pub fn request_approval(&self, version: &str) -> Result<Value, Failure> {
-        self.token()?;
-        self.once("POST", &format!("/api/releases/{version}/approval"), None)
+    pub fn request_approval(
+        &self,
+        version: &Version,
+        on_behalf_of: Option<&Subject>,
+    ) -> Result<Approval, Failure> {
+        self.require_token()?;
+        let path = format!("/api/releases/{version}/approval");
+        let body = to_json(&ApprovalRequest { on_behalf_of });
+        record(self.once("POST", &path, Some(body))?)
     }
 
-    pub fn decide(&self, version: &str, decision: &Value) -> Result<Value, Failure> {
-        self.token()?;
-        self.once(
-            "POST",
-            &format!("/api/releases/{version}/approval/decision"),
-            Some(decision),
-        )
+    pub fn decide(
+        &self,
+        version: &Version,
+        decision: Decision,
+        comment: &str,
+    ) -> Result<Approval, Failure> {
+        self.require_token()?;
+        let path = format!("/api/releases/{version}/approval/decision");
+        let body = to_json(&DecisionBody { decision, comment });
+        record(self.once("POST", &path, Some(body))?)
     }
 
-    pub fn release(&self, version: &str) -> Result<Value, Failure> {
-        self.retried("GET", &format!("/api/releases/{version}"), None)
+    /// The release, or `None` when the ledger has no such version.
+    pub fn find_release(&self, version: &Version) -> Result<Option<Release>, Failure> {
+        match self.retried("GET", &format!("/api/releases/{version}"), None) {
+            Ok(value) => record(value).map(Some),
+            Err(Failure::Refused { status: 404, .. }) => Ok(None),
+            Err(other) => Err(other),
+        }
     }
 
-    pub fn clusters(&self) -> Result<Value, Failure> {
-        self.retried("GET", "/api/clusters", None)
+    pub fn release(&self, version: &Version) -> Result<Release, Failure> {
+        record(self.retried("GET", &format!("/api/releases/{version}"), None)?)
     }
+
+    pub fn clusters(&self) -> Result<Vec<Cluster>, Failure> {
+        record(self.retried("GET", "/api/clusters", None)?)
+    }
+}
+
+fn to_json(value: &impl Serialize) -> Value {
+    // The bodies hold only strings of validated types: serialising them cannot fail.
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+/// An answer read as the record it should be; anything else is a ledger this tool cannot trust.
+fn record<T: DeserializeOwned>(value: Value) -> Result<T, Failure> {
+    serde_json::from_value(value).map_err(|e| {
+        Failure::Unreachable(format!("the ledger's answer is not what it should be: {e}"))
+    })
 }

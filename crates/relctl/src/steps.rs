@@ -1,28 +1,15 @@
-//! The small steps: the pushed digest from `spin registry push`'s output, the smoke check of a
-//! deployed instance, Kestra's resume call, and a person's short-lived token.
+//! The small steps: the smoke check of a deployed instance, and a short-lived token.
 
 use crate::failure::Failure;
 use crate::ledger_client::agent;
-use ledger::types::Digest;
+use ledger::types::{ClusterName, Version};
 use std::time::{Duration, Instant};
-
-/// The digest `spin registry push` reports ("Pushed with digest sha256:…"): the last
-/// `sha256:` + 64 hex in its output.
-pub fn pushed_digest(output: &str) -> Result<Digest, Failure> {
-    let candidate = output
-        .split(|c: char| !(c.is_ascii_alphanumeric() || c == ':'))
-        .rfind(|word| word.starts_with("sha256:"))
-        .ok_or_else(|| {
-            Failure::Invalid("no digest in the output of `spin registry push`".into())
-        })?;
-    Ok(Digest::parse(candidate)?)
-}
 
 /// Polls URL/api/info until it names CLUSTER and VERSION, or TIMEOUT passes.
 pub fn smoke(
     url: &str,
-    cluster: &str,
-    version: &str,
+    cluster: &ClusterName,
+    version: &Version,
     timeout: Duration,
 ) -> Result<String, Failure> {
     let url = format!("{}/api/info", url.trim_end_matches('/'));
@@ -35,7 +22,7 @@ pub fn smoke(
                 let info: serde_json::Value =
                     serde_json::from_str(&response.body_mut().read_to_string().unwrap_or_default())
                         .unwrap_or_default();
-                if info["cluster_name"] == cluster && info["version"] == version {
+                if info["cluster_name"] == cluster.as_str() && info["version"] == version.as_str() {
                     return Ok(format!("{cluster} serves {version}"));
                 }
                 format!(
@@ -55,63 +42,70 @@ pub fn smoke(
     }
 }
 
-/// Kestra 2's `POST /api/v1/{tenant}/executions/{id}/resume`, with no resume inputs.
-pub fn resume_kestra(
-    base: &str,
-    tenant: &str,
-    execution: &str,
-    token: Option<&str>,
-) -> Result<String, Failure> {
-    let url = format!(
-        "{}/api/v1/{tenant}/executions/{execution}/resume",
-        base.trim_end_matches('/')
-    );
-    let auth = match token.filter(|t| !t.is_empty()) {
-        Some(token) => Some(format!("Bearer {token}")),
-        None => match (
-            std::env::var("KESTRA_USER"),
-            std::env::var("KESTRA_PASSWORD"),
-        ) {
-            (Ok(user), Ok(password)) => {
-                Some(format!("Basic {}", base64(&format!("{user}:{password}"))))
-            }
-            _ => None,
-        },
-    };
-    let mut request = agent(Duration::from_secs(30))
-        .post(&url)
-        .header("content-type", "multipart/form-data; boundary=relctl");
-    if let Some(auth) = &auth {
-        request = request.header("authorization", auth);
-    }
-    let mut response = request
-        .send("--relctl--\r\n")
-        .map_err(|e| Failure::Unreachable(format!("cannot reach Kestra at {base}: {e}")))?;
-    let status = response.status().as_u16();
-    if (200..300).contains(&status) {
-        return Ok(format!("resumed {execution}"));
-    }
-    let body = response.body_mut().read_to_string().unwrap_or_default();
-    let reason = serde_json::from_str::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("resuming {execution} answered {status}"));
-    Err(Failure::Refused { status, reason })
-}
-
-/// Standard base64 with padding, as HTTP Basic authentication wants it.
-fn base64(text: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(text)
-}
-
-/// An HS256 ledger token for SUB with ROLES, valid for TTL.
-pub fn mint(
+/// `relctl token`: a ledger token for SUB with ROLES, valid for TTL, signed with the key in
+/// KEY_FILE (else SPIN_VARIABLE_AUTH_HMAC_KEY).
+pub fn mint_token(
     sub: &str,
     roles: &[String],
     ttl: &str,
     key_file: Option<&std::path::Path>,
+    issuer: Option<String>,
+    kid: Option<&str>,
 ) -> Result<String, Failure> {
+    let key = match key_file {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| {
+            Failure::Invalid(format!("cannot read key file {}: {e}", path.display()))
+        })?,
+        None => std::env::var("SPIN_VARIABLE_AUTH_HMAC_KEY").map_err(|_| {
+            Failure::Invalid(
+                "no signing key: pass --key-file or set SPIN_VARIABLE_AUTH_HMAC_KEY".into(),
+            )
+        })?,
+    };
+    mint(sub, roles, ttl, &key, issuer, kid)
+}
+
+/// The token the steps send to the ledger: LEDGER_TOKEN when set; else one minted for this call
+/// from LEDGER_SIGNING_KEY (a pipeline's own issuer key) for LEDGER_SUBJECT with LEDGER_ROLE
+/// (default `deployer`), from issuer LEDGER_ISSUER under key id LEDGER_KEY_ID, valid 15 minutes.
+/// Only the environment carries these, so no credential shows on a command line.
+pub fn ledger_token() -> Result<Option<String>, Failure> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if let Some(token) = var("LEDGER_TOKEN") {
+        return Ok(Some(token));
+    }
+    let Some(key) = var("LEDGER_SIGNING_KEY") else {
+        return Ok(None);
+    };
+    let subject = var("LEDGER_SUBJECT").ok_or_else(|| {
+        Failure::Invalid("LEDGER_SIGNING_KEY is set but LEDGER_SUBJECT is not: whom for?".into())
+    })?;
+    let role = var("LEDGER_ROLE").unwrap_or_else(|| "deployer".into());
+    let kid = var("LEDGER_KEY_ID");
+    mint(
+        &subject,
+        &[role],
+        "15m",
+        &key,
+        var("LEDGER_ISSUER"),
+        kid.as_deref(),
+    )
+    .map(Some)
+}
+
+/// A token for SUB with ROLES, valid for TTL: EdDSA or RS256 when KEY is a PEM private key (an
+/// issuer of the ledger's `auth_issuers`), else HS256 with KEY as the HMAC key.
+fn mint(
+    sub: &str,
+    roles: &[String],
+    ttl: &str,
+    key: &str,
+    issuer: Option<String>,
+    kid: Option<&str>,
+) -> Result<String, Failure> {
+    if sub.trim().is_empty() {
+        return Err(Failure::Invalid("the token's subject is empty".into()));
+    }
     for role in roles {
         if !token::ROLES.contains(&role.as_str()) {
             return Err(Failure::Invalid(format!(
@@ -120,44 +114,12 @@ pub fn mint(
             )));
         }
     }
-    if sub.trim().is_empty() {
-        return Err(Failure::Invalid("--sub is empty".into()));
-    }
-    let key = match key_file {
-        Some(path) => std::fs::read_to_string(path).map_err(|e| {
-            Failure::Invalid(format!("cannot read key file {}: {e}", path.display()))
-        })?,
-        None => std::env::var("SPIN_VARIABLE_AUTH_HMAC_KEY").map_err(|_| {
-            Failure::Invalid(
-                "no HMAC key: pass --key-file or set SPIN_VARIABLE_AUTH_HMAC_KEY".into(),
-            )
-        })?,
-    };
     let ttl = token::parse_ttl(ttl).map_err(Failure::Invalid)?;
-    let issuer =
-        std::env::var("SPIN_VARIABLE_AUTH_ISSUER").unwrap_or_else(|_| token::DEFAULT_ISSUER.into());
+    let issuer = issuer
+        .or_else(|| std::env::var("SPIN_VARIABLE_AUTH_ISSUER").ok())
+        .unwrap_or_else(|| token::DEFAULT_ISSUER.into());
     let audience = std::env::var("SPIN_VARIABLE_AUTH_AUDIENCE")
         .unwrap_or_else(|_| token::DEFAULT_AUDIENCE.into());
     let claims = token::Claims::new(sub, roles, ttl, &issuer, &audience);
-    token::mint_hs256(&claims, key.trim().as_bytes()).map_err(Failure::Invalid)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_digest_comes_from_spins_output() {
-        let digest = format!("sha256:{}", "ab".repeat(32));
-        let output = format!("Pushing app to the Registry.\nPushed with digest {digest}\n");
-        assert_eq!(pushed_digest(&output).unwrap().as_str(), digest);
-        assert!(pushed_digest("Pushing app to the Registry.\nError: unauthorized").is_err());
-        assert!(pushed_digest("Pushed with digest sha256:abc").is_err());
-    }
-
-    #[test]
-    fn basic_auth_is_base64() {
-        assert_eq!(base64("kestra:secret"), "a2VzdHJhOnNlY3JldA==");
-        assert_eq!(base64("ab"), "YWI=");
-    }
+    token::mint(&claims, key, kid).map_err(Failure::Invalid)
 }

@@ -377,3 +377,86 @@ fn push_digest_reads_spins_output_and_refuses_output_without_one() {
     let line = refusal(&run("Error: cannot push: unauthorized\n"), 2);
     assert!(line.contains("no digest"), "{line}");
 }
+
+/// A pipeline step may run twice (a re-run, a retried job): asking again for an approval
+/// prints its state, and the same person deciding the same way again succeeds, both without
+/// recording anything twice. Anyone else, or another decision, is still refused.
+#[test]
+fn steps_a_pipeline_repeats_succeed_again_and_record_once() {
+    let ledger = HostBuilder::new("relctl-repeat").start();
+    let deployer = token("kestra", &["deployer"]);
+    let base = ledger.base.clone();
+    assert!(record(&ledger, &deployer, "1.0.0", DIGEST).status.success());
+    let ok = |token: &str, args: &[&str]| {
+        let output = relctl(&base, Some(token), args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    for status in ["started", "succeeded"] {
+        ok(
+            &deployer,
+            &[
+                "record-deployment",
+                "--version",
+                "1.0.0",
+                "--cluster",
+                "staging",
+                "--status",
+                status,
+            ],
+        );
+    }
+    let request = [
+        "request-approval",
+        "--version",
+        "1.0.0",
+        "--on-behalf-of",
+        "Erin",
+    ];
+    assert_eq!(ok(&deployer, &request), "pending");
+    assert_eq!(ok(&deployer, &request), "pending");
+    let decide = |who: &str, decision: &str| {
+        relctl(
+            &base,
+            Some(&token(who, &["approver"])),
+            &[
+                "decide",
+                "--version",
+                "1.0.0",
+                "--decision",
+                decision,
+                "--comment",
+                "green",
+            ],
+        )
+    };
+    let erin = refusal(&decide("erin", "approve"), 1);
+    assert!(
+        erin.contains("refused (403)"),
+        "the person it was requested for: {erin}"
+    );
+    for _ in 0..2 {
+        let alice = decide("alice", "approve");
+        assert_eq!(String::from_utf8(alice.stdout).unwrap().trim(), "approved");
+    }
+    assert!(refusal(&decide("alice", "reject"), 1).contains("refused (409)"));
+    assert!(refusal(&decide("bob", "approve"), 1).contains("refused (409)"));
+    assert_eq!(ok(&deployer, &request), "approved");
+    let audit = ledger.get("/api/audit?limit=100").json();
+    let count = |action: &str| {
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["action"] == action)
+            .count()
+    };
+    assert_eq!(
+        (count("approval.requested"), count("approval.decided")),
+        (1, 1)
+    );
+}

@@ -1,0 +1,185 @@
+//! The one real build: the flow's staging steps up to the deploy, run by the Kestra stand-in
+//! from a clone of the tag (real git, `spin build`, `spin registry push`, the ledger record),
+//! once for the whole test binary. And the git repository the flow clones: this checkout's
+//! HEAD, tagged `v1.4.0`, served from a bare copy.
+
+use super::doubles::{PUSHER, flow_with, issuers, kestra_standin, local_variables};
+use super::{VERSION, registry};
+use host_harness::{HostBuilder, Runtime, repo, scratch_dir};
+use pipeline_standins::kestra::run::{Execution, State};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+pub struct Built {
+    pub digest: String,
+    pub commit: String,
+    /// Where the build pushed, without a tag.
+    pub repository: String,
+    /// The release as the build's ledger recorded it.
+    pub recorded: Value,
+    /// The staging working directory after the build.
+    pub workdir: PathBuf,
+}
+
+fn git(args: &[&str]) -> String {
+    let out = Command::new("git").args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A bare repository holding this checkout's history, with HEAD tagged `v1.4.0`: what the
+/// flow's `repository_url` names in the tests.
+pub fn origin() -> &'static Path {
+    static ORIGIN: OnceLock<PathBuf> = OnceLock::new();
+    ORIGIN.get_or_init(|| {
+        let origin = scratch_dir("pipeline-origin").join("origin.git");
+        let source = format!("file://{}", repo().canonicalize().unwrap().display());
+        git(&["clone", "-q", "--bare", &source, origin.to_str().unwrap()]);
+        let head = git(&["-C", repo().to_str().unwrap(), "rev-parse", "HEAD"]);
+        git(&[
+            "-C",
+            origin.to_str().unwrap(),
+            "tag",
+            &format!("v{VERSION}"),
+            &head,
+        ]);
+        origin
+    })
+}
+
+/// A full clone of the origin: the checkout on the Rundeck node that rollbacks read.
+pub fn checkout() -> &'static Path {
+    static CHECKOUT: OnceLock<PathBuf> = OnceLock::new();
+    CHECKOUT.get_or_init(|| {
+        let checkout = scratch_dir("pipeline-checkout").join("automatizacion");
+        let source = format!("file://{}", origin().display());
+        git(&["clone", "-q", &source, checkout.to_str().unwrap()]);
+        checkout
+    })
+}
+
+/// Runs the flow for a pushed tag until it would deploy to staging, once per test binary.
+pub fn built() -> &'static Built {
+    static BUILT: OnceLock<Built> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let ledger = HostBuilder::new("pipeline-build")
+            .var("auth_issuers", &issuers())
+            .start();
+        let mut kestra = kestra_standin("pipeline-build");
+        kestra
+            .save(&flow_with(&local_variables(
+                &ledger.base,
+                "http://127.0.0.1:9",
+            )))
+            .unwrap_or_else(|e| panic!("the flow does not save: {e:#?}"));
+        let push = serde_json::json!({"ref": format!("refs/tags/v{VERSION}"), "deleted": false,
+                                      "pusher": {"name": PUSHER}});
+        let mut execution: Execution = kestra
+            .webhook("automatizacion", "release", "hook-key-1", &push)
+            .unwrap()
+            .unwrap();
+        execution.breakpoint = Some("deploy_staging".into());
+        kestra.before(
+            "build_and_push",
+            Box::new(|execution: &mut Execution| {
+                seed_cargo_cache(execution.workdir.as_deref().unwrap());
+            }),
+        );
+        let state = kestra.run(&mut execution);
+        assert_eq!(state, State::Paused, "{state:?} after {:?}", execution.ran);
+        assert_eq!(
+            execution.ran,
+            ["staging", "clone", "build_and_push", "record_release"]
+        );
+        let recorded = ledger.get(&format!("/api/releases/{VERSION}")).json();
+        Built {
+            digest: execution.output("build_and_push", "digest").unwrap(),
+            commit: execution.output("build_and_push", "commit").unwrap(),
+            repository: format!("{}/automatizacion", registry()),
+            recorded,
+            workdir: execution.workdir.clone().unwrap(),
+        }
+    })
+}
+
+/// What the builder image's Cargo cache would hold: the checkout's release builds, linked into
+/// the clone's `target/`, so the clone compiles only the workspace's own crates (its paths are
+/// new) and not every dependency again.
+fn seed_cargo_cache(clone: &Path) {
+    let target = repo().join("target");
+    std::fs::create_dir_all(clone.join("target/wasm32-wasip2")).unwrap();
+    for dir in ["wasm32-wasip2/release", "release"] {
+        if target.join(dir).exists() {
+            let linked = Command::new("cp")
+                .arg("-al")
+                .arg(target.join(dir))
+                .arg(clone.join("target").join(dir))
+                .status()
+                .unwrap();
+            assert!(linked.success(), "cp -al {dir}");
+        }
+    }
+}
+
+#[test]
+fn the_build_pushes_the_exact_artifact_spinkube_runs() {
+    let built = built();
+    let head = git(&["-C", repo().to_str().unwrap(), "rev-parse", "HEAD"]);
+    assert_eq!(built.commit, head, "the tag's commit was built");
+    // The digest from Spin's output is the registry's own digest of the manifest.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let url = format!(
+        "http://{}/v2/automatizacion/manifests/{VERSION}",
+        registry()
+    );
+    let mut response = agent
+        .get(&url)
+        .header("accept", "application/vnd.oci.image.manifest.v1+json")
+        .call()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["docker-content-digest"]
+            .to_str()
+            .unwrap(),
+        built.digest
+    );
+    let manifest: Value =
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+    let wasm_layers = manifest["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["mediaType"] == "application/vnd.wasm.content.layer.v1+wasm")
+        .count();
+    assert_eq!(wasm_layers, 2, "one layer per component: {manifest}");
+    // The build leaves nothing behind for the tasks after it.
+    assert!(built.workdir.join("spin.toml").exists());
+    assert!(
+        !built.workdir.join("target").exists(),
+        "target/ is carried into later tasks"
+    );
+    // The ledger holds the release as pushed, recorded by Kestra for the pusher.
+    assert_eq!(built.recorded["digest"], built.digest.as_str());
+    assert_eq!(built.recorded["commit"], built.commit.as_str());
+    assert_eq!(built.recorded["created_by"], "kestra");
+    assert_eq!(built.recorded["on_behalf_of"], PUSHER);
+    // Real Spin runs it from the registry by digest, as SpinKube does, and it knows its release.
+    let instance = HostBuilder::on(Runtime::Spin, "pipeline-artifact")
+        .from_registry(&format!("{}@{}", built.repository, built.digest))
+        .var("cluster_name", "staging")
+        .start();
+    let info = instance.get("/api/info").json();
+    assert_eq!(info["version"], VERSION);
+    assert_eq!(info["commit"], built.commit.as_str());
+    assert_eq!(info["cluster_name"], "staging");
+}

@@ -1,0 +1,608 @@
+//! A stand-in for a Kestra 2.0 server's executor, running a saved flow here: inputs through
+//! their validators, a Webhook trigger's `when` and `inputs`, `runIf`, WorkingDirectory (a fresh
+//! directory each, its tasks in it), `io.kestra.plugin.git.Clone` (real git, with Kestra's
+//! `commit` / `tag` / `branch` precedence), shell `Commands` (rendered `env` and `inputFiles`,
+//! `set -e` as `failFast` does, `::{"outputs":…}::` lines), `Pause` (the execution stops until
+//! the API double receives its resume), `Fail`, `Log`, the `errors` branch, and `concurrency`.
+//!
+//! Where Kestra would run a container, the stand-in runs the command here with `path` as PATH:
+//! the builder image's tools (relctl, Spin, kubectl, git) from this checkout. Notifications are
+//! refused: a test that reaches one has left them on.
+
+use super::pebble::{self, Scope};
+use super::save::{save, whole_match};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+
+/// An execution's state, as Kestra names them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum State {
+    /// Waiting for another execution of the flow to end (`concurrency.limit`).
+    Queued,
+    Running,
+    /// Stopped at a Pause; the API double's resume lets it go on.
+    Paused,
+    Success,
+    /// Failed, with the failing task's id and why.
+    Failed(String),
+}
+
+/// Why an execution stopped at its breakpoint (never a task's own failure).
+const BREAKPOINT: &str = "\u{0}breakpoint";
+
+/// What the API double shares with the executor: each execution's flow and state.
+#[derive(Default)]
+pub struct Shared {
+    pub executions: BTreeMap<String, (String, String, State)>,
+    pub flows: BTreeMap<(String, String), Value>,
+}
+
+/// Runs before a task (by id): the SpinKube and Rundeck stand-ins hook in here.
+pub type Hook = Box<dyn FnMut(&mut Execution)>;
+
+/// The stand-in server: saved flows, secrets, and executions.
+pub struct Kestra {
+    pub shared: Arc<Mutex<Shared>>,
+    secrets: BTreeMap<String, String>,
+    /// PATH for script tasks: where the builder image's tools are.
+    path: String,
+    workdirs: PathBuf,
+    counter: usize,
+    hooks: BTreeMap<String, Hook>,
+}
+
+/// One execution of a flow.
+#[derive(Debug)]
+pub struct Execution {
+    pub id: String,
+    pub flow: Value,
+    /// What expressions see: inputs, vars, outputs, execution, flow, trigger.
+    pub variables: Value,
+    pub state: State,
+    /// Task ids in the order they ran (skipped ones are not listed).
+    pub ran: Vec<String>,
+    /// The next top-level task to run.
+    next: usize,
+    /// Kestra's `breakpoints`: the execution stops before this task (and is not resumed here).
+    pub breakpoint: Option<String>,
+    /// The working directory of the WorkingDirectory task running now, for hooks.
+    pub workdir: Option<PathBuf>,
+}
+
+impl Execution {
+    /// A task's output variable, as `{{ outputs.TASK.vars.NAME }}` reads it.
+    pub fn output(&self, task: &str, name: &str) -> Option<String> {
+        self.variables["outputs"][task]["vars"][name]
+            .as_str()
+            .map(str::to_owned)
+    }
+
+    /// The flow's namespace and id.
+    fn flow_key(&self) -> (String, String) {
+        let text = |key: &str| {
+            self.variables["flow"][key]
+                .as_str()
+                .unwrap_or("")
+                .to_owned()
+        };
+        (text("namespace"), text("id"))
+    }
+
+    /// Changes a flow variable for the rest of this execution (the SpinKube stand-in points a
+    /// cluster's URL at the instance it started).
+    pub fn set_var(&mut self, name: &str, value: &str) {
+        assert!(
+            self.variables["vars"].get(name).is_some(),
+            "the flow has no variable {name}"
+        );
+        self.variables["vars"][name] = value.into();
+    }
+}
+
+impl Kestra {
+    pub fn new(secrets: &[(&str, String)], path: String, workdirs: PathBuf) -> Self {
+        Kestra {
+            shared: Arc::default(),
+            secrets: secrets
+                .iter()
+                .map(|(k, v)| ((*k).to_uppercase(), v.clone()))
+                .collect(),
+            path,
+            workdirs,
+            counter: 0,
+            hooks: BTreeMap::new(),
+        }
+    }
+
+    /// `POST /api/v1/main/flows` (or a `PUT` of an existing one): validated as the server
+    /// validates it; the 422's violations on refusal.
+    pub fn save(&self, yaml: &str) -> Result<(), Vec<String>> {
+        let flow = save(yaml)?;
+        let key = (
+            flow["namespace"].as_str().unwrap_or("").to_owned(),
+            flow["id"].as_str().unwrap_or("").to_owned(),
+        );
+        self.shared.lock().unwrap().flows.insert(key, flow);
+        Ok(())
+    }
+
+    /// Runs HOOK before the task TASK of any execution (once; add it again for the next).
+    pub fn before(&mut self, task: &str, hook: Hook) {
+        self.hooks.insert(task.to_owned(), hook);
+    }
+
+    fn flow(&self, namespace: &str, id: &str) -> Result<Value, String> {
+        self.shared
+            .lock()
+            .unwrap()
+            .flows
+            .get(&(namespace.to_owned(), id.to_owned()))
+            .cloned()
+            .ok_or_else(|| "Not Found: Requested Flow is not found.".to_owned())
+    }
+
+    /// `POST /api/v1/main/executions/{namespace}/{id}` with INPUTS: a new execution, after the
+    /// inputs pass Kestra's execution-time rules (required, defaults, validators).
+    pub fn create(
+        &mut self,
+        namespace: &str,
+        id: &str,
+        inputs: &[(&str, &str)],
+    ) -> Result<Execution, String> {
+        self.create_with(namespace, id, inputs, Value::Null)
+    }
+
+    fn create_with(
+        &mut self,
+        namespace: &str,
+        id: &str,
+        given: &[(&str, &str)],
+        trigger: Value,
+    ) -> Result<Execution, String> {
+        let flow = self.flow(namespace, id)?;
+        let mut inputs = serde_json::Map::new();
+        for (name, _) in given {
+            let declared = flow["inputs"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|i| i["id"] == *name);
+            if !declared {
+                return Err(format!("Invalid entity: the flow has no input {name}"));
+            }
+        }
+        for input in flow["inputs"].as_array().into_iter().flatten() {
+            let name = input["id"].as_str().unwrap_or("");
+            let value = given
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+                .or_else(|| input["defaults"].as_str().map(str::to_owned));
+            let Some(value) = value else {
+                if input["required"] != false {
+                    return Err(format!("Invalid entity: Missing required input:{name}"));
+                }
+                continue;
+            };
+            if let Some(validator) = input["validator"].as_str()
+                && !whole_match(validator, &value)
+            {
+                return Err(format!(
+                    "Invalid entity: Invalid value for input `{name}`. Cause: it must match the pattern `{validator}`"
+                ));
+            }
+            inputs.insert(name.to_owned(), Value::String(value));
+        }
+        self.counter += 1;
+        let execution_id = format!("standin{}x{}", std::process::id(), self.counter);
+        let mut vars = flow["variables"].clone();
+        if vars.is_null() {
+            vars = json!({});
+        }
+        let variables = json!({
+            "inputs": inputs,
+            "vars": vars,
+            "outputs": {},
+            "execution": {"id": execution_id},
+            "flow": {"id": id, "namespace": namespace},
+            "trigger": trigger,
+        });
+        // concurrency.limit: 1 → a second execution waits while one is running or paused.
+        let limited = flow["concurrency"]["limit"].as_u64().is_some();
+        let busy = self
+            .shared
+            .lock()
+            .unwrap()
+            .executions
+            .values()
+            .any(|(ns, f, state)| {
+                ns == namespace
+                    && f == id
+                    && matches!(state, State::Running | State::Paused | State::Queued)
+            });
+        let state = if limited && busy {
+            State::Queued
+        } else {
+            State::Running
+        };
+        self.set_state(&execution_id, namespace, id, state.clone());
+        Ok(Execution {
+            id: execution_id,
+            flow,
+            variables,
+            state,
+            ran: Vec::new(),
+            next: 0,
+            breakpoint: None,
+            workdir: None,
+        })
+    }
+
+    /// `POST /api/v1/main/executions/webhook/{namespace}/{id}/{key}` with BODY: 404 without a
+    /// Webhook trigger of that key, 204 when its `when` is false (no execution), else the new
+    /// execution.
+    pub fn webhook(
+        &mut self,
+        namespace: &str,
+        id: &str,
+        key: &str,
+        body: &Value,
+    ) -> Result<Option<Execution>, String> {
+        let flow = self.flow(namespace, id)?;
+        let scope_vars = json!({"trigger": {"body": body}, "flow": {"id": id, "namespace": namespace},
+                                "vars": flow["variables"]});
+        let secrets = self.secrets.clone();
+        let secret = move |name: &str| secrets.get(name).cloned();
+        let scope = Scope {
+            variables: &scope_vars,
+            secret: &secret,
+        };
+        let trigger = flow["triggers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|t| t["type"] == "io.kestra.plugin.core.trigger.Webhook")
+            .find(|t| {
+                pebble::render(t["key"].as_str().unwrap_or(""), &scope)
+                    .is_ok_and(|k| k.trim() == key)
+            })
+            .cloned()
+            .ok_or_else(|| "Not Found: Webhook not found".to_owned())?;
+        // A `when` that cannot be rendered counts as not met.
+        let when = trigger["when"].as_str().unwrap_or("true");
+        if !pebble::render(when, &scope).is_ok_and(|w| pebble::is_truthy(&w)) {
+            return Ok(None);
+        }
+        let mut inputs = Vec::new();
+        for (name, template) in trigger["inputs"].as_object().into_iter().flatten() {
+            let value = pebble::render(template.as_str().unwrap_or(""), &scope)
+                .map_err(|e| format!("Invalid entity: {e}"))?;
+            inputs.push((name.clone(), value));
+        }
+        let inputs: Vec<(&str, &str)> = inputs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        self.create_with(namespace, id, &inputs, json!({"body": body}))
+            .map(Some)
+    }
+
+    /// A paused execution whose `pauseDuration` ran out with `behavior: FAIL`.
+    pub fn expire(&mut self, execution: &mut Execution) {
+        assert_eq!(
+            execution.state,
+            State::Paused,
+            "only a paused execution expires"
+        );
+        execution.state = State::Failed("the pause ran out".into());
+        let (namespace, flow) = execution.flow_key();
+        self.set_state(&execution.id, &namespace, &flow, execution.state.clone());
+    }
+
+    fn set_state(&self, execution: &str, namespace: &str, flow: &str, state: State) {
+        self.shared.lock().unwrap().executions.insert(
+            execution.to_owned(),
+            (namespace.to_owned(), flow.to_owned(), state),
+        );
+    }
+
+    /// Runs the execution until it pauses or ends. A paused execution goes on only once the
+    /// API double has resumed it; a queued one only once the flow has no other running.
+    pub fn run(&mut self, execution: &mut Execution) -> State {
+        let shared = self
+            .shared
+            .lock()
+            .unwrap()
+            .executions
+            .get(&execution.id)
+            .map(|(_, _, s)| s.clone());
+        match (&execution.state, shared) {
+            (State::Paused, Some(State::Running)) => execution.state = State::Running,
+            (State::Paused, _) => return State::Paused,
+            (State::Queued, _) => {
+                let (namespace, flow) = execution.flow_key();
+                let busy = self
+                    .shared
+                    .lock()
+                    .unwrap()
+                    .executions
+                    .iter()
+                    .any(|(id, (ns, f, s))| {
+                        id != &execution.id
+                            && *ns == namespace
+                            && *f == flow
+                            && matches!(s, State::Running | State::Paused)
+                    });
+                if busy {
+                    return State::Queued;
+                }
+                execution.state = State::Running;
+            }
+            (State::Running, _) => {}
+            (done, _) => return done.clone(),
+        }
+        let outcome = self.tasks(execution);
+        execution.state = match outcome {
+            Ok(true) => State::Paused,
+            Ok(false) => State::Success,
+            Err(why) if why == BREAKPOINT => State::Paused,
+            Err(why) => {
+                let errors = execution.flow["errors"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
+                for task in errors {
+                    if let Err(e) = self.task(execution, &task, None) {
+                        panic!("the errors branch itself failed: {e}");
+                    }
+                }
+                State::Failed(why)
+            }
+        };
+        let (namespace, flow) = execution.flow_key();
+        self.set_state(&execution.id, &namespace, &flow, execution.state.clone());
+        execution.state.clone()
+    }
+
+    /// The top-level tasks from where the execution stands; `Ok(true)` when it paused.
+    fn tasks(&mut self, execution: &mut Execution) -> Result<bool, String> {
+        let tasks = execution.flow["tasks"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        while execution.next < tasks.len() {
+            let task = tasks[execution.next].clone();
+            execution.next += 1;
+            let kind = task["type"].as_str().unwrap_or("");
+            if kind == "io.kestra.plugin.core.flow.Pause" {
+                if self.should_run(execution, &task)? {
+                    self.hook(execution, &task);
+                    execution
+                        .ran
+                        .push(task["id"].as_str().unwrap_or("").to_owned());
+                    return Ok(true);
+                }
+                continue;
+            }
+            if kind == "io.kestra.plugin.core.flow.WorkingDirectory" {
+                if !self.should_run(execution, &task)? {
+                    continue;
+                }
+                let dir = self.fresh_dir(execution, task["id"].as_str().unwrap_or("wd"));
+                execution
+                    .ran
+                    .push(task["id"].as_str().unwrap_or("").to_owned());
+                execution.workdir = Some(dir.clone());
+                for child in task["tasks"].as_array().cloned().unwrap_or_default() {
+                    self.task(execution, &child, Some(&dir))?;
+                }
+                continue;
+            }
+            self.task(execution, &task, None)?;
+        }
+        Ok(false)
+    }
+
+    fn should_run(&self, execution: &Execution, task: &Value) -> Result<bool, String> {
+        let Some(condition) = task["runIf"].as_str() else {
+            return Ok(true);
+        };
+        let rendered = self.render(execution, condition)?;
+        Ok(pebble::is_truthy(&rendered))
+    }
+
+    fn hook(&mut self, execution: &mut Execution, task: &Value) {
+        let id = task["id"].as_str().unwrap_or("");
+        if let Some(mut hook) = self.hooks.remove(id) {
+            hook(execution);
+        }
+    }
+
+    fn render(&self, execution: &Execution, text: &str) -> Result<String, String> {
+        let secret = |name: &str| self.secrets.get(name).cloned();
+        let scope = Scope {
+            variables: &execution.variables,
+            secret: &secret,
+        };
+        pebble::render(text, &scope)
+    }
+
+    fn fresh_dir(&self, execution: &Execution, task: &str) -> PathBuf {
+        let dir = self
+            .workdirs
+            .join(&execution.id)
+            .join(format!("{task}-{}", execution.ran.len()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// One runnable task, in DIR when a WorkingDirectory holds it (else a directory of its own).
+    fn task(
+        &mut self,
+        execution: &mut Execution,
+        task: &Value,
+        dir: Option<&Path>,
+    ) -> Result<(), String> {
+        let id = task["id"].as_str().unwrap_or("").to_owned();
+        if execution.breakpoint.as_deref() == Some(id.as_str()) {
+            return Err(BREAKPOINT.into());
+        }
+        if !self
+            .should_run(execution, task)
+            .map_err(|e| format!("{id}: {e}"))?
+        {
+            return Ok(());
+        }
+        self.hook(execution, task);
+        execution.ran.push(id.clone());
+        let dir = match dir {
+            Some(dir) => dir.to_owned(),
+            None => self.fresh_dir(execution, &id),
+        };
+        let kind = task["type"].as_str().unwrap_or("");
+        let result = match kind {
+            "io.kestra.plugin.git.Clone" => self.clone(execution, task, &dir),
+            "io.kestra.plugin.scripts.shell.Commands" => self.commands(execution, task, &dir),
+            "io.kestra.plugin.core.execution.Fail" => {
+                let condition = task["condition"].as_str().unwrap_or("true");
+                if pebble::is_truthy(&self.render(execution, condition)?) {
+                    let message = task["errorMessage"].as_str().unwrap_or("Task failure");
+                    Err(self.render(execution, message)?)
+                } else {
+                    Ok(())
+                }
+            }
+            "io.kestra.plugin.core.log.Log" => self
+                .render(execution, task["message"].as_str().unwrap_or(""))
+                .map(drop),
+            other => Err(format!(
+                "the stand-in cannot run {other} (notifications stay off in the tests)"
+            )),
+        };
+        result.map_err(|e| format!("{id}: {e}"))
+    }
+
+    /// plugin-git's Clone: `commit` wins, then `tag` (both with full history), then `branch`
+    /// (shallow, `depth`); `username`/`password` must render (their secrets must exist).
+    fn clone(&self, execution: &Execution, task: &Value, dir: &Path) -> Result<(), String> {
+        let property = |name: &str| -> Result<Option<String>, String> {
+            task[name]
+                .as_str()
+                .map(|t| self.render(execution, t))
+                .transpose()
+        };
+        let url = property("url")?.ok_or("url is required")?;
+        property("username")?;
+        property("password")?;
+        let target = match property("directory")? {
+            Some(sub) => dir.join(sub),
+            None => dir.to_owned(),
+        };
+        let git = |args: &[&str]| -> Result<(), String> {
+            let out = Command::new("git")
+                .args(args)
+                .output()
+                .map_err(|e| e.to_string())?;
+            if out.status.success() {
+                Ok(())
+            } else {
+                Err(String::from_utf8_lossy(&out.stderr).into_owned())
+            }
+        };
+        let target_text = target.to_string_lossy().into_owned();
+        match (property("commit")?, property("tag")?, property("branch")?) {
+            (Some(commit), _, _) => {
+                git(&["clone", "-q", &url, &target_text])?;
+                git(&["-C", &target_text, "checkout", "-q", "--detach", &commit])
+            }
+            (None, Some(tag), _) => {
+                git(&["clone", "-q", &url, &target_text])?;
+                git(&[
+                    "-C",
+                    &target_text,
+                    "checkout",
+                    "-q",
+                    "--detach",
+                    &format!("refs/tags/{tag}"),
+                ])
+            }
+            (None, None, branch) => {
+                let depth = task["depth"].as_u64().unwrap_or(1).to_string();
+                let mut args = vec!["clone", "-q", "--depth", &depth];
+                if let Some(branch) = &branch {
+                    args.extend(["--branch", branch]);
+                }
+                args.extend([url.as_str(), target_text.as_str()]);
+                git(&args)
+            }
+        }
+    }
+
+    fn commands(&self, execution: &mut Execution, task: &Value, dir: &Path) -> Result<(), String> {
+        for (name, content) in task["inputFiles"].as_object().into_iter().flatten() {
+            let content = self.render(execution, content.as_str().unwrap_or(""))?;
+            std::fs::write(dir.join(name), content).map_err(|e| e.to_string())?;
+        }
+        let image = task["containerImage"].as_str().unwrap_or("ubuntu");
+        self.render(execution, image)?;
+        let mut script = String::new();
+        if task["failFast"] != false {
+            script.push_str("set -e\n");
+        }
+        for list in ["beforeCommands", "commands"] {
+            for command in task[list].as_array().into_iter().flatten() {
+                script.push_str(&self.render(execution, command.as_str().unwrap_or(""))?);
+                script.push('\n');
+            }
+        }
+        let mut command = Command::new("/bin/sh");
+        command
+            .arg("-c")
+            .arg(&script)
+            .current_dir(dir)
+            .env_clear()
+            .env("PATH", &self.path)
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .env("TMPDIR", std::env::temp_dir());
+        for (name, value) in task["env"].as_object().into_iter().flatten() {
+            let text = match value {
+                Value::String(s) => self.render(execution, s)?,
+                other => pebble::to_text(other),
+            };
+            command.env(name, text);
+        }
+        let out = command.output().map_err(|e| e.to_string())?;
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let id = task["id"].as_str().unwrap_or("");
+        for line in stdout.lines() {
+            let Some(json) = line
+                .trim()
+                .strip_prefix("::")
+                .and_then(|l| l.strip_suffix("::"))
+            else {
+                continue;
+            };
+            let value: Value =
+                serde_json::from_str(json).map_err(|e| format!("bad outputs line {line}: {e}"))?;
+            let vars = &mut execution.variables["outputs"][id]["vars"];
+            if vars.is_null() {
+                *vars = json!({});
+            }
+            for (k, v) in value["outputs"].as_object().into_iter().flatten() {
+                vars[k] = v.clone();
+            }
+        }
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "exit {:?}: {stdout}{}",
+                out.status.code(),
+                String::from_utf8_lossy(&out.stderr)
+            ))
+        }
+    }
+}

@@ -1,0 +1,346 @@
+//! A stand-in for Rundeck 6.1 running one of our jobs as a named user: the ACL policies decide
+//! whether the user may run the job and read each key-storage path it loads (Rundeck denies
+//! what no policy allows); options are checked as Rundeck checks them (required, `regex` as a
+//! whole match, `enforced` values, no undeclared option); secure options come from key storage;
+//! project globals, options and the user reach the script as Rundeck exports them
+//! (`RD_GLOBALS_*`, `RD_OPTION_*`, `RD_JOB_USERNAME`).
+
+use crate::kestra::save::whole_match;
+use crate::reference;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+pub struct Rundeck {
+    /// `project.globals.NAME` of the project `automatizacion`.
+    pub globals: BTreeMap<String, String>,
+    /// Key storage: path → value.
+    pub keys: BTreeMap<String, String>,
+    /// The groups of each user.
+    pub users: BTreeMap<String, Vec<String>>,
+    /// The ACL policy documents.
+    policies: Vec<Value>,
+    /// PATH on the Rundeck server node, where relctl is.
+    path: String,
+}
+
+/// How a job run ended, and everything its script printed.
+pub struct JobRun {
+    pub succeeded: bool,
+    pub output: String,
+}
+
+impl Rundeck {
+    pub fn new(acl_file: &Path, path: String) -> Self {
+        let text = std::fs::read_to_string(acl_file).unwrap();
+        let policies = text
+            .split("\n---\n")
+            .map(|doc| serde_yaml::from_str(doc).unwrap())
+            .collect();
+        Rundeck {
+            globals: BTreeMap::new(),
+            keys: BTreeMap::new(),
+            users: BTreeMap::new(),
+            policies,
+            path,
+        }
+    }
+
+    /// Whether a policy lets one of USER's groups do ACTION on a resource of KIND in CONTEXT
+    /// (`project` or `application`) whose properties are PROPERTIES.
+    fn allowed(
+        &self,
+        user: &str,
+        context: &str,
+        kind: &str,
+        properties: &[(&str, &str)],
+        action: &str,
+    ) -> bool {
+        let groups = self.users.get(user).cloned().unwrap_or_default();
+        self.policies.iter().any(|policy| {
+            let in_context = policy["context"].get(context).is_some();
+            let by: Vec<String> = match &policy["by"]["group"] {
+                Value::String(g) => vec![g.clone()],
+                Value::Array(g) => g
+                    .iter()
+                    .filter_map(|g| g.as_str().map(str::to_owned))
+                    .collect(),
+                _ => Vec::new(),
+            };
+            in_context
+                && groups.iter().any(|g| by.contains(g))
+                && policy["for"][kind]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|rule| {
+                        let allows = match &rule["allow"] {
+                            Value::String(a) => a == action,
+                            Value::Array(a) => a.iter().any(|a| a == action),
+                            _ => false,
+                        };
+                        let equals =
+                            rule["equals"]
+                                .as_object()
+                                .into_iter()
+                                .flatten()
+                                .all(|(k, v)| {
+                                    properties
+                                        .iter()
+                                        .any(|(p, value)| p == k && v.as_str() == Some(*value))
+                                });
+                        let matches =
+                            rule["match"]
+                                .as_object()
+                                .into_iter()
+                                .flatten()
+                                .all(|(k, v)| {
+                                    properties.iter().any(|(p, value)| {
+                                        p == k
+                                            && v.as_str().is_some_and(|re| whole_match(re, value))
+                                    })
+                                });
+                        allows && equals && matches
+                    })
+        })
+    }
+
+    /// Runs the (only) job of JOB_FILE as USER with OPTIONS given on the run form.
+    pub fn run(&self, job_file: &Path, user: &str, options: &[(&str, &str)]) -> JobRun {
+        let refused = |why: String| JobRun {
+            succeeded: false,
+            output: why,
+        };
+        let document: Value =
+            serde_yaml::from_str(&std::fs::read_to_string(job_file).unwrap()).unwrap();
+        let job = &document[0];
+        let (group, name) = (
+            job["group"].as_str().unwrap_or(""),
+            job["name"].as_str().unwrap_or(""),
+        );
+        let job_properties = [("group", group), ("name", name)];
+        if !self.allowed(user, "project", "job", &job_properties, "run") {
+            return refused(format!("Unauthorized: {user} may not run {group}/{name}"));
+        }
+        let declared = job["options"].as_array().cloned().unwrap_or_default();
+        for (given, _) in options {
+            if !declared.iter().any(|o| o["name"] == *given) {
+                return refused(format!("Option '{given}' is not declared by {name}"));
+            }
+        }
+        let mut env: Vec<(String, String)> = Vec::new();
+        for option in &declared {
+            let option_name = option["name"].as_str().unwrap_or("");
+            let mut value = options
+                .iter()
+                .find(|(n, _)| *n == option_name)
+                .map(|(_, v)| (*v).to_owned());
+            if value.is_none()
+                && let Some(path) = option["storagePath"].as_str()
+            {
+                let storage = [
+                    ("path", path),
+                    ("name", path.rsplit('/').next().unwrap_or("")),
+                ];
+                if !self.allowed(user, "application", "storage", &storage, "read") {
+                    return refused(format!("Unauthorized: {user} may not read {path}"));
+                }
+                value = Some(
+                    self.keys
+                        .get(path)
+                        .cloned()
+                        .unwrap_or_else(|| panic!("key storage has no {path}")),
+                );
+            }
+            let value = value.or_else(|| option["value"].as_str().map(str::to_owned));
+            let Some(value) = value.filter(|v| !v.is_empty()) else {
+                if option["required"] == true {
+                    return refused(format!("Option '{option_name}' is required"));
+                }
+                continue;
+            };
+            if let Some(regex) = option["regex"].as_str()
+                && !whole_match(regex, &value)
+            {
+                return refused(format!(
+                    "Option '{option_name}' doesn't match regular expression {regex}, value: {value}"
+                ));
+            }
+            if option["enforced"] == true {
+                let allowed = option["values"].as_array().into_iter().flatten();
+                if !allowed.filter_map(Value::as_str).any(|v| v == value) {
+                    return refused(format!(
+                        "Option '{option_name}' value is not one of the allowed values"
+                    ));
+                }
+            }
+            env.push((format!("RD_OPTION_{}", option_name.to_uppercase()), value));
+        }
+        let step = &job["sequence"]["commands"][0];
+        let interpreter = step["scriptInterpreter"].as_str().unwrap_or("/bin/sh");
+        let mut command = Command::new(interpreter);
+        command
+            .arg("-c")
+            .arg(step["script"].as_str().unwrap_or(""))
+            .env_clear()
+            .env("PATH", &self.path)
+            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .env("RD_JOB_USERNAME", user)
+            .env("RD_JOB_NAME", name)
+            .env("RD_JOB_GROUP", group)
+            .envs(env);
+        for (global, value) in &self.globals {
+            command.env(format!("RD_GLOBALS_{}", global.to_uppercase()), value);
+        }
+        let out = command.output().unwrap();
+        JobRun {
+            succeeded: out.status.success(),
+            output: format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        }
+    }
+}
+
+/// What `rd jobs load` would refuse in a job: keys Rundeck 6.1's job YAML does not have,
+/// missing required keys, values outside an enum, non-booleans where a boolean goes.
+pub fn job_problems(job: &Value) -> Vec<String> {
+    let format = reference::rundeck_jobs();
+    let mut problems = Vec::new();
+    keys(job, &format["job"]["properties"], "job", &mut problems);
+    keys(
+        &job["sequence"],
+        &format["sequence"]["properties"],
+        "sequence",
+        &mut problems,
+    );
+    for (i, option) in job["options"].as_array().into_iter().flatten().enumerate() {
+        let path = format!("options[{i}]");
+        keys(
+            option,
+            &format["option"]["properties"],
+            &path,
+            &mut problems,
+        );
+    }
+    for (i, step) in job["sequence"]["commands"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let kind = ["script", "exec", "scriptfile", "scripturl", "jobref"]
+            .into_iter()
+            .find(|k| step.get(*k).is_some())
+            .unwrap_or("type");
+        let properties = &format["step"]["kinds"][kind]["properties"];
+        keys(
+            step,
+            properties,
+            &format!("commands[{i}]({kind})"),
+            &mut problems,
+        );
+    }
+    problems
+}
+
+fn keys(object: &Value, properties: &Value, path: &str, problems: &mut Vec<String>) {
+    let Some(map) = object.as_object() else {
+        problems.push(format!("{path}: not a mapping"));
+        return;
+    };
+    for (name, field) in properties.as_object().into_iter().flatten() {
+        if field["required"] == true && !map.contains_key(name) {
+            problems.push(format!("{path}.{name}: required"));
+        }
+    }
+    for (key, value) in map {
+        match properties.get(key) {
+            None => problems.push(format!("{path}.{key}: unknown to Rundeck 6.1 job YAML")),
+            Some(field) if field["type"] == "enum" => {
+                let allowed = field["values"].as_array().cloned().unwrap_or_default();
+                if !allowed.contains(value) {
+                    problems.push(format!("{path}.{key}: {value} is not allowed"));
+                }
+            }
+            Some(field) if field["type"] == "boolean" && !value.is_boolean() => {
+                problems.push(format!("{path}.{key}: {value} is not a boolean"));
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+/// What Rundeck 6.1 refuses in an `.aclpolicy` file: unknown top-level keys, a context that is
+/// neither a project nor `application: rundeck`, rule keys and actions its resource types do
+/// not have, a rule without `allow` or `deny`, and a policy that names nobody.
+pub fn acl_problems(text: &str) -> Vec<String> {
+    let format = reference::rundeck_acl();
+    let allowed_keys: Vec<&str> = format["policy"]["allowedKeys"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let mut problems = Vec::new();
+    for (n, doc) in text.split("\n---\n").enumerate() {
+        let policy: Value = match serde_yaml::from_str(doc) {
+            Ok(policy) => policy,
+            Err(e) => {
+                problems.push(format!("policy {n}: {e}"));
+                continue;
+            }
+        };
+        for key in policy.as_object().into_iter().flatten().map(|(k, _)| k) {
+            if !allowed_keys.contains(&key.as_str()) {
+                problems.push(format!("policy {n}: unknown key {key}"));
+            }
+        }
+        if policy["by"].as_object().is_none_or(|by| by.is_empty()) {
+            problems.push(format!("policy {n}: `by` names nobody"));
+        }
+        let context = if policy["context"]["project"].is_string() {
+            "project"
+        } else if policy["context"]["application"] == "rundeck" {
+            "application"
+        } else {
+            problems.push(format!("policy {n}: unknown context"));
+            continue;
+        };
+        let types = &format["forTypes"][context]["types"];
+        for (kind, rules) in policy["for"].as_object().into_iter().flatten() {
+            if types[kind].is_null() {
+                problems.push(format!("policy {n}: {context} has no resource type {kind}"));
+                continue;
+            }
+            for rule in rules.as_array().into_iter().flatten() {
+                for key in rule.as_object().into_iter().flatten().map(|(k, _)| k) {
+                    if format["typeRule"]["properties"].get(key).is_none() {
+                        problems.push(format!("policy {n}: unknown rule key {key}"));
+                    }
+                }
+                if rule.get("allow").is_none() && rule.get("deny").is_none() {
+                    problems.push(format!(
+                        "policy {n}: a {kind} rule allows and denies nothing"
+                    ));
+                }
+                let actions: Vec<&Value> = match &rule["allow"] {
+                    Value::Array(a) => a.iter().collect(),
+                    Value::Null => Vec::new(),
+                    one => vec![one],
+                };
+                if let Some(known) = types[kind]["actions"].as_array() {
+                    for action in actions {
+                        if !known.contains(action) {
+                            problems.push(format!("policy {n}: {kind} has no action {action}"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    problems
+}

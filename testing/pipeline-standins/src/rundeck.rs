@@ -106,6 +106,15 @@ impl Rundeck {
         })
     }
 
+    /// Whether the ACL lets USER read the key-storage entry at PATH.
+    pub fn may_read(&self, user: &str, path: &str) -> bool {
+        let storage = [
+            ("path", path),
+            ("name", path.rsplit('/').next().unwrap_or("")),
+        ];
+        self.allowed(user, "application", "storage", &storage, "read")
+    }
+
     /// Runs the (only) job of JOB_FILE as USER with OPTIONS given on the run form.
     pub fn run(&self, job_file: &Path, user: &str, options: &[(&str, &str)]) -> JobRun {
         let refused = |why: String| JobRun {
@@ -139,11 +148,7 @@ impl Rundeck {
             if value.is_none()
                 && let Some(path) = option["storagePath"].as_str()
             {
-                let storage = [
-                    ("path", path),
-                    ("name", path.rsplit('/').next().unwrap_or("")),
-                ];
-                if !self.allowed(user, "application", "storage", &storage, "read") {
+                if !self.may_read(user, path) {
                     return refused(format!("Unauthorized: {user} may not read {path}"));
                 }
                 value = Some(

@@ -152,6 +152,22 @@ fn the_acl_loads_and_grants_each_group_only_what_its_job_needs() {
     );
     let approver = rundeck.run(&rollback, "ana", &rollback_options);
     assert!(refused(approver), "approvers do not roll back");
+    // Each group reads exactly the keys its jobs load.
+    for (path, approvers, admins) in [
+        ("approver-signing-key", true, true),
+        ("kestra-password", true, true),
+        ("deployer-signing-key", false, true),
+        ("karmada-kubeconfig", false, true),
+    ] {
+        let path = format!("keys/automatizacion/{path}");
+        assert_eq!(
+            rundeck.may_read("ana", &path),
+            approvers,
+            "approvers and {path}"
+        );
+        assert_eq!(rundeck.may_read("root", &path), admins, "admins and {path}");
+        assert!(!rundeck.may_read("dev", &path), "others and {path}");
+    }
     // Were approvers let run the rollback, they still could not read its keys.
     let text = read(ACL);
     let widened = text.replacen(

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Serves the app at http://127.0.0.1:${PORT:-3000}: with `spin up` when Spin 3.4 or later is
-# installed, otherwise with the local host (crates/spin-host), which `make build` builds.
+# installed, otherwise with the local host (tools/spin-host), which `make build` builds.
 # Creates .spin/auth_hmac_key on first use so that `token` mints tokens the API accepts.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -15,7 +15,7 @@
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::{http_component, sqlite3, variables};
 
-/// Answers through `spin-response`, as the app does: the SDK's own path sends the body in a
+/// Answers through `spin-edge`, as the app does: the SDK's own path sends the body in a
 /// second write that Nagle's algorithm can hold for 40 ms at concurrency 1, which would swamp
 /// the microseconds measured here.
 #[http_component]
@@ -32,7 +32,7 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
             },
         },
     };
-    spin_response::send(out, status, &[], body.as_bytes());
+    spin_edge::send(out, status, &[], body.as_bytes());
 }
 
 /// The ledger's migration check: the cheapest read of a ledger table.

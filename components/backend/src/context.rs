@@ -15,8 +15,9 @@ pub struct Call<'r, 'h> {
     pub req: &'r ApiRequest,
     pub host: &'r Host<'h>,
     pub request_id: String,
-    /// The `{version}` segment of the path, when the route has one.
-    pub path_version: Option<String>,
+    /// The `{version}` segment of the path, when the route has one, parsed as the request
+    /// arrived; a version no release could have is a 404, answered where the handler asks.
+    pub path_version: Option<Result<Version, ApiError>>,
     /// The OpenAPI document for these clusters. The router lends it, so that handlers need not
     /// know the route table that the document is made from.
     pub openapi: fn(&ledger::Clusters) -> serde_json::Value,
@@ -26,9 +27,11 @@ pub struct Call<'r, 'h> {
 }
 
 impl<'r> Call<'r, '_> {
-    /// The `{version}` of the path, parsed; a version no release could have is not found.
+    /// The `{version}` of the path; a version no release could have is not found.
     pub fn version(&self) -> Result<Version, ApiError> {
-        input::path_version(self.path_version.as_deref().unwrap_or_default())
+        self.path_version
+            .clone()
+            .unwrap_or_else(|| Err(ApiError::NotFound("no such release".into())))
     }
 
     /// The request body, read on first use: only routes that take one ask, and only after

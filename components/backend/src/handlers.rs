@@ -2,6 +2,7 @@
 //! The `#[utoipa::path]` attributes are the OpenAPI document's source.
 
 use crate::auth::Role;
+use crate::build_info;
 use crate::context::Call;
 use crate::http::ApiResponse;
 use crate::input::{ApprovalRequestInput, DecisionInput, DeploymentInput, Query, ReleaseInput};
@@ -78,8 +79,8 @@ fn build_info(cx: &mut Call) -> Result<Info, ApiError> {
     let settings = cx.settings()?;
     Ok(Info {
         name: "automatizacion",
-        version: crate::VERSION,
-        commit: crate::COMMIT,
+        version: build_info::VERSION,
+        commit: build_info::COMMIT,
         cluster_name: settings.cluster_name.clone(),
         region: settings.region.clone(),
     })
@@ -145,8 +146,12 @@ pub fn openapi_json(cx: &mut Call) -> Handled {
 pub fn metrics_text(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let counts = cx.read_ledger(|ledger| ledger.counts())?;
-    let now = ledger::time::Timestamp::now();
-    let text = metrics::render(&counts, crate::VERSION, crate::COMMIT, now);
+    let text = metrics::render(
+        &counts,
+        build_info::VERSION,
+        build_info::COMMIT,
+        cx.host.now,
+    );
     Ok(ApiResponse::new(
         200,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -1,6 +1,7 @@
 //! The request and response as the router sees them, free of any host's HTTP types.
 
 use ledger::{DbError, Executor, Timestamp};
+use spin_edge::RequestHead;
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -23,37 +24,33 @@ pub enum Body {
     Broken(String),
 }
 
+/// A request to the API: what arrived before the body, and the body as far as it was read.
 #[derive(Debug, Clone)]
 pub struct ApiRequest {
-    pub method: String,
-    /// The path without the query, percent-encoded as received.
-    pub path: String,
-    /// The query string without `?`; empty when there is none.
-    pub query: String,
-    /// Header names in lowercase.
-    pub headers: Vec<(String, String)>,
+    pub head: RequestHead,
     pub body: Body,
 }
 
+/// The request's method, target and headers are read straight through it (`req.path`).
+impl std::ops::Deref for ApiRequest {
+    type Target = RequestHead;
+
+    fn deref(&self) -> &RequestHead {
+        &self.head
+    }
+}
+
 impl ApiRequest {
-    /// Builds a request from a path that may carry a query string.
+    /// A request for a target that may carry a query string, with an empty body.
     pub fn new(method: &str, path_and_query: &str) -> Self {
-        let (path, query) = path_and_query
-            .split_once('?')
-            .unwrap_or((path_and_query, ""));
         Self {
-            // Methods are case-sensitive (RFC 9110): `post` is not `POST`.
-            method: method.to_owned(),
-            path: path.to_owned(),
-            query: query.to_owned(),
-            headers: Vec::new(),
+            head: RequestHead::new(method, path_and_query),
             body: Body::Complete(Vec::new()),
         }
     }
 
     pub fn header(mut self, name: &str, value: &str) -> Self {
-        self.headers
-            .push((name.to_ascii_lowercase(), value.to_owned()));
+        self.head = self.head.header(name, value);
         self
     }
 
@@ -70,59 +67,10 @@ impl ApiRequest {
         };
         self
     }
-
-    pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.header_values(name).next()
-    }
-
-    /// Every value of a header that may be repeated.
-    pub fn header_values(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.headers
-            .iter()
-            .filter(move |(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiResponse {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-impl ApiResponse {
-    pub fn new(status: u16, content_type: &str, body: Vec<u8>) -> Self {
-        Self {
-            status,
-            headers: vec![("content-type".into(), content_type.into())],
-            body,
-        }
-    }
-
-    pub fn json(status: u16, value: &impl serde::Serialize) -> Self {
-        // Serialising the ledger's own records cannot fail: they hold only strings and numbers.
-        let body = serde_json::to_vec(value).unwrap_or_default();
-        Self::new(status, "application/json", body)
-    }
-
-    pub fn with_header(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((name.into(), value.into()));
-        self
-    }
-
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// The body parsed as JSON; `Null` if it is not JSON. For tests and tools.
-    pub fn json_body(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or(serde_json::Value::Null)
-    }
-}
+/// An API answer.
+pub type ApiResponse = spin_edge::Response;
 
 /// Opens the database: PostgreSQL at the given `db_url`, or the default SQLite database.
 pub type OpenDb<'a> = dyn Fn(Option<&str>) -> Result<Box<dyn Executor + 'a>, DbError> + 'a;

@@ -6,17 +6,12 @@ use crate::problem::ApiError;
 use ledger::model::{NewDecision, NewDeployment, NewRelease, PageRequest};
 use ledger::types::{
     ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
-    Invalid, Subject, Version, WebUrl, bounded_text,
+    Invalid, MAX_COMMENT, MAX_MESSAGE, MAX_NOTES, Subject, Version, WebUrl, bounded_text,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use spin_edge::{decode_path_segment, decode_query_value};
 use utoipa::ToSchema;
-
-/// The longest text each field takes, in characters. The OpenAPI document states the same
-/// numbers (`max_length` below; a test keeps the two equal).
-pub const MAX_NOTES: usize = 10_000;
-pub const MAX_MESSAGE: usize = 2_000;
-pub const MAX_COMMENT: usize = 2_000;
 
 fn field<T>(name: &str, parsed: Result<T, Invalid>) -> Result<T, ApiError> {
     parsed.map_err(|Invalid(reason)| ApiError::Unprocessable {
@@ -267,6 +262,9 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
     }
 }
 
+/// A `next_cursor`: the id of a page's last item, as [`Query::page`] reads it.
+pub const CURSOR_PATTERN: &str = "^[1-9][0-9]{0,17}$";
+
 /// Query parameters, each allowed at most once and only if the route knows it.
 pub struct Query(Vec<(String, String)>);
 
@@ -275,14 +273,12 @@ impl Query {
         let mut pairs: Vec<(String, String)> = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = percent_decode(&name.replace('+', " ")).ok_or_else(|| {
+            let name = decode_query_value(name).ok_or_else(|| {
                 ApiError::BadRequest("the query string is not valid percent-encoded UTF-8".into())
             })?;
-            let value = percent_decode(&value.replace('+', " ")).ok_or_else(|| {
-                ApiError::Unprocessable {
-                    field: name.clone(),
-                    reason: "not valid percent-encoded UTF-8".into(),
-                }
+            let value = decode_query_value(value).ok_or_else(|| ApiError::Unprocessable {
+                field: name.clone(),
+                reason: "not valid percent-encoded UTF-8".into(),
             })?;
             if !allowed.contains(&name.as_str()) {
                 let reason = match allowed {
@@ -334,9 +330,12 @@ impl Query {
         let before_id = self
             .get("cursor")
             .map(|text| {
-                text.parse::<i64>()
-                    .ok()
-                    .filter(|id| *id > 0)
+                let digits = (1..=18).contains(&text.len())
+                    && text.bytes().all(|b| b.is_ascii_digit())
+                    && !text.starts_with('0');
+                digits
+                    .then(|| text.parse::<i64>().ok())
+                    .flatten()
                     .ok_or_else(|| ApiError::Unprocessable {
                         field: "cursor".into(),
                         reason: "not a cursor this API returned".into(),
@@ -356,44 +355,14 @@ impl Query {
 /// A version taken from the path (`+` in build metadata may arrive as `%2B`).
 pub fn path_version(segment: &str) -> Result<Version, ApiError> {
     let text =
-        percent_decode(segment).ok_or_else(|| ApiError::NotFound("no such release".into()))?;
+        decode_path_segment(segment).ok_or_else(|| ApiError::NotFound("no such release".into()))?;
     Version::parse(&text)
         .map_err(|_| ApiError::NotFound(format!("no release has version `{text}`")))
-}
-
-/// Decodes `%XX` escapes; `None` for a broken escape or invalid UTF-8.
-pub fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percent_decoding_handles_escapes_and_refuses_broken_ones() {
-        assert_eq!(
-            percent_decode("1.0.0%2Bbuild").as_deref(),
-            Some("1.0.0+build")
-        );
-        assert_eq!(percent_decode("%C3%B1").as_deref(), Some("ñ"));
-        assert_eq!(percent_decode("%G1"), None);
-        assert_eq!(percent_decode("%C3"), None);
-        assert_eq!(percent_decode("abc%2"), None);
-    }
 
     #[test]
     fn queries_refuse_unknown_and_repeated_parameters() {

@@ -5,8 +5,8 @@
 //! the incoming request into an [`ApiRequest`], lends [`Host`] access to variables and
 //! databases, and writes the response and the access-log line back out.
 
-mod access_log;
 mod auth;
+mod build_info;
 mod context;
 mod handlers;
 mod http;
@@ -22,13 +22,9 @@ mod settings;
 #[allow(unsafe_code)]
 mod spin;
 
-pub use access_log::AccessLog;
+pub use build_info::{COMMIT, VERSION};
 pub use http::{ApiRequest, ApiResponse, BODY_DEADLINE_MS, Body, Host, MAX_BODY_BYTES};
-pub use input::{MAX_COMMENT, MAX_MESSAGE, MAX_NOTES};
 pub use router::handle;
 pub use routes::Route;
 pub use settings::{Settings, VARIABLES};
-
-/// The version and commit this component was built from.
-pub const VERSION: &str = env!("BUILD_APP_VERSION");
-pub const COMMIT: &str = env!("BUILD_GIT_COMMIT");
+pub use spin_edge::AccessLog;

@@ -3,6 +3,7 @@
 
 use ledger::model::Counts;
 use ledger::time::Timestamp;
+use spin_edge::label_value;
 use std::fmt::Write;
 
 /// The exposition text of COUNTS; ages are measured at NOW.
@@ -27,7 +28,7 @@ pub fn render(counts: &Counts, version: &str, commit: &str, now: Timestamp) -> S
         let _ = writeln!(
             out,
             "ledger_deployment_events{{cluster=\"{}\",status=\"{status}\"}} {count}",
-            escape(cluster)
+            label_value(cluster.as_str())
         );
     }
     gauge(
@@ -39,8 +40,8 @@ pub fn render(counts: &Counts, version: &str, commit: &str, now: Timestamp) -> S
         let _ = writeln!(
             out,
             "ledger_cluster_release{{cluster=\"{}\",environment=\"{environment}\",version=\"{}\"}} 1",
-            escape(cluster),
-            escape(release)
+            label_value(cluster.as_str()),
+            label_value(release.as_str())
         );
     }
     gauge(
@@ -52,7 +53,7 @@ pub fn render(counts: &Counts, version: &str, commit: &str, now: Timestamp) -> S
         let _ = writeln!(
             out,
             "ledger_newest_approved_release{{version=\"{}\"}} 1",
-            escape(release)
+            label_value(release.as_str())
         );
     }
     gauge(
@@ -72,8 +73,8 @@ pub fn render(counts: &Counts, version: &str, commit: &str, now: Timestamp) -> S
     let _ = writeln!(
         out,
         "ledger_build_info{{version=\"{}\",commit=\"{}\"}} 1",
-        escape(version),
-        escape(commit)
+        label_value(version),
+        label_value(commit)
     );
     out
 }
@@ -82,17 +83,18 @@ fn gauge(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
 }
 
-/// Escapes a label value as the exposition format requires.
-fn escape(value: &str) -> String {
-    value
-        .replace('\\', r"\\")
-        .replace('"', "\\\"")
-        .replace('\n', r"\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ledger::types::{ClusterName, Version};
+
+    fn cluster(name: &str) -> ClusterName {
+        ClusterName::parse(name).unwrap()
+    }
+
+    fn version(text: &str) -> Version {
+        Version::parse(text).unwrap()
+    }
     use ledger::types::{ApprovalState, DeploymentStatus, Environment};
 
     #[test]
@@ -104,9 +106,13 @@ mod tests {
                 (ApprovalState::Approved, 0),
                 (ApprovalState::Rejected, 2),
             ],
-            deployments: vec![("prod-east".into(), DeploymentStatus::Succeeded, 4)],
-            current: vec![("prod-east".into(), Environment::Production, "1.3.0".into())],
-            newest_approved: Some("1.4.0".into()),
+            deployments: vec![(cluster("prod-east"), DeploymentStatus::Succeeded, 4)],
+            current: vec![(
+                cluster("prod-east"),
+                Environment::Production,
+                version("1.3.0"),
+            )],
+            newest_approved: Some(version("1.4.0")),
             oldest_pending_since: Some(Timestamp::from_micros(1_000_000)),
         };
         let text = render(&counts, "0.1.0", "a\"b", Timestamp::from_micros(91_500_000));

@@ -2,12 +2,15 @@
 //! then the constraints the server enforces (from the same constants the validators use) and
 //! the links that lead a client from a new release to its approval decision.
 
-use crate::input::{MAX_COMMENT, MAX_MESSAGE, MAX_NOTES};
+use crate::input::CURSOR_PATTERN;
 use crate::problem::Problem;
 use crate::routes;
 use ledger::Clusters;
 use ledger::model::PageRequest;
-use ledger::types::MAX_VERSION_CHARS;
+use ledger::types::{
+    ArtifactRef, CommitSha, Digest, MAX_COMMENT, MAX_MESSAGE, MAX_NOTES, Subject, TEXT_PATTERN,
+    Version, WebUrl,
+};
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 use utoipa::openapi::path::HttpMethod;
@@ -50,7 +53,7 @@ impl utoipa::Modify for BearerAuth {
 /// The document for a backend serving `clusters` (deployments name one of them).
 pub fn document(clusters: &Clusters) -> Value {
     let mut doc = ApiDoc::openapi();
-    doc.info.version = crate::VERSION.to_owned();
+    doc.info.version = crate::build_info::VERSION.to_owned();
     for route in routes::all() {
         let mut schemas = Vec::new();
         (route.schemas)(&mut schemas);
@@ -71,30 +74,11 @@ pub fn document(clusters: &Clusters) -> Value {
     doc
 }
 
-/// A semantic version (semver.org's own expression), with numbers that fit 64 bits as the
-/// `semver` crate requires.
-pub const VERSION_PATTERN: &str = r"^(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})\.(0|[1-9][0-9]{0,18})(-(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)(\.(0|[1-9][0-9]{0,18}|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*)?(\+[0-9a-zA-Z-]+(\.[0-9a-zA-Z-]+)*)?$";
-/// An OCI reference the ledger accepts: an optional registry (a host name with a dot, and a
-/// port), lowercase path components with single separators (the first without a dot, which
-/// would make it a registry), an optional tag and an optional digest.
-pub const ARTIFACT_PATTERN: &str = r"^([a-z0-9]+(-[a-z0-9]+)*(\.[a-z0-9]+(-[a-z0-9]+)*)+(:[0-9]{1,5})?/)?[a-z0-9]+([_-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(@sha256:[0-9a-f]{64})?$";
-pub const DIGEST_PATTERN: &str = "^sha256:[0-9a-f]{64}$";
-pub const COMMIT_PATTERN: &str = "^[0-9a-fA-F]{40}$";
-pub const URL_PATTERN: &str =
-    r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*)?$";
-/// A subject a service account acts for, as the document promises it: plain letters, digits
-/// and `._@-`, single inner spaces. (The server takes more: any subject that passes the
-/// identity rule of crates/ledger/src/identity.rs.)
-pub const SUBJECT_PATTERN: &str = r"^[A-Za-z0-9._@-]+( [A-Za-z0-9._@-]+)*$";
-/// A `next_cursor`: the id of a page's last item.
-pub const CURSOR_PATTERN: &str = "^[1-9][0-9]{0,17}$";
-/// Text fields take any characters but control characters other than tab and new lines.
-const TEXT_PATTERN: &str = "^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F]*$";
-
 /// Puts the server's own bounds on every parameter and input field.
 fn constrain(doc: &mut Value, clusters: &Clusters) {
+    // Each validated type states its own rule (crates/ledger/src/types.rs).
     let version =
-        json!({"type": "string", "pattern": VERSION_PATTERN, "maxLength": MAX_VERSION_CHARS});
+        json!({"type": "string", "pattern": Version::PATTERN, "maxLength": Version::MAX_CHARS});
     let text = |max: usize| json!({"type": "string", "maxLength": max, "pattern": TEXT_PATTERN});
     let bounds = [
         ("version", version.clone()),
@@ -123,24 +107,24 @@ fn constrain(doc: &mut Value, clusters: &Clusters) {
         }
     }
     let names: Vec<&str> = clusters.iter().map(|(name, _)| name.as_str()).collect();
-    let subject = json!({"type": ["string", "null"], "pattern": SUBJECT_PATTERN,
-                         "maxLength": ledger::identity::MAX_SUBJECT_CHARS});
+    let subject = json!({"type": ["string", "null"], "pattern": Subject::DOCUMENTED_PATTERN,
+                         "maxLength": Subject::MAX_CHARS});
     let fields = [
         ("ReleaseInput", "version", version),
         (
             "ReleaseInput",
             "artifact",
-            json!({"type": "string", "pattern": ARTIFACT_PATTERN, "maxLength": 512}),
+            json!({"type": "string", "pattern": ArtifactRef::PATTERN, "maxLength": ArtifactRef::MAX_CHARS}),
         ),
         (
             "ReleaseInput",
             "digest",
-            json!({"type": "string", "pattern": DIGEST_PATTERN}),
+            json!({"type": "string", "pattern": Digest::PATTERN}),
         ),
         (
             "ReleaseInput",
             "commit",
-            json!({"type": "string", "pattern": COMMIT_PATTERN}),
+            json!({"type": "string", "pattern": CommitSha::PATTERN}),
         ),
         ("ReleaseInput", "notes", text(MAX_NOTES)),
         ("ReleaseInput", "on_behalf_of", subject.clone()),
@@ -158,7 +142,7 @@ fn constrain(doc: &mut Value, clusters: &Clusters) {
         (
             "DeploymentInput",
             "execution_url",
-            json!({"type": ["string", "null"], "pattern": URL_PATTERN, "maxLength": 2048}),
+            json!({"type": ["string", "null"], "pattern": WebUrl::PATTERN, "maxLength": WebUrl::MAX_CHARS}),
         ),
         ("DecisionInput", "comment", text(MAX_COMMENT)),
     ];

@@ -90,7 +90,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(allowed) => format!("use {}", allowed.join(" or ")),
             ApiError::PayloadTooLarge => format!(
                 "request bodies are limited to {} bytes",
-                crate::MAX_BODY_BYTES
+                crate::http::MAX_BODY_BYTES
             ),
             ApiError::UnsupportedMediaType => "send the body as application/json".into(),
             ApiError::Unprocessable { field, reason } => format!("{field}: {reason}"),

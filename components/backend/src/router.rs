@@ -1,12 +1,13 @@
 //! Routing: each request to its route from the table in `routes`, and the one place where
 //! errors become problem responses and every request becomes an access-log line.
 
-use crate::access_log::AccessLog;
 use crate::context::Call;
 use crate::http::{ApiRequest, ApiResponse, Host};
+use crate::input;
 use crate::openapi;
 use crate::problem::ApiError;
 use crate::routes;
+use spin_edge::AccessLog;
 
 /// Handles one request and describes it for the access log.
 pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
@@ -15,10 +16,10 @@ pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
         .header_value("x-request-id")
         .filter(|id| valid_request_id(id))
         .map_or_else(|| host.fresh_request_id.clone(), str::to_owned);
-    let trace_id =
-        trace_context::trace_id_of(req.header_value("traceparent"), &host.fresh_trace_id);
+    let trace_id = spin_edge::trace_id_of(req.header_value("traceparent"), &host.fresh_trace_id);
     let routes = routes::all();
     let (matching, path_version) = routes::matching(&routes, &req.path);
+    let path_version = path_version.map(|segment| input::path_version(&segment));
     let mut call = Call {
         req,
         host,
@@ -67,9 +68,10 @@ pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
         duration_ms: started.elapsed().as_secs_f64() * 1e3,
         request_id: call.request_id,
         trace_id,
-        actor: call
-            .principal
-            .map_or_else(|| "-".into(), |p| p.subject.to_string()),
+        actor: Some(
+            call.principal
+                .map_or_else(|| "-".into(), |p| p.subject.to_string()),
+        ),
         error,
     };
     (response, log)

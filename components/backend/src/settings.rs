@@ -4,14 +4,7 @@
 use crate::auth::Verifier;
 use ledger::Clusters;
 use ledger::clusters::DEFAULT_CLUSTERS;
-
-/// A Spin variable the backend reads: its name, its default, and whether it is a secret.
-pub struct Variable {
-    pub name: &'static str,
-    pub default: &'static str,
-    pub secret: bool,
-    pub meaning: &'static str,
-}
+use spin_edge::{Variable, value_or_default};
 
 /// Every variable the backend reads. `spin.toml` declares exactly these (a test checks it).
 pub const VARIABLES: &[Variable] = &[
@@ -19,7 +12,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "clusters",
         default: DEFAULT_CLUSTERS,
         secret: false,
-        meaning: "Known clusters and their environments, as `name=staging|production` pairs separated by commas.",
+        meaning: "Known clusters and their environments: `name=environment` pairs (`staging` or `production`), separated by commas.",
     },
     Variable {
         name: "cluster_name",
@@ -97,15 +90,7 @@ pub struct Settings {
 impl Settings {
     /// Reads every variable, falling back to its default. The error names the variable.
     pub fn load(variable: &dyn Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let get = |name: &str| {
-            variable(name).unwrap_or_else(|| {
-                VARIABLES
-                    .iter()
-                    .find(|v| v.name == name)
-                    .map_or("", |v| v.default)
-                    .to_owned()
-            })
-        };
+        let get = |name: &str| value_or_default(VARIABLES, variable, name);
         let clusters =
             Clusters::parse(&get("clusters")).map_err(|e| format!("variable clusters: {e}"))?;
         let db_url = Some(get("db_url").trim().to_owned()).filter(|url| !url.is_empty());

@@ -13,22 +13,10 @@ use wasi::io::streams::StreamError;
 
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    let method = req.method().to_string();
-    let path_and_query = req.path_with_query().unwrap_or_else(|| "/".into());
-    let headers = req
-        .headers()
-        .entries()
-        .into_iter()
-        .map(|(name, value)| {
-            (
-                name.to_ascii_lowercase(),
-                String::from_utf8_lossy(&value).into_owned(),
-            )
-        })
-        .collect();
-    let mut request = ApiRequest::new(&method, &path_and_query);
-    request.headers = headers;
-    request.body = Body::Unread;
+    let request = ApiRequest {
+        head: spin_edge::incoming_head(&req),
+        body: Body::Unread,
+    };
     let declared = request
         .header_value("content-length")
         .map(|n| n.trim().parse::<u64>());
@@ -42,12 +30,12 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         variable: &|name| variables::get(name).ok(),
         open_db: &open_db,
         now: Timestamp::now(),
-        fresh_request_id: fresh_request_id(),
-        fresh_trace_id: fresh_request_id(),
+        fresh_request_id: spin_edge::fresh_hex(16),
+        fresh_trace_id: spin_edge::fresh_hex(16),
         read_body: &read_body,
     };
-    let (response, log) = crate::handle(&request, &host);
-    spin_response::send(out, response.status, &response.headers, &response.body);
+    let (response, log) = crate::router::handle(&request, &host);
+    spin_edge::send(out, response.status, &response.headers, &response.body);
     // After the answer has gone: writing the line never delays the client.
     println!("{}", log.to_line());
 }
@@ -102,11 +90,6 @@ fn read_body(req: IncomingRequest, declared: Option<Result<u64, std::num::ParseI
         )),
         (Ok(()), _) => Body::Complete(bytes),
     }
-}
-
-fn fresh_request_id() -> String {
-    let bytes = wasi::random::random::get_random_bytes(16);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn open_db<'a>(db_url: Option<&str>) -> Result<Box<dyn Executor + 'a>, DbError> {

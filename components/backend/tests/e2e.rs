@@ -39,8 +39,7 @@ fn story(runtime: Runtime, store: Store) {
     let kestra = token("kestra", &["deployer"]);
     let alice = token("alice", &["approver"]);
     let created = host.post_json("/api/releases", &kestra, &release_body("2.0.0"));
-    assert_eq!(created.status, 201, "{}", created.body);
-    assert_eq!(created.header("content-type"), Some("application/json"));
+    created.assert_is(201, "application/json");
     let deploy = |cluster: &str, status: &str| {
         host.post_json(
             "/api/releases/2.0.0/deployments",
@@ -49,12 +48,7 @@ fn story(runtime: Runtime, store: Store) {
         )
     };
     assert_eq!(deploy("staging", "succeeded").status, 201);
-    let requested = host.post(
-        "/api/releases/2.0.0/approval",
-        Some(&kestra),
-        "application/json",
-        b"",
-    );
+    let requested = host.post_empty("/api/releases/2.0.0/approval", &kestra);
     assert_eq!(requested.status, 201, "{}", requested.body);
     let decision = json!({"decision": "approve", "comment": "ok"});
     assert_eq!(
@@ -109,11 +103,7 @@ fn auth_failures(runtime: Runtime, store: Store) {
         )
     };
     let missing = create(None);
-    assert_eq!(missing.status, 401);
-    assert_eq!(
-        missing.header("content-type"),
-        Some("application/problem+json")
-    );
+    missing.assert_is(401, "application/problem+json");
     assert!(missing.header("www-authenticate").is_some());
 
     let roles = vec!["deployer".to_owned()];
@@ -173,34 +163,15 @@ fn bad_input(runtime: Runtime, store: Store) {
     let huge = json!({"notes": "x".repeat(100 * 1024)}).to_string();
     assert_eq!(post("application/json", huge.as_bytes()), 413);
     assert_eq!(post("text/plain", b"{}"), 415);
-    let mut unknown = release_body("1.0.0");
-    unknown["extra"] = json!(1);
-    let reply = host.post_json("/api/releases", &kestra, &unknown);
-    assert_eq!(
-        (reply.status, reply.json()["field"].clone()),
-        (422, json!("extra"))
-    );
-    let mut bad_digest = release_body("1.0.0");
-    bad_digest["digest"] = json!("sha256:nope");
-    let reply = host.post_json("/api/releases", &kestra, &bad_digest);
-    assert_eq!(
-        (reply.status, reply.json()["field"].clone()),
-        (422, json!("digest"))
-    );
-    assert_eq!(
-        host.post_json("/api/releases", &kestra, &release_body("1.0.0"))
-            .status,
-        201
-    );
+    host.assert_release_refused(&kestra, "extra", json!(1));
+    host.assert_release_refused(&kestra, "digest", json!("sha256:nope"));
+    host.create_release(&kestra, "1.0.0");
     let reply = host.post_json(
         "/api/releases/1.0.0/deployments",
         &kestra,
         &json!({"cluster": "mars", "status": "started"}),
     );
-    assert_eq!(
-        (reply.status, reply.json()["field"].clone()),
-        (422, json!("cluster"))
-    );
+    reply.assert_refused_field("cluster");
     let audit = host.get("/api/audit").json();
     assert_eq!(audit["items"].as_array().unwrap().len(), 1);
 }
@@ -208,11 +179,7 @@ fn bad_input(runtime: Runtime, store: Store) {
 fn fifty_concurrent_writes(runtime: Runtime, store: Store) {
     let (host, _db) = host(runtime, "concurrent", store);
     let kestra = token("kestra", &["deployer"]);
-    assert_eq!(
-        host.post_json("/api/releases", &kestra, &release_body("3.0.0"))
-            .status,
-        201
-    );
+    host.create_release(&kestra, "3.0.0");
     let started = std::time::Instant::now();
     let ids: Vec<i64> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..50)
@@ -299,11 +266,7 @@ fn migrations_survive_a_restart_on_the_same_store(runtime: Runtime) {
         let host = HostBuilder::on(runtime, "restart")
             .sqlite_dir(dir.clone())
             .start();
-        assert_eq!(
-            host.post_json("/api/releases", &kestra, &release_body("4.0.0"))
-                .status,
-            201
-        );
+        host.create_release(&kestra, "4.0.0");
     }
     let host = HostBuilder::on(runtime, "restart").sqlite_dir(dir).start();
     assert_eq!(host.get("/api/releases/4.0.0").status, 200);
@@ -326,11 +289,7 @@ fn a_database_host_outside_db_outbound_host_is_refused(runtime: Runtime) {
         .ready_path("/api/health")
         .start();
     let ready = host.get("/api/ready");
-    assert_eq!(ready.status, 503, "{}", ready.body);
-    assert_eq!(
-        ready.header("content-type"),
-        Some("application/problem+json")
-    );
+    ready.assert_is(503, "application/problem+json");
     assert!(
         !ready.body.contains("localhost"),
         "no internals: {}",

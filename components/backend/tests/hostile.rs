@@ -122,12 +122,7 @@ fn look_alike_subjects_are_one_person_or_refused(runtime: Runtime) {
     let staging = json!({"cluster": "staging", "status": "succeeded"});
     let path = "/api/releases/1.0.0/deployments";
     assert_eq!(host.post_json(path, &alice, &staging).status, 201);
-    let requested = host.post(
-        "/api/releases/1.0.0/approval",
-        Some(&alice),
-        "application/json",
-        b"",
-    );
+    let requested = host.post_empty("/api/releases/1.0.0/approval", &alice);
     assert_eq!(requested.status, 201, "{}", requested.body);
     let decide = |sub: &str| {
         host.post_json(
@@ -217,11 +212,7 @@ fn forged_and_odd_tokens_are_refused(runtime: Runtime) {
     }
     // The same claims under a plain header are fine: the refusals above are about the header.
     let plain = hand_made_jwt(&hs256, &claims(0));
-    assert_eq!(
-        host.post_json("/api/releases", &plain, &release_body("1.0.0"))
-            .status,
-        201
-    );
+    host.create_release(&plain, "1.0.0");
     // Two Authorization headers are ambiguous: refused even when both carry the good token.
     let mut stream = connect(&host);
     let body = release_body("2.0.0").to_string();
@@ -254,18 +245,12 @@ fn odd_requests_get_clear_refusals(runtime: Runtime) {
     let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
     assert_eq!(post("application/json", nested.as_bytes()).status, 400);
     assert_eq!(post("application/json", &[0xff, 0xfe, 0x7b]).status, 400);
-    let mut long_version = release_body("1.0.0");
-    long_version["version"] = json!(format!("1.0.0-{}", "a".repeat(123)));
-    let reply = host.post_json("/api/releases", &kestra, &long_version);
-    assert_eq!(
-        (reply.status, reply.json()["field"].clone()),
-        (422, json!("version"))
+    host.assert_release_refused(
+        &kestra,
+        "version",
+        json!(format!("1.0.0-{}", "a".repeat(123))),
     );
-    assert_eq!(
-        host.post_json("/api/releases", &kestra, &release_body("1.0.0"))
-            .status,
-        201
-    );
+    host.create_release(&kestra, "1.0.0");
     for url in [
         "javascript:alert(1)",
         "data:text/html,<script>1</script>",

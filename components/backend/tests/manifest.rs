@@ -3,16 +3,12 @@
 //! routed to it.
 
 use backend::VARIABLES;
+use host_harness::{assert_variables_declared_and_passed, assert_variables_documented, spin_toml};
 use toml::Value;
-
-fn manifest() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spin.toml");
-    Value::Table(toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
-}
 
 #[test]
 fn the_manifest_is_version_2_with_a_buildable_backend() {
-    let manifest = manifest();
+    let manifest = spin_toml();
     assert_eq!(manifest["spin_manifest_version"].as_integer(), Some(2));
     let backend = &manifest["component"]["backend"];
     assert_eq!(
@@ -33,16 +29,17 @@ fn the_manifest_is_version_2_with_a_buildable_backend() {
 
 #[test]
 fn every_variable_is_declared_with_its_default_and_passed_to_the_backend() {
-    let variables: Vec<(&str, &str, bool)> = VARIABLES
-        .iter()
-        .map(|v| (v.name, v.default, v.secret))
-        .collect();
-    host_harness::assert_variables_declared_and_passed("backend", &variables);
+    assert_variables_declared_and_passed("backend", VARIABLES);
+}
+
+#[test]
+fn the_readme_explains_every_variable_with_its_default() {
+    assert_variables_documented("components/backend/README.md", VARIABLES);
 }
 
 #[test]
 fn every_route_reaches_the_backend() {
-    let manifest = manifest();
+    let manifest = spin_toml();
     let triggers = manifest["trigger"]["http"].as_array().unwrap();
     let backend_routes: Vec<&str> = triggers
         .iter()
@@ -60,7 +57,7 @@ fn every_route_reaches_the_backend() {
 
 #[test]
 fn the_backend_may_reach_only_the_database_host() {
-    let manifest = manifest();
+    let manifest = spin_toml();
     let hosts = manifest["component"]["backend"]["allowed_outbound_hosts"]
         .as_array()
         .unwrap();

@@ -4,8 +4,8 @@
 
 use crate::settings::Settings;
 use serde::de::DeserializeOwned;
+use spin_edge::TraceParent;
 use std::time::Duration;
-use trace_context::TraceParent;
 
 /// One GET the host sends for the console.
 #[derive(Debug, Clone, PartialEq, Eq)]

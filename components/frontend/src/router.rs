@@ -1,7 +1,6 @@
 //! Routing: which page a path is, what it asks the backend, and the one place where errors
 //! become pages and every request becomes a log line.
 
-use crate::access_log::AccessLog;
 use crate::assets;
 use crate::backend::{Backend, BackendError};
 use crate::error::ConsoleError;
@@ -14,6 +13,7 @@ use crate::pages::releases::{self, ReleasePage, ReleasesPage};
 use crate::pages::{Chrome, Section};
 use crate::settings::Settings;
 use askama::Template;
+use spin_edge::AccessLog;
 
 /// Every route, for the log line and the tests.
 pub const ROUTES: &[&str] = &[
@@ -36,11 +36,12 @@ pub fn handle(req: &ConsoleRequest, host: &Host) -> (ConsoleResponse, AccessLog)
     }
     let log = AccessLog {
         method: req.method.clone(),
-        route,
+        route: route.to_owned(),
         status: response.status,
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
         request_id: host.request_id.clone(),
         trace_id: host.trace.trace_id.clone(),
+        actor: None,
         error: error.and_then(|e| e.log_detail()),
     };
     (response, log)
@@ -166,7 +167,7 @@ fn overview_page(host: &Host, fragment: bool) -> Outcome {
 
 fn html(page: &impl Template) -> Result<ConsoleResponse, ConsoleError> {
     page.render()
-        .map(|body| ConsoleResponse::html(200, body))
+        .map(|body| crate::http::html(200, body))
         .map_err(|e| ConsoleError::Render(e.to_string()))
 }
 

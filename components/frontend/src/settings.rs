@@ -1,36 +1,34 @@
 //! The console's Spin variables, read and checked once per request.
 
+use spin_edge::{Variable, value_or_default};
 use std::fmt;
 use std::time::Duration;
 
-/// A Spin variable the console reads, with the default `spin.toml` must declare (a test checks).
-pub struct Variable {
-    pub name: &'static str,
-    pub default: &'static str,
-    pub secret: bool,
-}
-
+/// Every variable the console reads. `spin.toml` declares exactly these (a test checks it).
 pub const VARIABLES: &[Variable] = &[
-    // Spin service chaining to the `backend` component of the same app.
     Variable {
         name: "backend_url",
         default: "http://backend.spin.internal",
         secret: false,
+        meaning: "Where the console reaches the API: Spin service chaining by default, the backend's Service URL in clusters. It is also the console's only `allowed_outbound_hosts` entry.",
     },
     Variable {
         name: "backend_token",
         default: "",
         secret: true,
+        meaning: "A `viewer` token the console sends when `public_read` is `false`.",
     },
     Variable {
         name: "refresh_seconds",
         default: "15",
         secret: false,
+        meaning: "How often the overview refreshes its data in place; `0` turns it off.",
     },
     Variable {
         name: "backend_timeout_ms",
         default: "5000",
         secret: false,
+        meaning: "How long a page waits for the API before it shows the \"not answering\" banner (503).",
     },
 ];
 
@@ -62,11 +60,9 @@ impl fmt::Display for SettingsError {
 impl Settings {
     pub fn load(variable: &dyn Fn(&str) -> Option<String>) -> Result<Self, SettingsError> {
         let read = |name: &str| {
-            let value = variable(name).or_else(|| {
-                let known = VARIABLES.iter().find(|v| v.name == name);
-                known.map(|v| v.default.to_owned())
-            });
-            value.unwrap_or_default().trim().to_owned()
+            value_or_default(VARIABLES, variable, name)
+                .trim()
+                .to_owned()
         };
         Ok(Self {
             backend_url: parse_backend_url(&read("backend_url"))?,

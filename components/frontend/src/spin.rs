@@ -3,7 +3,7 @@
 //! and writes the page and one log line to stdout.
 
 use crate::backend::{Fetched, Outgoing, Transport};
-use crate::{ConsoleRequest, Host};
+use crate::http::Host;
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::{http_component, variables};
 use std::time::Duration;
@@ -21,21 +21,7 @@ const MAX_ANSWER_BYTES: usize = 8 * 1024 * 1024;
 
 #[http_component]
 async fn handle(req: IncomingRequest, out: ResponseOutparam) {
-    let mut request = ConsoleRequest::new(
-        &req.method().to_string(),
-        &req.path_with_query().unwrap_or_else(|| "/".into()),
-    );
-    request.headers = req
-        .headers()
-        .entries()
-        .into_iter()
-        .map(|(name, value)| {
-            (
-                name.to_ascii_lowercase(),
-                String::from_utf8_lossy(&value).into_owned(),
-            )
-        })
-        .collect();
+    let request = spin_edge::incoming_head(&req);
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
@@ -43,28 +29,18 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         variable: &|name| variables::get(name).ok(),
         transport: &WasiTransport,
         now: i64::try_from(now.as_millis()).unwrap_or(i64::MAX),
-        request_id: fresh_request_id(),
-        trace: crate::trace_of(
+        request_id: spin_edge::fresh_hex(16),
+        // The console's own span (8 random bytes) is the parent of its backend calls.
+        trace: spin_edge::continue_or_start(
             request.header_value("traceparent"),
-            fresh_request_id(),
-            fresh_span_id(),
+            spin_edge::fresh_hex(16),
+            spin_edge::fresh_hex(8),
         ),
     };
-    let (response, log) = crate::handle(&request, &host);
-    spin_response::send(out, response.status, &response.headers, &response.body);
+    let (response, log) = crate::router::handle(&request, &host);
+    spin_edge::send(out, response.status, &response.headers, &response.body);
     // After the answer has gone: writing the line never delays the browser.
     println!("{}", log.to_line());
-}
-
-fn fresh_request_id() -> String {
-    let bytes = wasi::random::random::get_random_bytes(16);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// 16 random hex digits: the console's span, the parent of its backend calls.
-fn fresh_span_id() -> String {
-    let bytes = wasi::random::random::get_random_bytes(8);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// `wasi:http/outgoing-handler`, through which Spin chains to `backend.spin.internal` or

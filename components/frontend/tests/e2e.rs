@@ -2,7 +2,7 @@
 //! the console chaining to the backend, served by real Spin (`spin up`) and by `spin-host`.
 //! Test paths name the runtime: `spin::…`, `spin_host::…`.
 
-use host_harness::{HostBuilder, Runtime, free_port, token};
+use host_harness::{Host, HostBuilder, Runtime, free_port, token};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex};
@@ -13,16 +13,17 @@ fn console(runtime: Runtime, label: &str) -> HostBuilder {
     HostBuilder::on(runtime, &format!("console-{label}"))
 }
 
+/// The console with its backend on loopback PORT (a double, or nothing at all).
+fn console_of(runtime: Runtime, label: &str, port: u16) -> HostBuilder {
+    console(runtime, label).var("backend_url", &format!("http://127.0.0.1:{port}"))
+}
+
 fn every_page_shows_a_release_story_created_through_the_api(runtime: Runtime) {
     let host = console(runtime, "story").start();
     host.pending_release_story("1.4.0", &format!("Faster pages. {SCRIPT}"));
 
     let overview = host.get("/");
-    assert_eq!(overview.status, 200, "{}", overview.body);
-    assert_eq!(
-        overview.header("content-type"),
-        Some("text/html; charset=utf-8")
-    );
+    overview.assert_is(200, "text/html; charset=utf-8");
     assert!(
         overview
             .body
@@ -43,10 +44,8 @@ fn every_page_shows_a_release_story_created_through_the_api(runtime: Runtime) {
     let fragment = host.get("/fragments/overview");
     assert_eq!(fragment.status, 200);
     assert!(fragment.body.starts_with("<div id=\"live\""));
-
-    let releases = host.get("/releases");
-    assert_eq!(releases.status, 200);
-    assert!(releases.body.contains("ghcr.io/acme/automatizacion:1.4.0"));
+    let releases = ["ghcr.io/acme/automatizacion:1.4.0"];
+    host.get("/releases").assert_shows(200, &releases);
 
     let release = host.get("/releases/1.4.0");
     assert_eq!(release.status, 200);
@@ -115,8 +114,7 @@ fn assets_are_served_with_etag_and_cache_control(runtime: Runtime) {
         .expect("the page links its stylesheet")
         .to_owned();
     let css = host.get(&href);
-    assert_eq!(css.status, 200);
-    assert_eq!(css.header("content-type"), Some("text/css; charset=utf-8"));
+    css.assert_is(200, "text/css; charset=utf-8");
     assert_eq!(
         css.header("cache-control"),
         Some("public, max-age=31536000, immutable")
@@ -129,19 +127,15 @@ fn assets_are_served_with_etag_and_cache_control(runtime: Runtime) {
 
 fn an_unknown_release_is_a_404_page(runtime: Runtime) {
     let host = console(runtime, "404").start();
-    let missing = host.get("/releases/9.9.9");
-    assert_eq!(missing.status, 404);
-    assert!(missing.body.contains("The ledger has no release 9.9.9."));
-    let nowhere = host.get("/no/such/page");
-    assert_eq!(nowhere.status, 404);
-    assert!(nowhere.body.contains("<h1>Page not found</h1>"));
+    let missing = ["The ledger has no release 9.9.9."];
+    host.get("/releases/9.9.9").assert_shows(404, &missing);
+    let nowhere = ["<h1>Page not found</h1>"];
+    host.get("/no/such/page").assert_shows(404, &nowhere);
 }
 
 fn a_backend_that_is_down_gives_a_503_page_with_a_banner(runtime: Runtime) {
     let closed = free_port();
-    let host = console(runtime, "down")
-        .var("backend_url", &format!("http://127.0.0.1:{closed}"))
-        .start();
+    let host = console_of(runtime, "down", closed).start();
     for path in ["/", "/releases", "/releases/1.4.0", "/approvals", "/audit"] {
         let page = host.get(path);
         assert_eq!(page.status, 503, "{path}: {}", page.body);
@@ -154,26 +148,8 @@ fn a_backend_that_is_down_gives_a_503_page_with_a_banner(runtime: Runtime) {
     }
 }
 
-/// A test double for a backend that accepts connections and never answers.
-fn silent_backend_double() -> (u16, TcpListener) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let accepting = listener.try_clone().unwrap();
-    std::thread::spawn(move || {
-        let mut held = Vec::new();
-        for stream in accepting.incoming().map_while(Result::ok) {
-            held.push(stream);
-        }
-    });
-    (port, listener)
-}
-
 fn a_backend_slower_than_the_timeout_gives_a_503_page(runtime: Runtime) {
-    let (port, _listener) = silent_backend_double();
-    let host = console(runtime, "slow")
-        .var("backend_url", &format!("http://127.0.0.1:{port}"))
-        .var("backend_timeout_ms", "300")
-        .start();
+    let (host, _) = console_before_double(runtime, "slow", true, &[("backend_timeout_ms", "300")]);
     let page = host.get("/");
     assert_eq!(page.status, 503, "{}", page.body);
     assert!(page.body.contains("The release ledger is not answering"));
@@ -264,14 +240,29 @@ fn the_console_alone_without_backend_url_fails_every_page(runtime: Runtime) {
     frontend.wait_for_line(|l| l.contains("unknown routing destination 'backend'"));
 }
 
-/// A test double for a backend that records each request's headers and answers 503.
-fn recording_backend_double() -> (u16, Arc<Mutex<Vec<Vec<String>>>>) {
+/// The heads of the requests a backend double received, each as its lines.
+type Received = Arc<Mutex<Vec<Vec<String>>>>;
+
+/// The console (with VARS) in front of a backend double on loopback that records each
+/// request's head and then answers 503, or, when SILENT, holds the connection and never
+/// answers.
+fn console_before_double(
+    runtime: Runtime,
+    label: &str,
+    silent: bool,
+    vars: &[(&str, &str)],
+) -> (Host, Received) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let requests = Arc::new(Mutex::new(Vec::new()));
-    let record = requests.clone();
+    let received = Received::default();
+    let record = received.clone();
     std::thread::spawn(move || {
+        let mut held = Vec::new();
         for mut stream in listener.incoming().map_while(Result::ok) {
+            if silent {
+                held.push(stream);
+                continue;
+            }
             let lines: Vec<String> = BufReader::new(stream.try_clone().unwrap())
                 .lines()
                 .map_while(Result::ok)
@@ -283,15 +274,16 @@ fn recording_backend_double() -> (u16, Arc<Mutex<Vec<Vec<String>>>>) {
             );
         }
     });
-    (port, requests)
+    let mut console = console_of(runtime, label, port);
+    for (name, value) in vars {
+        console = console.var(name, value);
+    }
+    (console.start(), received)
 }
 
 fn a_recording_backend_double_sees_only_the_consoles_own_headers(runtime: Runtime) {
-    let (port, requests) = recording_backend_double();
-    let host = console(runtime, "headers")
-        .var("backend_url", &format!("http://127.0.0.1:{port}"))
-        .var("backend_token", "viewer-token")
-        .start();
+    let vars = [("backend_token", "viewer-token")];
+    let (host, requests) = console_before_double(runtime, "headers", false, &vars);
     let page = host.get_with(
         "/audit",
         &[

@@ -3,16 +3,12 @@
 //! reach the backend and nothing else.
 
 use frontend::VARIABLES;
+use host_harness::{assert_variables_declared_and_passed, assert_variables_documented, spin_toml};
 use toml::Value;
-
-fn manifest() -> Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../spin.toml");
-    Value::Table(toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
-}
 
 #[test]
 fn the_frontend_is_buildable_and_holds_no_storage() {
-    let manifest = manifest();
+    let manifest = spin_toml();
     let frontend = manifest["component"]["frontend"].as_table().unwrap();
     assert_eq!(
         frontend["source"].as_str(),
@@ -27,7 +23,7 @@ fn the_frontend_is_buildable_and_holds_no_storage() {
 
 #[test]
 fn the_frontend_may_reach_only_the_backend() {
-    let manifest = manifest();
+    let manifest = spin_toml();
     assert_eq!(
         manifest["component"]["frontend"]["allowed_outbound_hosts"]
             .as_array()
@@ -38,16 +34,17 @@ fn the_frontend_may_reach_only_the_backend() {
 
 #[test]
 fn every_variable_is_declared_with_its_default_and_passed_to_the_frontend() {
-    let variables: Vec<(&str, &str, bool)> = VARIABLES
-        .iter()
-        .map(|v| (v.name, v.default, v.secret))
-        .collect();
-    host_harness::assert_variables_declared_and_passed("frontend", &variables);
+    assert_variables_declared_and_passed("frontend", VARIABLES);
+}
+
+#[test]
+fn the_readme_explains_every_variable_with_its_default() {
+    assert_variables_documented("components/frontend/README.md", VARIABLES);
 }
 
 #[test]
 fn the_console_serves_every_path_the_backend_does_not() {
-    let manifest = manifest();
+    let manifest = spin_toml();
     let routes: Vec<(&str, &str)> = manifest["trigger"]["http"]
         .as_array()
         .unwrap()

@@ -167,7 +167,7 @@ impl<'a> Ledger<'a> {
                     )));
                 }
             }
-            let release = (release_id, version.as_str());
+            let release = (release_id, version);
             let deployment = store::insert_deployment(tx, release, event, environment, &ctx.actor, ctx.now)?;
             let entry = AuditEntry {
                 actor: &ctx.actor,

@@ -2,7 +2,7 @@
 //!
 //! Every write calls [`ensure`] first: one cheap read when the schema is current, otherwise
 //! the missing migrations are applied, each in its own transaction. Reads skip even that read
-//! and call [`ensure`] only when the schema refuses them (see [`crate::Ledger::read`]). Instances that start at
+//! and call [`ensure`] only when the schema refuses them (see `Ledger::read`). Instances that start at
 //! once queue on a lock (SQLite's write lock, PostgreSQL's advisory lock) and then find the work
 //! already done, so a migration never runs twice.
 

@@ -41,29 +41,29 @@ pub struct NewDecision {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Release {
     #[cfg_attr(feature = "openapi", schema(example = "1.4.0"))]
-    pub version: String,
+    pub version: Version,
     #[cfg_attr(
         feature = "openapi",
         schema(example = "ghcr.io/acme/automatizacion:1.4.0")
     )]
-    pub artifact: String,
+    pub artifact: ArtifactRef,
     #[cfg_attr(
         feature = "openapi",
         schema(
             example = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
         )
     )]
-    pub digest: String,
+    pub digest: Digest,
     #[cfg_attr(
         feature = "openapi",
         schema(example = "0123456789abcdef0123456789abcdef01234567")
     )]
-    pub commit: String,
+    pub commit: CommitSha,
     pub notes: String,
-    pub created_by: String,
+    pub created_by: Subject,
     /// Who `created_by` (a service account) acted for, in canonical form.
     #[cfg_attr(feature = "openapi", schema(example = "alice"))]
-    pub on_behalf_of: Option<String>,
+    pub on_behalf_of: Option<Subject>,
     pub created_at: Timestamp,
 }
 
@@ -72,13 +72,13 @@ pub struct Release {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deployment {
     pub id: i64,
-    pub version: String,
-    pub cluster: String,
+    pub version: Version,
+    pub cluster: ClusterName,
     pub environment: Environment,
     pub status: DeploymentStatus,
     pub message: Option<String>,
-    pub execution_url: Option<String>,
-    pub recorded_by: String,
+    pub execution_url: Option<WebUrl>,
+    pub recorded_by: Subject,
     pub recorded_at: Timestamp,
 }
 
@@ -86,13 +86,13 @@ pub struct Deployment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Approval {
-    pub version: String,
+    pub version: Version,
     pub state: ApprovalState,
-    pub requested_by: String,
+    pub requested_by: Subject,
     /// Who `requested_by` (a service account) acted for, in canonical form.
-    pub on_behalf_of: Option<String>,
+    pub on_behalf_of: Option<Subject>,
     pub requested_at: Timestamp,
-    pub decided_by: Option<String>,
+    pub decided_by: Option<Subject>,
     pub decided_at: Option<Timestamp>,
     pub comment: Option<String>,
 }
@@ -111,9 +111,9 @@ pub struct ReleaseDetail {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CurrentRelease {
-    pub version: String,
-    pub artifact: String,
-    pub digest: String,
+    pub version: Version,
+    pub artifact: ArtifactRef,
+    pub digest: Digest,
     pub succeeded_at: Timestamp,
 }
 
@@ -121,7 +121,7 @@ pub struct CurrentRelease {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LastEvent {
-    pub version: String,
+    pub version: Version,
     pub status: DeploymentStatus,
     pub message: Option<String>,
     pub at: Timestamp,
@@ -131,7 +131,7 @@ pub struct LastEvent {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterStatus {
-    pub name: String,
+    pub name: ClusterName,
     pub environment: Environment,
     pub current: Option<CurrentRelease>,
     pub last_event: Option<LastEvent>,
@@ -143,9 +143,9 @@ pub struct ClusterStatus {
 pub struct AuditEvent {
     pub id: i64,
     pub at: Timestamp,
-    pub actor: String,
+    pub actor: Subject,
     /// Who the actor (a service account) acted for, in canonical form.
-    pub on_behalf_of: Option<String>,
+    pub on_behalf_of: Option<Subject>,
     #[cfg_attr(feature = "openapi", schema(example = "approval.decided"))]
     pub action: String,
     #[cfg_attr(feature = "openapi", schema(example = "release/1.4.0"))]
@@ -181,11 +181,11 @@ pub struct Counts {
     /// Every approval state, with zero where there are none.
     pub approvals: Vec<(ApprovalState, i64)>,
     /// (cluster, status, count) for each pair that has events.
-    pub deployments: Vec<(String, DeploymentStatus, i64)>,
+    pub deployments: Vec<(ClusterName, DeploymentStatus, i64)>,
     /// (cluster, environment, version) of what each configured cluster runs now.
-    pub current: Vec<(String, Environment, String)>,
+    pub current: Vec<(ClusterName, Environment, Version)>,
     /// The newest release (by creation) whose approval is approved: what production should run.
-    pub newest_approved: Option<String>,
+    pub newest_approved: Option<Version>,
     /// When the oldest still-pending approval was requested.
     pub oldest_pending_since: Option<Timestamp>,
 }

@@ -8,7 +8,7 @@ use crate::model::{
     NewDeployment, NewRelease, Page, PageRequest, Release,
 };
 use crate::time::Timestamp;
-use crate::types::{ApprovalState, DeploymentStatus, Environment, Subject};
+use crate::types::{ApprovalState, DeploymentStatus, Environment, FromText, Subject, Version};
 
 const RELEASE_COLUMNS: &str = "r.id, r.version, r.artifact, r.digest, r.git_commit, r.notes, \
      r.created_by, r.created_at, r.on_behalf_of";
@@ -17,13 +17,13 @@ fn release_from(row: &Row) -> Result<(i64, Release), DbError> {
     Ok((
         row.int(0)?,
         Release {
-            version: row.text(1)?,
-            artifact: row.text(2)?,
-            digest: row.text(3)?,
-            commit: row.text(4)?,
+            version: parsed(row, 1)?,
+            artifact: parsed(row, 2)?,
+            digest: parsed(row, 3)?,
+            commit: parsed(row, 4)?,
             notes: row.text(5)?,
-            created_by: row.text(6)?,
-            on_behalf_of: row.opt_text(8)?,
+            created_by: parsed(row, 6)?,
+            on_behalf_of: opt_parsed(row, 8)?,
             created_at: Timestamp::from_micros(row.int(7)?),
         },
     ))
@@ -35,13 +35,13 @@ const DEPLOYMENT_COLUMNS: &str = "d.id, r.version, d.cluster, d.environment, d.s
 fn deployment_from(row: &Row) -> Result<Deployment, DbError> {
     Ok(Deployment {
         id: row.int(0)?,
-        version: row.text(1)?,
-        cluster: row.text(2)?,
-        environment: parse_word(&row.text(3)?, Environment::parse)?,
-        status: parse_word(&row.text(4)?, DeploymentStatus::parse)?,
+        version: parsed(row, 1)?,
+        cluster: parsed(row, 2)?,
+        environment: parsed(row, 3)?,
+        status: parsed(row, 4)?,
         message: row.opt_text(5)?,
-        execution_url: row.opt_text(6)?,
-        recorded_by: row.text(7)?,
+        execution_url: opt_parsed(row, 6)?,
+        recorded_by: parsed(row, 7)?,
         recorded_at: Timestamp::from_micros(row.int(8)?),
     })
 }
@@ -53,20 +53,31 @@ fn approval_from(row: &Row) -> Result<(i64, Approval), DbError> {
     Ok((
         row.int(0)?,
         Approval {
-            version: row.text(1)?,
-            state: parse_word(&row.text(2)?, ApprovalState::parse)?,
-            requested_by: row.text(3)?,
-            on_behalf_of: row.opt_text(8)?,
+            version: parsed(row, 1)?,
+            state: parsed(row, 2)?,
+            requested_by: parsed(row, 3)?,
+            on_behalf_of: opt_parsed(row, 8)?,
             requested_at: Timestamp::from_micros(row.int(4)?),
-            decided_by: row.opt_text(5)?,
+            decided_by: opt_parsed(row, 5)?,
             decided_at: row.opt_int(6)?.map(Timestamp::from_micros),
             comment: row.opt_text(7)?,
         },
     ))
 }
 
-fn parse_word<T, E>(text: &str, parse: impl Fn(&str) -> Result<T, E>) -> Result<T, DbError> {
-    parse(text).map_err(|_| DbError::Mapping(format!("unknown stored value `{text}`")))
+/// Column I read back into its type; a stored value its type refuses is a mapping error.
+fn parsed<T: FromText>(row: &Row, i: usize) -> Result<T, DbError> {
+    let text = row.text(i)?;
+    T::from_text(&text).map_err(|_| DbError::Mapping(format!("unreadable stored value `{text}`")))
+}
+
+fn opt_parsed<T: FromText>(row: &Row, i: usize) -> Result<Option<T>, DbError> {
+    match row.opt_text(i)? {
+        Some(text) => T::from_text(&text)
+            .map(Some)
+            .map_err(|_| DbError::Mapping(format!("unreadable stored value `{text}`"))),
+        None => Ok(None),
+    }
 }
 
 /// Reads one page, newest first, from a statement whose `$1` is the exclusive upper id bound,
@@ -153,7 +164,7 @@ pub fn deployments_of(sql: &Sql, release_id: i64) -> Result<Vec<Deployment>, DbE
 /// Inserts a deployment event and returns it as stored.
 pub fn insert_deployment(
     sql: &Sql,
-    release: (i64, &str),
+    release: (i64, &Version),
     event: &NewDeployment,
     environment: Environment,
     actor: &Subject,
@@ -181,13 +192,13 @@ pub fn insert_deployment(
     // Everything else is what was just written; reading it back would cost a round trip.
     Ok(Deployment {
         id,
-        version: version.to_owned(),
-        cluster: event.cluster.to_string(),
+        version: version.clone(),
+        cluster: event.cluster.clone(),
         environment,
         status: event.status,
         message: event.message.clone(),
-        execution_url: event.execution_url.as_ref().map(ToString::to_string),
-        recorded_by: actor.to_string(),
+        execution_url: event.execution_url.clone(),
+        recorded_by: actor.clone(),
         recorded_at: now,
     })
 }
@@ -325,9 +336,9 @@ pub fn cluster_statuses(sql: &Sql, clusters: &Clusters) -> Result<Vec<ClusterSta
             let current = of_this(&current)
                 .map(|row| {
                     Ok::<_, DbError>(CurrentRelease {
-                        version: row.text(1)?,
-                        artifact: row.text(2)?,
-                        digest: row.text(3)?,
+                        version: parsed(&row, 1)?,
+                        artifact: parsed(&row, 2)?,
+                        digest: parsed(&row, 3)?,
                         succeeded_at: Timestamp::from_micros(row.int(6)?),
                     })
                 })
@@ -335,15 +346,15 @@ pub fn cluster_statuses(sql: &Sql, clusters: &Clusters) -> Result<Vec<ClusterSta
             let last_event = of_this(&last)
                 .map(|row| {
                     Ok::<_, DbError>(LastEvent {
-                        version: row.text(1)?,
-                        status: parse_word(&row.text(4)?, DeploymentStatus::parse)?,
+                        version: parsed(&row, 1)?,
+                        status: parsed(&row, 4)?,
                         message: row.opt_text(5)?,
                         at: Timestamp::from_micros(row.int(6)?),
                     })
                 })
                 .transpose()?;
             Ok(ClusterStatus {
-                name: name.to_string(),
+                name: name.clone(),
                 environment: *environment,
                 current,
                 last_event,
@@ -409,8 +420,8 @@ pub fn list_audit(sql: &Sql, request: PageRequest) -> Result<Page<AuditEvent>, D
                 AuditEvent {
                     id,
                     at: Timestamp::from_micros(row.int(1)?),
-                    actor: row.text(2)?,
-                    on_behalf_of: row.opt_text(7)?,
+                    actor: parsed(row, 2)?,
+                    on_behalf_of: opt_parsed(row, 7)?,
                     action: row.text(3)?,
                     target: row.text(4)?,
                     request_id: row.text(5)?,
@@ -429,7 +440,7 @@ pub fn counts(sql: &Sql) -> Result<Counts, DbError> {
     let mut approvals: Vec<(ApprovalState, i64)> =
         ApprovalState::ALL.iter().map(|state| (*state, 0)).collect();
     for row in &by_state {
-        let state = parse_word(&row.text(0)?, ApprovalState::parse)?;
+        let state: ApprovalState = parsed(row, 0)?;
         if let Some(slot) = approvals.iter_mut().find(|(s, _)| *s == state) {
             slot.1 = row.int(1)?;
         }
@@ -441,13 +452,7 @@ pub fn counts(sql: &Sql) -> Result<Counts, DbError> {
             &[],
         )?
         .iter()
-        .map(|row| {
-            Ok((
-                row.text(0)?,
-                parse_word(&row.text(1)?, DeploymentStatus::parse)?,
-                row.int(2)?,
-            ))
-        })
+        .map(|row| Ok((parsed(row, 0)?, parsed(row, 1)?, row.int(2)?)))
         .collect::<Result<_, DbError>>()?;
     let newest_approved = sql
         .query_one(
@@ -455,7 +460,7 @@ pub fn counts(sql: &Sql) -> Result<Counts, DbError> {
              WHERE a.state = 'approved' ORDER BY r.id DESC LIMIT 1",
             &[],
         )?
-        .map(|row| row.text(0))
+        .map(|row| parsed(&row, 0))
         .transpose()?;
     let oldest_pending_since = sql
         .query_one(

@@ -69,22 +69,22 @@ fn a_pause_holds_until_resumed_and_a_second_execution_waits_its_turn() {
 #[test]
 fn flows_the_server_refuses_are_not_saved() {
     let kestra = kestra();
-    let refused = kestra
-        .save(&FLOW.replace("id: after", "id: wait"))
-        .unwrap_err();
-    assert!(
-        refused
-            .iter()
-            .any(|v| v.contains("Duplicate task id with name [wait]")),
-        "{refused:?}"
-    );
-    let refused = kestra
-        .save(&FLOW.replace("limit: 1", "limit: 1\n  policy: QUEUE"))
-        .unwrap_err();
-    assert!(
-        refused
-            .iter()
-            .any(|v| v.contains("Unrecognized field \"policy\"")),
-        "{refused:?}"
-    );
+    for (edit, (from, to), why) in [
+        (
+            "two tasks with one id",
+            ("id: after", "id: wait"),
+            "Duplicate task id with name [wait]",
+        ),
+        (
+            "a 1.x concurrency policy",
+            ("limit: 1", "limit: 1\n  policy: QUEUE"),
+            "Unrecognized field \"policy\"",
+        ),
+    ] {
+        let refused = kestra.save(&FLOW.replace(from, to)).unwrap_err();
+        assert!(
+            refused.iter().any(|v| v.contains(why)),
+            "{edit}: {refused:?}"
+        );
+    }
 }

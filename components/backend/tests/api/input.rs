@@ -73,22 +73,14 @@ fn bad_input_gets_a_precise_answer() {
         422,
     );
 
-    assert_eq!(
-        problem(&app.send(get("/api/releases?limit=500")), 422)["field"],
-        "limit"
-    );
-    assert_eq!(
-        problem(&app.send(get("/api/releases?cursor=x")), 422)["field"],
-        "cursor"
-    );
-    assert_eq!(
-        problem(&app.send(get("/api/approvals?state=maybe")), 422)["field"],
-        "state"
-    );
-    assert_eq!(
-        problem(&app.send(get("/api/audit?page=2")), 422)["field"],
-        "page"
-    );
+    for (path, field) in [
+        ("/api/releases?limit=500", "limit"),
+        ("/api/releases?cursor=x", "cursor"),
+        ("/api/approvals?state=maybe", "state"),
+        ("/api/audit?page=2", "page"),
+    ] {
+        assert_eq!(problem(&app.send(get(path)), 422)["field"], field, "{path}");
+    }
     // None of it changed anything but the one good release.
     assert_eq!(
         app.send(get("/api/audit")).json_body()["items"]

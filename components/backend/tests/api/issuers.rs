@@ -26,7 +26,18 @@ fn issuers() -> String {
 
 /// A bearer token from ISSUER for SUB, signed with the key in the file PRIVATE (or, for
 /// `hmac`, the local HMAC key).
-fn signed(issuer: &str, sub: &str, roles: &[&str], private: &str, kid: Option<&str>) -> String {
+/// Who signs a token: its issuer, the private key (a file under `tests/keys`, or `hmac` for
+/// the local HMAC key) and the `kid` it names.
+struct Signer(&'static str, &'static str, Option<&'static str>);
+
+const KESTRA: Signer = Signer("kestra", "ed25519-b-private.pem", Some("kestra-2"));
+/// Kestra's rotated-out key, still published under its own kid.
+const KESTRA_OLD: Signer = Signer("kestra", "ed25519-private.pem", Some("kestra-1"));
+const RUNDECK: Signer = Signer("rundeck", "ed25519-private.pem", Some("rundeck-1"));
+
+/// A bearer token for SUB with ROLES, signed by SIGNER.
+fn signed(signer: Signer, sub: &str, roles: &[&str]) -> String {
+    let Signer(issuer, private, kid) = signer;
     let roles: Vec<String> = roles.iter().map(|r| r.to_string()).collect();
     let claims = token::Claims::new(sub, &roles, 600, issuer, token::DEFAULT_AUDIENCE);
     let key = if private == "hmac" {
@@ -49,33 +60,15 @@ fn staged(app: &App, version: &str, by: &str) {
 #[test]
 fn each_issuer_grants_only_its_roles_with_its_own_keys() {
     let app = App::sqlite().var("auth_issuers", &issuers());
-    let kestra = signed(
-        "kestra",
-        "kestra",
-        &["deployer"],
-        "ed25519-b-private.pem",
-        Some("kestra-2"),
-    );
+    let kestra = signed(KESTRA, "kestra", &["deployer"]);
     staged(&app, "1.0.0", &kestra);
     // The rotated-out key still verifies under its own kid.
-    let old = signed(
-        "kestra",
-        "kestra",
-        &["deployer"],
-        "ed25519-private.pem",
-        Some("kestra-1"),
-    );
+    let old = signed(KESTRA_OLD, "kestra", &["deployer"]);
     staged(&app, "1.0.1", &old);
 
     // A Rundeck-signed token that claims more than approver gets approver only: it cannot
     // deploy (403, a valid token without the role), nor act as admin.
-    let greedy = signed(
-        "rundeck",
-        "mallory",
-        &["deployer", "admin", "approver"],
-        "ed25519-private.pem",
-        Some("rundeck-1"),
-    );
+    let greedy = signed(RUNDECK, "mallory", &["deployer", "admin", "approver"]);
     let event = json!({"cluster": "staging", "status": "started"});
     let deploy = post("/api/releases/1.0.0/deployments", event).header("authorization", &greedy);
     let refused = problem(&app.send(deploy), 403);
@@ -89,13 +82,7 @@ fn each_issuer_grants_only_its_roles_with_its_own_keys() {
         "/api/releases/1.0.0/approval/decision",
         json!({"decision": "approve", "comment": "green"}),
     );
-    let approver = signed(
-        "rundeck",
-        "carol",
-        &["approver"],
-        "ed25519-private.pem",
-        Some("rundeck-1"),
-    );
+    let approver = signed(RUNDECK, "carol", &["approver"]);
     assert_eq!(
         app.send(decide.clone().header("authorization", &approver))
             .status,
@@ -105,37 +92,32 @@ fn each_issuer_grants_only_its_roles_with_its_own_keys() {
     // Keys belong to their issuer: Kestra's key cannot sign for Rundeck, a kid names one key,
     // and no trusted issuer takes HS256 (the local HMAC key signs only for the local issuer).
     let create = || post("/api/releases", release_body("2.0.0", DIGEST));
-    for forged in [
-        signed(
-            "rundeck",
+    let b_key = "ed25519-b-private.pem";
+    let forgers = [
+        (
+            Signer("rundeck", b_key, Some("rundeck-1")),
             "carol",
-            &["approver"],
-            "ed25519-b-private.pem",
-            Some("rundeck-1"),
+            "approver",
         ),
-        signed(
+        (
+            Signer("kestra", b_key, Some("kestra-1")),
             "kestra",
-            "kestra",
-            &["deployer"],
-            "ed25519-b-private.pem",
-            Some("kestra-1"),
+            "deployer",
         ),
-        signed(
+        (
+            Signer("kestra", b_key, Some("kestra-9")),
             "kestra",
-            "kestra",
-            &["deployer"],
-            "ed25519-b-private.pem",
-            Some("kestra-9"),
+            "deployer",
         ),
-        signed("kestra", "kestra", &["deployer"], "hmac", None),
-        signed(
-            "someone",
+        (Signer("kestra", "hmac", None), "kestra", "deployer"),
+        (
+            Signer("someone", b_key, Some("kestra-2")),
             "kestra",
-            &["deployer"],
-            "ed25519-b-private.pem",
-            Some("kestra-2"),
+            "deployer",
         ),
-    ] {
+    ];
+    for (signer, sub, role) in forgers {
+        let forged = signed(signer, sub, &[role]);
         problem(&app.send(create().header("authorization", &forged)), 401);
     }
     // The local issuer still grants every role.

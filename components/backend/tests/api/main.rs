@@ -9,5 +9,7 @@ mod input;
 mod issuers;
 mod meta;
 mod openapi;
+mod pattern_samples;
+mod rules;
 mod story;
 mod support;

@@ -74,9 +74,9 @@ fn the_openapi_document_covers_every_route_and_error() {
     // One maximum per text field: the document states the limits the server enforces.
     for (schema, field, limit) in [
         ("ReleaseInput", "version", ledger::types::MAX_VERSION_CHARS),
-        ("ReleaseInput", "notes", backend::MAX_NOTES),
-        ("DeploymentInput", "message", backend::MAX_MESSAGE),
-        ("DecisionInput", "comment", backend::MAX_COMMENT),
+        ("ReleaseInput", "notes", ledger::types::MAX_NOTES),
+        ("DeploymentInput", "message", ledger::types::MAX_MESSAGE),
+        ("DecisionInput", "comment", ledger::types::MAX_COMMENT),
     ] {
         assert_eq!(
             schemas[schema]["properties"][field]["maxLength"],

@@ -10,11 +10,11 @@
 //! refused: a test that reaches one has left them on.
 
 use super::pebble::{self, Scope};
-use super::save::{save, whole_match};
+use super::save::save;
+use super::{inputs, plugins};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::{Arc, Mutex};
 
 /// An execution's state, as Kestra names them.
@@ -163,39 +163,7 @@ impl Kestra {
         trigger: Value,
     ) -> Result<Execution, String> {
         let flow = self.flow(namespace, id)?;
-        let mut inputs = serde_json::Map::new();
-        for (name, _) in given {
-            let declared = flow["inputs"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .any(|i| i["id"] == *name);
-            if !declared {
-                return Err(format!("Invalid entity: the flow has no input {name}"));
-            }
-        }
-        for input in flow["inputs"].as_array().into_iter().flatten() {
-            let name = input["id"].as_str().unwrap_or("");
-            let value = given
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map(|(_, v)| (*v).to_owned())
-                .or_else(|| input["defaults"].as_str().map(str::to_owned));
-            let Some(value) = value else {
-                if input["required"] != false {
-                    return Err(format!("Invalid entity: Missing required input:{name}"));
-                }
-                continue;
-            };
-            if let Some(validator) = input["validator"].as_str()
-                && !whole_match(validator, &value)
-            {
-                return Err(format!(
-                    "Invalid entity: Invalid value for input `{name}`. Cause: it must match the pattern `{validator}`"
-                ));
-            }
-            inputs.insert(name.to_owned(), Value::String(value));
-        }
+        let inputs = inputs::resolve(&flow, given)?;
         self.counter += 1;
         let execution_id = format!("standin{}x{}", std::process::id(), self.counter);
         let mut vars = flow["variables"].clone();
@@ -464,8 +432,21 @@ impl Kestra {
         };
         let kind = task["type"].as_str().unwrap_or("");
         let result = match kind {
-            "io.kestra.plugin.git.Clone" => self.clone(execution, task, &dir),
-            "io.kestra.plugin.scripts.shell.Commands" => self.commands(execution, task, &dir),
+            "io.kestra.plugin.git.Clone" => {
+                plugins::clone(task, &dir, &|text| self.render(execution, text))
+            }
+            "io.kestra.plugin.scripts.shell.Commands" => {
+                let render = |text: &str| self.render(execution, text);
+                plugins::commands(task, &dir, &self.path, &render).map(|outputs| {
+                    let vars = &mut execution.variables["outputs"][id.as_str()]["vars"];
+                    if vars.is_null() {
+                        *vars = json!({});
+                    }
+                    for (name, value) in outputs {
+                        vars[name] = value;
+                    }
+                })
+            }
             "io.kestra.plugin.core.execution.Fail" => {
                 let condition = task["condition"].as_str().unwrap_or("true");
                 if pebble::is_truthy(&self.render(execution, condition)?) {
@@ -483,126 +464,5 @@ impl Kestra {
             )),
         };
         result.map_err(|e| format!("{id}: {e}"))
-    }
-
-    /// plugin-git's Clone: `commit` wins, then `tag` (both with full history), then `branch`
-    /// (shallow, `depth`); `username`/`password` must render (their secrets must exist).
-    fn clone(&self, execution: &Execution, task: &Value, dir: &Path) -> Result<(), String> {
-        let property = |name: &str| -> Result<Option<String>, String> {
-            task[name]
-                .as_str()
-                .map(|t| self.render(execution, t))
-                .transpose()
-        };
-        let url = property("url")?.ok_or("url is required")?;
-        property("username")?;
-        property("password")?;
-        let target = match property("directory")? {
-            Some(sub) => dir.join(sub),
-            None => dir.to_owned(),
-        };
-        let git = |args: &[&str]| -> Result<(), String> {
-            let out = Command::new("git")
-                .args(args)
-                .output()
-                .map_err(|e| e.to_string())?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(String::from_utf8_lossy(&out.stderr).into_owned())
-            }
-        };
-        let target_text = target.to_string_lossy().into_owned();
-        match (property("commit")?, property("tag")?, property("branch")?) {
-            (Some(commit), _, _) => {
-                git(&["clone", "-q", &url, &target_text])?;
-                git(&["-C", &target_text, "checkout", "-q", "--detach", &commit])
-            }
-            (None, Some(tag), _) => {
-                git(&["clone", "-q", &url, &target_text])?;
-                git(&[
-                    "-C",
-                    &target_text,
-                    "checkout",
-                    "-q",
-                    "--detach",
-                    &format!("refs/tags/{tag}"),
-                ])
-            }
-            (None, None, branch) => {
-                let depth = task["depth"].as_u64().unwrap_or(1).to_string();
-                let mut args = vec!["clone", "-q", "--depth", &depth];
-                if let Some(branch) = &branch {
-                    args.extend(["--branch", branch]);
-                }
-                args.extend([url.as_str(), target_text.as_str()]);
-                git(&args)
-            }
-        }
-    }
-
-    fn commands(&self, execution: &mut Execution, task: &Value, dir: &Path) -> Result<(), String> {
-        for (name, content) in task["inputFiles"].as_object().into_iter().flatten() {
-            let content = self.render(execution, content.as_str().unwrap_or(""))?;
-            std::fs::write(dir.join(name), content).map_err(|e| e.to_string())?;
-        }
-        let image = task["containerImage"].as_str().unwrap_or("ubuntu");
-        self.render(execution, image)?;
-        let mut script = String::new();
-        if task["failFast"] != false {
-            script.push_str("set -e\n");
-        }
-        for list in ["beforeCommands", "commands"] {
-            for command in task[list].as_array().into_iter().flatten() {
-                script.push_str(&self.render(execution, command.as_str().unwrap_or(""))?);
-                script.push('\n');
-            }
-        }
-        let mut command = Command::new("/bin/sh");
-        command
-            .arg("-c")
-            .arg(&script)
-            .current_dir(dir)
-            .env_clear()
-            .env("PATH", &self.path)
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
-            .env("TMPDIR", std::env::temp_dir());
-        for (name, value) in task["env"].as_object().into_iter().flatten() {
-            let text = match value {
-                Value::String(s) => self.render(execution, s)?,
-                other => pebble::to_text(other),
-            };
-            command.env(name, text);
-        }
-        let out = command.output().map_err(|e| e.to_string())?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        let id = task["id"].as_str().unwrap_or("");
-        for line in stdout.lines() {
-            let Some(json) = line
-                .trim()
-                .strip_prefix("::")
-                .and_then(|l| l.strip_suffix("::"))
-            else {
-                continue;
-            };
-            let value: Value =
-                serde_json::from_str(json).map_err(|e| format!("bad outputs line {line}: {e}"))?;
-            let vars = &mut execution.variables["outputs"][id]["vars"];
-            if vars.is_null() {
-                *vars = json!({});
-            }
-            for (k, v) in value["outputs"].as_object().into_iter().flatten() {
-                vars[k] = v.clone();
-            }
-        }
-        if out.status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "exit {:?}: {stdout}{}",
-                out.status.code(),
-                String::from_utf8_lossy(&out.stderr)
-            ))
-        }
     }
 }

@@ -1,0 +1,170 @@
+//! The ledger's rules over real databases. Every test runs twice, against a SQLite file and
+//! against a PostgreSQL server, through the same SQL the component runs. One module per part
+//! of the ledger; the set-ups they share are named here (`staged_release`, `pending_release`,
+//! `approved_release`).
+
+mod approvals;
+mod audit;
+mod deployments;
+mod releases;
+mod schema;
+
+use ledger::model::{Approval, Deployment, NewDecision, NewDeployment, NewRelease, PageRequest};
+use ledger::types::*;
+use ledger::{Clusters, Context, Created, Ledger, LedgerError, Timestamp, migrations};
+use native_db::testing::TestDb;
+
+const DIGEST_A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+const DIGEST_B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn clusters() -> Clusters {
+    Clusters::parse(ledger::clusters::DEFAULT_CLUSTERS).unwrap()
+}
+
+fn ctx(actor: &str, request_id: &str, micros: i64) -> Context {
+    Context {
+        actor: Subject::parse(actor).unwrap(),
+        request_id: request_id.into(),
+        now: Timestamp::from_micros(micros),
+    }
+}
+
+fn kestra() -> Context {
+    ctx("kestra", "req-kestra", 1_000)
+}
+
+fn v(text: &str) -> Version {
+    Version::parse(text).unwrap()
+}
+
+fn release(version: &str, digest: &str) -> NewRelease {
+    NewRelease {
+        version: v(version),
+        artifact: ArtifactRef::parse(&format!("ghcr.io/acme/automatizacion:{version}")).unwrap(),
+        digest: Digest::parse(digest).unwrap(),
+        commit: CommitSha::parse(COMMIT).unwrap(),
+        notes: format!("notes for {version}"),
+        on_behalf_of: None,
+    }
+}
+
+fn event(cluster: &str, status: DeploymentStatus) -> NewDeployment {
+    NewDeployment {
+        cluster: ClusterName::parse(cluster).unwrap(),
+        status,
+        message: Some(format!("{status} on {cluster}")),
+        execution_url: Some(WebUrl::parse("https://kestra.example.com/executions/1").unwrap()),
+    }
+}
+
+fn approve(comment: &str) -> NewDecision {
+    NewDecision {
+        decision: Decision::Approve,
+        comment: comment.into(),
+    }
+}
+
+/// Opens a ledger on a new connection (migrating on first use, as each request does).
+fn with_ledger<T>(db: &TestDb, work: impl FnOnce(&Ledger) -> T) -> T {
+    let exec = db.connect();
+    let clusters = clusters();
+    let ledger = Ledger::open(exec.as_ref(), &clusters, Timestamp::from_micros(1)).unwrap();
+    work(&ledger)
+}
+
+/// Every item of a list, in one page.
+const ALL: PageRequest = PageRequest {
+    limit: 100,
+    before_id: None,
+};
+
+/// The pipeline's account records VERSION's STATUS on CLUSTER.
+fn deploy(
+    ledger: &Ledger,
+    version: &str,
+    cluster: &str,
+    status: DeploymentStatus,
+) -> Result<Deployment, LedgerError> {
+    deploy_event(ledger, version, &event(cluster, status))
+}
+
+/// The pipeline's account records EVENT for VERSION.
+fn deploy_event(
+    ledger: &Ledger,
+    version: &str,
+    event: &NewDeployment,
+) -> Result<Deployment, LedgerError> {
+    ledger.record_deployment(&kestra(), &v(version), event)
+}
+
+/// The pipeline's account asks for VERSION's production approval.
+fn request(ledger: &Ledger, version: &str) -> Result<Approval, LedgerError> {
+    ledger.request_approval(&kestra(), &v(version), None)
+}
+
+/// `version` recorded (by the pipeline's account) with DIGEST.
+fn created_release(ledger: &Ledger, version: &str, digest: &str) {
+    ledger
+        .create_release(&kestra(), &release(version, digest))
+        .unwrap();
+}
+
+/// `version` recorded and succeeded on staging.
+fn staged_release(ledger: &Ledger, version: &str, digest: &str) {
+    created_release(ledger, version, digest);
+    deploy(ledger, version, "staging", DeploymentStatus::Succeeded).unwrap();
+}
+
+/// `version` staged, its production approval requested and pending.
+fn pending_release(ledger: &Ledger, version: &str, digest: &str) {
+    staged_release(ledger, version, digest);
+    request(ledger, version).unwrap();
+}
+
+/// Records `version` and takes it through staging to an approved approval (by Alice).
+fn approved_release(ledger: &Ledger, version: &str) {
+    pending_release(ledger, version, DIGEST_A);
+    ledger
+        .decide(
+            &ctx("alice", "req-alice", 2_000),
+            &v(version),
+            &approve("ok"),
+        )
+        .unwrap();
+}
+
+macro_rules! suite {
+    ($($module:ident :: $test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $test() { super::$module::$test(&native_db::testing::TestDb::sqlite()); })+
+        }
+        mod postgres {
+            $(#[test] fn $test() { super::$module::$test(&native_db::testing::TestDb::postgres()); })+
+        }
+    };
+}
+
+suite!(
+    schema::migrations_apply_once,
+    schema::concurrent_starts_migrate_exactly_once,
+    schema::reads_migrate_only_when_the_schema_refuses_them,
+    releases::releases_are_idempotent_by_digest,
+    releases::a_pinned_artifact_must_match_the_digest,
+    releases::releases_page_newest_first,
+    releases::unknown_releases_are_not_found,
+    releases::release_detail_has_timeline_and_approval,
+    deployments::unknown_clusters_are_unprocessable,
+    deployments::production_needs_an_approved_approval,
+    deployments::current_release_follows_rollbacks,
+    deployments::rollbacks_need_an_earlier_event_there,
+    deployments::every_cluster_in_two_statements,
+    deployments::counts_come_from_storage,
+    approvals::rejected_releases_never_reach_production,
+    approvals::approvals_need_a_staging_success,
+    approvals::four_eyes_and_a_single_decision,
+    approvals::four_eyes_see_whom_a_service_account_acts_for,
+    approvals::twenty_concurrent_decisions_have_one_winner,
+    approvals::approvals_filter_by_state,
+    audit::the_audit_log_is_complete_ordered_and_append_only,
+);

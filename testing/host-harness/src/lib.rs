@@ -1,0 +1,31 @@
+//! Starting the app on a free loopback port, on real Spin or on `spin-host`, and talking to it
+//! over HTTP: shared by the end-to-end tests of the backend, the console and the host, the
+//! browser test, and the benchmark.
+
+mod agent;
+mod client;
+mod fixtures;
+mod host;
+mod runtime;
+
+pub use client::{Reply, seed_releases, wait_for_listener};
+pub use fixtures::{
+    HMAC_KEY, assert_variables_declared_and_passed, assert_variables_documented, free_port,
+    host_bin, release_body, repo, scratch_dir, spin_toml, token, wasm,
+};
+pub use host::{Host, HostBuilder};
+pub use runtime::{Runtime, spin_bin};
+
+/// Generates, for each named `fn(Runtime)`, one test per runtime: `spin::NAME` and
+/// `spin_host::NAME`, so that a failure names the runtime it happened on.
+#[macro_export]
+macro_rules! on_both_runtimes {
+    ($($test:ident),+ $(,)?) => {
+        mod spin {
+            $(#[test] fn $test() { super::$test($crate::Runtime::Spin) })+
+        }
+        mod spin_host {
+            $(#[test] fn $test() { super::$test($crate::Runtime::SpinHost) })+
+        }
+    };
+}

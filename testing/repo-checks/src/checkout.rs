@@ -1,0 +1,39 @@
+//! The checkout, its files, the manifests as kustomize renders them, and the real schemas and
+//! reference data beside it.
+
+use manifest_check::{Object, Schemas};
+use std::path::{Path, PathBuf};
+
+/// The checkout's root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// A file of the checkout, by its path from the root.
+pub fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// The objects kustomize renders from DIR (a path from the root).
+pub fn rendered(dir: &str) -> Vec<Object> {
+    manifest_check::render(&repo().join(dir)).unwrap()
+}
+
+/// The CRD schemas (SpinKube's and Karmada's) and the Kubernetes API types.
+pub fn schemas() -> Schemas {
+    let schemas = Schemas::load(&repo().join("../shared/crds"))
+        .expect("../shared/crds (see shared/README.md)");
+    assert!(
+        schemas
+            .get("core.spinkube.dev/v1alpha1", "SpinApp")
+            .is_some()
+    );
+    schemas
+}
+
+/// The reference data beside the checkout, by its path under `shared/ref`.
+pub fn reference(path: &str) -> serde_json::Value {
+    let file = repo().join("../shared/ref").join(path);
+    serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}

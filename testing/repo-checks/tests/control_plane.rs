@@ -1,0 +1,485 @@
+//! The policies on a real Karmada control plane: Karmada v1.18.2's webhook, controllers and
+//! scheduler over a Kubernetes 1.36 API server, with three member API servers (`staging`,
+//! `prod-east`, `prod-west`) where objects are stored but no pod runs.
+//!
+//! `local-dev/control-plane.sh up` starts it and applies `karmada/` and both workloads in the
+//! order `karmada/README.md` documents; `scripts/with-control-plane.sh` (from `make test`) does
+//! that once for the whole suite and exports `CONTROL_PLANE_DIR`. Tests that change production
+//! or staging put everything back before they finish, and take a lock so that no other test
+//! reads a half-changed environment.
+
+use manifest_check::Object;
+use repo_checks::control_plane::{eventually, exclusive, get, kubectl};
+use repo_checks::repo;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const APPS: [&str; 2] = ["automatizacion-backend", "automatizacion-frontend"];
+const PRODUCTION: &str = "automatizacion";
+const STAGING: &str = "automatizacion-staging";
+const IMAGE: &str = "ghcr.io/acme/automatizacion";
+
+fn variable(app: &Value, index: usize) -> (String, String) {
+    let v = &app["spec"]["variables"][index];
+    (
+        v["name"].as_str().unwrap().into(),
+        v["value"].as_str().unwrap_or("").into(),
+    )
+}
+
+fn expect(condition: bool, message: impl FnOnce() -> String) -> Result<(), String> {
+    if condition { Ok(()) } else { Err(message()) }
+}
+
+#[test]
+fn staging_reaches_only_the_staging_member_with_its_dependencies_and_overrides() {
+    for app in APPS {
+        let spinapp = get("staging", STAGING, &format!("spinapp/{app}")).unwrap();
+        let image = spinapp["spec"]["image"].as_str().unwrap();
+        assert!(
+            image.starts_with("registry.staging.internal:5000/acme/automatizacion@sha256:"),
+            "{app}: the registry mirror override is missing: {image}"
+        );
+        assert_eq!(
+            variable(&spinapp, 1),
+            ("cluster_name".into(), "staging".into())
+        );
+        assert_eq!(
+            variable(&spinapp, 2),
+            ("region".into(), "eu-central-1".into())
+        );
+        assert_eq!(spinapp["spec"]["replicas"], 1);
+        assert_eq!(spinapp["spec"]["executor"], "containerd-shim-spin");
+    }
+    // propagateDeps: what the SpinApps name travels with them.
+    for dependency in [
+        "spinappexecutor/containerd-shim-spin",
+        "configmap/automatizacion-config",
+        "secret/automatizacion-secrets",
+    ] {
+        get("staging", STAGING, dependency)
+            .unwrap_or_else(|e| panic!("staging lacks {dependency}: {e}"));
+    }
+    get("staging", "", "runtimeclass/wasmtime-spin-v2").unwrap();
+    for member in ["prod-east", "prod-west"] {
+        let found = get(member, "", &format!("namespace/{STAGING}"));
+        assert!(found.is_err(), "{member} holds staging's namespace");
+    }
+    let found = get("staging", "", &format!("namespace/{PRODUCTION}"));
+    assert!(found.is_err(), "staging holds production's namespace");
+}
+
+#[test]
+fn production_replicas_are_divided_four_and_two_by_the_interpreter_inside_karmada() {
+    let expected = [
+        (
+            "prod-east",
+            4,
+            "eu-east-1",
+            None,
+            "east.automatizacion.example.com",
+        ),
+        (
+            "prod-west",
+            2,
+            "eu-west-1",
+            Some(json!("500m")),
+            "west.automatizacion.example.com",
+        ),
+    ];
+    for app in APPS {
+        let template = get("karmada-apiserver", PRODUCTION, &format!("spinapp/{app}")).unwrap();
+        assert_eq!(template["spec"]["replicas"], 6);
+        for (member, replicas, region, cpu, _) in &expected {
+            let spinapp = get(member, PRODUCTION, &format!("spinapp/{app}")).unwrap();
+            assert_eq!(spinapp["spec"]["replicas"], *replicas, "{member}/{app}");
+            assert_eq!(
+                variable(&spinapp, 1),
+                ("cluster_name".into(), member.to_string())
+            );
+            assert_eq!(variable(&spinapp, 2), ("region".into(), region.to_string()));
+            // prod-west's smaller limit; prod-east keeps the template's.
+            let want = cpu
+                .clone()
+                .unwrap_or(template["spec"]["resources"]["limits"]["cpu"].clone());
+            assert_eq!(
+                spinapp["spec"]["resources"]["limits"]["cpu"], want,
+                "{member}/{app}"
+            );
+        }
+    }
+    for (member, _, _, _, host) in expected {
+        let ingress = get(member, PRODUCTION, "ingress/automatizacion").unwrap();
+        assert_eq!(ingress["spec"]["rules"][0]["host"], host);
+        for dependency in [
+            "spinappexecutor/containerd-shim-spin",
+            "secret/automatizacion-secrets",
+        ] {
+            get(member, PRODUCTION, dependency)
+                .unwrap_or_else(|e| panic!("{member} lacks {dependency}: {e}"));
+        }
+    }
+    let binding = get(
+        "karmada-apiserver",
+        PRODUCTION,
+        "resourcebinding/automatizacion-backend-spinapp",
+    )
+    .unwrap();
+    let mut clusters: Vec<(String, i64)> = binding["spec"]["clusters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().into(),
+                c["replicas"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    clusters.sort();
+    assert_eq!(clusters, [("prod-east".into(), 4), ("prod-west".into(), 2)]);
+}
+
+/// What the SpinKube operator would write on a member: `status.readyReplicas` and the
+/// `Available` condition. This stands in for the operator, which cannot run without nodes.
+fn operator_stand_in_reports(member: &str, app: &str, ready: i64, available: bool) {
+    let status = json!({"status": {
+        "readyReplicas": ready,
+        "activeScheduler": "containerd-shim-spin",
+        "conditions": [{
+            "type": "Available",
+            "status": if available { "True" } else { "False" },
+            "reason": if available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
+            "message": format!("{ready} replicas ready"),
+            "lastTransitionTime": "2026-01-01T00:00:00Z",
+        }],
+    }});
+    kubectl(
+        member,
+        &[
+            "-n",
+            PRODUCTION,
+            "patch",
+            "spinapp",
+            app,
+            "--subresource=status",
+            "--type=merge",
+            "-p",
+            &status.to_string(),
+        ],
+        None,
+    )
+    .unwrap();
+}
+
+/// The control plane's view: summed ready replicas, and each member's health.
+fn aggregated(app: &str) -> Result<(i64, Vec<(String, String)>), String> {
+    let template = get("karmada-apiserver", PRODUCTION, &format!("spinapp/{app}"))?;
+    let ready = template["status"]["readyReplicas"]
+        .as_i64()
+        .ok_or("no readyReplicas yet")?;
+    let binding = get(
+        "karmada-apiserver",
+        PRODUCTION,
+        &format!("resourcebinding/{app}-spinapp"),
+    )?;
+    let mut health: Vec<(String, String)> = binding["status"]["aggregatedStatus"]
+        .as_array()
+        .ok_or("no aggregatedStatus yet")?
+        .iter()
+        .map(|s| {
+            let cluster = s["clusterName"].as_str().unwrap_or("").to_owned();
+            (cluster, s["health"].as_str().unwrap_or("").to_owned())
+        })
+        .collect();
+    health.sort();
+    Ok((ready, health))
+}
+
+#[test]
+fn member_statuses_from_an_operator_stand_in_aggregate_and_flip_health_on_the_control_plane() {
+    let _lock = exclusive();
+    let app = "automatizacion-frontend";
+    let healthy = |ready: i64| {
+        move || {
+            let (sum, health) = aggregated(app)?;
+            let want = vec![
+                ("prod-east".to_owned(), "Healthy".to_owned()),
+                ("prod-west".to_owned(), "Healthy".to_owned()),
+            ];
+            expect(sum == ready && health == want, || {
+                format!("{sum} ready, {health:?}")
+            })
+        }
+    };
+    operator_stand_in_reports("prod-east", app, 4, true);
+    operator_stand_in_reports("prod-west", app, 2, true);
+    eventually("6 ready replicas, both clusters healthy", healthy(6));
+
+    operator_stand_in_reports("prod-west", app, 0, false);
+    eventually("prod-west unhealthy, 4 ready", || {
+        let (sum, health) = aggregated(app)?;
+        let want = vec![
+            ("prod-east".to_owned(), "Healthy".to_owned()),
+            ("prod-west".to_owned(), "Unhealthy".to_owned()),
+        ];
+        expect(sum == 4 && health == want, || {
+            format!("{sum} ready, {health:?}")
+        })
+    });
+    let template = get("karmada-apiserver", PRODUCTION, &format!("spinapp/{app}")).unwrap();
+    let messages: Vec<&str> = template["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["message"].as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with("prod-west")),
+        "each condition names its cluster: {messages:?}"
+    );
+
+    // Back to healthy well within the policy's 120 s failover toleration.
+    operator_stand_in_reports("prod-west", app, 2, true);
+    eventually("both clusters healthy again", healthy(6));
+}
+
+/// A copy of `k8s/` and `karmada/` whose ENVIRONMENT overlay pins DIGEST, as the pipeline's
+/// `kustomize edit set image ghcr.io/acme/automatizacion@sha256:…` leaves it.
+fn checkout_with_digest(environment: &str, digest: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "automatizacion-release-{environment}-{}-{digest:.8}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    for tree in ["k8s", "karmada"] {
+        copy_tree(&repo().join(tree), &dir.join(tree));
+    }
+    let overlay = dir.join(format!("k8s/overlays/{environment}/kustomization.yaml"));
+    let text = std::fs::read_to_string(&overlay).unwrap();
+    let pinned: Vec<&str> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with("digest: "))
+        .collect();
+    assert_eq!(pinned.len(), 1, "{environment} pins one image digest");
+    let text = text.replace(pinned[0], &format!("    digest: sha256:{digest}"));
+    std::fs::write(&overlay, text).unwrap();
+    dir
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// `kubectl apply -k karmada/workloads/ENVIRONMENT` from CHECKOUT, as karmada/README.md says.
+fn apply_workload(checkout: &Path, environment: &str) {
+    let dir = checkout.join(format!("karmada/workloads/{environment}"));
+    kubectl(
+        "karmada-apiserver",
+        &["apply", "-k", dir.to_str().unwrap()],
+        None,
+    )
+    .unwrap();
+}
+
+fn images_on(member: &str, namespace: &str) -> Result<Vec<(String, i64)>, String> {
+    APPS.iter()
+        .map(|app| {
+            let spinapp = get(member, namespace, &format!("spinapp/{app}"))?;
+            let image = spinapp["spec"]["image"].as_str().unwrap_or("").to_owned();
+            Ok((
+                image,
+                spinapp["metadata"]["generation"].as_i64().unwrap_or(0),
+            ))
+        })
+        .collect()
+}
+
+fn all_pin(images: &[(String, i64)], digest: &str) -> Result<(), String> {
+    let suffix = format!("@sha256:{digest}");
+    expect(
+        images.iter().all(|(image, _)| image.ends_with(&suffix)),
+        || format!("images are {images:?}"),
+    )
+}
+
+#[test]
+fn a_new_production_digest_on_the_control_plane_reaches_both_members() {
+    let _lock = exclusive();
+    let release = "3".repeat(64);
+    let checkout = checkout_with_digest("production", &release);
+    apply_workload(&checkout, "production");
+    for member in ["prod-east", "prod-west"] {
+        eventually(&format!("{member} running the new digest"), || {
+            all_pin(&images_on(member, PRODUCTION)?, &release)
+        });
+        let images = images_on(member, PRODUCTION).unwrap();
+        assert!(
+            images.iter().all(|(image, _)| image.starts_with(IMAGE)),
+            "{images:?}"
+        );
+    }
+    // Put back what the repository pins, and wait until both members run it again.
+    apply_workload(&repo(), "production");
+    let pinned = repository_digest("production");
+    for member in ["prod-east", "prod-west"] {
+        eventually(&format!("{member} back on the pinned digest"), || {
+            all_pin(&images_on(member, PRODUCTION)?, &pinned)
+        });
+    }
+    std::fs::remove_dir_all(checkout).unwrap();
+}
+
+fn repository_digest(environment: &str) -> String {
+    let path = repo().join(format!("k8s/overlays/{environment}/kustomization.yaml"));
+    let text = std::fs::read_to_string(path).unwrap();
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("digest: sha256:"))
+        .unwrap();
+    line.trim().trim_start_matches("digest: sha256:").to_owned()
+}
+
+#[test]
+fn a_release_held_at_staging_never_touches_production() {
+    let _lock = exclusive();
+    let before: Vec<_> = ["prod-east", "prod-west"]
+        .map(|member| images_on(member, PRODUCTION).unwrap())
+        .into();
+    let candidate = "4".repeat(64);
+    let checkout = checkout_with_digest("staging", &candidate);
+    apply_workload(&checkout, "staging");
+    eventually("staging running the candidate", || {
+        all_pin(&images_on("staging", STAGING)?, &candidate)
+    });
+    // Karmada propagates in about a second; give production the same chance to change.
+    std::thread::sleep(Duration::from_secs(2));
+    let after: Vec<_> = ["prod-east", "prod-west"]
+        .map(|member| images_on(member, PRODUCTION).unwrap())
+        .into();
+    assert_eq!(
+        before, after,
+        "production changed (image or generation) while staging took the candidate"
+    );
+    let template = images_on("karmada-apiserver", PRODUCTION).unwrap();
+    all_pin(&template, &repository_digest("production")).unwrap();
+
+    apply_workload(&repo(), "staging");
+    let pinned = repository_digest("staging");
+    eventually("staging back on the pinned digest", || {
+        all_pin(&images_on("staging", STAGING)?, &pinned)
+    });
+    std::fs::remove_dir_all(checkout).unwrap();
+}
+
+#[test]
+fn every_rendered_k8s_manifest_passes_server_side_validation_on_a_member() {
+    for dir in [
+        "k8s/base",
+        "k8s/overlays/staging",
+        "k8s/overlays/production",
+        "k8s/database",
+    ] {
+        let path = repo().join(dir);
+        let out = kubectl(
+            "prod-east",
+            &[
+                "apply",
+                "--dry-run=server",
+                "--validate=strict",
+                "-k",
+                path.to_str().unwrap(),
+            ],
+            None,
+        )
+        .unwrap_or_else(|e| panic!("{dir}: {e}"));
+        assert!(
+            out.contains("spinapp.core.spinkube.dev") || dir == "k8s/database",
+            "{dir}: {out}"
+        );
+    }
+    // The same check refuses what the SpinApp CRD does not allow.
+    let mut objects: Vec<Object> = repo_checks::rendered("k8s/overlays/production");
+    let spinapp = objects.iter_mut().find(|o| o.kind() == "SpinApp").unwrap();
+    spinapp.value["spec"]["replicaCount"] = json!(3);
+    let refused = kubectl(
+        "prod-east",
+        &["apply", "--dry-run=server", "--validate=strict", "-f", "-"],
+        Some(&spinapp.value.to_string()),
+    );
+    let error = refused.expect_err("an unknown SpinApp field is refused");
+    assert!(error.contains("replicaCount"), "{error}");
+}
+
+#[test]
+fn karmadas_webhook_refuses_an_invalid_policy() {
+    let policy = json!({
+        "apiVersion": "policy.karmada.io/v1alpha1",
+        "kind": "PropagationPolicy",
+        "metadata": {"name": "invalid-spread", "namespace": PRODUCTION},
+        "spec": {
+            "resourceSelectors": [{"apiVersion": "core.spinkube.dev/v1alpha1", "kind": "SpinApp"}],
+            "placement": {"spreadConstraints": [
+                {"spreadByField": "cluster", "minGroups": 3, "maxGroups": 1}
+            ]},
+        },
+    });
+    let refused = kubectl(
+        "karmada-apiserver",
+        &["apply", "--dry-run=server", "-f", "-"],
+        Some(&policy.to_string()),
+    );
+    let error = refused.expect_err("the webhook refuses maxGroups below minGroups");
+    assert!(error.contains("admission webhook"), "{error}");
+}
+
+fn db_outbound_hosts() -> Result<Vec<String>, String> {
+    [
+        ("staging", STAGING),
+        ("prod-east", PRODUCTION),
+        ("prod-west", PRODUCTION),
+    ]
+    .iter()
+    .map(|(member, namespace)| {
+        let config = get(member, namespace, "configmap/automatizacion-config")?;
+        Ok(config["data"]["db_outbound_host"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned())
+    })
+    .collect()
+}
+
+#[test]
+fn the_kind_database_override_points_every_cluster_at_one_ledger_and_leaves_with_its_policy() {
+    let _lock = exclusive();
+    let original = db_outbound_hosts().unwrap();
+    let template =
+        std::fs::read_to_string(repo().join("local-dev/manifests/kind-database-override.yaml"))
+            .unwrap();
+    // What local-dev/up.sh applies, with the staging node's address filled in.
+    let policy = template.replace("DB_ADDRESS", "172.18.0.3:30432");
+    kubectl("karmada-apiserver", &["apply", "-f", "-"], Some(&policy)).unwrap();
+    eventually("every cluster allowing the staging database", || {
+        let hosts = db_outbound_hosts()?;
+        expect(
+            hosts.iter().all(|h| h == "postgres://172.18.0.3:30432"),
+            || format!("{hosts:?}"),
+        )
+    });
+    kubectl("karmada-apiserver", &["delete", "-f", "-"], Some(&policy)).unwrap();
+    eventually("the clusters back on their own database hosts", || {
+        let hosts = db_outbound_hosts()?;
+        expect(hosts == original, || format!("{hosts:?}"))
+    });
+}

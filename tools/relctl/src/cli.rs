@@ -1,0 +1,338 @@
+//! The command line: one subcommand per pipeline step. The Kestra flow and the Rundeck jobs
+//! call these, and a test parses every call they make against these definitions.
+//!
+//! Values are parsed into the ledger's own validated types here, at the edge, so a bad version
+//! or digest stops the step before anything is sent. Credentials never appear here: they come
+//! from the environment only (`LEDGER_TOKEN`, `KESTRA_USER`, …), where `ps` cannot see them.
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use ledger::types::{
+    ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest, FromText, Subject,
+    Version, WebUrl,
+};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "relctl",
+    version,
+    about = "Every step of a release, one command each: the ledger, the build, Karmada, Kestra."
+)]
+pub struct Cli {
+    /// The ledger API's base URL.
+    #[arg(
+        long,
+        env = "LEDGER_URL",
+        global = true,
+        default_value = "http://127.0.0.1:3000"
+    )]
+    pub ledger: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Parses an argument into one of the ledger's validated types, with its one-line reason.
+fn parsed<T: FromText>(text: &str) -> Result<T, String> {
+    T::from_text(text).map_err(|e| e.0)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Record a release. Recording the same digest again succeeds (the step can be retried).
+    RecordRelease(RecordRelease),
+    /// Record a deployment event of a release on a cluster.
+    RecordDeployment(RecordDeployment),
+    /// Request the production approval of a release (it needs a staging success). Prints the
+    /// approval's state; a release that already has one prints its state (the step can be
+    /// run again).
+    RequestApproval(RequestApproval),
+    /// Approve or reject a pending approval, as the token's subject. Deciding again what the
+    /// same subject already decided the same way succeeds (the Rundeck job can be re-run).
+    Decide(Decide),
+    /// Print a release's approval state: none, pending, approved or rejected.
+    ApprovalState(Release),
+    /// Print a release's recorded artifact and digest, as `repository@digest`.
+    ReleaseArtifact(Release),
+    /// Print what a cluster runs now (its latest succeeded deployment not rolled back).
+    CurrentRelease(CurrentRelease),
+    /// Build the app and push it as VERSION, printing the pushed digest; or, when the ledger
+    /// already holds VERSION from this commit, print its recorded digest and push nothing.
+    BuildAndPush(BuildAndPush),
+    /// Pin an image by digest in a kustomize overlay, as `kustomize edit set image` does.
+    SetDigest(SetDigest),
+    /// Deploy a release to an environment through Karmada, recording each step in the ledger;
+    /// on failure, put the previous release back and record it.
+    Deploy(Deploy),
+    /// Put an earlier release back on an environment (Rundeck's rollback-production): its own
+    /// manifests at its recorded commit, its recorded digest, every step recorded as a deploy's.
+    /// Production takes only a release that was approved for it.
+    RollBack(RollBack),
+    /// Wait until Karmada's aggregated status says every SpinApp of a namespace is ready
+    /// (ready replicas reach the desired count, every cluster's Available condition True).
+    WaitReady(WaitReady),
+    /// Read `spin registry push` output on stdin and print the pushed digest.
+    PushDigest,
+    /// Check a deployed instance: `/api/info` must name the cluster and the version.
+    Smoke(Smoke),
+    /// Resume a paused Kestra execution (Kestra 2.0: `POST …/executions/{id}/actions/resume`).
+    /// Credentials come from the environment: KESTRA_USER and KESTRA_PASSWORD (OSS, HTTP
+    /// Basic), or KESTRA_API_TOKEN (Enterprise).
+    ResumeKestra(ResumeKestra),
+    /// Mint a short-lived ledger token for a person or a pipeline. With a PEM private key
+    /// (Ed25519 or RSA) it signs EdDSA or RS256 for ISSUER; with an HMAC key, HS256.
+    Token(Token),
+}
+
+/// The arguments of `relctl record-release`.
+#[derive(Debug, Args)]
+pub struct RecordRelease {
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub version: Version,
+    /// Where the artifact was pushed, e.g. registry.example.com/acme/automatizacion:1.4.0.
+    #[arg(long, value_parser = parsed::<ArtifactRef>)]
+    pub artifact: ArtifactRef,
+    /// sha256:… as the registry reported it.
+    #[arg(long, value_parser = parsed::<Digest>)]
+    pub digest: Digest,
+    #[arg(long, value_parser = parsed::<CommitSha>)]
+    pub commit: CommitSha,
+    #[arg(long, default_value = "")]
+    pub notes: String,
+    /// The person this release is recorded for (the tag's pusher): they cannot approve it.
+    #[arg(long, value_parser = parsed::<Subject>)]
+    pub on_behalf_of: Option<Subject>,
+}
+
+/// The arguments of `relctl record-deployment`.
+#[derive(Debug, Args)]
+pub struct RecordDeployment {
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub version: Version,
+    #[arg(long, value_parser = parsed::<ClusterName>)]
+    pub cluster: ClusterName,
+    /// started, succeeded, failed or rolled_back.
+    #[arg(long, value_parser = parsed::<DeploymentStatus>)]
+    pub status: DeploymentStatus,
+    #[arg(long)]
+    pub message: Option<String>,
+    /// The pipeline execution's page.
+    #[arg(long, value_parser = parsed::<WebUrl>)]
+    pub execution_url: Option<WebUrl>,
+}
+
+/// The arguments of `relctl request-approval`.
+#[derive(Debug, Args)]
+pub struct RequestApproval {
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub version: Version,
+    /// The person the approval is requested for: they cannot decide it.
+    #[arg(long, value_parser = parsed::<Subject>)]
+    pub on_behalf_of: Option<Subject>,
+}
+
+/// The arguments of `relctl decide`.
+#[derive(Debug, Args)]
+pub struct Decide {
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub version: Version,
+    /// approve or reject.
+    #[arg(long, value_parser = parsed::<Decision>)]
+    pub decision: Decision,
+    #[arg(long)]
+    pub comment: String,
+}
+
+/// The arguments of `relctl current-release`.
+#[derive(Debug, Args)]
+pub struct CurrentRelease {
+    #[arg(long, value_parser = parsed::<ClusterName>)]
+    pub cluster: ClusterName,
+    #[arg(long, value_enum, default_value = "digest")]
+    pub field: CurrentField,
+}
+
+/// The arguments of `relctl build-and-push`.
+#[derive(Debug, Args)]
+pub struct BuildAndPush {
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub version: Version,
+    /// The commit being built (`git rev-parse HEAD`): a version means one commit.
+    #[arg(long, value_parser = parsed::<CommitSha>)]
+    pub commit: CommitSha,
+    /// The repository to push to, without tag: the release is pushed as REPOSITORY:VERSION.
+    #[arg(long, value_parser = parsed::<ArtifactRef>)]
+    pub repository: ArtifactRef,
+    /// Extra `spin registry push` flags, e.g. --insecure for a plain-HTTP registry.
+    #[arg(long, allow_hyphen_values = true)]
+    pub push_flag: Vec<String>,
+}
+
+/// The arguments of `relctl set-digest`.
+#[derive(Debug, Args)]
+pub struct SetDigest {
+    /// The overlay's directory (holding kustomization.yaml).
+    #[arg(long)]
+    pub overlay: PathBuf,
+    /// The image name the overlay's `images:` entry carries.
+    #[arg(long, default_value = IMAGE)]
+    pub image: String,
+    /// Where the artifact really is (`newName:`), e.g. the registry the pipeline pushed to.
+    #[arg(long)]
+    pub new_name: Option<String>,
+    #[arg(long, value_parser = parsed::<Digest>)]
+    pub digest: Digest,
+}
+
+/// The arguments of `relctl deploy`.
+#[derive(Debug, Args)]
+pub struct Deploy {
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub version: Version,
+    /// staging or production: the overlay k8s/overlays/ENV, the workload karmada/workloads/ENV.
+    #[arg(long, value_enum)]
+    pub environment: EnvironmentName,
+    #[arg(long, value_parser = parsed::<Digest>)]
+    pub digest: Digest,
+    #[command(flatten)]
+    pub target: Target,
+    /// Where the artifact was pushed (the overlay's `newName:`).
+    #[arg(long)]
+    pub new_name: Option<String>,
+    /// CLUSTER=URL: after Karmada says ready, `/api/info` there must show the version.
+    #[arg(long)]
+    pub smoke: Vec<String>,
+    /// The pipeline execution's page, recorded with each event.
+    #[arg(long, value_parser = parsed::<WebUrl>)]
+    pub execution_url: Option<WebUrl>,
+    /// Do nothing when the ledger says every cluster of the environment already runs this
+    /// version with this digest (a re-run continues where the last run stopped).
+    #[arg(long)]
+    pub unless_current: bool,
+}
+
+/// The arguments of `relctl roll-back`.
+#[derive(Debug, Args)]
+pub struct RollBack {
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub to_version: Version,
+    #[arg(long, value_enum, default_value = "production")]
+    pub environment: EnvironmentName,
+    #[command(flatten)]
+    pub target: Target,
+    #[arg(long, value_parser = parsed::<WebUrl>)]
+    pub execution_url: Option<WebUrl>,
+}
+
+/// The arguments of `relctl wait-ready`.
+#[derive(Debug, Args)]
+pub struct WaitReady {
+    /// The Karmada API server's kubeconfig.
+    #[arg(long, env = "KARMADA_KUBECONFIG")]
+    pub kubeconfig: PathBuf,
+    #[arg(long)]
+    pub context: Option<String>,
+    #[arg(long)]
+    pub namespace: String,
+    /// Wait only until every SpinApp runs this digest as well.
+    #[arg(long, value_parser = parsed::<Digest>)]
+    pub digest: Option<Digest>,
+    /// Seconds.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+/// The arguments of `relctl smoke`.
+#[derive(Debug, Args)]
+pub struct Smoke {
+    /// The instance's base URL.
+    #[arg(long)]
+    pub url: String,
+    #[arg(long, value_parser = parsed::<ClusterName>)]
+    pub cluster: ClusterName,
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub version: Version,
+    /// Seconds to keep trying while the instance starts.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+/// The arguments of `relctl resume-kestra`.
+#[derive(Debug, Args)]
+pub struct ResumeKestra {
+    /// Kestra's base URL.
+    #[arg(long, env = "KESTRA_URL")]
+    pub url: String,
+    #[arg(long, default_value = "main")]
+    pub tenant: String,
+    #[arg(long)]
+    pub execution: String,
+}
+
+/// The arguments of `relctl token`.
+#[derive(Debug, Args)]
+pub struct Token {
+    #[arg(long)]
+    pub sub: String,
+    #[arg(long, required = true)]
+    pub role: Vec<String>,
+    #[arg(long, default_value = "10m")]
+    pub ttl: String,
+    /// The signing key's file; else SPIN_VARIABLE_AUTH_HMAC_KEY (HS256).
+    #[arg(long)]
+    pub key_file: Option<PathBuf>,
+    /// The token's issuer; else SPIN_VARIABLE_AUTH_ISSUER, else the ledger's default.
+    #[arg(long)]
+    pub iss: Option<String>,
+    /// The key id a JWKS names the key by.
+    #[arg(long)]
+    pub kid: Option<String>,
+}
+
+/// The release a read names.
+#[derive(Debug, Args)]
+pub struct Release {
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub version: Version,
+}
+
+/// The image name the overlays pin (k8s/overlays/*/kustomization.yaml).
+pub const IMAGE: &str = "ghcr.io/acme/automatizacion";
+
+/// Where the deploy and roll-back steps act: a checkout and the Karmada API server.
+#[derive(Debug, clap::Args)]
+pub struct Target {
+    /// The checkout holding k8s/ and karmada/.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
+    #[arg(long, default_value = IMAGE)]
+    pub image: String,
+    /// The Karmada API server's kubeconfig.
+    #[arg(long, env = "KARMADA_KUBECONFIG")]
+    pub kubeconfig: PathBuf,
+    /// Seconds to wait for Karmada's readiness and each smoke check.
+    #[arg(long, default_value_t = 600)]
+    pub timeout: u64,
+}
+
+/// The environments that have an overlay and a workload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum EnvironmentName {
+    Staging,
+    Production,
+}
+
+impl EnvironmentName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EnvironmentName::Staging => "staging",
+            EnvironmentName::Production => "production",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CurrentField {
+    Version,
+    Digest,
+    Artifact,
+}

@@ -1,0 +1,126 @@
+//! The steps that only talk to the ledger: record, request, decide, and the reads the next
+//! step needs. The writes a pipeline may repeat (a re-run, a retried job) are idempotent: the
+//! same release, the same approval, the same person's same decision succeed again.
+
+use crate::cli::{self, CurrentField};
+use crate::failure::Failure;
+use crate::ledger_client::{LedgerClient, NewEvent, NewRelease};
+use ledger::types::Version;
+
+/// Prints `version@digest` as recorded.
+pub fn record_release(ledger: &LedgerClient, args: &cli::RecordRelease) -> Result<String, Failure> {
+    let release = NewRelease {
+        version: &args.version,
+        artifact: &args.artifact,
+        digest: &args.digest,
+        commit: &args.commit,
+        notes: &args.notes,
+        on_behalf_of: args.on_behalf_of.as_ref(),
+    };
+    let recorded = ledger.record_release(&release)?;
+    Ok(format!("{}@{}", recorded.version, recorded.digest))
+}
+
+pub fn record_deployment(
+    ledger: &LedgerClient,
+    args: &cli::RecordDeployment,
+) -> Result<String, Failure> {
+    let event = NewEvent {
+        cluster: &args.cluster,
+        status: args.status,
+        message: args.message.as_deref(),
+        execution_url: args.execution_url.as_ref(),
+    };
+    ledger.record_deployment(&args.version, &event)?;
+    Ok(format!(
+        "{} {} on {}",
+        args.version, event.status, event.cluster
+    ))
+}
+
+/// Prints the approval's state. When the release already has an approval (a re-run of the
+/// pipeline), its state is the answer: `pending` waits again, `approved` goes on, `rejected`
+/// stops the flow at its decision step.
+pub fn request_approval(
+    ledger: &LedgerClient,
+    args: &cli::RequestApproval,
+) -> Result<String, Failure> {
+    let version = &args.version;
+    match ledger.request_approval(version, args.on_behalf_of.as_ref()) {
+        Ok(approval) => Ok(approval.state.to_string()),
+        Err(refused @ Failure::Refused { status: 409, .. }) => {
+            match ledger.release(version)?.approval {
+                Some(existing) => Ok(existing.state.to_string()),
+                None => Err(refused),
+            }
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Prints the approval's new state. If the caller already decided this approval the same way
+/// (the Rundeck job ran before and failed after this step), that is a success too, so that a
+/// re-run goes on to resume Kestra; anyone else's decision is still refused.
+pub fn decide(ledger: &LedgerClient, args: &cli::Decide) -> Result<String, Failure> {
+    let (version, decision, comment) = (&args.version, args.decision, args.comment.as_str());
+    if comment.trim().is_empty() {
+        return Err(Failure::Invalid("--comment is empty: say why".into()));
+    }
+    match ledger.decide(version, decision, comment) {
+        Ok(approval) => Ok(approval.state.to_string()),
+        Err(refused @ Failure::Refused { status: 409, .. }) => {
+            let me = ledger.caller()?;
+            let approval = ledger.release(version)?.approval;
+            match approval {
+                Some(a)
+                    if a.decided_by.as_ref() == Some(&me)
+                        && a.state == decision.resulting_state() =>
+                {
+                    Ok(a.state.to_string())
+                }
+                _ => Err(refused),
+            }
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Prints none, pending, approved or rejected.
+pub fn approval_state(ledger: &LedgerClient, version: &Version) -> Result<String, Failure> {
+    Ok(ledger
+        .release(version)?
+        .approval
+        .map_or_else(|| "none".to_owned(), |a| a.state.to_string()))
+}
+
+/// Prints `repository@digest`: the artifact as recorded, pinned by its digest.
+pub fn release_artifact(ledger: &LedgerClient, version: &Version) -> Result<String, Failure> {
+    let release = ledger.release(version)?;
+    Ok(format!(
+        "{}@{}",
+        release.artifact.repository(),
+        release.digest
+    ))
+}
+
+/// Prints one field of what CLUSTER runs now.
+pub fn current_release(
+    ledger: &LedgerClient,
+    args: &cli::CurrentRelease,
+) -> Result<String, Failure> {
+    let cluster = &args.cluster;
+    let entry = ledger
+        .clusters()?
+        .into_iter()
+        .find(|c| &c.name == cluster)
+        .ok_or_else(|| Failure::Invalid(format!("the ledger knows no cluster {cluster}")))?;
+    let current = entry.current.ok_or_else(|| Failure::Refused {
+        status: 404,
+        reason: format!("no release runs on {cluster}"),
+    })?;
+    Ok(match args.field {
+        CurrentField::Version => current.version.to_string(),
+        CurrentField::Digest => current.digest.to_string(),
+        CurrentField::Artifact => current.artifact.to_string(),
+    })
+}

@@ -1,0 +1,109 @@
+//! The approval gate: who may decide, what a decision signed by Rundeck may do, and a resume
+//! that failed once.
+
+use super::doubles::{PUSHER, Pipeline, signed};
+use super::{VERSION, exclusive, restore_workloads};
+use pipeline_standins::kestra::run::State;
+use std::process::Command;
+
+/// Kestra was down when the approver's job resumed it: the job fails with one line, the
+/// execution stays paused, and running the job again resumes it without deciding twice.
+#[test]
+fn a_resume_that_failed_once_is_run_again_and_the_release_goes_on() {
+    let _lock = exclusive();
+    let (mut pipeline, mut execution) =
+        Pipeline::waiting_for_approval("pipeline-resume-again", false, true);
+    pipeline.api.unavailable_for(1);
+    let failed = pipeline.approve("carol", "approve", &execution);
+    assert!(!failed.succeeded);
+    let last = failed.output.trim_end().lines().last().unwrap();
+    assert!(
+        last.starts_with("relctl: refused (503)"),
+        "{}",
+        failed.output
+    );
+    assert_eq!(
+        pipeline.kestra.run(&mut execution),
+        State::Paused,
+        "not resumed"
+    );
+    assert_eq!(pipeline.release(VERSION)["approval"]["state"], "approved");
+
+    let again = pipeline.approve("carol", "approve", &execution);
+    assert!(again.succeeded, "{}", again.output);
+    let (state, _) = pipeline.finish(&mut execution);
+    assert_eq!(state, State::Success, "{:?}", execution.ran);
+    assert_eq!(pipeline.audited("approval.decided"), 1, "decided once");
+    // Someone else deciding differently after the fact is still refused.
+    let late = pipeline.approve("dave", "reject", &execution);
+    assert!(
+        !late.succeeded && late.output.contains("refused (409)"),
+        "{}",
+        late.output
+    );
+}
+
+/// Alice pushed the tag; she approves others' releases, never her own.
+#[test]
+fn the_approver_who_pushed_the_tag_is_refused() {
+    let _lock = exclusive();
+    let (mut pipeline, mut execution) =
+        Pipeline::waiting_for_approval("pipeline-own-release", false, false);
+    let own = pipeline.approve(PUSHER, "approve", &execution);
+    restore_workloads();
+    assert!(!own.succeeded);
+    assert!(
+        own.output.contains("refused (403)") && own.output.contains("someone else must decide"),
+        "{}",
+        own.output
+    );
+    assert!(pipeline.resumes().is_empty(), "Kestra was resumed");
+    assert_eq!(pipeline.kestra.run(&mut execution), State::Paused);
+    assert_eq!(pipeline.release(VERSION)["approval"]["state"], "pending");
+}
+
+/// A token signed with Rundeck's approver key cannot deploy, whatever it claims.
+#[test]
+fn a_rundeck_signed_token_cannot_deploy() {
+    let pipeline = Pipeline::for_the_build("pipeline-rundeck-deploys", false);
+    let before = pipeline.release(VERSION);
+    let relctl = |issuer: &str, key: &str| {
+        Command::new(env!("CARGO_BIN_EXE_relctl"))
+            .args([
+                "record-deployment",
+                "--version",
+                VERSION,
+                "--cluster",
+                "staging",
+                "--status",
+                "started",
+            ])
+            .env_remove("LEDGER_TOKEN")
+            .env("LEDGER_URL", &pipeline.ledger.base)
+            .env("LEDGER_SIGNING_KEY", pipeline_standins::key(key))
+            .env("LEDGER_ISSUER", issuer)
+            .env("LEDGER_KEY_ID", format!("{issuer}-1"))
+            .env("LEDGER_SUBJECT", "mallory")
+            .env("LEDGER_ROLE", "deployer")
+            .output()
+            .unwrap()
+    };
+    let line = super::one_line(&relctl("rundeck", "rundeck-1.pem"), 1);
+    assert!(
+        line.starts_with("relctl: refused (403)") && line.contains("deployer"),
+        "{line}"
+    );
+    // Claiming Kestra's issuer with Rundeck's key fails the signature.
+    let forged = super::one_line(&relctl("kestra", "rundeck-1.pem"), 1);
+    assert!(forged.contains("refused (401)"), "{forged}");
+    assert_eq!(pipeline.release(VERSION), before, "the ledger changed");
+    // The same token as an approver is fine: that is what Rundeck's key is for.
+    let approver = signed("rundeck", "carol", "approver");
+    assert_eq!(
+        pipeline
+            .ledger
+            .get_as(&format!("/api/releases/{VERSION}"), Some(&approver))
+            .status,
+        200
+    );
+}

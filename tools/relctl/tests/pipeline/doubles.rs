@@ -1,0 +1,450 @@
+//! One pipeline for one scenario: a fresh ledger that trusts the pipeline's issuers, the Kestra
+//! stand-in with the flow saved and its API double, the Rundeck stand-in with the jobs' keys,
+//! globals and users, and the SpinKube stand-in's Spin instances.
+
+use super::build::{built, checkout, origin};
+use super::{
+    PREVIOUS, PRODUCTION_BEFORE, STAGING_BEFORE, VERSION, control_plane, path_with_tools,
+    production_images, registry, restore_workloads,
+};
+use host_harness::{Host, HostBuilder, Runtime, repo, scratch_dir, token};
+use native_db::testing::TestDb;
+use pipeline_standins::kestra::api::KestraApi;
+use pipeline_standins::kestra::run::{Execution, Kestra, State};
+use pipeline_standins::rundeck::{JobRun, Rundeck};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+/// Kestra OSS's basic-auth account (an e-mail, as it requires) that the approve job resumes with.
+pub const KESTRA_USER: &str = "release-bot@example.com";
+pub const KESTRA_PASSWORD: &str = "Resume1sAllowed";
+/// Who pushed the tag, and so whose release it is.
+pub const PUSHER: &str = "alice";
+
+/// The ledger's `auth_issuers` for the test keys: Kestra and Rundeck's admins may deploy,
+/// Rundeck may approve.
+pub fn issuers() -> String {
+    let jwk = |name: &str, kid: &str| -> Value {
+        let public = pipeline_standins::key(&format!("{name}.pub.pem"));
+        serde_json::from_str(&token::ed25519_jwk(&public, kid).unwrap()).unwrap()
+    };
+    json!([
+        {"issuer": "kestra", "roles": ["deployer"], "jwks": {"keys": [jwk("kestra-1", "kestra-1")]}},
+        {"issuer": "rundeck", "roles": ["approver"], "jwks": {"keys": [jwk("rundeck-1", "rundeck-1")]}},
+        {"issuer": "rundeck-admins", "roles": ["deployer"],
+         "jwks": {"keys": [jwk("rundeck-admins-1", "rundeck-admins-1")]}},
+    ])
+    .to_string()
+}
+
+/// A ledger token signed by ISSUER's test key.
+pub fn signed(issuer: &str, sub: &str, role: &str) -> String {
+    let claims = token::Claims::new(
+        sub,
+        &[role.to_owned()],
+        600,
+        issuer,
+        token::DEFAULT_AUDIENCE,
+    );
+    let key = pipeline_standins::key(&format!("{issuer}-1.pem"));
+    token::mint(&claims, &key, Some(&format!("{issuer}-1"))).unwrap()
+}
+
+/// The Kestra stand-in with its secrets, on a fresh scratch directory.
+pub fn kestra_standin(label: &str) -> Kestra {
+    let kubeconfig = std::fs::read_to_string(control_plane().join("karmada")).unwrap();
+    let secrets = [
+        ("RELEASE_WEBHOOK_KEY", "hook-key-1".to_owned()),
+        ("GIT_USERNAME", String::new()),
+        ("GIT_PASSWORD", String::new()),
+        // The test registry takes no login (and `spin registry login` speaks only HTTPS).
+        ("REGISTRY_USER", String::new()),
+        ("REGISTRY_PASSWORD", String::new()),
+        ("LEDGER_SIGNING_KEY", pipeline_standins::key("kestra-1.pem")),
+        ("KARMADA_KUBECONFIG", kubeconfig),
+    ];
+    Kestra::new(&secrets, path_with_tools(), scratch_dir(label))
+}
+
+/// The flow file with the variables a test sets, as an operator edits them.
+pub fn flow_with(variables: &[(&str, String)]) -> String {
+    let text =
+        std::fs::read_to_string(repo().join("kestra/flows/automatizacion.release.yml")).unwrap();
+    let mut flow: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
+    for (name, value) in variables {
+        assert!(
+            flow["variables"].get(*name).is_some(),
+            "the flow has no variable {name}"
+        );
+        flow["variables"][*name] = value.clone().into();
+    }
+    serde_yaml::to_string(&flow).unwrap()
+}
+
+/// The variables every test run sets: where the repository, registry, ledger and Kestra are.
+pub fn local_variables(ledger: &str, kestra: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("repository_url", format!("file://{}", origin().display())),
+        ("artifact", format!("{}/automatizacion", registry())),
+        ("spin_registry_flags", "--push-flag=--insecure".into()),
+        ("ledger_url", ledger.to_owned()),
+        ("kestra_url", kestra.to_owned()),
+        ("deploy_timeout", "60".into()),
+    ]
+}
+
+pub struct Pipeline {
+    pub ledger: Host,
+    _db: Option<TestDb>,
+    pub kestra: Kestra,
+    pub api: KestraApi,
+    pub rundeck: Rundeck,
+    /// The SpinKube stand-in's instances, kept running until the scenario ends.
+    instances: Arc<Mutex<Vec<Host>>>,
+}
+
+impl Pipeline {
+    pub fn new(label: &str, postgres: bool) -> Self {
+        let builder = HostBuilder::new(label).var("auth_issuers", &issuers());
+        let (ledger, db) = if postgres {
+            let db = TestDb::postgres();
+            let url = db.db_url().unwrap().to_owned();
+            let authority = format!(
+                "postgres://{}",
+                url.split('@').nth(1).unwrap().split('/').next().unwrap()
+            );
+            let ledger = builder
+                .var("db_url", &url)
+                .var("db_outbound_host", &authority)
+                .start();
+            (ledger, Some(db))
+        } else {
+            (builder.start(), None)
+        };
+        let kestra = kestra_standin(label);
+        let api = KestraApi::start(kestra.shared.clone(), KESTRA_USER, KESTRA_PASSWORD);
+        kestra
+            .save(&flow_with(&local_variables(&ledger.base, &api.base)))
+            .unwrap_or_else(|e| panic!("the flow does not save: {e:#?}"));
+        let mut rundeck = Rundeck::new(
+            &repo().join("rundeck/acl/automatizacion-releases.aclpolicy"),
+            path_with_tools(),
+        );
+        let kubeconfig = std::fs::read_to_string(control_plane().join("karmada")).unwrap();
+        for (path, value) in [
+            (
+                "approver-signing-key",
+                pipeline_standins::key("rundeck-1.pem"),
+            ),
+            ("kestra-password", KESTRA_PASSWORD.to_owned()),
+            (
+                "deployer-signing-key",
+                pipeline_standins::key("rundeck-admins-1.pem"),
+            ),
+            ("karmada-kubeconfig", kubeconfig),
+        ] {
+            rundeck
+                .keys
+                .insert(format!("keys/automatizacion/{path}"), value);
+        }
+        for (global, value) in [
+            ("ledger_url", ledger.base.clone()),
+            ("kestra_url", api.base.clone()),
+            ("kestra_user", KESTRA_USER.to_owned()),
+            ("approver_key_id", "rundeck-1".to_owned()),
+            ("deployer_key_id", "rundeck-admins-1".to_owned()),
+            ("checkout", checkout().display().to_string()),
+        ] {
+            rundeck.globals.insert(global.into(), value);
+        }
+        // Alice pushes tags and approves others' releases; Carol and Dave approve; Root runs
+        // rollbacks.
+        for (user, group) in [
+            (PUSHER, "release-approvers"),
+            ("carol", "release-approvers"),
+            ("dave", "release-approvers"),
+            ("root", "release-admins"),
+        ] {
+            rundeck.users.insert(user.into(), vec![group.into()]);
+        }
+        Pipeline {
+            ledger,
+            _db: db,
+            kestra,
+            api,
+            rundeck,
+            instances: Arc::default(),
+        }
+    }
+
+    /// A pipeline whose ledger already holds the release as the one build recorded it.
+    pub fn for_the_build(label: &str, postgres: bool) -> Self {
+        let pipeline = Self::new(label, postgres);
+        pipeline.recorded_as_built();
+        pipeline
+    }
+
+    /// A release of VERSION by PUSHER, as the webhook starts it for a pushed tag.
+    pub fn start(&mut self) -> Execution {
+        let push = json!({"ref": format!("refs/tags/v{VERSION}"), "deleted": false,
+                          "pusher": {"name": PUSHER}});
+        self.kestra
+            .webhook("automatizacion", "release", "hook-key-1", &push)
+            .unwrap()
+            .expect("a pushed tag starts a release")
+    }
+
+    /// A pipeline for the built release, its execution waiting for the approver, with SpinKube
+    /// running the artifact for staging's check and, when PRODUCTION, for production's.
+    pub fn waiting_for_approval(
+        label: &str,
+        postgres: bool,
+        production: bool,
+    ) -> (Self, Execution) {
+        let mut pipeline = Self::for_the_build(label, postgres);
+        if production {
+            pipeline.spinkube_on_the_way(false);
+        } else {
+            pipeline.spinkube_on_staging(false);
+        }
+        let execution = pipeline.run_to_the_pause();
+        (pipeline, execution)
+    }
+
+    /// A release started by the pushed tag and run until it waits for the approver.
+    pub fn run_to_the_pause(&mut self) -> Execution {
+        let mut execution = self.start();
+        assert_eq!(
+            self.kestra.run(&mut execution),
+            State::Paused,
+            "{:?}",
+            execution.ran
+        );
+        execution
+    }
+
+    /// Runs EXECUTION on from where it stopped, and reads production's images before the
+    /// control plane's workloads are put back for the next scenario.
+    pub fn finish(&mut self, execution: &mut Execution) -> (State, Vec<String>) {
+        let state = self.kestra.run(execution);
+        let production = production_images();
+        restore_workloads();
+        (state, production)
+    }
+
+    /// The release as the one build recorded it: built and pushed from the tag's commit, for
+    /// the pusher. (The flow's `build_and_push` then takes the recorded digest, as a re-run.)
+    pub fn recorded_as_built(&self) {
+        let built = built();
+        let body = json!({"version": VERSION, "artifact": format!("{}:{VERSION}", built.repository),
+                          "digest": built.digest, "commit": built.commit,
+                          "notes": "No release notes.", "on_behalf_of": PUSHER});
+        let reply = self.ledger.post_json(
+            "/api/releases",
+            &signed("kestra", "kestra", "deployer"),
+            &body,
+        );
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+
+    /// A release PREVIOUS that already ran on staging, and on production when asked (with the
+    /// overlays' pinned digests), from the tag's commit.
+    pub fn seed_previous(&self, production: bool) {
+        let mut body = host_harness::release_body(PREVIOUS);
+        body["digest"] = if production {
+            PRODUCTION_BEFORE
+        } else {
+            STAGING_BEFORE
+        }
+        .into();
+        body["commit"] = built().commit.as_str().into();
+        let reply = self
+            .ledger
+            .post_json("/api/releases", &token("kestra", &["deployer"]), &body);
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        self.record(PREVIOUS, "staging", "succeeded");
+        if production {
+            self.approved_by_carol(PREVIOUS);
+            self.record(PREVIOUS, "prod-east", "succeeded");
+            self.record(PREVIOUS, "prod-west", "succeeded");
+        }
+    }
+
+    /// Records a deployment event as Kestra does.
+    pub fn record(&self, version: &str, cluster: &str, status: &str) {
+        let path = format!("/api/releases/{version}/deployments");
+        let event = json!({"cluster": cluster, "status": status});
+        let reply = self
+            .ledger
+            .post_json(&path, &token("kestra", &["deployer"]), &event);
+        assert_eq!(reply.status, 201, "{}", reply.body);
+    }
+
+    /// Kestra asks for VERSION's approval and Carol (who pushed nothing) approves it.
+    pub fn approved_by_carol(&self, version: &str) {
+        let path = format!("/api/releases/{version}/approval");
+        let deployer = token("kestra", &["deployer"]);
+        let reply = self.ledger.post_json(&path, &deployer, &json!({}));
+        assert_eq!(reply.status, 201, "{}", reply.body);
+        let decision = json!({"decision": "approve", "comment": "ship it"});
+        let carol = token("carol", &["approver"]);
+        let reply = self
+            .ledger
+            .post_json(&format!("{path}/decision"), &carol, &decision);
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+
+    /// The stand-in for SpinKube: before TASK, real Spin runs the pushed artifact for each
+    /// CLUSTER (or, with `wrong`, the checks reach an instance that reports another version),
+    /// and the flow's URL variable for it points there.
+    pub fn spinkube_before(
+        &mut self,
+        task: &str,
+        clusters: &[(&'static str, &'static str)],
+        wrong: bool,
+    ) {
+        let instances = self.instances.clone();
+        let clusters = clusters.to_vec();
+        let ledger = self.ledger.base.clone();
+        self.kestra.before(
+            task,
+            Box::new(move |execution: &mut Execution| {
+                for (cluster, var) in &clusters {
+                    let url = if wrong {
+                        ledger.clone() // the ledger's own /api/info: cluster `local`, another version
+                    } else {
+                        let built = built();
+                        let host = HostBuilder::on(Runtime::Spin, &format!("pipeline-{cluster}"))
+                            .from_registry(&format!("{}@{}", built.repository, built.digest))
+                            .var("cluster_name", cluster)
+                            .start();
+                        let base = host.base.clone();
+                        instances.lock().unwrap().push(host);
+                        base
+                    };
+                    execution.set_var(var, &url);
+                }
+            }),
+        );
+    }
+
+    /// SpinKube runs the artifact for staging's check (or, with `wrong`, another version).
+    pub fn spinkube_on_staging(&mut self, wrong: bool) {
+        self.spinkube_before("deploy_staging", &[("staging", "staging_url")], wrong);
+    }
+
+    /// SpinKube runs the artifact for staging's check, then for production's.
+    pub fn spinkube_on_the_way(&mut self, broken_production: bool) {
+        self.spinkube_on_staging(false);
+        let production = [
+            ("prod-east", "prod_east_url"),
+            ("prod-west", "prod_west_url"),
+        ];
+        self.spinkube_before("deploy_production", &production, broken_production);
+    }
+
+    /// USER runs `approve-release` in Rundeck for the paused EXECUTION.
+    pub fn approve(&self, user: &str, decision: &str, execution: &Execution) -> JobRun {
+        let comment = format!("{decision}d after reading the staging check");
+        self.rundeck.run(
+            &repo().join("rundeck/jobs/approve-release.yaml"),
+            user,
+            &[
+                ("version", VERSION),
+                ("decision", decision),
+                ("comment", &comment),
+                ("kestra_execution", &execution.id),
+            ],
+        )
+    }
+
+    /// USER runs `rollback-production` to TO_VERSION.
+    pub fn roll_back(&self, user: &str, to_version: &str) -> JobRun {
+        self.rundeck.run(
+            &repo().join("rundeck/jobs/rollback-production.yaml"),
+            user,
+            &[("to_version", to_version)],
+        )
+    }
+
+    pub fn release(&self, version: &str) -> Value {
+        self.ledger.get(&format!("/api/releases/{version}")).json()
+    }
+
+    /// (cluster, status) of VERSION's deployment events, oldest first.
+    pub fn events(&self, version: &str) -> Vec<(String, String)> {
+        let deployments = &self.release(version)["deployments"];
+        let event = |d: &Value| (text(d, "cluster"), text(d, "status"));
+        deployments.as_array().unwrap().iter().map(event).collect()
+    }
+
+    /// (action, actor, on_behalf_of) of every audit entry, oldest first.
+    pub fn audit(&self) -> Vec<(String, String, Option<String>)> {
+        let audit = self.ledger.get("/api/audit?limit=100").json();
+        let entry = |e: &Value| {
+            let on_behalf_of = e["on_behalf_of"].as_str().map(str::to_owned);
+            (text(e, "action"), text(e, "actor"), on_behalf_of)
+        };
+        let mut entries: Vec<_> = audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(entry)
+            .collect();
+        entries.reverse();
+        entries
+    }
+
+    /// How many audit entries record ACTION.
+    pub fn audited(&self, action: &str) -> usize {
+        self.audit().iter().filter(|(a, _, _)| a == action).count()
+    }
+
+    /// (cluster, version) of what each cluster runs, as the ledger knows it.
+    pub fn current_versions(&self) -> Vec<(String, String)> {
+        let clusters = self.ledger.get("/api/clusters").json();
+        clusters
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                let version = c["current"]["version"].as_str().unwrap_or("none");
+                (c["name"].as_str().unwrap().to_owned(), version.to_owned())
+            })
+            .collect()
+    }
+
+    /// The API double's resume calls: `POST …/actions/resume Basic` for each.
+    pub fn resumes(&self) -> Vec<String> {
+        self.api.calls.lock().unwrap().clone()
+    }
+}
+
+pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+    list.iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect()
+}
+
+/// The statuses of CLUSTER's events among EVENTS, oldest first.
+pub fn statuses_on(events: &[(String, String)], cluster: &str) -> Vec<String> {
+    events
+        .iter()
+        .filter(|(c, _)| c == cluster)
+        .map(|(_, s)| s.clone())
+        .collect()
+}
+
+/// Staging on VERSION, production on WANT.
+pub fn staging_new_production(want: &str) -> Vec<(String, String)> {
+    pairs(&[
+        ("staging", VERSION),
+        ("prod-east", want),
+        ("prod-west", want),
+    ])
+}
+
+/// The text at KEY of a record.
+fn text(record: &Value, key: &str) -> String {
+    record[key].as_str().unwrap().to_owned()
+}

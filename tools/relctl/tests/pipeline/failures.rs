@@ -1,0 +1,174 @@
+//! When a check fails: the staging check and the production rollout put the previous release
+//! back, and waiting for readiness names each cluster's conditions.
+
+use super::doubles::{Pipeline, pairs, staging_new_production, statuses_on};
+use super::{
+    PREVIOUS, PRODUCTION_BEFORE, STAGING_BEFORE, VERSION, control_plane, exclusive, images_on,
+    kubectl, restore_workloads, succeeded,
+};
+use host_harness::repo;
+use pipeline_standins::kestra::run::{Execution, State};
+use serde_json::json;
+use std::process::Command;
+
+/// PREVIOUS ran (on production too, when the PRODUCTION check is to fail, and then on
+/// PostgreSQL), VERSION is recorded as built, and the failing check finds another version at
+/// once, so its wait is cut to five seconds.
+fn failing(label: &str, production: bool) -> (Pipeline, Execution) {
+    let mut pipeline = Pipeline::new(label, production);
+    pipeline.seed_previous(production);
+    pipeline.recorded_as_built();
+    if production {
+        pipeline.spinkube_on_the_way(true);
+    } else {
+        pipeline.spinkube_on_staging(true);
+    }
+    let mut execution = pipeline.start();
+    execution.set_var("deploy_timeout", "5");
+    (pipeline, execution)
+}
+
+#[test]
+fn a_failed_staging_check_puts_the_previous_release_back() {
+    let _lock = exclusive();
+    let (mut pipeline, mut execution) = failing("pipeline-staging-fails", false);
+    let state = pipeline.kestra.run(&mut execution);
+    let staging_after = images_on("staging", "automatizacion-staging");
+    restore_workloads();
+
+    let State::Failed(error) = state else {
+        panic!("the staging check fails: {state:?}");
+    };
+    assert!(
+        error.contains(&format!("{PREVIOUS} was put back")),
+        "{error}"
+    );
+    let pinned = format!("registry.staging.internal:5000/acme/automatizacion@{STAGING_BEFORE}");
+    assert!(
+        staging_after.iter().all(|i| *i == pinned),
+        "{staging_after:?}"
+    );
+    assert_eq!(
+        pipeline.events(VERSION),
+        pairs(&[
+            ("staging", "started"),
+            ("staging", "failed"),
+            ("staging", "rolled_back")
+        ])
+    );
+    let release = pipeline.release(VERSION);
+    assert!(
+        release["approval"].is_null(),
+        "no approval after a failed staging check"
+    );
+    let failed = release["deployments"][1]["message"].as_str().unwrap();
+    assert!(
+        failed.contains("did not show staging running 1.4.0"),
+        "{failed}"
+    );
+    assert_eq!(
+        pipeline.current_versions(),
+        pairs(&[
+            ("staging", PREVIOUS),
+            ("prod-east", "none"),
+            ("prod-west", "none")
+        ])
+    );
+}
+
+#[test]
+fn a_failed_production_rollout_is_rolled_back_on_both_clusters() {
+    let _lock = exclusive();
+    let (mut pipeline, mut execution) = failing("pipeline-production-fails", true);
+    assert_eq!(pipeline.kestra.run(&mut execution), State::Paused);
+    assert!(pipeline.approve("carol", "approve", &execution).succeeded);
+    let (state, after) = pipeline.finish(&mut execution);
+
+    let State::Failed(error) = state else {
+        panic!("the production check fails: {state:?}");
+    };
+    assert!(
+        error.starts_with("deploy_production:")
+            && error.contains(&format!("{PREVIOUS} was put back")),
+        "{error}"
+    );
+    assert!(
+        after.iter().all(|i| i.ends_with(PRODUCTION_BEFORE)),
+        "{after:?}"
+    );
+    let events = pipeline.events(VERSION);
+    for cluster in ["prod-east", "prod-west"] {
+        let of = statuses_on(&events, cluster);
+        assert_eq!(of, ["started", "failed", "rolled_back"], "{cluster}");
+    }
+    assert_eq!(
+        pipeline.current_versions(),
+        staging_new_production(PREVIOUS)
+    );
+}
+
+#[test]
+fn waiting_for_readiness_times_out_with_each_clusters_conditions() {
+    let _lock = exclusive();
+    let kubeconfig = control_plane().join("karmada");
+    let wait = |timeout: &str| {
+        Command::new(env!("CARGO_BIN_EXE_relctl"))
+            .args([
+                "wait-ready",
+                "--namespace",
+                "automatizacion",
+                "--timeout",
+                timeout,
+            ])
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        succeeded(wait("30")),
+        "automatizacion-backend 6/6, automatizacion-frontend 6/6"
+    );
+    // What the SpinKube operator would report when prod-west's replicas are down.
+    let down = json!({"status": {"readyReplicas": 0, "conditions": [{
+        "type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
+        "message": "0 of 2 replicas ready", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    let frontend = ["-n", "automatizacion", "spinapp", "automatizacion-frontend"];
+    let patch = [
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &down.to_string(),
+    ];
+    kubectl(
+        "prod-west",
+        &[&["patch"], &frontend[..], &patch[..]].concat(),
+    );
+    // Karmada aggregates the report within a second or two; wait until it has.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while kubectl("karmada-apiserver", &[&["get"], &frontend[..]].concat())["status"]["readyReplicas"]
+        != 4
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "Karmada never aggregated prod-west's report"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(250));
+    }
+    let timed_out = wait("4");
+    // The operator stand-in reports every member SpinApp ready again.
+    succeeded(
+        Command::new(repo().join("local-dev/control-plane.sh"))
+            .arg("report-ready")
+            .env("CONTROL_PLANE_DIR", control_plane().parent().unwrap())
+            .output()
+            .unwrap(),
+    );
+
+    let line = super::one_line(&timed_out, 3);
+    assert!(
+        line.contains("automatizacion-frontend: 4/6 ready"),
+        "{line}"
+    );
+    assert!(line.contains("Available=False (prod-west"), "{line}");
+}

@@ -1,0 +1,129 @@
+//! The release pipeline, end to end, with everything real that can run here: real git, real
+//! Spin 3.6.3 (`spin build`, `spin registry push`, `spin up --from REGISTRY@DIGEST`), a real OCI
+//! registry (`scripts/with-registry.sh`), the real Karmada control plane
+//! (`scripts/with-control-plane.sh`) and the ledger on spin-host, on SQLite and PostgreSQL.
+//!
+//! Kestra and Rundeck cannot run here, so stand-ins as strict as the real servers take their
+//! place (`testing/pipeline-standins`): a **stand-in for Kestra** saves the flow file and
+//! executes it, pausing where the flow pauses, with a **Kestra API double** that only a real
+//! 2.0 resume call moves on; a **stand-in for Rundeck** runs the jobs' real scripts as named
+//! users under the real ACL; a **stand-in for SpinKube** runs the pushed artifact with real
+//! Spin for each cluster's smoke check.
+//!
+//! The build and push run once (`build::built`); each scenario then runs the whole flow from a
+//! fresh ledger that already holds the release as that build recorded it, so its
+//! `build_and_push` step takes the recorded digest, as any re-run does.
+
+mod approval;
+mod build;
+mod doubles;
+mod failures;
+mod kestra;
+mod rollback;
+mod scenarios;
+
+use host_harness::spin_bin;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+const VERSION: &str = "1.4.0";
+const PREVIOUS: &str = "1.3.0";
+/// The digests the repository's overlays pin: what runs before a release.
+const STAGING_BEFORE: &str =
+    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
+const PRODUCTION_BEFORE: &str =
+    "sha256:2222222222222222222222222222222222222222222222222222222222222222";
+
+fn registry() -> String {
+    std::env::var("TEST_REGISTRY")
+        .expect("TEST_REGISTRY: run through scripts/with-registry.sh (make test does)")
+}
+
+fn control_plane() -> PathBuf {
+    let dir =
+        PathBuf::from(std::env::var("CONTROL_PLANE_DIR").expect(
+            "CONTROL_PLANE_DIR: run through scripts/with-control-plane.sh (make test does)",
+        ));
+    dir.join("kubeconfig")
+}
+
+/// One scenario at a time: they share the Karmada control plane's environments.
+fn exclusive() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// relctl and Spin first on PATH, as in the builder image.
+fn path_with_tools() -> String {
+    let relctl = PathBuf::from(env!("CARGO_BIN_EXE_relctl"));
+    let spin = spin_bin();
+    format!(
+        "{}:{}:{}",
+        relctl.parent().unwrap().display(),
+        spin.parent().unwrap().canonicalize().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    )
+}
+
+fn kubectl(context: &str, args: &[&str]) -> Value {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(control_plane().join("all"))
+        .args(["--context", context])
+        .args(args)
+        .args(["-o", "json"])
+        .output()
+        .unwrap();
+    serde_json::from_str(&succeeded(out)).unwrap()
+}
+
+/// Every production SpinApp's image on prod-east, then on prod-west.
+fn production_images() -> Vec<String> {
+    let mut images = images_on("prod-east", "automatizacion");
+    images.extend(images_on("prod-west", "automatizacion"));
+    images
+}
+
+fn images_on(member: &str, namespace: &str) -> Vec<String> {
+    let apps = kubectl(member, &["-n", namespace, "get", "spinapps"]);
+    apps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["spec"]["image"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Puts the control plane's workloads back as the repository pins them.
+fn restore_workloads() {
+    for environment in ["staging", "production"] {
+        let out = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(control_plane().join("karmada"))
+            .args(["apply", "-k"])
+            .arg(host_harness::repo().join(format!("karmada/workloads/{environment}")))
+            .output()
+            .unwrap();
+        succeeded(out);
+    }
+}
+
+/// The one line a refused command prints, after checking it exits with CODE.
+fn one_line(output: &std::process::Output, code: i32) -> String {
+    let line = String::from_utf8(output.stderr.clone()).unwrap();
+    assert_eq!(output.status.code(), Some(code), "{line}");
+    assert_eq!(line.lines().count(), 1, "{line}");
+    line
+}
+
+/// What a command that must succeed printed, trimmed (else its stderr, in the failure).
+fn succeeded(output: std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap().trim().to_owned()
+}

@@ -1,0 +1,290 @@
+//! Observability (k8s/observability/): the alert rules under `promtool test rules`, and the
+//! dashboard against a real Prometheus (Debian's `prometheus`) scraping the app on spin-host:
+//! the ledger's gauges from `/metrics` and the host's request metrics from its admin address.
+//! Every panel's query must parse and return data.
+
+use host_harness::{HostBuilder, free_port, repo, scratch_dir, token};
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn observability(file: &str) -> std::path::PathBuf {
+    repo().join("k8s/observability").join(file)
+}
+
+fn promtool(args: &[&str], dir: &std::path::Path) -> std::process::Output {
+    Command::new("promtool")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("promtool (Debian's prometheus package; make tools installs it)")
+}
+
+#[test]
+fn every_alert_passes_its_promtool_tests_and_each_has_a_silent_case() {
+    let dir = observability("");
+    let check = promtool(&["check", "rules", "alerts.yaml"], &dir);
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let test = promtool(&["test", "rules", "alerts.test.yaml"], &dir);
+    assert!(
+        test.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+    // Each alert is tested firing and staying silent.
+    let rules: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(observability("alerts.yaml")).unwrap())
+            .unwrap();
+    let tests = std::fs::read_to_string(observability("alerts.test.yaml")).unwrap();
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            let name = rule["alert"].as_str().unwrap();
+            let cases: Vec<&str> = tests
+                .split("- eval_time:")
+                .filter(|case| case.contains(&format!("alertname: {name}\n")))
+                .collect();
+            assert!(
+                cases.iter().any(|c| c.contains("exp_alerts: []")),
+                "{name} has no case where it must not fire"
+            );
+            assert!(
+                cases.iter().any(|c| c.contains("exp_labels:")),
+                "{name} has no case where it fires"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_weakened_rule_fails_its_tests() {
+    // The same tests against a copy whose error threshold was raised tenfold must fail.
+    let dir = scratch_dir("alerts-mutated");
+    let rules = std::fs::read_to_string(observability("alerts.yaml")).unwrap();
+    assert!(rules.contains("> 0.05"));
+    std::fs::write(dir.join("alerts.yaml"), rules.replace("> 0.05", "> 0.5")).unwrap();
+    std::fs::copy(
+        observability("alerts.test.yaml"),
+        dir.join("alerts.test.yaml"),
+    )
+    .unwrap();
+    let test = promtool(&["test", "rules", "alerts.test.yaml"], &dir);
+    assert!(
+        !test.status.success(),
+        "a rule that cannot fire passed its tests"
+    );
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+    assert!(report.contains("LedgerApiErrorRatioHigh"), "{report}");
+}
+
+struct Prometheus {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    /// A real Prometheus scraping TARGETS ((job, host:port, honor_labels)) every second, with
+    /// the alert rules loaded, as k8s/observability/prometheus.yaml configures it in clusters.
+    fn start(targets: &[(&str, String, bool)]) -> Self {
+        let dir = scratch_dir("prometheus");
+        std::fs::copy(observability("alerts.yaml"), dir.join("alerts.yaml")).unwrap();
+        let mut config = String::from(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {}\nrule_files: [alerts.yaml]\nscrape_configs:\n",
+        );
+        for (job, target, honor) in targets {
+            config.push_str(&format!(
+                "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: ['{target}']\n        labels: {{cluster: local}}\n"
+            ));
+        }
+        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+        let port = free_port();
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus (Debian's package; make tools installs it)");
+        let prometheus = Prometheus {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+        };
+        prometheus.eventually("Prometheus ready", |p| {
+            p.get("/-/ready")
+                .filter(|r| r == "ok" || r.contains("Ready"))
+                .map(|_| ())
+        });
+        prometheus
+    }
+
+    fn get(&self, path: &str) -> Option<String> {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(5)))
+            .build()
+            .into();
+        let mut response = agent.get(&format!("{}{path}", self.base)).call().ok()?;
+        (response.status() == 200).then(|| {
+            response
+                .body_mut()
+                .read_to_string()
+                .unwrap_or_default()
+                .trim()
+                .to_owned()
+        })
+    }
+
+    fn query(&self, expr: &str) -> Value {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut response = agent
+            .get(&format!("{}/api/v1/query", self.base))
+            .query("query", expr)
+            .call()
+            .unwrap();
+        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    fn eventually<T>(&self, what: &str, check: impl Fn(&Self) -> Option<T>) -> T {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(value) = check(self) {
+                return value;
+            }
+            assert!(Instant::now() < deadline, "{what}: not within 60 s");
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+/// A panel query as Grafana sends it: template variables replaced.
+fn as_grafana_sends(expr: &str) -> String {
+    expr.replace("$__rate_interval", "30s")
+        .replace("$cluster", ".*")
+}
+
+#[test]
+fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
+    let admin = format!("127.0.0.1:{}", free_port());
+    let app = HostBuilder::new("observability")
+        .admin_listen(&admin)
+        .start();
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let prometheus = Prometheus::start(&[
+        ("automatizacion-backend", address, true),
+        ("spin-host", admin, false),
+    ]);
+
+    // Traffic: reads, refusals, a release deployed to staging and waiting for approval.
+    let kestra = token("kestra", &["deployer"]);
+    app.create_release(&kestra, "1.0.0");
+    for status in ["started", "succeeded"] {
+        let event = json!({"cluster": "staging", "status": status});
+        assert_eq!(
+            app.post_json("/api/releases/1.0.0/deployments", &kestra, &event)
+                .status,
+            201
+        );
+    }
+    assert_eq!(
+        app.post_json("/api/releases/1.0.0/approval", &kestra, &json!({}))
+            .status,
+        201
+    );
+    let traffic = || {
+        for path in [
+            "/api/releases",
+            "/api/clusters",
+            "/",
+            "/releases",
+            "/nowhere",
+        ] {
+            app.get(path);
+        }
+        app.post("/api/releases", None, "application/json", b"{}");
+    };
+    // Both jobs up; then each panel answers once Prometheus holds two scrapes with traffic
+    // between them (rates need two samples). Waiting for the data, not for a time, keeps a
+    // slow scrape on a busy machine from failing the test.
+    prometheus.eventually("both targets scraped", |p| {
+        traffic();
+        let up = p.query("sum(up)");
+        (up["data"]["result"][0]["value"][1] == "2").then_some(())
+    });
+
+    let dashboard: Value =
+        serde_json::from_str(&std::fs::read_to_string(observability("dashboard.json")).unwrap())
+            .unwrap();
+    let mut checked = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            let expr = as_grafana_sends(target["expr"].as_str().unwrap());
+            let what = format!("{}: {expr} returns data", panel["title"]);
+            prometheus.eventually(&what, |p| {
+                let answer = p.query(&expr);
+                assert_eq!(
+                    answer["status"], "success",
+                    "{}: {expr}: {answer}",
+                    panel["title"]
+                );
+                traffic();
+                let has_data = !answer["data"]["result"].as_array().unwrap().is_empty();
+                has_data.then_some(())
+            });
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, dashboard["panels"].as_array().unwrap().len());
+
+    // The figures are the right ones, not just present.
+    let release = prometheus.query("ledger_cluster_release");
+    assert_eq!(
+        release["data"]["result"][0]["metric"]["cluster"], "staging",
+        "{release}"
+    );
+    assert_eq!(release["data"]["result"][0]["metric"]["version"], "1.0.0");
+    let pending = prometheus.query("ledger_approvals{state=\"pending\"}");
+    assert_eq!(pending["data"]["result"][0]["value"][1], "1");
+    // Every round of traffic sends one anonymous write: the counter grows past one.
+    prometheus.eventually("401s counted", |p| {
+        let refused =
+            p.query("sum(http_server_requests_total{component=\"backend\",status=\"401\"})");
+        let count = refused["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        (count >= 2.0).then_some(())
+    });
+    let unmatched = prometheus.query("http_server_requests_total{route=\"unmatched\"}");
+    assert!(
+        unmatched["data"]["result"].as_array().unwrap().is_empty(),
+        "the console answers every path the API does not"
+    );
+    // The rules load in a real Prometheus too.
+    let rules = prometheus.get("/api/v1/rules").unwrap();
+    assert!(rules.contains("ProductionNotOnApprovedRelease"), "{rules}");
+}

@@ -42,7 +42,8 @@ test: lint build
 	scripts/with-postgres.sh scripts/with-registry.sh scripts/with-control-plane.sh cargo test --workspace
 
 bench: tools build
-	scripts/python-venv.sh target/flask-peer-venv ../shared/peers/flask-ledger/requirements.txt
+	[[ ! -f target/parts/peers/flask-ledger/requirements.txt ]] || \
+	  scripts/python-venv.sh target/flask-peer-venv target/parts/peers/flask-ledger/requirements.txt
 	cargo build --profile host -p bench
 	scripts/with-postgres.sh target/host/bench
 

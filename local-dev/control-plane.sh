@@ -13,14 +13,17 @@
 #   report-ready  the SpinKube operator stand-in: marks every member SpinApp ready again.
 #
 # State lives in $CONTROL_PLANE_DIR (default target/control-plane). Binaries come from PATH,
-# else target/kbox/bin, unpacked from ../shared/kbox/bin. etcd comes from Debian's etcd-server.
+# else target/parts/bin; Karmada's CRDs and manifests and SpinKube's CRDs from target/parts
+# (scripts/parts.sh fills it). etcd comes from Debian's etcd-server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 
 STATE=${CONTROL_PLANE_DIR:-$repo/target/control-plane}
-KBOX=${KBOX_DIR:-$repo/../shared/kbox}
-SPINKUBE_CRDS=${SPINKUBE_CRDS:-$repo/../shared/crds/spinkube}
+PARTS=${PARTS_DIR:-$repo/target/parts}
+KARMADA_MANIFESTS=$PARTS/karmada
+KARMADA_CRDS=$PARTS/crds/karmada
+SPINKUBE_CRDS=$PARTS/crds/spinkube
 MEMBERS=(staging prod-east prod-west)
 # Region and zone of each member, as `karmadactl join` labels the Cluster objects.
 declare -A REGION=([staging]=eu-central-1 [prod-east]=eu-east-1 [prod-west]=eu-west-1)
@@ -35,19 +38,13 @@ die() { echo "control-plane: $*" >&2; exit 1; }
 # ---------------------------------------------------------------------------------------------
 # Binaries
 # ---------------------------------------------------------------------------------------------
-bin_dir=$repo/target/kbox/bin
+bin_dir=$PARTS/bin
 binary() { command -v "$1" || echo "$bin_dir/$1"; }
 install_binaries() {
+  PARTS_DIR=$PARTS "$repo/scripts/parts.sh" data binary build
   local name
   for name in "${BINARIES[@]}"; do
-    [[ -x $bin_dir/$name ]] && continue
-    command -v "$name" >/dev/null && continue
-    [[ -f $KBOX/bin/$name.xz ]] || die "no $name on PATH and no $KBOX/bin/$name.xz to unpack"
-    say "unpacking $name from $KBOX/bin"
-    mkdir -p "$bin_dir"
-    xz -dc "$KBOX/bin/$name.xz" >"$bin_dir/$name.partial"
-    chmod +x "$bin_dir/$name.partial"
-    mv "$bin_dir/$name.partial" "$bin_dir/$name"
+    [[ -x $bin_dir/$name ]] || command -v "$name" >/dev/null || die "no $name on PATH or in $bin_dir"
   done
   if ! command -v etcd >/dev/null; then
     say "installing etcd-server from Debian's packages"
@@ -252,15 +249,15 @@ start_karmada() {
   done
 
   say "installing Karmada's CRDs and the SpinKube CRDs"
-  kc karmada apply --server-side -f "$KBOX/karmada/crds" >/dev/null
+  kc karmada apply --server-side -f "$KARMADA_CRDS" >/dev/null
   kc karmada apply --server-side -f "$SPINKUBE_CRDS" >/dev/null
   kc karmada wait --for=condition=Established crd --all --timeout=60s >/dev/null
   for member in "${MEMBERS[@]}"; do
     kc "$member" apply --server-side -f "$SPINKUBE_CRDS" >/dev/null
     kc "$member" wait --for=condition=Established crd --all --timeout=60s >/dev/null
   done
-  kc karmada apply -f "$KBOX/karmada/admin-clusterrole-aggregation.yaml" \
-    -f "$KBOX/karmada/cluster-proxy-admin-rbac.yaml" >/dev/null
+  kc karmada apply -f "$KARMADA_MANIFESTS/admin-clusterrole-aggregation.yaml" \
+    -f "$KARMADA_MANIFESTS/cluster-proxy-admin-rbac.yaml" >/dev/null
 
   say "starting karmada-aggregated-apiserver, karmada-webhook, controllers and scheduler"
   start karmada-aggregated-apiserver "$(binary karmada-aggregated-apiserver)" \
@@ -311,7 +308,7 @@ EOF
   wait_for karmada-webhook "TLS port" tls_open "$WEBHOOK_PORT"
   sed -e "s|{{caBundle}}|$ca|g" \
     -e "s|url: https://karmada-webhook.karmada-system.svc:443/|url: https://127.0.0.1:$WEBHOOK_PORT/|g" \
-    "$KBOX/karmada/webhook-configuration.yaml" | kc karmada apply -f - >/dev/null
+    "$KARMADA_MANIFESTS/webhook-configuration.yaml" | kc karmada apply -f - >/dev/null
   wait_for karmada-aggregated-apiserver "Cluster API" kc karmada get clusters.cluster.karmada.io
   wait_for karmada-controller-manager /healthz healthy "$CONTROLLER_MANAGER_HEALTH_PORT"
   wait_for karmada-scheduler /healthz healthy "$SCHEDULER_HEALTH_PORT"

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Checks each built component: under the size budget, within its declared world in wit/ (its
-# capabilities), and linkable by the Spin 3.6 inside SpinKube's shim (../shared/spin-wit).
+# capabilities), and linkable by the Spin 3.6 inside SpinKube's shim (its WIT, which
+# scripts/parts.sh puts in target/parts/spin-wit).
 # Then proves the world check can fail, by checking against a world with one import removed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 MAX_BYTES=$((2 * 1024 * 1024))
-SPIN_WIT=../shared/spin-wit
+SPIN_WIT=target/parts/spin-wit
+[[ -d $SPIN_WIT ]] || { echo "check-components: $SPIN_WIT is missing; run make tools" >&2; exit 1; }
 components=(backend frontend)  # the app's components; fixtures are not checked
 
 for name in "${components[@]}"; do

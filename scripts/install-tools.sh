@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs and a fresh machine lacks: the wasm32-wasip2 target, rustfmt
 # and clippy, wasm-tools, shellcheck, etcd and an OCI registry (the Karmada control plane and
-# the pipeline tests), Prometheus and promtool (the alert and dashboard tests), real Spin (unpacked into target/tools when no Spin 3.4+ is
-# on PATH), and for the console's browser tests Debian's Chromium, Node.js and playwright-core.
+# the pipeline tests), Prometheus and promtool (the alert and dashboard tests), the parts the
+# suite reads from outside the repository (scripts/parts.sh: Spin 3.6.3, its WIT, the CRDs and
+# the Karmada control plane's binaries, into target/parts), and for the console's browser tests
+# Debian's Chromium, Node.js and playwright-core.
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,6 +23,8 @@ fi
 
 missing=()
 command -v xz >/dev/null || missing+=(xz-utils)
+command -v curl >/dev/null || missing+=(curl)
+command -v git >/dev/null || missing+=(git)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v etcd >/dev/null || missing+=(etcd-server)
@@ -34,18 +38,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-# Real Spin for the end-to-end tests: `spin` on PATH when it is 3.4 or later, else Spin 3.6.3
-# (what SpinKube's shim embeds) from the reference data beside the checkout.
-SPIN_XZ=../shared/bin/spin.xz
-spin_is_recent() { "$1" --version 2>/dev/null | awk '{print $2}' | { read -r v && printf '3.4.0\n%s\n' "$v" | sort -V -C; }; }
-if ! spin_is_recent spin && ! spin_is_recent target/tools/spin; then
-  [[ -f $SPIN_XZ ]] || { echo "install-tools: no Spin 3.4+ on PATH and no $SPIN_XZ to unpack" >&2; exit 1; }
-  echo "install-tools: unpacking Spin from $SPIN_XZ into target/tools" >&2
-  mkdir -p target/tools
-  xz -dc "$SPIN_XZ" >target/tools/spin.partial
-  chmod +x target/tools/spin.partial
-  mv target/tools/spin.partial target/tools/spin
-fi
+# Spin 3.6.3 (what SpinKube's shim embeds) for the end-to-end tests, its WIT for the world
+# checks, the CRDs and the control plane's binaries: from ../shared, else from upstream.
+scripts/parts.sh
 
 # playwright-core drives the system Chromium; it downloads no browser of its own.
 want=$(node -p "require('./package.json').devDependencies['playwright-core']")

@@ -24,7 +24,7 @@ done
 
 # A WASI 0.2 component exports the 0.2.0-named incoming handler over the newest 0.2.x types it
 # imports (0.2.6 here), and Spin links it that way. Say so in the handler's WIT, as
-# ../shared/spin-wit does, or the world check reports "resource types are not the same".
+# Spin 3.6.3's own WIT does (scripts/parts.sh, edit_handler_types), or the world check reports "resource types are not the same".
 sed -i 's/^  use types\.{incoming-request, response-outparam};/  use wasi:http\/types@0.2.6.{incoming-request, response-outparam};/' \
   wit/deps/http@0.2.0/handler.wit
 grep -q 'use wasi:http/types@0.2.6.{incoming-request' wit/deps/http@0.2.0/handler.wit

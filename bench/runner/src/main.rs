@@ -61,13 +61,13 @@ async fn main() -> Result<()> {
         sqlite_servers = vec![
             Server::of("Spin", &spin),
             Server::of("spin-host", &spin_host),
-            Server {
-                name: "Flask",
-                addr: peer.addr.clone(),
-                group: peer.child.id(),
-                console: false,
-            },
         ];
+        sqlite_servers.extend(peer.as_ref().map(|peer| Server {
+            name: "Flask",
+            addr: peer.addr.clone(),
+            group: peer.child.id(),
+            console: false,
+        }));
         seed(&sqlite_servers)?;
         if wanted("sqlite") {
             sqlite = Some(measure(&sqlite_servers, duration).await?);
@@ -140,7 +140,7 @@ async fn main() -> Result<()> {
             "SQLite, 100 releases (ratios: throughput · p99 against the Flask peer)",
             &sqlite_servers,
             sqlite,
-            Some(2),
+            (sqlite_servers.len() == 3).then_some(2),
         );
     }
     if let Some(postgres) = &postgres {

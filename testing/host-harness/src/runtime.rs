@@ -28,7 +28,7 @@ impl Runtime {
 const MIN_SPIN: (u64, u64) = (3, 4);
 
 /// The Spin CLI the tests run: the first of `spin` on PATH at version 3.4 or later, then
-/// `target/tools/spin`, which `make tools` unpacks from `../shared/bin/spin.xz` (Spin 3.6.3).
+/// `target/parts/bin/spin`, Spin 3.6.3, which `make tools` puts there (`scripts/parts.sh`).
 pub fn spin_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -36,13 +36,13 @@ pub fn spin_bin() -> &'static Path {
         if spin_version(&on_path).is_some_and(|v| v >= MIN_SPIN) {
             return on_path;
         }
-        let unpacked = crate::fixtures::repo().join("target/tools/spin");
+        let unpacked = crate::fixtures::repo().join("target/parts/bin/spin");
         match spin_version(&unpacked) {
             Some(v) if v >= MIN_SPIN => unpacked,
             Some(v) => panic!("{} is Spin {v:?}, older than 3.4", unpacked.display()),
             None => panic!(
-                "no Spin 3.4+ on PATH and {} is missing: run `make tools`, which unpacks \
-                 ../shared/bin/spin.xz there",
+                "no Spin 3.4+ on PATH and {} is missing: run `make tools`, which fetches \
+                 Spin 3.6.3 there",
                 unpacked.display()
             ),
         }

@@ -1,6 +1,6 @@
 //! Stand-ins for the release pipeline's servers that cannot run here: Kestra 2.0 (saving,
 //! executing and resuming flows, its REST API) and Rundeck 6.1 (running a job as a user under
-//! the ACL). Each is derived from the reference data of the real server (`../shared/ref`, read
+//! the ACL). Each is derived from the reference data of the real server (`testing/reference`, read
 //! from their sources), never from our own flow and jobs, and is at least as strict as the real
 //! thing: whatever the real server would refuse, the stand-in refuses, so a bug users would hit
 //! first fails a test here.

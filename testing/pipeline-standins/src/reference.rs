@@ -1,13 +1,13 @@
 //! The reference data the stand-ins are derived from: what Kestra 2.0 and Rundeck 6.1 accept
-//! and refuse, read from their sources (`../shared/ref`, see its README). Never our own files:
+//! and refuse, read from their sources (`testing/reference`, see its README). Never our own files:
 //! a stand-in built from the flow it tests would accept whatever the flow does.
 
 use serde_json::Value;
 use std::path::PathBuf;
 
-/// `../shared/ref` beside the checkout.
+/// `testing/reference` in the checkout.
 pub fn dir() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/ref")
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../reference")
 }
 
 pub fn load(path: &str) -> Value {

@@ -21,8 +21,8 @@ pub fn rendered(dir: &str) -> Vec<Object> {
 
 /// The CRD schemas (SpinKube's and Karmada's) and the Kubernetes API types.
 pub fn schemas() -> Schemas {
-    let schemas = Schemas::load(&repo().join("../shared/crds"))
-        .expect("../shared/crds (see shared/README.md)");
+    let schemas = Schemas::load(&repo().join("target/parts/crds"))
+        .expect("target/parts/crds: run `make tools` (scripts/parts.sh)");
     assert!(
         schemas
             .get("core.spinkube.dev/v1alpha1", "SpinApp")
@@ -31,9 +31,20 @@ pub fn schemas() -> Schemas {
     schemas
 }
 
-/// The reference data beside the checkout, by its path under `shared/ref`.
+/// Reference facts about Kestra, Rundeck and kind, by their path under `testing/reference`.
 pub fn reference(path: &str) -> serde_json::Value {
-    let file = repo().join("../shared/ref").join(path);
+    let file = repo().join("testing/reference").join(path);
     serde_json::from_str(&std::fs::read_to_string(&file).unwrap())
         .unwrap_or_else(|e| panic!("{}: {e}", file.display()))
+}
+
+/// What COMMAND prints on stdout; it must succeed (else its stderr is the failure).
+pub fn stdout_of(command: &mut std::process::Command) -> String {
+    let out = command.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{command:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
 }

@@ -5,4 +5,4 @@
 mod checkout;
 pub mod control_plane;
 
-pub use checkout::{read, reference, rendered, repo, schemas};
+pub use checkout::{read, reference, rendered, repo, schemas, stdout_of};

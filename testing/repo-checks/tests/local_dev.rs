@@ -1,11 +1,11 @@
 //! The Kind environment (`local-dev/up.sh`), checked where no container runtime can run it:
-//! the Kind configurations against kind v0.32.0's own schema (`../shared/ref/kind`, strict keys,
+//! the Kind configurations against kind v0.32.0's own schema (`testing/reference/kind`, strict keys,
 //! types and enums, as kind's loader is), names and ports, pins, and the ordered plan that
 //! `up.sh --dry-run` prints. Also: every documented sequence of `kubectl apply` steps for the
 //! Karmada control plane is the one the scripts run.
 
 use manifest_check::parse_yaml;
-use repo_checks::{read, reference, repo};
+use repo_checks::{read, reference, repo, stdout_of};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
@@ -285,20 +285,13 @@ fn plan() -> Vec<String> {
         "automatizacion-local-clusters-{}",
         std::process::id()
     ));
-    let out = Command::new(repo().join("local-dev/up.sh"))
-        .arg("--dry-run")
-        .env("LOCAL_CLUSTERS_DIR", &state)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let out = stdout_of(
+        Command::new(repo().join("local-dev/up.sh"))
+            .arg("--dry-run")
+            .env("LOCAL_CLUSTERS_DIR", &state),
     );
     assert!(!state.exists(), "a dry run creates nothing");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
+    out.lines()
         .filter_map(|l| l.strip_prefix("+ "))
         .map(str::to_owned)
         .collect()

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
-    let mut crds = "../shared/crds".to_owned();
+    let mut crds = "target/parts/crds".to_owned();
     if let Some(i) = args.iter().position(|a| a == "--crds") {
         if i + 1 >= args.len() {
             eprintln!("manifest-check: --crds needs a directory");

@@ -1,5 +1,5 @@
 //! What a Kestra 2.0 server checks when a flow is saved (`POST /api/v1/main/flows`), derived
-//! from `../shared/ref/kestra`: strict parsing (unknown keys, a key given twice), every task,
+//! from `testing/reference/kestra`: strict parsing (unknown keys, a key given twice), every task,
 //! trigger and input against its type's properties (required keys, enums), the task kinds a
 //! WorkingDirectory may hold, unique ids across every nested task, the id patterns, input
 //! validators that compile, defaults on required inputs only, dashed names reached by dot,

@@ -34,6 +34,7 @@ lint: tools
 	shellcheck -x scripts/*.sh k8s/platform/*.sh local-dev/*.sh .ci/run
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-wasip2 $(COMPONENTS) -- -D warnings
+	cargo clippy --target wasm32-wasip2 -p p3-probe -- -D warnings  # alone: its SDK feature stays its own
 
 test: lint build
 	scripts/check-components.sh
@@ -45,6 +46,7 @@ bench: tools build
 	[[ ! -f target/parts/peers/flask-ledger/requirements.txt ]] || \
 	  scripts/python-venv.sh target/flask-peer-venv target/parts/peers/flask-ledger/requirements.txt
 	cargo build --profile host -p bench
+	cargo build --target wasm32-wasip2 --release -p p3-probe  # alone: its SDK feature stays its own
 	scripts/with-postgres.sh target/host/bench
 
 control-plane:

@@ -114,23 +114,30 @@ for member in $MEMBERS; do
 done
 
 # ---------------------------------------------------------------------------------------------
-# One ledger for every cluster (k8s/README.md): its PostgreSQL runs on staging, published on the
-# node's port 30432; every cluster's SpinApps reach it at the staging node's kind address.
-step "the ledger's PostgreSQL on staging (local-dev/database)"
+# One ledger for every cluster (k8s/README.md): its PostgreSQL and the read model's Redis run on
+# staging, published on the node's ports 30432 and 30379; every cluster's SpinApps reach them at
+# the staging node's kind address.
+step "the ledger's PostgreSQL and Redis on staging (local-dev/database)"
 staging_kubeconfig=$(kubeconfig staging)
 db_password_file=$STATE/db-password
-if ! exists test -s "$db_password_file"; then
-  run_sh "python3 -c 'import secrets; print(secrets.token_hex(24))' >$db_password_file"
-fi
+kv_password_file=$STATE/kv-password
+for file in "$db_password_file" "$kv_password_file"; do
+  if ! exists test -s "$file"; then
+    run_sh "python3 -c 'import secrets; print(secrets.token_hex(24))' >$file"
+  fi
+done
 run kubectl --kubeconfig "$staging_kubeconfig" apply -k local-dev/database
-run_sh "kubectl --kubeconfig $staging_kubeconfig -n automatizacion-ledger create secret generic automatizacion-db-credentials --from-literal=POSTGRES_USER=ledger --from-literal=POSTGRES_PASSWORD=\$(cat $db_password_file) --from-literal=POSTGRES_DB=ledger --dry-run=client -o yaml | kubectl --kubeconfig $staging_kubeconfig apply -f -"
+run_sh "kubectl --kubeconfig $staging_kubeconfig -n automatizacion-ledger create secret generic automatizacion-db-credentials --from-literal=POSTGRES_USER=ledger --from-literal=POSTGRES_PASSWORD=\$(cat $db_password_file) --from-literal=POSTGRES_DB=ledger --from-literal=REDIS_PASSWORD=\$(cat $kv_password_file) --dry-run=client -o yaml | kubectl --kubeconfig $staging_kubeconfig apply -f -"
 run kubectl --kubeconfig "$staging_kubeconfig" -n automatizacion-ledger rollout status statefulset/automatizacion-db --timeout=300s
+run kubectl --kubeconfig "$staging_kubeconfig" -n automatizacion-ledger rollout status deployment/automatizacion-kv --timeout=300s
 if ((dry_run)); then
   db_address="<staging node address>:30432"
 else
-  db_address=$("$engine" inspect -f '{{.NetworkSettings.Networks.kind.IPAddress}}' staging-control-plane):30432
+  staging_node=$("$engine" inspect -f '{{.NetworkSettings.Networks.kind.IPAddress}}' staging-control-plane)
+  db_address=$staging_node:30432
   DB_URL="postgres://ledger:$(cat "$db_password_file")@$db_address/ledger"
-  export DB_URL # read by scripts/make-secrets.sh below
+  KV_URL="redis://:$(cat "$kv_password_file")@$staging_node:30379"
+  export DB_URL KV_URL # read by scripts/make-secrets.sh below
 fi
 
 # ---------------------------------------------------------------------------------------------

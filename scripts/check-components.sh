@@ -41,4 +41,5 @@ refuses_without() {
   echo "check-components: a $name world without $import is refused, as it must be"
 }
 refuses_without backend spin:postgres/postgres@4.0.0
+refuses_without backend fermyon:spin/key-value@2.0.0
 refuses_without frontend wasi:http/outgoing-handler@0.2.6

@@ -4,16 +4,23 @@
 //! on SQLite and PostgreSQL, the bare hello component as the ceiling, what each kind of host
 //! work costs (bench/cost-probe), start-up time, peak RSS and component sizes.
 //!
+//! The read model is measured on and off in the same run (the A/B of bench/README.md), and the
+//! instance-reuse candidate (bench/p3-probe) beside them; the targets of the read path are
+//! checked against the figures last.
+//!
 //! Environment: `BENCH_SECONDS` (per measurement, default 5), `BENCH_ONLY` (a comma-separated
-//! subset of start, sqlite, postgres, hello, profile), `LEDGER_TEST_PG_URL` (an admin URL of a
-//! PostgreSQL server; `make bench` starts one).
+//! subset of start, sqlite, candidates, postgres, hello, profile), `LEDGER_TEST_PG_URL` (an
+//! admin URL of a PostgreSQL server; `make bench` starts one).
 
+mod candidates;
 mod load;
 mod prices;
 mod servers;
 mod table;
+mod targets;
 
 use anyhow::Result;
+use candidates::{measure_reuse, print_candidates};
 use host_harness::Runtime;
 use load::{CONCURRENCY, get, load};
 use prices::{price_host_work, print_prices};
@@ -21,8 +28,8 @@ use servers::{Peer, Server, addr, app, fresh_postgres, group_rss_kib, scratch, s
 use std::time::Duration;
 use table::{measure, print_table};
 
-/// `BENCH_ONLY=sqlite,profile` runs only those sections (start, sqlite, postgres, hello,
-/// profile); unset runs all.
+/// `BENCH_ONLY=sqlite,profile` runs only those sections (start, sqlite, candidates, postgres,
+/// hello, profile); unset runs all.
 fn wanted(section: &str) -> bool {
     std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|s| s.trim() == section))
 }
@@ -51,16 +58,26 @@ async fn main() -> Result<()> {
         }
     }
 
-    // SQLite: the three servers side by side, each seeded with the same 100 releases.
-    let (mut sqlite, mut memory, mut prices) = (None, Vec::new(), Vec::new());
+    // SQLite: each runtime with the read model on and off (today's design, for the A/B), and
+    // the Flask peer, side by side, each seeded with the same 100 releases.
+    let (mut sqlite, mut memory, mut prices, mut candidates) = (None, Vec::new(), Vec::new(), None);
     let mut sqlite_servers = Vec::new();
-    if wanted("sqlite") || wanted("profile") {
-        let spin = app(Runtime::Spin, "sqlite", &caches[0])?.start();
-        let spin_host = app(Runtime::SpinHost, "sqlite", &caches[1])?.start();
+    if wanted("sqlite") || wanted("profile") || wanted("candidates") {
+        let with_model = |runtime, cache, on: bool| -> Result<host_harness::Host> {
+            let label = if on { "sqlite" } else { "sqlite-off" };
+            let model = if on { "on" } else { "off" };
+            Ok(app(runtime, label, cache)?.var("read_model", model).start())
+        };
+        let spin = with_model(Runtime::Spin, &caches[0], true)?;
+        let spin_off = with_model(Runtime::Spin, &caches[0], false)?;
+        let spin_host = with_model(Runtime::SpinHost, &caches[1], true)?;
+        let spin_host_off = with_model(Runtime::SpinHost, &caches[1], false)?;
         let peer = Peer::start()?;
         sqlite_servers = vec![
             Server::of("Spin", &spin),
+            Server::of("Spin, off", &spin_off),
             Server::of("spin-host", &spin_host),
+            Server::of("spin-host, off", &spin_host_off),
         ];
         sqlite_servers.extend(peer.as_ref().map(|peer| Server {
             name: "Flask",
@@ -76,6 +93,9 @@ async fn main() -> Result<()> {
                 .map(|s| (s.name, group_rss_kib(s.group)))
                 .collect();
         }
+        if wanted("candidates") {
+            candidates = Some(measure_reuse(&spin_off.sqlite_dir, &caches[0], duration).await?);
+        }
         if wanted("profile") {
             for ((runtime, name), (host, cache)) in runtimes
                 .iter()
@@ -86,7 +106,7 @@ async fn main() -> Result<()> {
                 );
             }
         }
-        drop((spin, spin_host, peer));
+        drop((spin, spin_off, spin_host, spin_host_off, peer));
     }
 
     // PostgreSQL: both runtimes, each on a fresh database with the same seed.
@@ -135,20 +155,27 @@ async fn main() -> Result<()> {
             .join(" "),
         host_harness::spin_bin().display()
     );
+    let peer_column = sqlite_servers.iter().position(|s| s.name == "Flask");
     if let Some(sqlite) = &sqlite {
         print_table(
-            "SQLite, 100 releases (ratios: throughput · p99 against the Flask peer)",
+            "SQLite, 100 releases: each runtime with the read model on and off (ratios: throughput · p99 against the Flask peer)",
             &sqlite_servers,
             sqlite,
-            (sqlite_servers.len() == 3).then_some(2),
+            peer_column,
         );
+    }
+    if let (Some(sqlite), Some(candidates)) = (&sqlite, &candidates) {
+        print_candidates(&sqlite_servers, sqlite, candidates);
     }
     if let Some(postgres) = &postgres {
         print_table("PostgreSQL, 100 releases", &pg_servers, postgres, None);
     }
     println!();
     for (name, hello) in &hellos {
-        let index = usize::from(*name != "Spin");
+        let index = sqlite_servers
+            .iter()
+            .position(|s| s.name == *name)
+            .unwrap_or(0);
         let share = |label: &str| {
             sqlite
                 .iter()
@@ -185,6 +212,7 @@ async fn main() -> Result<()> {
             kib as f64 / 1024.0
         );
     }
+    let mut sizes = Vec::new();
     for name in ["backend", "frontend", "hello"] {
         let bytes =
             std::fs::metadata(repo.join(format!("target/wasm32-wasip2/release/{name}.wasm")))?
@@ -193,6 +221,16 @@ async fn main() -> Result<()> {
             "{name}.wasm: {bytes} bytes ({:.2} MiB)",
             bytes as f64 / 1_048_576.0
         );
+        sizes.push((name, bytes));
     }
+    targets::print(&targets::Figures {
+        servers: &sqlite_servers,
+        sqlite: sqlite.as_deref(),
+        pg_servers: &pg_servers,
+        postgres: postgres.as_deref(),
+        hellos: &hellos,
+        starts: &starts,
+        sizes: &sizes,
+    });
     Ok(())
 }

@@ -2,12 +2,14 @@
 //! the body), each loaded on first use.
 
 use crate::auth::{Principal, Role, bearer_token};
-use crate::http::{ApiRequest, Body, Host};
+use crate::http::{ApiRequest, ApiResponse, Body, Host};
 use crate::input;
 use crate::problem::ApiError;
+use crate::read_model::{self, ReadKey};
 use crate::settings::Settings;
 use ledger::types::Version;
 use ledger::{Context, Ledger, LedgerError};
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 /// One request in flight: what handlers need, loaded on first use.
@@ -131,7 +133,39 @@ impl<'r> Call<'r, '_> {
         Ok(Ledger::read(exec.as_ref(), &settings.clusters, now, work)?)
     }
 
-    /// Runs a write against the ledger, opening the database (and migrating it) first.
+    /// A read's answer as JSON: the read model's, when it keeps a current one for READ (a
+    /// key naming the route and its parsed query), else the ledger's, which it then keeps.
+    /// Reads that would fill the store with one entry per cursor pass `None`. A store that
+    /// fails is passed by: the ledger answers.
+    pub fn read_json<T: Serialize>(
+        &mut self,
+        read: Option<&str>,
+        work: impl Fn(&Ledger) -> Result<T, LedgerError>,
+    ) -> Result<ApiResponse, ApiError> {
+        let (now, open_key_value) = (self.host.now, self.host.open_key_value);
+        let settings = self.settings()?;
+        let key = read
+            .filter(|_| settings.read_model)
+            .map(|read| ReadKey::new(&settings.read_scope, read));
+        let kept = key.and_then(|key| {
+            let store = open_key_value().ok()?;
+            let generation = read_model::generation(store.as_ref()).ok()?;
+            Some((store, key, generation))
+        });
+        if let Some((store, key, generation)) = &kept
+            && let Ok(Some(body)) = read_model::kept(store.as_ref(), key, generation, now)
+        {
+            return Ok(ApiResponse::new(200, "application/json", body));
+        }
+        let answer = ApiResponse::json(200, &self.read_ledger(work)?);
+        if let Some((store, key, generation)) = &kept {
+            let _ = read_model::keep(store.as_ref(), key, generation, now, &answer.body);
+        }
+        Ok(answer)
+    }
+
+    /// Runs a write against the ledger, opening the database (and migrating it) first. Once
+    /// it has committed, the read model gets a new generation, before anyone is answered.
     pub fn with_ledger<T>(
         &mut self,
         work: impl FnOnce(&Ledger) -> Result<T, ApiError>,
@@ -141,6 +175,11 @@ impl<'r> Call<'r, '_> {
         let settings = self.settings()?;
         let exec = open_db(settings.db_url.as_deref())?;
         let ledger = Ledger::open(exec.as_ref(), &settings.clusters, now)?;
-        work(&ledger)
+        let done = work(&ledger)?;
+        // A store that fails leaves kept answers to age out (read_model::MAX_AGE_MICROS).
+        if let Ok(store) = (self.host.open_key_value)() {
+            let _ = read_model::written(store.as_ref(), &self.host.fresh_request_id);
+        }
+        Ok(done)
     }
 }

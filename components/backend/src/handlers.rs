@@ -54,7 +54,7 @@ pub fn ready(cx: &mut Call) -> Handled {
     ))
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Clone, Serialize, ToSchema)]
 pub struct Info {
     #[schema(example = "automatizacion")]
     name: &'static str,
@@ -86,6 +86,12 @@ fn build_info(cx: &mut Call) -> Result<Info, ApiError> {
     })
 }
 
+/// The page size of a first page, the only pages the read model keeps: kept pages per cursor
+/// would grow with every release.
+fn first_page(page: PageRequest) -> Option<u32> {
+    page.before_id.is_none().then_some(page.limit)
+}
+
 /// How many pending approvals and releases the overview carries; the lists link to the rest.
 const OVERVIEW_LISTED: u32 = 10;
 
@@ -113,20 +119,14 @@ pub fn overview(cx: &mut Call) -> Handled {
         limit: OVERVIEW_LISTED,
         before_id: None,
     };
-    let (clusters, pending_approvals, releases) = cx.read_ledger(|ledger| {
-        Ok((
-            ledger.clusters()?,
-            ledger.list_approvals(Some(ApprovalState::Pending), first_page)?,
-            ledger.list_releases(first_page)?,
-        ))
-    })?;
-    let overview = Overview {
-        info,
-        clusters,
-        pending_approvals,
-        releases,
-    };
-    Ok(ApiResponse::json(200, &overview))
+    cx.read_json(Some("overview"), |ledger| {
+        Ok(Overview {
+            info: info.clone(),
+            clusters: ledger.clusters()?,
+            pending_approvals: ledger.list_approvals(Some(ApprovalState::Pending), first_page)?,
+            releases: ledger.list_releases(first_page)?,
+        })
+    })
 }
 
 /// This document: OpenAPI 3.1, generated from the Rust types.
@@ -170,8 +170,8 @@ pub fn metrics_text(cx: &mut Call) -> Handled {
 pub fn list_releases(cx: &mut Call) -> Handled {
     let page = Query::parse(&cx.req.query, &["limit", "cursor"])?.page()?;
     cx.authorize_read()?;
-    let page = cx.read_ledger(|ledger| ledger.list_releases(page))?;
-    Ok(ApiResponse::json(200, &page))
+    let read = first_page(page).map(|limit| format!("releases?limit={limit}"));
+    cx.read_json(read.as_deref(), |ledger| ledger.list_releases(page))
 }
 
 /// Records a release. Posting the same version and digest again is harmless.
@@ -202,8 +202,8 @@ pub fn get_release(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     cx.authorize_read()?;
     let version = cx.version()?;
-    let detail = cx.read_ledger(|ledger| ledger.release_detail(&version))?;
-    Ok(ApiResponse::json(200, &detail))
+    let read = format!("release/{version}");
+    cx.read_json(Some(&read), |ledger| ledger.release_detail(&version))
 }
 
 /// Records a deployment event. Production clusters need an approved approval.
@@ -233,8 +233,7 @@ pub fn record_deployment(cx: &mut Call) -> Handled {
 pub fn clusters(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     cx.authorize_read()?;
-    let clusters = cx.read_ledger(|ledger| ledger.clusters())?;
-    Ok(ApiResponse::json(200, &clusters))
+    cx.read_json(Some("clusters"), |ledger| ledger.clusters())
 }
 
 /// Requests the production approval, once the release has succeeded on a staging cluster.
@@ -291,8 +290,9 @@ pub fn list_approvals(cx: &mut Call) -> Handled {
     let query = Query::parse(&cx.req.query, &["state", "limit", "cursor"])?;
     let (state, page) = (query.approval_state()?, query.page()?);
     cx.authorize_read()?;
-    let page = cx.read_ledger(|ledger| ledger.list_approvals(state, page))?;
-    Ok(ApiResponse::json(200, &page))
+    let state_name = state.map_or("any", ApprovalState::as_str);
+    let read = first_page(page).map(|limit| format!("approvals?state={state_name}&limit={limit}"));
+    cx.read_json(read.as_deref(), |ledger| ledger.list_approvals(state, page))
 }
 
 /// The audit log, newest first.
@@ -306,6 +306,6 @@ pub fn list_approvals(cx: &mut Call) -> Handled {
 pub fn audit(cx: &mut Call) -> Handled {
     let page = Query::parse(&cx.req.query, &["limit", "cursor"])?.page()?;
     cx.authorize_read()?;
-    let page = cx.read_ledger(|ledger| ledger.audit(page))?;
-    Ok(ApiResponse::json(200, &page))
+    let read = first_page(page).map(|limit| format!("audit?limit={limit}"));
+    cx.read_json(read.as_deref(), |ledger| ledger.audit(page))
 }

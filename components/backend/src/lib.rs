@@ -14,6 +14,7 @@ mod input;
 mod metrics;
 pub mod openapi;
 mod problem;
+pub mod read_model;
 mod router;
 pub mod routes;
 mod settings;

@@ -63,6 +63,12 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "Optional PEM public key (Ed25519 or RSA) to verify EdDSA or RS256 tokens.",
     },
     Variable {
+        name: "read_model",
+        default: "on",
+        secret: false,
+        meaning: "`on` serves the hot reads from the key-value store while no write has happened since (every replica must share that store: `k8s/README.md`); `off` reads the database every time.",
+    },
+    Variable {
         name: "auth_issuers",
         default: "",
         secret: false,
@@ -85,6 +91,12 @@ pub struct Settings {
     pub db_url: Option<String>,
     pub public_read: bool,
     pub verifier: Verifier,
+    /// Whether reads may be served from the read model (`read_model`).
+    pub read_model: bool,
+    /// What a kept answer depends on besides the data: the clusters, the database, this
+    /// instance's cluster and region, and the build. Answers kept under one scope are never
+    /// served under another (a rollout, another configuration sharing the store).
+    pub read_scope: String,
 }
 
 impl Settings {
@@ -100,15 +112,16 @@ impl Settings {
         {
             return Err("variable db_url: expected empty or a postgres:// URL".into());
         }
-        let public_read = match get("public_read").trim() {
-            "true" => true,
-            "false" => false,
-            other => {
-                return Err(format!(
-                    "variable public_read: expected true or false, not `{other}`"
-                ));
-            }
-        };
+        let public_read = switch(&get("public_read"), "public_read", ["true", "false"])?;
+        let read_model = switch(&get("read_model"), "read_model", ["on", "off"])?;
+        let read_scope = fnv1a(&[
+            &get("clusters"),
+            db_url.as_deref().unwrap_or(""),
+            &get("cluster_name"),
+            &get("region"),
+            crate::build_info::VERSION,
+            crate::build_info::COMMIT,
+        ]);
         let verifier = Verifier::new(
             &get("auth_issuer"),
             &get("auth_audience"),
@@ -123,6 +136,30 @@ impl Settings {
             db_url,
             public_read,
             verifier,
+            read_model,
+            read_scope,
         })
+    }
+}
+
+/// A short fingerprint of PARTS (FNV-1a, 64 bits, in hex): names a configuration in keys
+/// without spelling out what it holds.
+fn fnv1a(parts: &[&str]) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in parts.join("\n").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    format!("{hash:016x}")
+}
+
+/// Reads a two-valued variable: `words[0]` turns it on, `words[1]` off, anything else is refused.
+fn switch(value: &str, name: &str, [on, off]: [&str; 2]) -> Result<bool, String> {
+    match value.trim() {
+        v if v == on => Ok(true),
+        v if v == off => Ok(false),
+        other => Err(format!(
+            "variable {name}: expected {on} or {off}, not `{other}`"
+        )),
     }
 }

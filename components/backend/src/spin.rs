@@ -3,9 +3,10 @@
 //! and writes the response and one access-log line to stdout.
 
 use crate::http::{ApiRequest, BODY_DEADLINE_MS, Body, Host, MAX_BODY_BYTES};
-use ledger::{DbError, Dialect, Executor, Row, Timestamp, Value};
+use crate::read_model::KeyValue;
+use ledger::Timestamp;
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
-use spin_sdk::{http_component, pg4, sqlite3, variables};
+use spin_sdk::{http_component, key_value, variables};
 use std::cell::RefCell;
 use wasi::clocks::monotonic_clock;
 use wasi::io::poll;
@@ -28,7 +29,8 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 
     let host = Host {
         variable: &|name| variables::get(name).ok(),
-        open_db: &open_db,
+        open_db: &spin_db::open,
+        open_key_value: &open_key_value,
         now: Timestamp::now(),
         fresh_request_id: spin_edge::fresh_hex(16),
         fresh_trace_id: spin_edge::fresh_hex(16),
@@ -92,119 +94,23 @@ fn read_body(req: IncomingRequest, declared: Option<Result<u64, std::num::ParseI
     }
 }
 
-fn open_db<'a>(db_url: Option<&str>) -> Result<Box<dyn Executor + 'a>, DbError> {
-    match db_url {
-        Some(url) => pg4::Connection::open(url)
-            .map(|conn| Box::new(SpinPostgres(conn)) as Box<dyn Executor>)
-            .map_err(|e| DbError::Unavailable(format!("postgres: {e:?}"))),
-        None => sqlite3::Connection::open_default()
-            .map(|conn| Box::new(SpinSqlite(conn)) as Box<dyn Executor>)
-            .map_err(|e| DbError::Unavailable(format!("sqlite: {e:?}"))),
-    }
+/// Spin's `default` key-value store: one connection for the life of the process in Spin.
+fn open_key_value<'a>() -> Result<Box<dyn KeyValue + 'a>, String> {
+    key_value::Store::open_default()
+        .map(|store| Box::new(SpinKeyValue(store)) as Box<dyn KeyValue>)
+        .map_err(|e| format!("key-value: {e:?}"))
 }
 
-/// Spin's `default` SQLite database.
-struct SpinSqlite(sqlite3::Connection);
+struct SpinKeyValue(key_value::Store);
 
-impl SpinSqlite {
-    fn run(&self, sql: &str, params: &[Value]) -> Result<sqlite3::QueryResult, DbError> {
-        let params: Vec<sqlite3::Value> = params
-            .iter()
-            .map(|value| match value {
-                Value::Null => sqlite3::Value::Null,
-                Value::Int(v) => sqlite3::Value::Integer(*v),
-                Value::Text(v) => sqlite3::Value::Text(v.clone()),
-            })
-            .collect();
+impl KeyValue for SpinKeyValue {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        self.0.get(key).map_err(|e| format!("key-value: {e:?}"))
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
         self.0
-            .execute(sql, &params)
-            .map_err(|e| DbError::Query(format!("sqlite: {e:?}")))
-    }
-}
-
-impl Executor for SpinSqlite {
-    fn dialect(&self) -> Dialect {
-        Dialect::Sqlite
-    }
-
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        self.run(sql, params)?;
-        Ok(self.0.changes())
-    }
-
-    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let result = self.run(sql, params)?;
-        result
-            .rows
-            .into_iter()
-            .map(|row| {
-                let values = row
-                    .values
-                    .into_iter()
-                    .map(|value| match value {
-                        sqlite3::Value::Null => Ok(Value::Null),
-                        sqlite3::Value::Integer(v) => Ok(Value::Int(v)),
-                        sqlite3::Value::Text(v) => Ok(Value::Text(v)),
-                        other => Err(DbError::Mapping(format!(
-                            "unsupported SQLite value {other:?}"
-                        ))),
-                    })
-                    .collect::<Result<_, _>>()?;
-                Ok(Row(values))
-            })
-            .collect()
-    }
-}
-
-/// A PostgreSQL connection through Spin's `spin:postgres@4.0.0`.
-struct SpinPostgres(pg4::Connection);
-
-fn pg_params(params: &[Value]) -> Vec<pg4::ParameterValue> {
-    params
-        .iter()
-        .map(|value| match value {
-            Value::Null => pg4::ParameterValue::DbNull,
-            Value::Int(v) => pg4::ParameterValue::Int64(*v),
-            Value::Text(v) => pg4::ParameterValue::Str(v.clone()),
-        })
-        .collect()
-}
-
-impl Executor for SpinPostgres {
-    fn dialect(&self) -> Dialect {
-        Dialect::Postgres
-    }
-
-    fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
-        self.0
-            .execute(sql, &pg_params(params))
-            .map_err(|e| DbError::Query(format!("postgres: {e:?}")))
-    }
-
-    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, DbError> {
-        let rows = self
-            .0
-            .query(sql, &pg_params(params))
-            .map_err(|e| DbError::Query(format!("postgres: {e:?}")))?;
-        rows.rows
-            .into_iter()
-            .map(|row| {
-                let values = row
-                    .into_iter()
-                    .map(|value| match value {
-                        pg4::DbValue::Int64(v) => Ok(Value::Int(v)),
-                        pg4::DbValue::Int32(v) => Ok(Value::Int(v.into())),
-                        pg4::DbValue::Int16(v) => Ok(Value::Int(v.into())),
-                        pg4::DbValue::Str(v) => Ok(Value::Text(v)),
-                        // `void` results (pg_advisory_xact_lock) arrive as unsupported.
-                        pg4::DbValue::DbNull | pg4::DbValue::Unsupported(_) => Ok(Value::Null),
-                        other => Err(DbError::Mapping(format!(
-                            "unsupported PostgreSQL value {other:?}"
-                        ))),
-                    })
-                    .collect::<Result<_, _>>()?;
-                Ok(Row(values))
-            })
-            .collect()
+            .set(key, value)
+            .map_err(|e| format!("key-value: {e:?}"))
     }
 }

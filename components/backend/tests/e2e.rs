@@ -216,6 +216,64 @@ fn fifty_concurrent_writes(runtime: Runtime, store: Store) {
     assert_eq!(audit["items"].as_array().unwrap().len(), 51);
 }
 
+/// The read model's promise, under load: eight writers each record events on their own
+/// release and read it back at once, while readers keep the same reads warm, so that kept
+/// answers are being filled from before each write. Every read after a write's answer must
+/// show that write.
+fn reads_see_every_write_before_them(runtime: Runtime, store: Store) {
+    const WRITERS: usize = 8;
+    const ROUNDS: usize = 12;
+    let (host, _db) = host(runtime, "read-your-writes", store);
+    let kestra = token("kestra", &["deployer"]);
+    let version = |w: usize| format!("3.{w}.0");
+    for w in 0..WRITERS {
+        host.create_release(&kestra, &version(w));
+    }
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for r in 0..4 {
+            let (host, done) = (&host, &done);
+            scope.spawn(move || {
+                while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                    host.get(&format!("/api/releases/{}", version(r % WRITERS)));
+                    host.get("/api/audit?limit=100");
+                }
+            });
+        }
+        let writers: Vec<_> = (0..WRITERS)
+            .map(|w| {
+                let (host, kestra) = (&host, &kestra);
+                scope.spawn(move || {
+                    let path = format!("/api/releases/{}", version(w));
+                    for round in 1..=ROUNDS {
+                        let event = json!({"cluster": "staging", "status": "started",
+                                           "message": format!("round {round}")});
+                        let written =
+                            host.post_json(&format!("{path}/deployments"), kestra, &event);
+                        assert_eq!(written.status, 201, "{}", written.body);
+                        let seen = host.get(&path).json();
+                        let events = seen["deployments"].as_array().unwrap();
+                        assert_eq!(events.len(), round, "{path} after round {round}: {seen}");
+                        // The newest 100 entries hold it: only 96 events are written.
+                        let id = written.header("x-request-id").unwrap();
+                        let audit = host.get("/api/audit?limit=100").json();
+                        let logged = audit["items"].as_array().unwrap().iter();
+                        assert!(
+                            logged.clone().any(|e| e["request_id"] == id),
+                            "{path} round {round}: the audit log misses {id}"
+                        );
+                    }
+                })
+            })
+            .collect();
+        let outcomes: Vec<_> = writers.into_iter().map(|w| w.join()).collect();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        for outcome in outcomes {
+            outcome.unwrap();
+        }
+    });
+}
+
 /// The tests above, for each store and each runtime: `sqlite::spin::story`, …
 macro_rules! on_both_stores {
     ($($test:ident),+ $(,)?) => {
@@ -232,7 +290,13 @@ macro_rules! on_both_stores {
     };
 }
 
-on_both_stores!(story, auth_failures, bad_input, fifty_concurrent_writes);
+on_both_stores!(
+    story,
+    auth_failures,
+    bad_input,
+    fifty_concurrent_writes,
+    reads_see_every_write_before_them
+);
 
 fn variables_come_from_the_environment_and_flags(runtime: Runtime) {
     let host = HostBuilder::on(runtime, "vars")

@@ -41,6 +41,8 @@ pub struct HostBuilder {
     insecure_registry: bool,
     /// spin-host's `--admin-listen`: where it serves its request metrics.
     admin_listen: Option<String>,
+    /// More `spin up` flags (instance reuse, for the benchmark).
+    spin_args: Vec<String>,
 }
 
 impl HostBuilder {
@@ -63,7 +65,14 @@ impl HostBuilder {
             cache_dir: repo().join("target/host-test-cache"),
             insecure_registry: false,
             admin_listen: None,
+            spin_args: Vec::new(),
         }
+    }
+
+    /// Passes ARG to `spin up` (never to spin-host, which has no such flags).
+    pub fn spin_arg(mut self, arg: &str) -> Self {
+        self.spin_args.push(arg.into());
+        self
     }
 
     /// spin-host serving its request metrics at `http://ADDR/metrics`.
@@ -187,6 +196,7 @@ impl HostBuilder {
         if self.insecure_registry {
             command.arg("--insecure");
         }
+        command.args(&self.spin_args);
         self.pass_vars_and_components(&mut command, "--variable", "-c");
         command
     }

@@ -84,6 +84,8 @@ pub struct ComponentConfig {
     pub source: PathBuf,
     pub allowed_outbound_hosts: Vec<HostPattern>,
     pub sqlite_databases: Vec<String>,
+    /// Only `default`: spin-host has no runtime configuration to define other stores.
+    pub key_value_stores: Vec<String>,
     pub variables: BTreeMap<String, String>,
     pub environment: BTreeMap<String, String>,
     /// The components this one names literally as `http://<id>.spin.internal` in
@@ -99,8 +101,8 @@ pub struct App {
 }
 
 /// `spin.toml` as written, for the keys spin-host implements. Every struct refuses the keys
-/// it does not know, so a manifest that asks for more (key-value stores, `files`, Redis
-/// triggers) fails at start with the key's full name instead of running without it.
+/// it does not know, so a manifest that asks for more (`files`, Redis triggers) fails at start
+/// with the key's full name instead of running without it.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ManifestFile {
@@ -149,6 +151,8 @@ struct ComponentFile {
     allowed_outbound_hosts: Vec<String>,
     #[serde(default)]
     sqlite_databases: Vec<String>,
+    #[serde(default)]
+    key_value_stores: Vec<String>,
     #[serde(default)]
     variables: BTreeMap<String, String>,
     #[serde(default)]
@@ -251,11 +255,18 @@ impl App {
                     Ok((name, value))
                 })
                 .collect::<Result<_>>()?;
+            if let Some(label) = component.key_value_stores.iter().find(|l| *l != "default") {
+                bail!(
+                    "spin.toml: {at}.key_value_stores: `{label}` needs a runtime configuration, \
+                     which spin-host does not read; it provides only `default`"
+                );
+            }
             let config = ComponentConfig {
                 id: id.clone(),
                 source: base.join(source),
                 allowed_outbound_hosts,
                 sqlite_databases: component.sqlite_databases,
+                key_value_stores: component.key_value_stores,
                 variables: component_vars,
                 environment: component.environment,
                 chains_to,
@@ -401,7 +412,7 @@ mod tests {
         let with = |extra: &str, table: &str| MINIMAL.replace(table, &format!("{table}\n{extra}"));
         let cases = [
             (with("files = [\"static/**\"]", "[component.web]"), "component.web.files"),
-            (with("key_value_stores = [\"default\"]", "[component.web]"), "component.web.key_value_stores"),
+            (with("key_value_stores = [\"cache\"]", "[component.web]"), "component.web.key_value_stores: `cache`"),
             (with("executor = { type = \"wagi\" }", "component = \"api\""), "trigger.http.executor"),
             (MINIMAL.replace("[[trigger.http]]\n        route = \"/api/...\"", "[[trigger.redis]]\n        channel = \"x\"\n        [[trigger.http]]\n        route = \"/api/...\""), "trigger.redis"),
         ];

@@ -6,6 +6,8 @@
 //! busy handler (which sleeps in growing steps and wrecks tail latency), a write transaction
 //! (`BEGIN IMMEDIATE` or `BEGIN EXCLUSIVE`) first takes this host's writer lock, which queues
 //! writers fairly. The busy timeout still covers other processes using the same file.
+//!
+//! The key-value store is simpler, as in Spin 3.6: one connection for the life of the process.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -209,6 +211,39 @@ impl Drop for PooledPg {
         {
             self.pool.give(std::mem::take(&mut self.address), session);
         }
+    }
+}
+
+/// The process's one connection to the key-value file, opened on first use.
+pub struct KeyValueFile {
+    path: PathBuf,
+    conn: Mutex<Option<rusqlite::Connection>>,
+}
+
+impl KeyValueFile {
+    pub fn new(path: PathBuf) -> Self {
+        Self {
+            path,
+            conn: Mutex::new(None),
+        }
+    }
+
+    /// Runs WORK on the connection, opening it (and its table) the first time.
+    pub fn with<T>(
+        &self,
+        work: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> rusqlite::Result<T> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        if conn.is_none() {
+            let opened = rusqlite::Connection::open(&self.path)?;
+            opened.execute_batch(
+                "CREATE TABLE IF NOT EXISTS spin_key_value (
+                       store TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL,
+                       PRIMARY KEY (store, key))",
+            )?;
+            *conn = Some(opened);
+        }
+        work(conn.as_ref().expect("opened above"))
     }
 }
 

@@ -3,6 +3,7 @@
 
 use crate::manifest::{App, ComponentConfig};
 use crate::outbound;
+use crate::pools::KeyValueFile;
 use crate::pools::SqlitePool;
 use crate::spin_apis::SpinHost;
 use crate::state::{Services, State};
@@ -151,6 +152,9 @@ impl Runtime {
         let services = Arc::new(Services {
             sqlite: Arc::new(SqlitePool::new(options.sqlite_dir.join("sqlite_db.db"))),
             pg: Arc::default(),
+            key_value: Arc::new(KeyValueFile::new(
+                options.sqlite_dir.join("sqlite_key_value.db"),
+            )),
             exporter: Exporter::from_env(&app.name),
         });
         Ok(Arc::new_cyclic(|me| Self {

@@ -2,7 +2,7 @@
 //! configuration), and the services every instance shares.
 
 use crate::manifest::ComponentConfig;
-use crate::pools::{PgPool, SqlitePool};
+use crate::pools::{KeyValueFile, PgPool, SqlitePool};
 use crate::traces::{Exporter, Span};
 use spin_edge::TraceParent;
 use std::sync::Arc;
@@ -15,6 +15,8 @@ pub struct Services {
     /// Connections to Spin's `default` SQLite database (`<sqlite-dir>/sqlite_db.db`).
     pub sqlite: Arc<SqlitePool>,
     pub pg: Arc<PgPool>,
+    /// Spin's `default` key-value store (`<sqlite-dir>/sqlite_key_value.db`).
+    pub key_value: Arc<KeyValueFile>,
     /// Where spans go, when the environment asks for traces (`OTEL_EXPORTER_OTLP_ENDPOINT`).
     pub exporter: Option<Arc<Exporter>>,
 }

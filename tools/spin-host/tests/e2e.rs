@@ -204,10 +204,7 @@ fn spin_host_refuses_what_it_does_not_implement() {
         .manifest(fixture("unsupported-feature.toml"))
         .fail();
     assert_eq!(code, Some(1));
-    assert!(
-        printed.contains("component.web.key_value_stores"),
-        "{printed}"
-    );
+    assert!(printed.contains("component.web.ai_models"), "{printed}");
 
     // The text fixture, compiled to a binary next to a copy of its manifest.
     let dir = host_harness::scratch_dir("import");

@@ -10,6 +10,7 @@ mod issuers;
 mod meta;
 mod openapi;
 mod pattern_samples;
+mod read_model;
 mod rules;
 mod story;
 mod support;

@@ -20,6 +20,42 @@ pub struct App {
     pub vars: HashMap<String, String>,
     /// SQL statements run so far: each is a host call under Spin, its dearest part.
     pub statements: std::cell::Cell<usize>,
+    /// Spin's `default` key-value store, which the read model lives in.
+    pub key_value: MemoryKeyValue,
+    /// The host's clock; `None` reads the wall clock.
+    pub clock: std::cell::Cell<Option<i64>>,
+    requests: std::cell::Cell<u64>,
+}
+
+/// A key-value store in memory, that can be told to fail a key's next write: a process that
+/// crashed between a write's commit and its new generation leaves the store just so.
+#[derive(Default)]
+pub struct MemoryKeyValue {
+    pub entries: std::cell::RefCell<HashMap<String, Vec<u8>>>,
+    pub fail_next_set_of: std::cell::RefCell<Option<String>>,
+    /// Every call fails, as a store that cannot be reached.
+    pub broken: std::cell::Cell<bool>,
+}
+
+impl backend::read_model::KeyValue for &MemoryKeyValue {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
+        if self.broken.get() {
+            return Err("the store is unreachable".into());
+        }
+        Ok(self.entries.borrow().get(key).cloned())
+    }
+
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), String> {
+        if self.broken.get() {
+            return Err("the store is unreachable".into());
+        }
+        if self.fail_next_set_of.borrow().as_deref() == Some(key) {
+            self.fail_next_set_of.borrow_mut().take();
+            return Err("the process stopped".into());
+        }
+        self.entries.borrow_mut().insert(key.into(), value.to_vec());
+        Ok(())
+    }
 }
 
 impl App {
@@ -38,6 +74,9 @@ impl App {
             db,
             vars: HashMap::new(),
             statements: std::cell::Cell::new(0),
+            key_value: MemoryKeyValue::default(),
+            clock: std::cell::Cell::new(None),
+            requests: std::cell::Cell::new(0),
         }
         .var("auth_hmac_key", HMAC_KEY)
     }
@@ -57,11 +96,19 @@ impl App {
             };
             Ok(Box::new(Counting(exec, &self.statements)))
         };
+        let open_key_value = || -> Result<Box<dyn backend::read_model::KeyValue + '_>, String> {
+            Ok(Box::new(&self.key_value))
+        };
+        self.requests.set(self.requests.get() + 1);
         let host = Host {
             variable: &variable,
             open_db: &open_db,
-            now: Timestamp::now(),
-            fresh_request_id: "generated-id".into(),
+            open_key_value: &open_key_value,
+            now: self
+                .clock
+                .get()
+                .map_or_else(Timestamp::now, Timestamp::from_micros),
+            fresh_request_id: format!("generated-id-{}", self.requests.get()),
             fresh_trace_id: "0af7651916cd43dd8448eb211c80319c".into(),
             // These requests carry their bodies; the end-to-end tests read them lazily.
             read_body: &|| Body::Broken("the test request carries its body".into()),

@@ -4,6 +4,7 @@
 use super::of_kind;
 use manifest_check::Object;
 use repo_checks::{rendered, repo};
+use serde_json::Value;
 
 /// Variables that `spin.toml` requires, and the references to ConfigMaps and Secrets.
 fn uncovered_required_variables(spin_toml: &str, apps: &[&Object]) -> Vec<String> {
@@ -167,4 +168,50 @@ fn spinapps_select_components_and_set_variables_that_spin_toml_has() {
             .map(String::as_str),
         Some(format!("{}: variable refresh_seconds", with_refresh.id()).as_str())
     );
+}
+
+/// Every `secretKeyRef` in VALUE (at any depth), as `(name, key)`.
+fn secret_refs(value: &Value, found: &mut Vec<(String, String)>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(reference) = map.get("secretKeyRef") {
+                let text = |field: &str| reference[field].as_str().unwrap_or("").to_owned();
+                found.push((text("name"), text("key")));
+            }
+            map.values().for_each(|v| secret_refs(v, found));
+        }
+        Value::Array(items) => items.iter().for_each(|v| secret_refs(v, found)),
+        _ => {}
+    }
+}
+
+/// What any object reads from a Secret (a SpinApp's variables and runtime configuration, a
+/// container's environment) is a key that `scripts/make-secrets.sh` creates and
+/// `k8s/secrets.md` explains: a key nobody creates stops the pod at start.
+#[test]
+fn every_secret_key_the_manifests_read_is_generated_and_documented() {
+    let script = std::fs::read_to_string(repo().join("scripts/make-secrets.sh")).unwrap();
+    let doc = std::fs::read_to_string(repo().join("k8s/secrets.md")).unwrap();
+    let mut refs = Vec::new();
+    for dir in [
+        "k8s/overlays/staging",
+        "k8s/overlays/production",
+        "k8s/database",
+    ] {
+        for object in rendered(dir) {
+            secret_refs(&object.value, &mut refs);
+        }
+    }
+    assert!(refs.iter().any(|(_, key)| key == "kv_url"), "{refs:?}");
+    for (name, key) in refs {
+        assert!(
+            script.contains(&format!("secret generic {name} "))
+                && script.contains(&format!("--from-literal={key}=")),
+            "scripts/make-secrets.sh does not create {name}/{key}"
+        );
+        assert!(
+            doc.contains(&format!("`{name}`")) && doc.contains(&format!("`{key}`")),
+            "k8s/secrets.md does not explain {name}/{key}"
+        );
+    }
 }

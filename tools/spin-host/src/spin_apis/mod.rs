@@ -1,10 +1,13 @@
 //! The Spin interfaces the host provides, generated from `wit/host.wit` and backed by the real
-//! things, one file each: variables from the manifest, SQLite files under the SQLite directory,
-//! and PostgreSQL servers over the network (only those `allowed_outbound_hosts` names).
+//! things, one file each: variables from the manifest, SQLite files under the SQLite directory
+//! (the databases and the key-value store), and PostgreSQL servers over the network (only
+//! those `allowed_outbound_hosts` names).
 
 pub use crate::pools::{PooledPg, PooledSqlite};
 use crate::state::State;
+pub use key_value::KvStore;
 
+mod key_value;
 mod postgres;
 mod sqlite;
 mod variables;
@@ -16,6 +19,7 @@ wasmtime::component::bindgen!({
     with: {
         "spin:sqlite/sqlite.connection": PooledSqlite,
         "spin:postgres/postgres.connection": PooledPg,
+        "fermyon:spin/key-value.store": KvStore,
     },
 });
 

@@ -1,0 +1,134 @@
+//! The read model: the hot reads' answers kept in Spin's key-value store, so that a read
+//! served from it opens no database at all (under Spin 3.6 each request's SQLite connection
+//! is new, and opening it is the dearest part of a read).
+//!
+//! Freshness comes from a *generation*: a random token that every write sets after its
+//! commit, before it answers. An answer is kept with the generation it was read under, and
+//! served only while that is still the current one. A read reads the generation *before* the
+//! database, so whatever it keeps was read after the write that set that generation: a read
+//! sent after a write's answer always sees that write, whichever writer set the generation
+//! last. Tokens are random, never counted, so two writers cannot set the same one.
+//!
+//! What a generation cannot cover is bounded by [`MAX_AGE_MICROS`]: a crash between a write's
+//! commit and its new generation, a key-value store that failed the write, or a change made
+//! outside the API. The store holds one entry per kept read (first pages, release details),
+//! never one per cursor, so it stays as small as the set of releases.
+
+use ledger::Timestamp;
+
+/// How long a kept answer may be served at most, whatever the generation says.
+pub const MAX_AGE_MICROS: i64 = 2_000_000;
+
+/// The key every write sets after its commit.
+pub const GENERATION: &str = "ledger:generation";
+
+/// What the read model needs from a key-value store (Spin's `default` store in the
+/// component; a map in the native tests). Errors are the store's, in words.
+pub trait KeyValue {
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
+    fn set(&self, key: &str, value: &[u8]) -> Result<(), String>;
+}
+
+/// A read the model may keep: a key naming the answer (the route and its parsed query) within
+/// a configuration (`scope`: the settings and build the answer depends on).
+pub struct ReadKey(String);
+
+impl ReadKey {
+    pub fn new(scope: &str, read: &str) -> Self {
+        Self(format!("ledger:read:{scope}:{read}"))
+    }
+}
+
+/// A kept answer: its generation, when it was read, and the body.
+fn encode(generation: &[u8], read_at: Timestamp, body: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(body.len() + 64);
+    entry.extend_from_slice(generation);
+    entry.push(b'\n');
+    entry.extend_from_slice(read_at.as_micros().to_string().as_bytes());
+    entry.push(b'\n');
+    entry.extend_from_slice(body);
+    entry
+}
+
+/// The body of ENTRY if it was read under GENERATION no more than [`MAX_AGE_MICROS`] before NOW.
+fn current(entry: &[u8], generation: &[u8], now: Timestamp) -> Option<Vec<u8>> {
+    let mut parts = entry.splitn(3, |&b| b == b'\n');
+    let (kept, read_at, body) = (parts.next()?, parts.next()?, parts.next()?);
+    let read_at: i64 = std::str::from_utf8(read_at).ok()?.parse().ok()?;
+    let age = now.as_micros() - read_at;
+    (kept == generation && (0..=MAX_AGE_MICROS).contains(&age)).then(|| body.to_vec())
+}
+
+/// The generation a read starts from: the current one, or none yet.
+pub fn generation(store: &dyn KeyValue) -> Result<Vec<u8>, String> {
+    Ok(store.get(GENERATION)?.unwrap_or_default())
+}
+
+/// The kept answer for KEY, if it is current.
+pub fn kept(
+    store: &dyn KeyValue,
+    key: &ReadKey,
+    generation: &[u8],
+    now: Timestamp,
+) -> Result<Option<Vec<u8>>, String> {
+    Ok(store
+        .get(&key.0)?
+        .and_then(|entry| current(&entry, generation, now)))
+}
+
+/// Keeps BODY as KEY's answer, read under GENERATION at NOW.
+pub fn keep(
+    store: &dyn KeyValue,
+    key: &ReadKey,
+    generation: &[u8],
+    now: Timestamp,
+    body: &[u8],
+) -> Result<(), String> {
+    store.set(&key.0, &encode(generation, now, body))
+}
+
+/// After a write's commit: a new generation, so that no answer read before it is served.
+pub fn written(store: &dyn KeyValue, token: &str) -> Result<(), String> {
+    store.set(GENERATION, token.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(micros: i64) -> Timestamp {
+        Timestamp::from_micros(micros)
+    }
+
+    #[test]
+    fn an_answer_is_current_under_its_generation_and_within_its_age() {
+        let entry = encode(b"g1", at(1_000), b"{\"items\":[]}");
+        assert_eq!(
+            current(&entry, b"g1", at(1_000)).unwrap(),
+            b"{\"items\":[]}"
+        );
+        assert_eq!(
+            current(&entry, b"g1", at(1_000 + MAX_AGE_MICROS)).unwrap(),
+            b"{\"items\":[]}"
+        );
+        assert!(
+            current(&entry, b"g2", at(1_000)).is_none(),
+            "another generation"
+        );
+        assert!(
+            current(&entry, b"g1", at(1_001 + MAX_AGE_MICROS)).is_none(),
+            "too old"
+        );
+        assert!(
+            current(&entry, b"g1", at(999)).is_none(),
+            "read in the future"
+        );
+        assert!(current(b"garbage", b"g1", at(1_000)).is_none());
+    }
+
+    #[test]
+    fn bodies_keep_their_newlines() {
+        let entry = encode(b"", at(5), b"a\nb\n");
+        assert_eq!(current(&entry, b"", at(5)).unwrap(), b"a\nb\n");
+    }
+}

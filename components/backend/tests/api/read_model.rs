@@ -1,0 +1,175 @@
+//! The read model (`src/read_model.rs`): hot reads answered from the key-value store open no
+//! database, and still no read sent after a write's answer misses that write; what a
+//! generation cannot cover (a crash between commit and new generation) ages out within
+//! `MAX_AGE_MICROS`.
+
+use super::support::*;
+use backend::read_model::{GENERATION, MAX_AGE_MICROS};
+
+const DEPLOYER: [&str; 1] = ["deployer"];
+
+/// The statements a request ran against the database, and its answer.
+fn counted(app: &App, path: &str) -> (usize, Value) {
+    app.statements.set(0);
+    let answer = app.send(get(path));
+    assert_eq!(answer.status, 200, "{path}: {}", answer.body_text());
+    (app.statements.get(), answer.json_body())
+}
+
+fn record(app: &App, version: &str) {
+    let reply =
+        app.send(post("/api/releases", release_body(version, DIGEST)).by("kestra", &DEPLOYER));
+    assert_eq!(reply.status, 201, "{}", reply.body_text());
+}
+
+fn deploy(app: &App, version: &str, status: &str) {
+    let path = format!("/api/releases/{version}/deployments");
+    let event = json!({"cluster": "staging", "status": status});
+    let reply = app.send(post(&path, event).by("kestra", &DEPLOYER));
+    assert_eq!(reply.status, 201, "{}", reply.body_text());
+}
+
+fn versions(page: &Value) -> Vec<&str> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["version"].as_str().unwrap())
+        .collect()
+}
+
+/// Each hot read: the second time it opens no database; after any write it is read again.
+#[test]
+fn a_kept_read_opens_no_database_and_a_write_makes_it_read_again() {
+    let app = App::sqlite();
+    record(&app, "1.0.0");
+    for path in [
+        "/api/releases?limit=20",
+        "/api/releases/1.0.0",
+        "/api/clusters",
+        "/api/overview",
+        "/api/approvals?state=pending",
+        "/api/audit",
+    ] {
+        let (first, answer) = counted(&app, path);
+        assert!(first > 0, "{path} was read from the database first");
+        assert_eq!(counted(&app, path), (0, answer.clone()), "{path} kept");
+        deploy(&app, "1.0.0", "started");
+        let (again, fresh) = counted(&app, path);
+        assert!(again > 0, "{path} was served from before the write");
+        app.statements.set(0);
+        let kept = app.send(get(path));
+        assert_eq!(app.statements.get(), 0, "{path} kept again");
+        assert_eq!(kept.json_body(), fresh);
+        assert_eq!(kept.header("content-type"), Some("application/json"));
+        assert_eq!(kept.header("cache-control"), Some("no-store"));
+    }
+}
+
+/// The read model's whole promise: a read sent after a write's answer sees that write. With
+/// the generation check removed this fails: the list was kept before the write.
+#[test]
+fn a_read_after_a_write_sees_it() {
+    let app = App::sqlite();
+    record(&app, "1.0.0");
+    let (_, before) = counted(&app, "/api/releases?limit=20");
+    assert_eq!(versions(&before), ["1.0.0"]);
+    record(&app, "1.1.0");
+    let (_, after) = counted(&app, "/api/releases?limit=20");
+    assert_eq!(versions(&after), ["1.1.0", "1.0.0"]);
+    let (_, detail) = counted(&app, "/api/releases/1.1.0");
+    deploy(&app, "1.1.0", "succeeded");
+    let (_, deployed) = counted(&app, "/api/releases/1.1.0");
+    assert_eq!(detail["deployments"].as_array().unwrap().len(), 0);
+    assert_eq!(deployed["deployments"][0]["status"], "succeeded");
+    let (_, clusters) = counted(&app, "/api/clusters");
+    assert_eq!(clusters[0]["current"]["version"], "1.1.0");
+}
+
+/// A process that stops between a write's commit and its new generation (here: the store
+/// refuses that one write) leaves kept reads stale, for at most `MAX_AGE_MICROS`.
+#[test]
+fn a_crash_between_commit_and_generation_is_stale_at_most_max_age() {
+    let app = App::sqlite();
+    let start = 1_800_000_000_000_000;
+    app.clock.set(Some(start));
+    record(&app, "1.0.0");
+    counted(&app, "/api/releases?limit=20");
+    *app.key_value.fail_next_set_of.borrow_mut() = Some(GENERATION.into());
+    record(&app, "1.1.0");
+    app.clock.set(Some(start + MAX_AGE_MICROS));
+    let (_, stale) = counted(&app, "/api/releases?limit=20");
+    assert_eq!(
+        versions(&stale),
+        ["1.0.0"],
+        "within the bound the old answer may show"
+    );
+    app.clock.set(Some(start + MAX_AGE_MICROS + 1));
+    let (_, fresh) = counted(&app, "/api/releases?limit=20");
+    assert_eq!(versions(&fresh), ["1.1.0", "1.0.0"], "past it, never");
+}
+
+/// Pages behind a cursor are never kept (there is one per cursor), `read_model = off` reads
+/// the database every time, and a store that fails is passed by.
+#[test]
+fn cursors_off_and_a_failing_store_read_the_database() {
+    let app = App::sqlite();
+    record(&app, "1.0.0");
+    record(&app, "1.1.0");
+    let (_, first) = counted(&app, "/api/releases?limit=1");
+    let next = format!(
+        "/api/releases?limit=1&cursor={}",
+        first["next_cursor"].as_str().unwrap()
+    );
+    counted(&app, &next);
+    assert!(
+        counted(&app, &next).0 > 0,
+        "a page behind a cursor was kept"
+    );
+
+    let off = App::sqlite().var("read_model", "off");
+    record(&off, "1.0.0");
+    counted(&off, "/api/clusters");
+    assert!(counted(&off, "/api/clusters").0 > 0);
+    assert!(
+        off.key_value
+            .entries
+            .borrow()
+            .keys()
+            .all(|k| k == GENERATION)
+    );
+
+    let broken = App::sqlite();
+    broken.key_value.broken.set(true);
+    record(&broken, "1.0.0");
+    let (read, answer) = counted(&broken, "/api/releases?limit=20");
+    assert!(read > 0);
+    assert_eq!(versions(&answer), ["1.0.0"]);
+    problem(
+        &App::sqlite()
+            .var("read_model", "maybe")
+            .send(get("/api/clusters")),
+        503,
+    );
+}
+
+/// An answer is kept for one configuration: another set of clusters (a rollout, another
+/// deployment sharing the store) reads its own.
+#[test]
+fn answers_are_kept_per_configuration() {
+    let mut app = App::sqlite();
+    let (_, three) = counted(&app, "/api/clusters");
+    app.vars.insert(
+        "clusters".into(),
+        "staging=staging,prod-east=production".into(),
+    );
+    let (read, two) = counted(&app, "/api/clusters");
+    assert!(read > 0, "served the other configuration's answer");
+    assert_eq!(
+        (
+            three.as_array().unwrap().len(),
+            two.as_array().unwrap().len()
+        ),
+        (3, 2)
+    );
+}

@@ -30,6 +30,8 @@ command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v etcd >/dev/null || missing+=(etcd-server)
 command -v promtool >/dev/null || missing+=(prometheus)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+# The Kestra stand-in checks Schedule time zones against the tz database, as Java does.
+[[ -d /usr/share/zoneinfo/Europe ]] || missing+=(tzdata)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then

@@ -7,7 +7,7 @@ use crate::input;
 use crate::problem::ApiError;
 use crate::read_model::{self, ReadKey};
 use crate::settings::Settings;
-use ledger::types::Version;
+use ledger::types::{ClusterName, Version};
 use ledger::{Context, Ledger, LedgerError};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -17,9 +17,9 @@ pub struct Call<'r, 'h> {
     pub req: &'r ApiRequest,
     pub host: &'r Host<'h>,
     pub request_id: String,
-    /// The `{version}` segment of the path, when the route has one, parsed as the request
-    /// arrived; a version no release could have is a 404, answered where the handler asks.
-    pub path_version: Option<Result<Version, ApiError>>,
+    /// The path's one variable segment (`{version}`, `{name}`), when the route has one, as it
+    /// arrived; the handler parses it into the type it names.
+    pub path_segment: Option<String>,
     /// The OpenAPI document for these clusters. The router lends it, so that handlers need not
     /// know the route table that the document is made from.
     pub openapi: fn(&ledger::Clusters) -> serde_json::Value,
@@ -31,9 +31,15 @@ pub struct Call<'r, 'h> {
 impl<'r> Call<'r, '_> {
     /// The `{version}` of the path; a version no release could have is not found.
     pub fn version(&self) -> Result<Version, ApiError> {
-        self.path_version
-            .clone()
-            .unwrap_or_else(|| Err(ApiError::NotFound("no such release".into())))
+        match &self.path_segment {
+            Some(segment) => input::path_version(segment),
+            None => Err(ApiError::NotFound("no such release".into())),
+        }
+    }
+
+    /// The `{name}` of a cluster's path: a name that is not a cluster name is unprocessable.
+    pub fn cluster(&self) -> Result<ClusterName, ApiError> {
+        input::path_cluster(self.path_segment.as_deref().unwrap_or_default())
     }
 
     /// The request body, read on first use: only routes that take one ask, and only after

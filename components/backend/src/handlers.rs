@@ -5,14 +5,18 @@ use crate::auth::Role;
 use crate::build_info;
 use crate::context::Call;
 use crate::http::ApiResponse;
-use crate::input::{ApprovalRequestInput, DecisionInput, DeploymentInput, Query, ReleaseInput};
+use crate::input::{
+    ApprovalRequestInput, DecisionInput, DeploymentInput, ObservationInput, ReleaseInput,
+};
 use crate::metrics;
 use crate::problem::{ApiError, Problem, QueryProblems, ReadProblems, Unavailable, WriteProblems};
+use crate::query::Query;
 use ledger::Created;
+use ledger::insights::{Insights, Window};
 use ledger::model::{
     Approval, AuditEvent, ClusterStatus, Deployment, Page, PageRequest, Release, ReleaseDetail,
 };
-use ledger::types::ApprovalState;
+use ledger::types::{ApprovalState, Environment};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -145,9 +149,16 @@ pub fn openapi_json(cx: &mut Call) -> Handled {
         QueryProblems))]
 pub fn metrics_text(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
-    let counts = cx.read_ledger(|ledger| ledger.counts())?;
+    let window = Window {
+        environment: Environment::Production,
+        days: Window::DEFAULT_DAYS,
+        now: cx.host.now,
+    };
+    let (counts, keys) =
+        cx.read_ledger(|ledger| Ok((ledger.counts()?, ledger.insights(&window)?)))?;
     let text = metrics::render(
         &counts,
+        &keys,
         build_info::VERSION,
         build_info::COMMIT,
         cx.host.now,
@@ -223,6 +234,24 @@ pub fn record_deployment(cx: &mut Call) -> Handled {
     let deployment =
         cx.with_ledger(|ledger| Ok(ledger.record_deployment(&ctx, &version, &event)?))?;
     Ok(ApiResponse::json(201, &deployment))
+}
+
+/// Records what an observer (`relctl observe`) saw a cluster run. The ledger compares it with
+/// the cluster's current release: `drift` in the answer (and in `/api/clusters`) says how they
+/// differ, and the audit log records when drift starts and ends.
+#[utoipa::path(post, path = "/api/clusters/{name}/observations", tag = "deployments",
+    params(("name" = String, Path, description = "A configured cluster")),
+    request_body = ObservationInput,
+    responses(
+        (status = 201, description = "Recorded: the cluster's status, with any drift", body = ClusterStatus),
+        WriteProblems))]
+pub fn observe(cx: &mut Call) -> Handled {
+    Query::parse(&cx.req.query, &[])?;
+    let ctx = cx.authorize(Role::Deployer)?;
+    let cluster = cx.cluster()?;
+    let observation = cx.json_body::<ObservationInput>()?.validate()?;
+    let status = cx.with_ledger(|ledger| Ok(ledger.observe(&ctx, &cluster, &observation)?))?;
+    Ok(ApiResponse::json(201, &status))
 }
 
 /// Every configured cluster, what it runs now and its latest event.
@@ -308,4 +337,22 @@ pub fn audit(cx: &mut Call) -> Handled {
     cx.authorize_read()?;
     let read = first_page(page).map(|limit| format!("audit?limit={limit}"));
     cx.read_json(read.as_deref(), |ledger| ledger.audit(page))
+}
+
+/// DORA's four keys for one environment over the last `days` days, and week by week (UTC
+/// weeks from Monday). Percentiles are nearest-rank; a figure with nothing to measure is null.
+#[utoipa::path(get, path = "/api/insights", tag = "insights",
+    params(
+        ("environment" = Option<Environment>, Query,
+            description = "The environment to measure (default production)"),
+        ("days" = Option<u32>, Query,
+            description = "The window: this many days up to now, 1 to 366 (default 30)")),
+    responses(
+        (status = 200, description = "The four keys", body = Insights),
+        ReadProblems))]
+pub fn insights(cx: &mut Call) -> Handled {
+    let window = Query::parse(&cx.req.query, &["environment", "days"])?.window(cx.host.now)?;
+    cx.authorize_read()?;
+    // Not kept in the read model: the window moves with the clock.
+    cx.read_json(None, |ledger| ledger.insights(&window))
 }

@@ -3,17 +3,19 @@
 
 use crate::http::Body;
 use crate::problem::ApiError;
-use ledger::model::{NewDecision, NewDeployment, NewRelease, PageRequest};
+use ledger::Timestamp;
+use ledger::drift::MAX_SOURCE;
+use ledger::model::{NewDecision, NewDeployment, NewObservation, NewRelease};
 use ledger::types::{
-    ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
-    Invalid, MAX_COMMENT, MAX_MESSAGE, MAX_NOTES, Subject, Version, WebUrl, bounded_text,
+    ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest, Invalid, MAX_COMMENT,
+    MAX_MESSAGE, MAX_NOTES, Subject, Version, WebUrl, bounded_text,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use spin_edge::{decode_path_segment, decode_query_value};
+use spin_edge::decode_path_segment;
 use utoipa::ToSchema;
 
-fn field<T>(name: &str, parsed: Result<T, Invalid>) -> Result<T, ApiError> {
+pub(crate) fn field<T>(name: &str, parsed: Result<T, Invalid>) -> Result<T, ApiError> {
     parsed.map_err(|Invalid(reason)| ApiError::Unprocessable {
         field: name.to_owned(),
         reason,
@@ -32,6 +34,10 @@ pub struct ReleaseInput {
     digest: String,
     #[schema(example = "0123456789abcdef0123456789abcdef01234567")]
     commit: String,
+    /// When the commit was made (RFC 3339 with an offset, as `git show -s --format=%cI`
+    /// prints): lead time for changes starts here.
+    #[schema(example = "2026-12-01T09:30:00+01:00", format = DateTime)]
+    commit_time: Option<String>,
     #[serde(default)]
     #[schema(max_length = 10000)]
     notes: String,
@@ -48,6 +54,10 @@ impl ReleaseInput {
             artifact: field("artifact", ArtifactRef::parse(&self.artifact))?,
             digest: field("digest", Digest::parse(&self.digest))?,
             commit: field("commit", CommitSha::parse(&self.commit))?,
+            commit_time: self
+                .commit_time
+                .map(|text| rfc3339("commit_time", &text))
+                .transpose()?,
             notes: field("notes", bounded_text(&self.notes, MAX_NOTES))?,
             on_behalf_of: on_behalf_of(self.on_behalf_of.as_deref())?,
         })
@@ -66,6 +76,43 @@ pub struct DeploymentInput {
     message: Option<String>,
     #[schema(example = "https://kestra.example.com/ui/executions/automatizacion/release/1")]
     execution_url: Option<String>,
+}
+
+/// What an observer saw a cluster run.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ObservationInput {
+    /// The digest the cluster's SpinApp runs.
+    #[schema(example = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef")]
+    digest: String,
+    /// When it was seen (RFC 3339 with an offset); at most 5 minutes ahead of the ledger.
+    #[schema(example = "2026-12-04T10:00:00Z", format = DateTime)]
+    observed_at: String,
+    /// Where it was read, e.g. `karmada:resourcebinding/automatizacion/backend-spinapp`.
+    #[schema(
+        example = "karmada:resourcebinding/automatizacion/backend-spinapp",
+        max_length = 200
+    )]
+    source: String,
+}
+
+impl ObservationInput {
+    pub fn validate(self) -> Result<NewObservation, ApiError> {
+        Ok(NewObservation {
+            digest: field("digest", Digest::parse(&self.digest))?,
+            observed_at: rfc3339("observed_at", &self.observed_at)?,
+            source: field("source", bounded_text(&self.source, MAX_SOURCE))?,
+        })
+    }
+}
+
+/// An RFC 3339 date-time with an offset, as the field NAME.
+fn rfc3339(name: &str, text: &str) -> Result<Timestamp, ApiError> {
+    Timestamp::parse_rfc3339(text).ok_or_else(|| ApiError::Unprocessable {
+        field: name.into(),
+        reason: "expected an RFC 3339 date-time with an offset, like 2026-12-01T09:30:00+01:00"
+            .into(),
+    })
 }
 
 /// `started`, `succeeded`, `failed` or `rolled_back`; parsed by the ledger's own type.
@@ -262,94 +309,11 @@ impl<'de> serde::de::Visitor<'de> for UniqueKeysVisitor {
     }
 }
 
-/// A `next_cursor`: the id of a page's last item, as [`Query::page`] reads it.
-pub const CURSOR_PATTERN: &str = "^[1-9][0-9]{0,17}$";
-
-/// Query parameters, each allowed at most once and only if the route knows it.
-pub struct Query(Vec<(String, String)>);
-
-impl Query {
-    pub fn parse(query: &str, allowed: &[&str]) -> Result<Self, ApiError> {
-        let mut pairs: Vec<(String, String)> = Vec::new();
-        for pair in query.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = decode_query_value(name).ok_or_else(|| {
-                ApiError::BadRequest("the query string is not valid percent-encoded UTF-8".into())
-            })?;
-            let value = decode_query_value(value).ok_or_else(|| ApiError::Unprocessable {
-                field: name.clone(),
-                reason: "not valid percent-encoded UTF-8".into(),
-            })?;
-            if !allowed.contains(&name.as_str()) {
-                let reason = match allowed {
-                    [] => "this route takes no query parameters".to_owned(),
-                    _ => format!(
-                        "unknown query parameter; this route takes {}",
-                        allowed.join(", ")
-                    ),
-                };
-                return Err(ApiError::Unprocessable {
-                    field: name,
-                    reason,
-                });
-            }
-            if pairs.iter().any(|(known, _)| *known == name) {
-                return Err(ApiError::Unprocessable {
-                    field: name,
-                    reason: "given more than once".into(),
-                });
-            }
-            pairs.push((name, value));
-        }
-        Ok(Self(pairs))
-    }
-
-    pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `limit` (1 to 100, default 20) and `cursor` (from a previous page's `next_cursor`).
-    pub fn page(&self) -> Result<PageRequest, ApiError> {
-        let limit = match self.get("limit") {
-            None => PageRequest::DEFAULT_LIMIT,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=PageRequest::MAX_LIMIT).contains(n))
-                .ok_or_else(|| ApiError::Unprocessable {
-                    field: "limit".into(),
-                    reason: format!(
-                        "expected a whole number from 1 to {}",
-                        PageRequest::MAX_LIMIT
-                    ),
-                })?,
-        };
-        let before_id = self
-            .get("cursor")
-            .map(|text| {
-                let digits = (1..=18).contains(&text.len())
-                    && text.bytes().all(|b| b.is_ascii_digit())
-                    && !text.starts_with('0');
-                digits
-                    .then(|| text.parse::<i64>().ok())
-                    .flatten()
-                    .ok_or_else(|| ApiError::Unprocessable {
-                        field: "cursor".into(),
-                        reason: "not a cursor this API returned".into(),
-                    })
-            })
-            .transpose()?;
-        Ok(PageRequest { limit, before_id })
-    }
-
-    pub fn approval_state(&self) -> Result<Option<ApprovalState>, ApiError> {
-        self.get("state")
-            .map(|s| field("state", ApprovalState::parse(s)))
-            .transpose()
-    }
+/// A cluster's name taken from the path: one the ledger could never hold is unprocessable,
+/// like a body naming it (whether it is configured is the ledger's to say).
+pub fn path_cluster(segment: &str) -> Result<ClusterName, ApiError> {
+    let text = decode_path_segment(segment).unwrap_or_default();
+    field("name", ClusterName::parse(&text))
 }
 
 /// A version taken from the path (`+` in build metadata may arrive as `%2B`).
@@ -363,36 +327,6 @@ pub fn path_version(segment: &str) -> Result<Version, ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn queries_refuse_unknown_and_repeated_parameters() {
-        assert!(Query::parse("limit=5&cursor=9", &["limit", "cursor"]).is_ok());
-        let unknown = Query::parse("stat=pending", &["state"]).err().unwrap();
-        assert!(matches!(unknown, ApiError::Unprocessable { ref field, .. } if field == "stat"));
-        assert!(Query::parse("limit=1&limit=2", &["limit"]).is_err());
-    }
-
-    #[test]
-    fn pages_bound_the_limit_and_check_the_cursor() {
-        let page = |q: &str| Query::parse(q, &["limit", "cursor"]).unwrap().page();
-        assert_eq!(
-            page("").unwrap(),
-            PageRequest {
-                limit: 20,
-                before_id: None
-            }
-        );
-        assert_eq!(
-            page("limit=100&cursor=7").unwrap(),
-            PageRequest {
-                limit: 100,
-                before_id: Some(7)
-            }
-        );
-        for bad in ["limit=0", "limit=101", "limit=x", "cursor=-1", "cursor=abc"] {
-            assert!(page(bad).is_err(), "{bad} should be refused");
-        }
-    }
 
     #[test]
     fn json_media_types_include_structured_suffixes() {

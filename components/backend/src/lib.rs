@@ -14,6 +14,7 @@ mod input;
 mod metrics;
 pub mod openapi;
 mod problem;
+mod query;
 pub mod read_model;
 mod router;
 pub mod routes;

@@ -1,13 +1,20 @@
 //! Prometheus text exposition. Spin instances live for one request, so every gauge is read
 //! from storage at scrape time; nothing is counted in memory.
 
+use ledger::insights::Insights;
 use ledger::model::Counts;
 use ledger::time::Timestamp;
 use spin_edge::label_value;
 use std::fmt::Write;
 
 /// The exposition text of COUNTS; ages are measured at NOW.
-pub fn render(counts: &Counts, version: &str, commit: &str, now: Timestamp) -> String {
+pub fn render(
+    counts: &Counts,
+    keys: &Insights,
+    version: &str,
+    commit: &str,
+    now: Timestamp,
+) -> String {
     let mut out = String::new();
     gauge(
         &mut out,
@@ -46,6 +53,32 @@ pub fn render(counts: &Counts, version: &str, commit: &str, now: Timestamp) -> S
     }
     gauge(
         &mut out,
+        "ledger_cluster_drift",
+        "1 when the cluster was last seen running another digest than its current release, else 0; only for observed clusters.",
+    );
+    for (cluster, drifted, _) in &counts.observed {
+        let _ = writeln!(
+            out,
+            "ledger_cluster_drift{{cluster=\"{}\"}} {}",
+            label_value(cluster.as_str()),
+            u8::from(*drifted)
+        );
+    }
+    gauge(
+        &mut out,
+        "ledger_cluster_observation_age_seconds",
+        "How long ago the cluster's latest observation was made.",
+    );
+    for (cluster, _, observed_at) in &counts.observed {
+        let age = (now.as_micros() - observed_at.as_micros()).max(0) as f64 / 1e6;
+        let _ = writeln!(
+            out,
+            "ledger_cluster_observation_age_seconds{{cluster=\"{}\"}} {age}",
+            label_value(cluster.as_str())
+        );
+    }
+    gauge(
+        &mut out,
         "ledger_newest_approved_release",
         "The newest release whose production approval is approved; always 1.",
     );
@@ -65,6 +98,7 @@ pub fn render(counts: &Counts, version: &str, commit: &str, now: Timestamp) -> S
         (now.as_micros() - since.as_micros()).max(0) as f64 / 1e6
     });
     let _ = writeln!(out, "ledger_oldest_pending_approval_age_seconds {age}");
+    dora(&mut out, keys);
     gauge(
         &mut out,
         "ledger_build_info",
@@ -77,6 +111,73 @@ pub fn render(counts: &Counts, version: &str, commit: &str, now: Timestamp) -> S
         label_value(commit)
     );
     out
+}
+
+/// DORA's four keys over the insights window. A key with nothing to measure has no sample
+/// (absent, not 0), so alerts and panels tell "no data" from "zero".
+fn dora(out: &mut String, keys: &Insights) {
+    let window = format!(
+        "environment=\"{}\",days=\"{}\"",
+        keys.environment, keys.days
+    );
+    gauge(
+        out,
+        "ledger_dora_deployments_per_week",
+        "Releases that first succeeded in the environment, per week of the window.",
+    );
+    if let Some(per_week) = keys.deployments_per_week {
+        let _ = writeln!(
+            out,
+            "ledger_dora_deployments_per_week{{{window}}} {per_week}"
+        );
+    }
+    gauge(
+        out,
+        "ledger_dora_lead_time_seconds",
+        "Lead time for changes to first success, from the commit or the release's recording.",
+    );
+    let summary = &keys.summary;
+    let leads = [
+        ("commit", &summary.lead_time_from_commit),
+        ("recording", &summary.lead_time_from_recording),
+    ];
+    for (from, spread) in leads {
+        if let Some(s) = spread {
+            for (quantile, value) in [("0.5", s.median_seconds), ("0.9", s.p90_seconds)] {
+                let _ = writeln!(
+                    out,
+                    "ledger_dora_lead_time_seconds{{{window},from=\"{from}\",quantile=\"{quantile}\"}} {value}"
+                );
+            }
+        }
+    }
+    gauge(
+        out,
+        "ledger_dora_change_failure_rate",
+        "Share of rollouts that ended failed or rolled back, 0 to 1.",
+    );
+    if let Some(r) = &summary.change_failure_rate {
+        let _ = writeln!(
+            out,
+            "ledger_dora_change_failure_rate{{{window}}} {}",
+            r.rate
+        );
+    }
+    gauge(
+        out,
+        "ledger_dora_time_to_restore_seconds",
+        "From a failure to the cluster's next success: median and worst of the restored.",
+    );
+    if let Some(r) = &summary.time_to_restore {
+        for (stat, value) in [("median", r.median_seconds), ("worst", r.worst_seconds)] {
+            if let Some(value) = value {
+                let _ = writeln!(
+                    out,
+                    "ledger_dora_time_to_restore_seconds{{{window},stat=\"{stat}\"}} {value}"
+                );
+            }
+        }
+    }
 }
 
 fn gauge(out: &mut String, name: &str, help: &str) {
@@ -95,6 +196,7 @@ mod tests {
     fn version(text: &str) -> Version {
         Version::parse(text).unwrap()
     }
+    use ledger::insights::{FailureRate, Keys, Spread};
     use ledger::types::{ApprovalState, DeploymentStatus, Environment};
 
     #[test]
@@ -112,14 +214,72 @@ mod tests {
                 Environment::Production,
                 version("1.3.0"),
             )],
+            observed: vec![
+                (
+                    cluster("prod-west"),
+                    true,
+                    Timestamp::from_micros(30_000_000),
+                ),
+                (
+                    cluster("prod-east"),
+                    false,
+                    Timestamp::from_micros(88_500_000),
+                ),
+            ],
             newest_approved: Some(version("1.4.0")),
             oldest_pending_since: Some(Timestamp::from_micros(1_000_000)),
         };
-        let text = render(&counts, "0.1.0", "a\"b", Timestamp::from_micros(91_500_000));
+        let keys = Insights {
+            environment: Environment::Production,
+            days: 30,
+            from: Timestamp::from_micros(0),
+            to: Timestamp::from_micros(0),
+            deployments_per_week: Some(0.7),
+            summary: Keys {
+                deployments: 3,
+                lead_time_from_commit: None,
+                lead_time_from_recording: Some(Spread {
+                    count: 3,
+                    median_seconds: 86_400,
+                    p90_seconds: 93_600,
+                }),
+                change_failure_rate: Some(FailureRate {
+                    failed: 1,
+                    rollouts: 4,
+                    rate: 0.25,
+                }),
+                time_to_restore: None,
+            },
+            weeks: Vec::new(),
+        };
+        let text = render(
+            &counts,
+            &keys,
+            "0.1.0",
+            "a\"b",
+            Timestamp::from_micros(91_500_000),
+        );
+        let window = "environment=\"production\",days=\"30\"";
+        assert!(text.contains(&format!(
+            "ledger_dora_deployments_per_week{{{window}}} 0.7\n"
+        )));
+        assert!(text.contains(&format!(
+            "ledger_dora_lead_time_seconds{{{window},from=\"recording\",quantile=\"0.9\"}} 93600\n"
+        )));
+        assert!(!text.contains("from=\"commit\""), "no data is no sample");
+        assert!(text.contains(&format!(
+            "ledger_dora_change_failure_rate{{{window}}} 0.25\n"
+        )));
+        assert!(text.contains("# TYPE ledger_dora_time_to_restore_seconds gauge\n# HELP"));
         assert!(text.contains(
             "ledger_cluster_release{cluster=\"prod-east\",environment=\"production\",version=\"1.3.0\"} 1\n"
         ));
         assert!(text.contains("ledger_newest_approved_release{version=\"1.4.0\"} 1\n"));
+        assert!(text.contains("ledger_cluster_drift{cluster=\"prod-west\"} 1\n"));
+        assert!(text.contains("ledger_cluster_drift{cluster=\"prod-east\"} 0\n"));
+        assert!(
+            text.contains("ledger_cluster_observation_age_seconds{cluster=\"prod-west\"} 61.5\n")
+        );
         assert!(text.contains("ledger_oldest_pending_approval_age_seconds 90.5\n"));
         assert!(text.contains("# TYPE ledger_releases gauge\nledger_releases 3\n"));
         assert!(text.contains("ledger_approvals{state=\"rejected\"} 2\n"));

@@ -2,10 +2,12 @@
 //! then the constraints the server enforces (from the same constants the validators use) and
 //! the links that lead a client from a new release to its approval decision.
 
-use crate::input::CURSOR_PATTERN;
 use crate::problem::Problem;
+use crate::query::CURSOR_PATTERN;
 use crate::routes;
 use ledger::Clusters;
+use ledger::drift::MAX_SOURCE;
+use ledger::insights::Window;
 use ledger::model::PageRequest;
 use ledger::types::{
     ArtifactRef, CommitSha, Digest, MAX_COMMENT, MAX_MESSAGE, MAX_NOTES, Subject, TEXT_PATTERN,
@@ -30,6 +32,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         (name = "deployments", description = "Deployment events and what each cluster runs"),
         (name = "approvals", description = "The production approval gate"),
         (name = "audit", description = "The append-only audit log"),
+        (name = "insights", description = "DORA's four keys, from the ledger's record"),
         (name = "meta", description = "Health, readiness, build information, metrics"),
     ),
 )]
@@ -90,6 +93,10 @@ fn constrain(doc: &mut Value, clusters: &Clusters) {
             "cursor",
             json!({"type": "string", "pattern": CURSOR_PATTERN}),
         ),
+        (
+            "days",
+            json!({"type": "integer", "minimum": 1, "maximum": Window::MAX_DAYS}),
+        ),
     ];
     if let Some(paths) = doc["paths"].as_object_mut() {
         for operation in paths.values_mut().filter_map(Value::as_object_mut) {
@@ -145,11 +152,20 @@ fn constrain(doc: &mut Value, clusters: &Clusters) {
             json!({"type": ["string", "null"], "pattern": WebUrl::PATTERN, "maxLength": WebUrl::MAX_CHARS}),
         ),
         ("DecisionInput", "comment", text(MAX_COMMENT)),
+        (
+            "ObservationInput",
+            "digest",
+            json!({"type": "string", "pattern": Digest::PATTERN}),
+        ),
+        ("ObservationInput", "source", text(MAX_SOURCE)),
     ];
     let schemas = &mut doc["components"]["schemas"];
     for (schema, field, constraint) in fields {
         schemas[schema]["properties"][field] = constraint;
     }
+    // An observation names a configured cluster.
+    let name = &mut doc["paths"]["/api/clusters/{name}/observations"]["post"]["parameters"][0];
+    name["schema"] = json!({"type": "string", "enum": names});
     // An approval request takes no fields, so it may come without a body.
     doc["paths"]["/api/releases/{version}/approval"]["post"]["requestBody"]["required"] =
         json!(false);

@@ -3,7 +3,6 @@
 
 use crate::context::Call;
 use crate::http::{ApiRequest, ApiResponse, Host};
-use crate::input;
 use crate::openapi;
 use crate::problem::ApiError;
 use crate::routes;
@@ -18,13 +17,12 @@ pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
         .map_or_else(|| host.fresh_request_id.clone(), str::to_owned);
     let trace_id = spin_edge::trace_id_of(req.header_value("traceparent"), &host.fresh_trace_id);
     let routes = routes::all();
-    let (matching, path_version) = routes::matching(&routes, &req.path);
-    let path_version = path_version.map(|segment| input::path_version(&segment));
+    let (matching, path_segment) = routes::matching(&routes, &req.path);
     let mut call = Call {
         req,
         host,
         request_id,
-        path_version,
+        path_segment,
         openapi: openapi::document,
         principal: None,
         settings: None,

@@ -54,27 +54,30 @@ pub fn all() -> Vec<Route> {
         Route::of::<__path_get_release>(get_release),
         Route::of::<__path_record_deployment>(record_deployment),
         Route::of::<__path_clusters>(clusters),
+        Route::of::<__path_observe>(observe),
         Route::of::<__path_request_approval>(request_approval),
         Route::of::<__path_decide>(decide),
         Route::of::<__path_list_approvals>(list_approvals),
         Route::of::<__path_audit>(audit),
+        Route::of::<__path_insights>(insights),
     ]
 }
 
-/// The routes whose pattern matches `path`, with the `{version}` segment if it has one.
+/// The routes whose pattern matches `path`, with its variable segment (`{version}`, `{name}`)
+/// if it has one.
 pub fn matching(routes: &[Route], path: &str) -> (Vec<usize>, Option<String>) {
     let segments: Vec<&str> = path.trim_end_matches('/').split('/').collect();
     let mut found = Vec::new();
-    let mut version = None;
+    let mut segment = None;
     for (i, route) in routes.iter().enumerate() {
         let pattern: Vec<&str> = route.pattern.split('/').collect();
         if pattern.len() != segments.len() {
             continue;
         }
-        let mut segment_version = None;
+        let mut variable = None;
         let fits = pattern.iter().zip(&segments).all(|(want, got)| {
-            if *want == "{version}" {
-                segment_version = Some((*got).to_owned());
+            if want.starts_with('{') {
+                variable = Some((*got).to_owned());
                 !got.is_empty()
             } else {
                 want == got
@@ -82,10 +85,10 @@ pub fn matching(routes: &[Route], path: &str) -> (Vec<usize>, Option<String>) {
         });
         if fits {
             found.push(i);
-            version = segment_version;
+            segment = variable;
         }
     }
-    (found, version)
+    (found, segment)
 }
 
 #[cfg(test)]

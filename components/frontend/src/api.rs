@@ -82,6 +82,16 @@ pub struct ClusterStatus {
     pub environment: String,
     pub current: Option<CurrentRelease>,
     pub last_event: Option<LastEvent>,
+    /// How what the cluster was seen running differs from `current`.
+    #[serde(default)]
+    pub drift: Option<Drift>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Drift {
+    /// `unexpected_digest` or `not_observed`.
+    pub kind: String,
+    pub summary: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,4 +118,53 @@ pub struct AuditEvent {
     pub target: String,
     pub request_id: String,
     pub detail: Option<String>,
+}
+
+/// `GET /api/insights`: DORA's four keys over a window and per week.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Insights {
+    pub environment: String,
+    pub days: u32,
+    pub deployments_per_week: Option<f64>,
+    pub summary: Keys,
+    pub weeks: Vec<Week>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Week {
+    /// Monday 00:00 UTC, RFC 3339.
+    pub starts: String,
+    #[serde(flatten)]
+    pub keys: Keys,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Keys {
+    pub deployments: i64,
+    pub lead_time_from_commit: Option<Spread>,
+    pub lead_time_from_recording: Option<Spread>,
+    pub change_failure_rate: Option<FailureRate>,
+    pub time_to_restore: Option<Restore>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Spread {
+    pub count: i64,
+    pub median_seconds: i64,
+    pub p90_seconds: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct FailureRate {
+    pub failed: i64,
+    pub rollouts: i64,
+    pub rate: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Restore {
+    pub restored: i64,
+    pub unrestored: i64,
+    pub median_seconds: Option<i64>,
+    pub worst_seconds: Option<i64>,
 }

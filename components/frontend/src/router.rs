@@ -7,6 +7,7 @@ use crate::error::ConsoleError;
 use crate::http::{ConsoleRequest, ConsoleResponse, Host, decode_path_segment};
 use crate::pages::approvals::{self, ApprovalsPage};
 use crate::pages::audit::{self, AuditPage};
+use crate::pages::insights::{self, InsightsPage};
 use crate::pages::overview::{self, Live, OverviewFragment, OverviewPage, OverviewView};
 use crate::pages::problem::ProblemPage;
 use crate::pages::releases::{self, ReleasePage, ReleasesPage};
@@ -23,6 +24,7 @@ pub const ROUTES: &[&str] = &[
     "/releases/{version}",
     "/approvals",
     "/audit",
+    "/insights",
     "/healthz",
     "/static/{asset}",
 ];
@@ -108,6 +110,11 @@ fn route(req: &ConsoleRequest, host: &Host) -> (&'static str, Outcome) {
             let cursor = cursor(req)?;
             let page = backend.get(&audit::api_path(cursor.as_deref()))?;
             html(&AuditPage::new(&page, cursor.is_none(), host.now))
+        }),
+        "/insights" => page(host, Section::Insights, |backend| {
+            let (environment, days) = insights_window(req)?;
+            let answer = backend.get(&insights::api_path(environment, days))?;
+            html(&InsightsPage::new(&answer))
         }),
         overview::FRAGMENT_PATH => overview_page(host, true),
         _ => failed(Section::Other, ConsoleError::NoRoute, host),
@@ -232,6 +239,29 @@ fn approval_state(req: &ConsoleRequest) -> Result<Option<&'static str>, ConsoleE
                 "Approvals can be filtered by pending, approved or rejected only.",
             )),
     }
+}
+
+/// The environment and window `/insights` shows: the ones its links offer, nothing else.
+fn insights_window(req: &ConsoleRequest) -> Result<(&'static str, u32), ConsoleError> {
+    let environment = match req.query_param("environment").filter(|e| !e.is_empty()) {
+        None => "production",
+        Some(e) => insights::ENVIRONMENTS
+            .into_iter()
+            .find(|known| *known == e)
+            .ok_or(ConsoleError::BadRequest(
+                "Insights cover production or staging only.",
+            ))?,
+    };
+    let days = match req.query_param("days").filter(|d| !d.is_empty()) {
+        None => insights::WINDOWS[0],
+        Some(d) => insights::WINDOWS
+            .into_iter()
+            .find(|known| known.to_string() == d)
+            .ok_or(ConsoleError::BadRequest(
+                "Insights cover the last 30, 90 or 180 days.",
+            ))?,
+    };
+    Ok((environment, days))
 }
 
 /// A release version as it may appear in a URL: semantic-version characters, bounded. Anything

@@ -42,6 +42,17 @@ impl Clusters {
             .map(|(_, env)| *env)
     }
 
+    /// The configuration with NAME alone (empty if NAME is not configured).
+    pub fn only(&self, name: &ClusterName) -> Self {
+        Self(
+            self.0
+                .iter()
+                .filter(|(known, _)| known == name)
+                .cloned()
+                .collect(),
+        )
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = &(ClusterName, Environment)> {
         self.0.iter()
     }

@@ -3,15 +3,17 @@
 
 use crate::clusters::Clusters;
 use crate::db::{DbError, Executor, Sql};
+use crate::drift::{self, MAX_CLOCK_SKEW_MICROS};
 use crate::error::LedgerError;
+use crate::insights::{self, Insights, Window};
 use crate::migrations;
 use crate::model::{
     Approval, AuditEvent, ClusterStatus, Counts, Deployment, NewDecision, NewDeployment,
-    NewRelease, Page, PageRequest, Release, ReleaseDetail,
+    NewObservation, NewRelease, Page, PageRequest, Release, ReleaseDetail,
 };
 use crate::store::{self, AuditEntry, Place};
 use crate::time::Timestamp;
-use crate::types::{ApprovalState, DeploymentStatus, Environment, Subject, Version};
+use crate::types::{ApprovalState, ClusterName, DeploymentStatus, Environment, Subject, Version};
 
 /// Who acts, when, and under which request id: recorded with every change.
 #[derive(Debug, Clone)]
@@ -25,6 +27,8 @@ pub struct Context {
 pub struct Ledger<'a> {
     sql: Sql<'a>,
     clusters: &'a Clusters,
+    /// When the request arrived: what "too old" is measured against.
+    now: Timestamp,
 }
 
 /// Whether [`Ledger::create_release`] stored a new release or found the same one already there.
@@ -45,6 +49,7 @@ impl<'a> Ledger<'a> {
         Ok(Self {
             sql: Sql::new(exec),
             clusters,
+            now,
         })
     }
 
@@ -62,6 +67,7 @@ impl<'a> Ledger<'a> {
         let ledger = Self {
             sql: Sql::new(exec),
             clusters,
+            now,
         };
         match read(&ledger) {
             Err(LedgerError::Storage(DbError::Query(refused))) => {
@@ -185,7 +191,67 @@ impl<'a> Ledger<'a> {
 
     /// Every configured cluster with what it runs now and its latest event.
     pub fn clusters(&self) -> Result<Vec<ClusterStatus>, LedgerError> {
-        Ok(store::cluster_statuses(&self.sql, self.clusters)?)
+        Ok(store::cluster_statuses(&self.sql, self.clusters, self.now)?)
+    }
+
+    /// Records what an observer saw CLUSTER run, and returns the cluster's status with it.
+    /// The audit log gets `drift.started` when the cluster begins to run another digest than
+    /// its current release, and `drift.ended` when it runs its release again.
+    pub fn observe(
+        &self,
+        ctx: &Context,
+        cluster: &ClusterName,
+        observation: &NewObservation,
+    ) -> Result<ClusterStatus, LedgerError> {
+        if self.clusters.environment_of(cluster).is_none() {
+            return Err(LedgerError::Rejected {
+                field: "name",
+                reason: format!("unknown cluster `{cluster}`"),
+            });
+        }
+        if observation.observed_at.as_micros() > ctx.now.as_micros() + MAX_CLOCK_SKEW_MICROS {
+            return Err(LedgerError::Rejected {
+                field: "observed_at",
+                reason: format!("{} is in the future", observation.observed_at),
+            });
+        }
+        let status = self.sql.transaction(|tx| {
+            let before = self.status_of(tx, cluster)?;
+            let drifted = drift::digest_differs(before.current.as_ref(), &observation.digest);
+            let was = store::latest_observation(tx, cluster)?.is_some_and(|(_, drifted)| drifted);
+            store::insert_observation(tx, cluster, observation, drifted, &ctx.actor, ctx.now)?;
+            let after = self.status_of(tx, cluster)?;
+            if drifted != was {
+                let detail = match (&after.drift, &after.current) {
+                    (Some(drift), _) if drifted => drift.summary.clone(),
+                    (_, Some(current)) => format!("{cluster} runs {} again", current.version),
+                    _ => format!("{cluster} runs {}", observation.digest),
+                };
+                let entry = AuditEntry {
+                    actor: &ctx.actor,
+                    on_behalf_of: None,
+                    action: if drifted {
+                        "drift.started"
+                    } else {
+                        "drift.ended"
+                    },
+                    target: format!("cluster/{cluster}"),
+                    request_id: &ctx.request_id,
+                    detail: Some(detail),
+                };
+                store::append_audit(tx, entry, ctx.now)?;
+            }
+            Ok::<_, DbError>(after)
+        })?;
+        Ok(status)
+    }
+
+    fn status_of(&self, sql: &Sql, cluster: &ClusterName) -> Result<ClusterStatus, DbError> {
+        let statuses = store::cluster_statuses(sql, &self.clusters.only(cluster), self.now)?;
+        statuses
+            .into_iter()
+            .next()
+            .ok_or_else(|| DbError::Mapping(format!("no status for {cluster}")))
     }
 
     /// Requests the production approval of a release that has succeeded on a staging cluster,
@@ -300,6 +366,11 @@ impl<'a> Ledger<'a> {
         Ok(store::list_approvals(&self.sql, state, page)?)
     }
 
+    /// DORA's four keys for WINDOW (see [`crate::insights`]).
+    pub fn insights(&self, window: &Window) -> Result<Insights, LedgerError> {
+        Ok(insights::insights(&self.sql, window)?)
+    }
+
     pub fn audit(&self, page: PageRequest) -> Result<Page<AuditEvent>, LedgerError> {
         Ok(store::list_audit(&self.sql, page)?)
     }
@@ -308,8 +379,16 @@ impl<'a> Ledger<'a> {
     /// release and the oldest pending approval.
     pub fn counts(&self) -> Result<Counts, LedgerError> {
         let mut counts = store::counts(&self.sql)?;
-        counts.current = self
-            .clusters()?
+        let clusters = self.clusters()?;
+        counts.observed = clusters
+            .iter()
+            .filter_map(|c| {
+                let observed = c.observed.as_ref()?;
+                let drifted = drift::digest_differs(c.current.as_ref(), &observed.digest);
+                Some((c.name.clone(), drifted, observed.observed_at))
+            })
+            .collect();
+        counts.current = clusters
             .into_iter()
             .filter_map(|c| Some((c.name, c.environment, c.current?.version)))
             .collect();

@@ -8,8 +8,10 @@
 
 pub mod clusters;
 pub mod db;
+pub mod drift;
 mod error;
 pub mod identity;
+pub mod insights;
 mod ledger;
 pub mod migrations;
 pub mod model;

@@ -113,6 +113,29 @@ pub const MIGRATIONS: &[Migration] = &[
             Step::Both("ALTER TABLE audit_events ADD COLUMN on_behalf_of TEXT"),
         ],
     },
+    Migration {
+        version: 4,
+        name: "commit times and what clusters are observed to run",
+        steps: &[
+            Step::Both("ALTER TABLE releases ADD COLUMN commit_time BIGINT"),
+            Step::Both(
+                "CREATE TABLE observations (
+                    id {id},
+                    cluster TEXT NOT NULL,
+                    digest TEXT NOT NULL,
+                    observed_at BIGINT NOT NULL,
+                    source TEXT NOT NULL,
+                    drifted BIGINT NOT NULL CHECK (drifted IN (0, 1)),
+                    recorded_by TEXT NOT NULL,
+                    recorded_at BIGINT NOT NULL)",
+            ),
+            Step::Both("CREATE INDEX observations_by_cluster ON observations (cluster, id)"),
+            // Insights group deployments by environment and outcome, scanning by time.
+            Step::Both(
+                "CREATE INDEX deployments_by_environment ON deployments (environment, status, id)",
+            ),
+        ],
+    },
 ];
 
 /// The schema version this build expects.

@@ -14,6 +14,9 @@ pub struct NewRelease {
     pub artifact: ArtifactRef,
     pub digest: Digest,
     pub commit: CommitSha,
+    /// When the commit was made (its committer date), where the recorder knows it: lead time
+    /// for changes is measured from here.
+    pub commit_time: Option<Timestamp>,
     pub notes: String,
     /// The person a service account records it for (the tag's pusher, say): the four-eyes
     /// rule keeps them from deciding its approval.
@@ -59,6 +62,8 @@ pub struct Release {
         schema(example = "0123456789abcdef0123456789abcdef01234567")
     )]
     pub commit: CommitSha,
+    /// When the commit was made, if the recorder said.
+    pub commit_time: Option<Timestamp>,
     pub notes: String,
     pub created_by: Subject,
     /// Who `created_by` (a service account) acted for, in canonical form.
@@ -127,7 +132,7 @@ pub struct LastEvent {
     pub at: Timestamp,
 }
 
-/// A configured cluster and what runs there.
+/// A configured cluster, what the ledger says runs there, and what was seen running.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClusterStatus {
@@ -135,6 +140,10 @@ pub struct ClusterStatus {
     pub environment: Environment,
     pub current: Option<CurrentRelease>,
     pub last_event: Option<LastEvent>,
+    /// The latest observer's report, if anyone reports on this cluster.
+    pub observed: Option<Observation>,
+    /// How the report differs from `current` (or that it is too old); `null` when it agrees.
+    pub drift: Option<Drift>,
 }
 
 /// One entry of the append-only audit log.
@@ -184,8 +193,55 @@ pub struct Counts {
     pub deployments: Vec<(ClusterName, DeploymentStatus, i64)>,
     /// (cluster, environment, version) of what each configured cluster runs now.
     pub current: Vec<(ClusterName, Environment, Version)>,
+    /// Each observed cluster, whether it drifts (runs another digest), and when its latest
+    /// observation was made.
+    pub observed: Vec<(ClusterName, bool, Timestamp)>,
     /// The newest release (by creation) whose approval is approved: what production should run.
     pub newest_approved: Option<Version>,
     /// When the oldest still-pending approval was requested.
     pub oldest_pending_since: Option<Timestamp>,
+}
+
+/// A report of what a cluster runs, as the observer saw it.
+#[derive(Debug, Clone)]
+pub struct NewObservation {
+    pub digest: Digest,
+    pub observed_at: Timestamp,
+    /// Where it was read, e.g. `karmada:resourcebinding/automatizacion/backend-spinapp`.
+    pub source: String,
+}
+
+/// A cluster's latest observation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Observation {
+    pub digest: Digest,
+    /// The release recorded with this digest (the newest, if several), when there is one.
+    pub version: Option<Version>,
+    pub observed_at: Timestamp,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DriftKind {
+    /// The cluster runs another digest than its current release's.
+    UnexpectedDigest,
+    /// The latest observation is too old to say.
+    NotObserved,
+}
+
+/// How a cluster differs from the ledger, in words fit for a console and an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Drift {
+    pub kind: DriftKind,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            example = "prod-west runs sha256:ab12cd34ef56… (unknown to the ledger), expected 1.4.0 (sha256:cd34ef56ab12…)"
+        )
+    )]
+    pub summary: String,
 }

@@ -19,6 +19,64 @@ impl Timestamp {
         self.0
     }
 
+    /// Reads an RFC 3339 date-time with an offset (`2026-11-26T14:09:42Z`,
+    /// `2026-11-26T15:09:42.5+01:00`, as `git show -s --format=%cI` prints), keeping
+    /// microseconds. Refuses anything else, including a time without an offset.
+    pub fn parse_rfc3339(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        let digits = |from: usize, len: usize| -> Option<i64> {
+            let part = b.get(from..from + len)?;
+            part.iter()
+                .all(u8::is_ascii_digit)
+                .then(|| part.iter().fold(0, |n, d| n * 10 + i64::from(d - b'0')))
+        };
+        let at = |i: usize, want: &[u8]| b.get(i).is_some_and(|c| want.contains(c));
+        if !(at(4, b"-") && at(7, b"-") && at(10, b"Tt") && at(13, b":") && at(16, b":")) {
+            return None;
+        }
+        let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+        let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+        let days_in_month = match month {
+            2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
+            2 => 28,
+            4 | 6 | 9 | 11 => 30,
+            1..=12 => 31,
+            _ => return None,
+        };
+        if day < 1 || day > days_in_month || hour > 23 || minute > 59 || second > 60 {
+            return None;
+        }
+        let mut i = 19;
+        let mut micros = 0;
+        if at(i, b".") {
+            let fraction = b[i + 1..].iter().take_while(|c| c.is_ascii_digit()).count();
+            if fraction == 0 {
+                return None;
+            }
+            let kept = fraction.min(6);
+            micros = digits(i + 1, kept)? * 10_i64.pow(6 - kept as u32);
+            i += 1 + fraction;
+        }
+        let offset_secs = match b.get(i..)? {
+            b"Z" | b"z" => 0,
+            [sign @ (b'+' | b'-'), _, _, b':', _, _] => {
+                let (h, m) = (digits(i + 1, 2)?, digits(i + 4, 2)?);
+                if h > 23 || m > 59 {
+                    return None;
+                }
+                let secs = h * 3600 + m * 60;
+                if *sign == b'+' { secs } else { -secs }
+            }
+            _ => return None,
+        };
+        let month = u32::try_from(month).ok()?;
+        let day = u32::try_from(day).ok()?;
+        let secs =
+            days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second.min(59)
+                - offset_secs;
+        Some(Self(secs * 1_000_000 + micros))
+    }
+
     /// The current wall-clock time. Hosts call this; the rules take time as an argument.
     pub fn now() -> Self {
         let since_epoch = std::time::SystemTime::now()
@@ -107,6 +165,33 @@ mod tests {
             );
         }
         assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+    }
+
+    #[test]
+    fn reads_rfc3339_with_any_offset() {
+        let utc = Timestamp::parse_rfc3339("2024-02-29T23:59:59.999123Z").unwrap();
+        assert_eq!(utc, Timestamp::from_micros(1_709_251_199_999_123));
+        let east = Timestamp::parse_rfc3339("2024-03-01T01:59:59.999123+02:00").unwrap();
+        assert_eq!(east, utc);
+        let west = Timestamp::parse_rfc3339("2024-02-29T20:29:59.999123-03:30").unwrap();
+        assert_eq!(west, utc);
+        let git = Timestamp::parse_rfc3339("2026-12-04T11:25:34+01:00").unwrap();
+        assert_eq!(git.to_string(), "2026-12-04T10:25:34.000Z");
+        for bad in [
+            "",
+            "2024-02-29",
+            "2024-02-29T23:59:59",
+            "2023-02-29T00:00:00Z",
+            "2024-13-01T00:00:00Z",
+            "2024-02-29T24:00:00Z",
+            "2024-02-29T23:59:59.Z",
+            "2024-02-29T23:59:59+2:00",
+            "2024-02-29T23:59:59+02:00 ",
+            "2024-02-29T23:59:59Zjunk",
+            "20x4-02-29T23:59:59Z",
+        ] {
+            assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -94,12 +94,33 @@ impl PostgresExecutor {
     }
 }
 
+/// SQL NULL for a parameter of any type, as Spin's PostgreSQL interface sends `db-null`
+/// (a typed `None` would be refused where the column is not of that type).
+#[derive(Debug)]
+struct AnyNull;
+
+impl postgres::types::ToSql for AnyNull {
+    fn to_sql(
+        &self,
+        _: &postgres::types::Type,
+        _: &mut postgres::types::private::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(postgres::types::IsNull::Yes)
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
 fn pg_params(params: &[Value]) -> Vec<Box<dyn postgres::types::ToSql + Sync>> {
     params
         .iter()
         .map(|value| -> Box<dyn postgres::types::ToSql + Sync> {
             match value {
-                Value::Null => Box::new(Option::<String>::None),
+                Value::Null => Box::new(AnyNull),
                 Value::Int(v) => Box::new(*v),
                 Value::Text(v) => Box::new(v.clone()),
             }

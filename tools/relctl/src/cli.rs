@@ -6,6 +6,7 @@
 //! from the environment only (`LEDGER_TOKEN`, `KESTRA_USER`, …), where `ps` cannot see them.
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ledger::Timestamp;
 use ledger::types::{
     ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest, FromText, Subject,
     Version, WebUrl,
@@ -34,6 +35,12 @@ pub struct Cli {
 /// Parses an argument into one of the ledger's validated types, with its one-line reason.
 fn parsed<T: FromText>(text: &str) -> Result<T, String> {
     T::from_text(text).map_err(|e| e.0)
+}
+
+fn rfc3339(text: &str) -> Result<Timestamp, String> {
+    Timestamp::parse_rfc3339(text).ok_or_else(|| {
+        "expected an RFC 3339 date-time with an offset, like 2026-12-01T09:30:00+01:00".into()
+    })
 }
 
 #[derive(Debug, Subcommand)]
@@ -70,6 +77,10 @@ pub enum Command {
     /// Wait until Karmada's aggregated status says every SpinApp of a namespace is ready
     /// (ready replicas reach the desired count, every cluster's Available condition True).
     WaitReady(WaitReady),
+    /// Report to the ledger which digest each cluster runs, as Karmada's aggregated status of
+    /// each SpinApp shows it (the member's own `spec.image`); the ledger compares it with the
+    /// cluster's current release. Prints one line per cluster; the answer says any drift.
+    Observe(Observe),
     /// Read `spin registry push` output on stdin and print the pushed digest.
     PushDigest,
     /// Check a deployed instance: `/api/info` must name the cluster and the version.
@@ -81,6 +92,20 @@ pub enum Command {
     /// Mint a short-lived ledger token for a person or a pipeline. With a PEM private key
     /// (Ed25519 or RSA) it signs EdDSA or RS256 for ISSUER; with an HMAC key, HS256.
     Token(Token),
+}
+
+/// The arguments of `relctl observe`.
+#[derive(Debug, Args)]
+pub struct Observe {
+    /// The Karmada API server's kubeconfig.
+    #[arg(long, env = "KARMADA_KUBECONFIG")]
+    pub kubeconfig: PathBuf,
+    #[arg(long)]
+    pub context: Option<String>,
+    /// The namespaces of the app's SpinApps on the control plane (production's and staging's
+    /// by default); give the flag once for each.
+    #[arg(long = "namespace", default_values = ["automatizacion", "automatizacion-staging"])]
+    pub namespaces: Vec<String>,
 }
 
 /// The arguments of `relctl record-release`.
@@ -96,6 +121,11 @@ pub struct RecordRelease {
     pub digest: Digest,
     #[arg(long, value_parser = parsed::<CommitSha>)]
     pub commit: CommitSha,
+    /// When the commit was made (RFC 3339 with an offset); lead time for changes starts here.
+    /// Left out, it is the commit's committer date (`git show -s --format=%cI`) when the
+    /// repository here holds the commit, and otherwise not recorded.
+    #[arg(long, value_parser = rfc3339)]
+    pub commit_time: Option<Timestamp>,
     #[arg(long, default_value = "")]
     pub notes: String,
     /// The person this release is recorded for (the tag's pusher): they cannot approve it.

@@ -26,7 +26,7 @@ pub struct Karmada<'a> {
 }
 
 impl Karmada<'_> {
-    fn get(&self, args: &[&str]) -> Result<Value, String> {
+    pub fn get(&self, args: &[&str]) -> Result<Value, String> {
         let mut command = Command::new("kubectl");
         command.arg("--kubeconfig").arg(self.kubeconfig);
         if let Some(context) = self.context {

@@ -3,6 +3,7 @@
 //! server fails (5xx); other writes are sent once, so a step never records twice.
 
 use crate::failure::Failure;
+use ledger::Timestamp;
 use ledger::types::{
     ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
     Environment, Subject, Version, WebUrl,
@@ -35,6 +36,14 @@ pub struct Cluster {
     pub name: ClusterName,
     pub environment: Environment,
     pub current: Option<Current>,
+    /// How what the cluster was last seen running differs from `current`.
+    #[serde(default)]
+    pub drift: Option<Drift>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Drift {
+    pub summary: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -44,6 +53,14 @@ pub struct Current {
     pub digest: Digest,
 }
 
+/// The body of `POST /api/clusters/{name}/observations`.
+#[derive(Debug, Serialize)]
+pub struct Seen {
+    pub digest: Digest,
+    pub observed_at: Timestamp,
+    pub source: String,
+}
+
 /// The body of `POST /api/releases`.
 #[derive(Debug, Serialize)]
 pub struct NewRelease<'a> {
@@ -51,6 +68,8 @@ pub struct NewRelease<'a> {
     pub artifact: &'a ArtifactRef,
     pub digest: &'a Digest,
     pub commit: &'a CommitSha,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit_time: Option<Timestamp>,
     pub notes: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub on_behalf_of: Option<&'a Subject>,
@@ -237,6 +256,13 @@ impl LedgerClient {
 
     pub fn clusters(&self) -> Result<Vec<Cluster>, Failure> {
         record(self.retried("GET", "/api/clusters", None)?)
+    }
+
+    /// Reports what CLUSTER was seen running; the answer is its status, with any drift.
+    pub fn observe(&self, cluster: &ClusterName, seen: &Seen) -> Result<Cluster, Failure> {
+        self.require_token()?;
+        let path = format!("/api/clusters/{cluster}/observations");
+        record(self.once("POST", &path, Some(to_json(seen)))?)
     }
 }
 

@@ -12,6 +12,7 @@ mod failure;
 mod karmada;
 mod kestra;
 mod ledger_client;
+mod observe;
 mod overlay;
 mod records;
 mod steps;
@@ -37,6 +38,7 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
         Command::Deploy(args) => deploy::deploy(&ledger()?, args),
         Command::RollBack(args) => deploy::roll_back(&ledger()?, args),
         Command::WaitReady(args) => karmada::wait_ready(&args),
+        Command::Observe(args) => observe::observe(&ledger()?, &args),
         Command::PushDigest => build::push_digest_from_stdin(),
         Command::Smoke(args) => steps::smoke_check(&args),
         Command::ResumeKestra(args) => kestra::resume(&args),

@@ -5,7 +5,8 @@
 use crate::cli::{self, CurrentField};
 use crate::failure::Failure;
 use crate::ledger_client::{LedgerClient, NewEvent, NewRelease};
-use ledger::types::Version;
+use ledger::Timestamp;
+use ledger::types::{CommitSha, Version};
 
 /// Prints `version@digest` as recorded.
 pub fn record_release(ledger: &LedgerClient, args: &cli::RecordRelease) -> Result<String, Failure> {
@@ -14,11 +15,24 @@ pub fn record_release(ledger: &LedgerClient, args: &cli::RecordRelease) -> Resul
         artifact: &args.artifact,
         digest: &args.digest,
         commit: &args.commit,
+        commit_time: args.commit_time.or_else(|| committed_at(&args.commit)),
         notes: &args.notes,
         on_behalf_of: args.on_behalf_of.as_ref(),
     };
     let recorded = ledger.record_release(&release)?;
     Ok(format!("{}@{}", recorded.version, recorded.digest))
+}
+
+/// COMMIT's committer date, as the repository in the working directory knows it; `None`
+/// where there is no repository, no such commit, or no `git`.
+fn committed_at(commit: &CommitSha) -> Option<Timestamp> {
+    let shown = std::process::Command::new("git")
+        .args(["show", "-s", "--format=%cI", commit.as_str(), "--"])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()
+        .filter(|out| out.status.success())?;
+    Timestamp::parse_rfc3339(String::from_utf8(shown.stdout).ok()?.trim())
 }
 
 pub fn record_deployment(

@@ -133,6 +133,79 @@ fn recording_a_release_is_idempotent_by_digest() {
     assert_eq!(snapshot(&ledger).0, before.0);
 }
 
+/// Lead time for changes starts at the commit: `record-release` records the committer date
+/// that the repository it runs in gives (`git show -s --format=%cI`), or the one it is told.
+#[test]
+fn a_release_carries_its_commit_time() {
+    let ledger = HostBuilder::new("relctl-commit-time").start();
+    let deployer = token("kestra", &["deployer"]);
+    let repo = host_harness::scratch_dir("commit-time");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .current_dir(&repo)
+            .env("GIT_COMMITTER_DATE", "2026-11-30T09:15:00+01:00")
+            .env("GIT_AUTHOR_DATE", "2026-11-29T09:15:00+01:00")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    git(&["init", "-q"]);
+    git(&["commit", "-q", "--allow-empty", "-m", "change"]);
+    let commit = git(&["rev-parse", "HEAD"]);
+    let record = |version: &str, extra: &[&str]| {
+        let artifact = format!("registry.example.com/acme/automatizacion:{version}");
+        let mut args = vec![
+            "record-release",
+            "--version",
+            version,
+            "--artifact",
+            &artifact,
+        ];
+        args.extend(["--digest", DIGEST, "--commit", &commit]);
+        args.extend(extra);
+        let output = Command::new(env!("CARGO_BIN_EXE_relctl"))
+            .current_dir(&repo)
+            .env("LEDGER_URL", &ledger.base)
+            .env("LEDGER_TOKEN", &deployer)
+            .args(&args)
+            .output()
+            .unwrap();
+        succeeds(output, &args);
+        ledger.get(&format!("/api/releases/{version}")).json()["commit_time"].clone()
+    };
+    assert_eq!(record("1.0.0", &[]), "2026-11-30T08:15:00.000Z");
+    let told = ["--commit-time", "2026-11-28T23:00:00-02:00"];
+    assert_eq!(record("1.1.0", &told), "2026-11-29T01:00:00.000Z");
+    // Outside a repository holding the commit, nothing is guessed.
+    let elsewhere = relctl(
+        &ledger.base,
+        Some(&deployer),
+        &[
+            "record-release",
+            "--version",
+            "1.2.0",
+            "--artifact",
+            "r.example.com/a:1.2.0",
+            "--digest",
+            DIGEST,
+            "--commit",
+            COMMIT,
+        ],
+    );
+    assert!(elsewhere.status.success());
+    assert_eq!(
+        ledger.get("/api/releases/1.2.0").json()["commit_time"],
+        Value::Null
+    );
+}
+
 /// What is wrong, the token, the arguments, the exit code and a word the line must hold.
 type Case<'a> = (&'a str, Option<&'a str>, Vec<&'a str>, i32, &'a str);
 
@@ -171,6 +244,9 @@ fn bad_input_and_refusing_servers_get_one_line_and_change_nothing() {
         "--commit",
         COMMIT,
     ];
+    let mut bad_commit_time = bad_digest.to_vec();
+    bad_commit_time[6] = DIGEST;
+    bad_commit_time.extend(["--commit-time", "2026-12-01T09:30:00"]);
     let request = |version| vec!["request-approval", "--version", version];
     let mut cases: Vec<Case> = vec![
         ("no token", None, deploy.clone(), 2, "no ledger token"),
@@ -195,6 +271,12 @@ fn bad_input_and_refusing_servers_get_one_line_and_change_nothing() {
             bad_digest.to_vec(),
             2,
             "sha256",
+        ),
+        (
+            "a commit time without an offset",
+            bad_commit_time,
+            2,
+            "RFC 3339",
         ),
         ("a version that is not semver", request("v1"), 2, "version"),
         (

@@ -5,7 +5,9 @@
 //! One test binary, one file per concern; `support` holds the shared set-up.
 
 mod auth;
+mod drift;
 mod input;
+mod insights;
 mod issuers;
 mod meta;
 mod openapi;

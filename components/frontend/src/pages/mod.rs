@@ -3,6 +3,8 @@
 
 pub mod approvals;
 pub mod audit;
+mod chart;
+pub mod insights;
 pub mod overview;
 pub mod problem;
 pub mod releases;
@@ -17,6 +19,7 @@ pub enum Section {
     Releases,
     Approvals,
     Audit,
+    Insights,
     /// Pages outside the navigation, such as "not found".
     Other,
 }
@@ -28,6 +31,7 @@ impl Section {
             Section::Releases => "Releases",
             Section::Approvals => "Approvals",
             Section::Audit => "Audit log",
+            Section::Insights => "Insights",
             Section::Other => "Release console",
         }
     }
@@ -55,6 +59,7 @@ impl Chrome {
             (Section::Releases, "/releases"),
             (Section::Approvals, "/approvals"),
             (Section::Audit, "/audit"),
+            (Section::Insights, "/insights"),
         ];
         Self {
             heading: heading.into(),

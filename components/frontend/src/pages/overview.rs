@@ -38,6 +38,13 @@ pub struct ClusterRow {
     pub environment: String,
     pub current: Option<VersionLink>,
     pub last: Option<LastEventRow>,
+    /// What the cluster was seen running instead, or that nobody has looked lately.
+    pub drift: Option<DriftNote>,
+}
+
+pub struct DriftNote {
+    pub label: &'static str,
+    pub summary: String,
 }
 
 pub struct LastEventRow {
@@ -82,6 +89,14 @@ impl OverviewView {
                         badge: Badge::new(&e.status),
                         message: e.message.clone(),
                         at: Moment::new(&e.at, now),
+                    }),
+                    drift: c.drift.as_ref().map(|d| DriftNote {
+                        label: if d.kind == "not_observed" {
+                            "not observed"
+                        } else {
+                            "drift"
+                        },
+                        summary: d.summary.clone(),
                     }),
                 })
                 .collect(),

@@ -138,6 +138,26 @@ try {
   check(await page.locator('.approval .badge', { hasText: 'approved' }).isVisible(), 'the release shows approved');
   check((await page.locator('.approval').textContent()).includes('Staging is green; go.'), 'the comment is shown');
   check(await page.evaluate(() => window.__pwned === undefined), 'the injected script did not run on reload');
+  // Insights: linked from the overview; four charts, each named and described for a screen
+  // reader, with its data in a table behind a <details>.
+  await page.goto(`${BASE_URL}/`);
+  await page.locator('main a[href="/insights"]').first().click();
+  await page.waitForURL(`${BASE_URL}/insights`, { timeout: 30000 }).catch(() => {});
+  check((await page.locator('h1').textContent()) === 'Delivery insights', 'the overview links to insights');
+  const charts = await page.locator('svg.chart[role="img"]').evaluateAll((svgs) => svgs.map((svg) => {
+    const named = (svg.getAttribute('aria-labelledby') || '').split(' ')
+      .map((id) => document.getElementById(id)?.textContent.trim() || '');
+    return { named, bars: svg.querySelectorAll('rect.bar').length };
+  }));
+  check(charts.length === 4, `insights draws four charts, not ${charts.length}`);
+  check(charts.every((c) => c.named.length === 2 && c.named.every((t) => t.length > 10)),
+    `every chart has a <title> and a <desc>: ${JSON.stringify(charts)}`);
+  check(charts[0].bars > 0, 'the production deployment shows as a bar');
+  check((await page.locator('#frequency-heading + .figure').textContent()).includes('per week'),
+    'deployment frequency is given as a figure');
+  check(await page.locator('details table tbody tr').count() >= 4, 'every chart has its data table');
+  check(await page.locator('.figure .badge').count() > 0, 'the figures carry their DORA level');
+  await page.screenshot({ path: join(OUT_DIR, 'insights-desktop.png'), fullPage: true });
   check(desktop.errors.length === 0, `desktop logged errors: ${desktop.errors.join('; ')}`);
   await desktop.context.close();
 
@@ -147,7 +167,7 @@ try {
       viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
       colorScheme,
     });
-    for (const [name, path] of [['overview', '/'], ['release', releaseHref]]) {
+    for (const [name, path] of [['overview', '/'], ['release', releaseHref], ['insights', '/insights']]) {
       await phone.page.goto(`${BASE_URL}${path}`);
       const overflow = await phone.page.evaluate(
         () => document.documentElement.scrollWidth - document.documentElement.clientWidth);
@@ -166,7 +186,7 @@ try {
 
   // Without JavaScript every page still has its data.
   const noScript = await open({ javaScriptEnabled: false });
-  for (const path of ['/', '/releases', releaseHref, '/approvals', '/audit']) {
+  for (const path of ['/', '/releases', releaseHref, '/approvals', '/audit', '/insights']) {
     const response = await noScript.page.goto(`${BASE_URL}${path}`);
     check(response.status() === 200, `${path} without JavaScript answered ${response.status()}`);
   }

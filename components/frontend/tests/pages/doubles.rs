@@ -169,3 +169,24 @@ pub fn story() -> ScriptedBackend {
         }),
     )
 }
+
+/// `/api/insights` over two weeks: the first with one release that failed once and was
+/// restored, the second with nothing to measure.
+pub fn insights() -> Value {
+    let empty = json!({"deployments": 0, "lead_time_from_commit": null,
+                       "lead_time_from_recording": null, "change_failure_rate": null,
+                       "time_to_restore": null});
+    let busy = json!({"deployments": 2,
+        "lead_time_from_commit": {"count": 2, "median_seconds": 7_200, "p90_seconds": 93_600},
+        "lead_time_from_recording": {"count": 2, "median_seconds": 3_600, "p90_seconds": 86_400},
+        "change_failure_rate": {"failed": 1, "rollouts": 4, "rate": 0.25},
+        "time_to_restore": {"restored": 1, "unrestored": 0, "median_seconds": 1_800,
+                            "worst_seconds": 1_800}});
+    let mut first = busy.clone();
+    first["starts"] = json!("2026-11-16T00:00:00.000Z");
+    let mut second = empty;
+    second["starts"] = json!("2026-11-23T00:00:00.000Z");
+    json!({"environment": "production", "days": 30, "from": "2026-10-27T14:15:00.000Z",
+           "to": "2026-11-26T14:15:00.000Z", "deployments_per_week": 0.47,
+           "summary": busy, "weeks": [first, second]})
+}

@@ -3,6 +3,7 @@
 
 mod backend_calls;
 mod doubles;
+mod insights;
 mod refusals;
 mod views;
 

@@ -253,6 +253,11 @@ fn every_route_is_reachable() {
             200,
             &json!({"items": [], "next_cursor": null}),
         )
+        .answer(
+            "/api/insights?environment=production&days=30",
+            200,
+            &insights(),
+        )
         .answer("/api/releases/1.4.0", 200, &{
             let mut d = release("1.4.0", "");
             d["deployments"] = json!([]);

@@ -6,6 +6,8 @@
 mod approvals;
 mod audit;
 mod deployments;
+mod drift;
+mod insights;
 mod releases;
 mod schema;
 
@@ -44,6 +46,7 @@ fn release(version: &str, digest: &str) -> NewRelease {
         artifact: ArtifactRef::parse(&format!("ghcr.io/acme/automatizacion:{version}")).unwrap(),
         digest: Digest::parse(digest).unwrap(),
         commit: CommitSha::parse(COMMIT).unwrap(),
+        commit_time: None,
         notes: format!("notes for {version}"),
         on_behalf_of: None,
     }
@@ -158,7 +161,7 @@ suite!(
     deployments::production_needs_an_approved_approval,
     deployments::current_release_follows_rollbacks,
     deployments::rollbacks_need_an_earlier_event_there,
-    deployments::every_cluster_in_two_statements,
+    deployments::every_cluster_in_three_statements,
     deployments::counts_come_from_storage,
     approvals::rejected_releases_never_reach_production,
     approvals::approvals_need_a_staging_success,
@@ -167,4 +170,10 @@ suite!(
     approvals::twenty_concurrent_decisions_have_one_winner,
     approvals::approvals_filter_by_state,
     audit::the_audit_log_is_complete_ordered_and_append_only,
+    drift::drift_starts_and_ends_with_what_is_observed,
+    drift::a_cluster_running_something_before_any_release_drifts,
+    drift::observations_of_unknown_clusters_or_from_the_future_are_refused,
+    drift::an_old_observation_shows_as_not_observed,
+    insights::the_four_keys_over_a_known_history,
+    insights::an_empty_window_says_so,
 );

@@ -8,3 +8,4 @@ pub mod pebble;
 mod plugins;
 pub mod run;
 pub mod save;
+mod schedule;

@@ -3,12 +3,13 @@
 //! trigger and input against its type's properties (required keys, enums), the task kinds a
 //! WorkingDirectory may hold, unique ids across every nested task, the id patterns, input
 //! validators that compile, defaults on required inputs only, dashed names reached by dot,
-//! system labels and label keys, webhook keys and content types, and what 2.0 removed.
+//! system labels and label keys, webhook keys and content types, Schedule crons, time zones
+//! and inputs (`schedule`), and what 2.0 removed.
 //!
 //! A refusal carries Kestra's own message (`Invalid entity: <path>: <message>`), so a test can
 //! match it as it would match the real server's 422.
 
-use super::pebble;
+use super::{pebble, schedule};
 use crate::reference;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -219,6 +220,10 @@ impl Check {
             }
             ids.push(trigger["id"].as_str().unwrap_or("").to_owned());
             self.labels(&trigger["labels"], &format!("{path}.labels"));
+            if kind == "io.kestra.plugin.core.trigger.Schedule" {
+                let problems = schedule::problems(&self.semantics, trigger, &flow["inputs"], &path);
+                self.violations.extend(problems);
+            }
             if kind == "io.kestra.plugin.core.trigger.Webhook" {
                 let key = trigger["key"].as_str().unwrap_or("");
                 if !key.contains("{{") && key.chars().count() > 256 {

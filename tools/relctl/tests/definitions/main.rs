@@ -5,6 +5,7 @@
 //! argument definitions (a renamed flag fails here).
 
 mod kestra;
+mod observe_flow;
 mod relctl_calls;
 mod rundeck;
 
@@ -20,6 +21,7 @@ fn yaml(path: &str) -> Value {
 }
 
 const FLOW: &str = "kestra/flows/automatizacion.release.yml";
+const OBSERVE_FLOW: &str = "kestra/flows/automatizacion.observe.yml";
 const JOBS: [&str; 2] = [
     "rundeck/jobs/approve-release.yaml",
     "rundeck/jobs/rollback-production.yaml",

@@ -2,7 +2,7 @@
 //! example value for each variable it is given, and no credential is ever an argument (where
 //! `ps` would show it): credentials reach relctl through the environment only.
 
-use super::{FLOW, JOBS, tasks_in_order, yaml};
+use super::{FLOW, JOBS, OBSERVE_FLOW, tasks_in_order, yaml};
 use clap::{CommandFactory, Parser};
 use std::collections::BTreeSet;
 
@@ -137,8 +137,10 @@ fn is_credential(name: &str) -> bool {
 
 #[test]
 fn every_relctl_call_parses_and_takes_no_credential_as_an_argument() {
-    let flow = yaml(FLOW);
-    let ordered = tasks_in_order(&flow["tasks"]);
+    let ordered: Vec<_> = [FLOW, OBSERVE_FLOW]
+        .iter()
+        .flat_map(|flow| tasks_in_order(&yaml(flow)["tasks"]))
+        .collect();
     let mut calls = 0;
     let mut check = |script: &str, env: &BTreeSet<String>, whose: &str| {
         for (call, read) in relctl_calls(script) {
@@ -182,7 +184,7 @@ fn every_relctl_call_parses_and_takes_no_credential_as_an_argument() {
             .collect();
         check(script, &env, job[0]["name"].as_str().unwrap());
     }
-    assert!(calls >= 9, "only {calls} relctl calls found");
+    assert!(calls >= 10, "only {calls} relctl calls found");
     // A renamed flag fails, and so does a credential flag relctl no longer has.
     for stale in [
         "relctl deploy --environment staging --version 1.0.0 --sha x --kubeconfig k",

@@ -17,6 +17,7 @@
 mod approval;
 mod build;
 mod doubles;
+mod drift;
 mod failures;
 mod kestra;
 mod rollback;

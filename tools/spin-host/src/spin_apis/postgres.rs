@@ -164,7 +164,7 @@ fn pg_params(params: Vec<pg::ParameterValue>) -> Trap<Vec<Box<dyn ToSql + Sync +
                 pg::ParameterValue::Floating64(v) => Box::new(v),
                 pg::ParameterValue::Str(v) => Box::new(v),
                 pg::ParameterValue::Binary(v) => Box::new(v),
-                pg::ParameterValue::DbNull => Box::new(Option::<String>::None),
+                pg::ParameterValue::DbNull => Box::new(PgNull),
                 other => wasmtime::bail!(
                     "spin-host does not support PostgreSQL parameters like {other:?}"
                 ),
@@ -234,4 +234,25 @@ fn pg_error(e: tokio_postgres::Error) -> pg::Error {
         None if e.is_closed() => pg::Error::ConnectionFailed(e.to_string()),
         None => pg::Error::QueryFailed(pg::QueryError::Text(e.to_string())),
     }
+}
+
+/// `db-null` binds to a parameter of any type, as in Spin's outbound PostgreSQL (its
+/// `PgNull`): a typed `None` would be refused where the column is not of that type.
+#[derive(Debug)]
+struct PgNull;
+
+impl ToSql for PgNull {
+    fn to_sql(
+        &self,
+        _: &Type,
+        _: &mut tokio_postgres::types::private::BytesMut,
+    ) -> Result<tokio_postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(tokio_postgres::types::IsNull::Yes)
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+
+    tokio_postgres::types::to_sql_checked!();
 }

@@ -1,17 +1,22 @@
-//! Every SQL statement of the ledger and the mapping of its rows. Written once, in the subset
-//! of SQL that SQLite and PostgreSQL share, with `$N` parameters.
+//! Every SQL statement of the ledger's records and the mapping of its rows (observations in
+//! `observations`; the insights' aggregates live with them, in `crate::insights`). Written
+//! once, in the subset of SQL that SQLite and PostgreSQL share, with `$N` parameters.
 
-use crate::clusters::Clusters;
+mod clusters;
+mod observations;
+
+pub use clusters::cluster_statuses;
+pub use observations::{insert_observation, latest_observation};
+
 use crate::db::{DbError, Row, Sql, Value};
 use crate::model::{
-    Approval, AuditEvent, ClusterStatus, Counts, CurrentRelease, Deployment, LastEvent,
-    NewDeployment, NewRelease, Page, PageRequest, Release,
+    Approval, AuditEvent, Counts, Deployment, NewDeployment, NewRelease, Page, PageRequest, Release,
 };
 use crate::time::Timestamp;
 use crate::types::{ApprovalState, DeploymentStatus, Environment, FromText, Subject, Version};
 
 const RELEASE_COLUMNS: &str = "r.id, r.version, r.artifact, r.digest, r.git_commit, r.notes, \
-     r.created_by, r.created_at, r.on_behalf_of";
+     r.created_by, r.created_at, r.on_behalf_of, r.commit_time";
 
 fn release_from(row: &Row) -> Result<(i64, Release), DbError> {
     Ok((
@@ -21,6 +26,7 @@ fn release_from(row: &Row) -> Result<(i64, Release), DbError> {
             artifact: parsed(row, 2)?,
             digest: parsed(row, 3)?,
             commit: parsed(row, 4)?,
+            commit_time: row.opt_int(9)?.map(Timestamp::from_micros),
             notes: row.text(5)?,
             created_by: parsed(row, 6)?,
             on_behalf_of: opt_parsed(row, 8)?,
@@ -119,8 +125,9 @@ pub fn insert_release(
 ) -> Result<bool, DbError> {
     let inserted = sql.execute(
         "INSERT INTO releases
-            (version, artifact, digest, git_commit, notes, created_by, created_at, on_behalf_of)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (version) DO NOTHING",
+            (version, artifact, digest, git_commit, notes, created_by, created_at, on_behalf_of,
+             commit_time)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (version) DO NOTHING",
         &[
             release.version.as_str().into(),
             release.artifact.as_str().into(),
@@ -130,6 +137,7 @@ pub fn insert_release(
             actor.as_str().into(),
             Value::Int(now.as_micros()),
             release.on_behalf_of.as_ref().map(Subject::as_str).into(),
+            release.commit_time.map(Timestamp::as_micros).into(),
         ],
     )?;
     Ok(inserted == 1)
@@ -300,85 +308,6 @@ pub fn list_approvals(
     page(sql, &statement, request, &[filter.into()], approval_from)
 }
 
-/// Every configured cluster's status in two statements, whatever the number of clusters: one
-/// finds each cluster's current release, the other its latest event. Each cluster is one
-/// indexed look-up inside them, on `deployments (cluster, id)`. (Spin opens the database and
-/// prepares every statement afresh for each request, so statements cost more than rows.)
-pub fn cluster_statuses(sql: &Sql, clusters: &Clusters) -> Result<Vec<ClusterStatus>, DbError> {
-    let names: Vec<Value> = clusters
-        .iter()
-        .map(|(name, _)| name.as_str().into())
-        .collect();
-    // The current release: the latest succeeded deployment not rolled back there since.
-    let current = rows_by_cluster(
-        sql,
-        &names,
-        "SELECT d.id FROM deployments d
-         WHERE d.cluster = $N AND d.status = 'succeeded'
-           AND NOT EXISTS (SELECT 1 FROM deployments later
-                           WHERE later.cluster = d.cluster AND later.release_id = d.release_id
-                             AND later.status = 'rolled_back' AND later.id > d.id)
-         ORDER BY d.id DESC LIMIT 1",
-    )?;
-    let last = rows_by_cluster(
-        sql,
-        &names,
-        "SELECT d.id FROM deployments d WHERE d.cluster = $N ORDER BY d.id DESC LIMIT 1",
-    )?;
-    clusters
-        .iter()
-        .map(|(name, environment)| {
-            let of_this = |rows: &[Row]| -> Option<Row> {
-                rows.iter()
-                    .find(|row| matches!(&row.0[0], Value::Text(c) if c == name.as_str()))
-                    .cloned()
-            };
-            let current = of_this(&current)
-                .map(|row| {
-                    Ok::<_, DbError>(CurrentRelease {
-                        version: parsed(&row, 1)?,
-                        artifact: parsed(&row, 2)?,
-                        digest: parsed(&row, 3)?,
-                        succeeded_at: Timestamp::from_micros(row.int(6)?),
-                    })
-                })
-                .transpose()?;
-            let last_event = of_this(&last)
-                .map(|row| {
-                    Ok::<_, DbError>(LastEvent {
-                        version: parsed(&row, 1)?,
-                        status: parsed(&row, 4)?,
-                        message: row.opt_text(5)?,
-                        at: Timestamp::from_micros(row.int(6)?),
-                    })
-                })
-                .transpose()?;
-            Ok(ClusterStatus {
-                name: name.clone(),
-                environment: *environment,
-                current,
-                last_event,
-            })
-        })
-        .collect()
-}
-
-/// The deployments that `pick` (a statement selecting one deployment id of the cluster `$N`)
-/// picks for each cluster, as rows of cluster, version, artifact, digest, status, message and
-/// time.
-fn rows_by_cluster(sql: &Sql, names: &[Value], pick: &str) -> Result<Vec<Row>, DbError> {
-    let picks: Vec<String> = (1..=names.len())
-        .map(|n| format!("({})", pick.replace("$N", &format!("${n}"))))
-        .collect();
-    let statement = format!(
-        "SELECT d.cluster, r.version, r.artifact, r.digest, d.status, d.message, d.recorded_at
-         FROM deployments d JOIN releases r ON r.id = d.release_id
-         WHERE d.id IN ({})",
-        picks.join(", ")
-    );
-    sql.query(&statement, names)
-}
-
 /// What an audit entry records; the time and request come from the operation's context.
 pub struct AuditEntry<'a> {
     pub actor: &'a Subject,
@@ -475,6 +404,7 @@ pub fn counts(sql: &Sql) -> Result<Counts, DbError> {
         approvals,
         deployments,
         current: Vec::new(),
+        observed: Vec::new(),
         newest_approved,
         oldest_pending_since,
     })

@@ -7,12 +7,14 @@ export PORT
 APP := -p backend -p frontend
 COMPONENTS := $(APP) -p outbound-probe -p hello -p cost-probe
 
-.PHONY: help run build tools lint test bench token control-plane clusters
+.PHONY: help run build tools lint test bench token control-plane clusters backup restore
 
 help:
 	@echo "make run    serve the app at http://127.0.0.1:$(PORT)"
 	@echo "make test   every check and test, installing what they need"
 	@echo "make bench  throughput, latency, start-up, memory and size figures"
+	@echo "make backup          a consistent copy of make run's ledger in backups/, while it serves"
+	@echo "make restore BACKUP=backups/ledger-….db   put one back (stop make run first)"
 	@echo "make control-plane   a real Karmada control plane on loopback, no containers (local-dev/)"
 	@echo "make clusters        Kind clusters with SpinKube and Karmada (needs Docker or Podman)"
 	@echo "make token ARGS='--sub alice --role approver'   mint a bearer token"
@@ -31,7 +33,7 @@ tools:
 
 lint: tools
 	cargo fmt --all --check
-	shellcheck -x scripts/*.sh k8s/platform/*.sh local-dev/*.sh .ci/run
+	shellcheck -x scripts/*.sh k8s/platform/*.sh k8s/database/*.sh local-dev/*.sh .ci/run
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-wasip2 $(COMPONENTS) -- -D warnings
 	cargo clippy --target wasm32-wasip2 -p p3-probe -- -D warnings  # alone: its SDK feature stays its own
@@ -48,6 +50,15 @@ bench: tools build
 	cargo build --profile host -p bench
 	cargo build --target wasm32-wasip2 --release -p p3-probe  # alone: its SDK feature stays its own
 	scripts/with-postgres.sh target/host/bench
+
+## The embedded SQLite ledger of `make run` (k8s/README.md, "Backups", for PostgreSQL).
+SQLITE_DB ?= .spin/sqlite_db.db
+backup:
+	scripts/sqlite-backup.sh backup $(SQLITE_DB)
+
+restore:
+	@[[ -n "$(BACKUP)" ]] || { echo "make restore: name the backup, e.g. make restore BACKUP=backups/ledger-20261204T120000Z.db" >&2; exit 2; }
+	scripts/sqlite-backup.sh restore "$(BACKUP)" $(SQLITE_DB)
 
 control-plane:
 	local-dev/control-plane.sh up

@@ -403,11 +403,28 @@ fn every_rendered_k8s_manifest_passes_server_side_validation_on_a_member() {
             None,
         )
         .unwrap_or_else(|e| panic!("{dir}: {e}"));
-        assert!(
-            out.contains("spinapp.core.spinkube.dev") || dir == "k8s/database",
-            "{dir}: {out}"
-        );
+        let expected = if dir == "k8s/database" {
+            "cronjob.batch/automatizacion-db-backup"
+        } else {
+            "spinapp.core.spinkube.dev"
+        };
+        assert!(out.contains(expected), "{dir}: {out}");
     }
+    // The API server checks the backup CronJob's schedule and time zone itself.
+    let mut database: Vec<Object> = repo_checks::rendered("k8s/database");
+    let cronjob = database.iter_mut().find(|o| o.kind() == "CronJob").unwrap();
+    cronjob.value["spec"]["schedule"] = json!("61 * * * *");
+    cronjob.value["spec"]["timeZone"] = json!("Europe/Atlantis");
+    let refused = kubectl(
+        "prod-east",
+        &["apply", "--dry-run=server", "--validate=strict", "-f", "-"],
+        Some(&cronjob.value.to_string()),
+    );
+    let error = refused.expect_err("a schedule past the hour and an unknown zone are refused");
+    assert!(
+        error.contains("spec.schedule") && error.contains("spec.timeZone"),
+        "{error}"
+    );
     // The same check refuses what the SpinApp CRD does not allow.
     let mut objects: Vec<Object> = repo_checks::rendered("k8s/overlays/production");
     let spinapp = objects.iter_mut().find(|o| o.kind() == "SpinApp").unwrap();

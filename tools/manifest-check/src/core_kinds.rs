@@ -2,7 +2,7 @@
 //! catches wrong types, and comparing the re-encoded object with the original finds the fields
 //! the types dropped, which the API server would refuse as unknown.
 
-use k8s_openapi::api::{apps, autoscaling, core, networking, node, policy};
+use k8s_openapi::api::{apps, autoscaling, batch, core, networking, node, policy};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -20,6 +20,7 @@ pub fn check(api_version: &str, kind: &str, value: &Value) -> Option<Problems> {
         ("v1", "PersistentVolumeClaim") => round_trip::<core::v1::PersistentVolumeClaim>(value),
         ("apps/v1", "Deployment") => round_trip::<apps::v1::Deployment>(value),
         ("apps/v1", "StatefulSet") => round_trip::<apps::v1::StatefulSet>(value),
+        ("batch/v1", "CronJob") => round_trip::<batch::v1::CronJob>(value),
         ("networking.k8s.io/v1", "Ingress") => round_trip::<networking::v1::Ingress>(value),
         ("networking.k8s.io/v1", "NetworkPolicy") => {
             round_trip::<networking::v1::NetworkPolicy>(value)

@@ -357,7 +357,7 @@ apply_project() {
 # A stand-in for the SpinKube operator, which cannot run without nodes: reports every member
 # SpinApp as the operator does once its pods are up (readyReplicas = desired, Available). Without
 # it Karmada's interpreter judges every SpinApp unhealthy, and after the production policy's
-# 120 s toleration application failover evicts production from both clusters.
+# 120 s toleration application failover evicts production from both clusters' schedule.
 operator_stand_in_reports_ready() {
   local member namespace name replicas status
   for member in "${MEMBERS[@]}"; do

@@ -81,6 +81,10 @@ pub enum Command {
     /// each SpinApp shows it (the member's own `spec.image`); the ledger compares it with the
     /// cluster's current release. Prints one line per cluster; the answer says any drift.
     Observe(Observe),
+    /// Bring production back onto a cluster that application failover left, once its kept copy
+    /// is healthy again and another cluster's copy is too: confirm the eviction and have Karmada
+    /// divide the replicas by the policy's weights again. Prints one line per SpinApp moved.
+    Failback(Failback),
     /// Read `spin registry push` output on stdin and print the pushed digest.
     PushDigest,
     /// Check a deployed instance: `/api/info` must name the cluster and the version.
@@ -106,6 +110,22 @@ pub struct Observe {
     /// by default); give the flag once for each.
     #[arg(long = "namespace", default_values = ["automatizacion", "automatizacion-staging"])]
     pub namespaces: Vec<String>,
+}
+
+/// The arguments of `relctl failback`.
+#[derive(Debug, Args)]
+pub struct Failback {
+    /// The Karmada API server's kubeconfig.
+    #[arg(long, env = "KARMADA_KUBECONFIG")]
+    pub kubeconfig: PathBuf,
+    #[arg(long)]
+    pub context: Option<String>,
+    /// Production's namespace on the control plane.
+    #[arg(long, default_value = "automatizacion")]
+    pub namespace: String,
+    /// Seconds to wait for Karmada to give up a confirmed copy.
+    #[arg(long, default_value_t = 60)]
+    pub timeout: u64,
 }
 
 /// The arguments of `relctl record-release`.

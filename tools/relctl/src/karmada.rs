@@ -47,6 +47,35 @@ impl Karmada<'_> {
         serde_json::from_slice(&output.stdout).map_err(|e| format!("kubectl's JSON: {e}"))
     }
 
+    /// Runs `kubectl ARGS` with BODY on its standard input (`create -f -`, `replace -f -`).
+    pub fn send(&self, args: &[&str], body: &str) -> Result<(), String> {
+        use std::io::Write;
+        let mut command = Command::new("kubectl");
+        command.arg("--kubeconfig").arg(self.kubeconfig);
+        if let Some(context) = self.context {
+            command.args(["--context", context]);
+        }
+        let mut child = command
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("cannot run kubectl: {e}"))?;
+        let written = child.stdin.take().unwrap().write_all(body.as_bytes());
+        let output = child
+            .wait_with_output()
+            .map_err(|e| format!("kubectl: {e}"))?;
+        if !output.status.success() || written.is_err() {
+            return Err(format!(
+                "kubectl {}: {}",
+                args.join(" "),
+                kubectl_error(&output)
+            ));
+        }
+        Ok(())
+    }
+
     /// `Ok(summary)` once every SpinApp of NAMESPACE is ready (and runs DIGEST everywhere).
     pub fn wait_ready(
         &self,

@@ -8,6 +8,7 @@
 mod build;
 mod cli;
 mod deploy;
+mod failback;
 mod failure;
 mod karmada;
 mod kestra;
@@ -39,6 +40,7 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
         Command::RollBack(args) => deploy::roll_back(&ledger()?, args),
         Command::WaitReady(args) => karmada::wait_ready(&args),
         Command::Observe(args) => observe::observe(&ledger()?, &args),
+        Command::Failback(args) => failback::failback(&args),
         Command::PushDigest => build::push_digest_from_stdin(),
         Command::Smoke(args) => steps::smoke_check(&args),
         Command::ResumeKestra(args) => kestra::resume(&args),

@@ -71,7 +71,7 @@ fn the_observe_flow_saves_and_bad_schedules_are_refused_as_kestra_refuses_them()
 }
 
 #[test]
-fn every_five_minutes_relctl_observe_runs_with_the_release_flows_identity() {
+fn every_five_minutes_relctl_observe_and_failback_run_with_the_release_flows_identity() {
     let flow = yaml(OBSERVE_FLOW);
     let release = yaml(FLOW);
     let trigger = &flow["triggers"][0];
@@ -94,7 +94,7 @@ fn every_five_minutes_relctl_observe_runs_with_the_release_flows_identity() {
         .flat_map(|t| t["commands"].as_array().cloned().unwrap_or_default())
         .filter_map(|c| c.as_str().map(str::to_owned))
         .collect();
-    assert_eq!(commands, ["relctl observe"]);
+    assert_eq!(commands, ["relctl observe", "relctl failback"]);
     let readme = read("kestra/README.md");
     let text = read(OBSERVE_FLOW);
     for (at, _) in text.match_indices("secret('") {

@@ -8,7 +8,8 @@
 //! executes it, pausing where the flow pauses, with a **Kestra API double** that only a real
 //! 2.0 resume call moves on; a **stand-in for Rundeck** runs the jobs' real scripts as named
 //! users under the real ACL; a **stand-in for SpinKube** runs the pushed artifact with real
-//! Spin for each cluster's smoke check.
+//! Spin for each cluster's smoke check, and a **stand-in for SpinKube's status reporting**
+//! gives Karmada's failover the statuses the operator would write (`failover`).
 //!
 //! The build and push run once (`build::built`); each scenario then runs the whole flow from a
 //! fresh ledger that already holds the release as that build recorded it, so its
@@ -18,6 +19,7 @@ mod approval;
 mod build;
 mod doubles;
 mod drift;
+mod failover;
 mod failures;
 mod kestra;
 mod rollback;

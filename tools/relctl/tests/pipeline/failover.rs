@@ -1,0 +1,395 @@
+//! Application failover on the real Karmada control plane, with `karmada/propagation/
+//! production.yaml` as the repository has it except for its clock: `tolerationSeconds` 120 → 10
+//! (and a grace period, where a policy has one, 600 → 10), so the test takes a minute, not ten.
+//!
+//! No SpinKube operator runs here, so a **stand-in for its status reporting** keeps every
+//! production SpinApp's status as the operator would: ready replicas equal to the desired count
+//! and `Available`, or none ready on a cluster the test has taken down. What Karmada then does
+//! (judge health through the interpreter, evict, reschedule, purge) is Karmada's own.
+
+use super::{control_plane, exclusive, succeeded};
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const NAMESPACE: &str = "automatizacion";
+const MEMBERS: [&str; 2] = ["prod-east", "prod-west"];
+const APPS: [&str; 2] = ["automatizacion-backend", "automatizacion-frontend"];
+/// The shortened clock, in seconds.
+const TOLERATION: u64 = 10;
+/// Longest wait for Karmada to reach a state the test expects.
+const SETTLE: Duration = Duration::from_secs(120);
+
+fn kubectl(context: &str, args: &[&str]) -> String {
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(control_plane().join("all"))
+        .args(["--context", context])
+        .args(args)
+        .output()
+        .unwrap();
+    succeeded(out)
+}
+
+fn json_of(context: &str, args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.extend(["-o", "json"]);
+    serde_json::from_str(&kubectl(context, &args)).unwrap()
+}
+
+/// Where production is, as Karmada and the members say it.
+#[derive(Debug, Default)]
+struct Snapshot {
+    /// app → the binding's clusters and their replicas.
+    scheduled: BTreeMap<String, Vec<(String, i64)>>,
+    /// app → the clusters whose evicted copy is kept until someone confirms (`Never`).
+    kept: BTreeMap<String, Vec<String>>,
+    /// app → the clusters whose evicted copy Karmada will purge on its own.
+    purging: BTreeMap<String, Vec<String>>,
+    /// (member, app) → (desired, ready) of the copy there, when there is one.
+    copies: BTreeMap<(String, String), (i64, i64)>,
+}
+
+impl Snapshot {
+    fn take() -> Self {
+        let mut snapshot = Snapshot::default();
+        let bindings = json_of(
+            "karmada-apiserver",
+            &["-n", NAMESPACE, "get", "resourcebindings"],
+        );
+        for binding in bindings["items"].as_array().unwrap() {
+            if binding["spec"]["resource"]["kind"] != "SpinApp" {
+                continue;
+            }
+            let app = binding["spec"]["resource"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            let spec = &binding["spec"];
+            let clusters = spec["clusters"].as_array().into_iter().flatten();
+            let scheduled = clusters
+                .map(|c| (text(c, "name"), c["replicas"].as_i64().unwrap_or(0)))
+                .collect();
+            snapshot.scheduled.insert(app.clone(), scheduled);
+            for task in spec["gracefulEvictionTasks"]
+                .as_array()
+                .into_iter()
+                .flatten()
+            {
+                let into = if task["suppressDeletion"] == true {
+                    &mut snapshot.kept
+                } else {
+                    &mut snapshot.purging
+                };
+                into.entry(app.clone())
+                    .or_default()
+                    .push(text(task, "fromCluster"));
+            }
+        }
+        for member in MEMBERS {
+            let apps = json_of(member, &["-n", NAMESPACE, "get", "spinapps"]);
+            for app in apps["items"].as_array().unwrap() {
+                let desired = app["spec"]["replicas"].as_i64().unwrap_or(1);
+                let ready = app["status"]["readyReplicas"].as_i64().unwrap_or(0);
+                let key = (member.to_owned(), text(&app["metadata"], "name"));
+                snapshot.copies.insert(key, (desired, ready));
+            }
+        }
+        snapshot
+    }
+
+    fn copy(&self, member: &str, app: &str) -> Option<(i64, i64)> {
+        self.copies
+            .get(&(member.to_owned(), app.to_owned()))
+            .copied()
+    }
+
+    /// Every app scheduled exactly as WANT, nothing evicted, and each copy ready as desired.
+    fn is(&self, want: &[(&str, i64)]) -> bool {
+        let want: Vec<(String, i64)> = want.iter().map(|(c, r)| ((*c).to_owned(), *r)).collect();
+        APPS.iter().all(|app| {
+            self.scheduled.get(*app) == Some(&want)
+                && !self.kept.contains_key(*app)
+                && !self.purging.contains_key(*app)
+                && want.iter().all(|(m, r)| {
+                    self.copy(m, app)
+                        .is_some_and(|(d, ready)| d == *r && ready >= d)
+                })
+        })
+    }
+}
+
+fn text(record: &Value, key: &str) -> String {
+    record[key].as_str().unwrap().to_owned()
+}
+
+/// The stand-in for SpinKube's status reporting, on prod-east and prod-west.
+struct StatusStandIn {
+    down: Arc<Mutex<BTreeSet<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl StatusStandIn {
+    fn start() -> Self {
+        let down: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+        let stop: Arc<AtomicBool> = Arc::default();
+        let (d, s) = (down.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::SeqCst) {
+                for member in MEMBERS {
+                    let is_down = d.lock().unwrap().contains(member);
+                    report(member, is_down);
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        });
+        StatusStandIn {
+            down,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn set_down(&self, members: &[&str]) {
+        *self.down.lock().unwrap() = members.iter().map(|m| (*m).to_owned()).collect();
+    }
+}
+
+impl Drop for StatusStandIn {
+    fn drop(&mut self) {
+        self.set_down(&[]);
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        for member in MEMBERS {
+            report(member, false);
+        }
+    }
+}
+
+/// Writes each SpinApp's status on MEMBER as the operator would, where it differs.
+fn report(member: &str, down: bool) {
+    let apps = json_of(member, &["-n", NAMESPACE, "get", "spinapps"]);
+    for app in apps["items"].as_array().unwrap() {
+        let desired = app["spec"]["replicas"].as_i64().unwrap_or(1);
+        let ready = if down { 0 } else { desired };
+        let available = if down { "False" } else { "True" };
+        let status = &app["status"];
+        let current = status["conditions"].as_array().and_then(|c| {
+            c.iter()
+                .find(|c| c["type"] == "Available")
+                .map(|c| c["status"].clone())
+        });
+        if status["readyReplicas"].as_i64() == Some(ready) && current == Some(available.into()) {
+            continue;
+        }
+        let patch = json!({"status": {"readyReplicas": ready, "conditions": [{
+            "type": "Available", "status": available,
+            "reason": if down { "MinimumReplicasUnavailable" } else { "MinimumReplicasAvailable" },
+            "message": format!("SpinKube status stand-in: {ready}/{desired} ready"),
+            "lastTransitionTime": "2026-12-04T00:00:00Z"}]}});
+        let name = text(&app["metadata"], "name");
+        kubectl(
+            member,
+            &[
+                "-n",
+                NAMESPACE,
+                "patch",
+                "spinapp",
+                &name,
+                "--subresource=status",
+                "--type=merge",
+                "-p",
+                &patch.to_string(),
+            ],
+        );
+    }
+}
+
+/// One failover scene: the production policy with the shortened clock, the status stand-in,
+/// and, when it ends, the policy as the repository has it and every status ready.
+struct Scene {
+    stand_in: StatusStandIn,
+}
+
+impl Scene {
+    fn start() -> Self {
+        let policy = json_of(
+            "karmada-apiserver",
+            &[
+                "-n",
+                NAMESPACE,
+                "get",
+                "propagationpolicy",
+                "automatizacion-production",
+            ],
+        );
+        let application = &policy["spec"]["failover"]["application"];
+        let mut shortened = json!({"decisionConditions": {"tolerationSeconds": TOLERATION}});
+        if application.get("gracePeriodSeconds").is_some() {
+            shortened["gracePeriodSeconds"] = TOLERATION.into();
+        }
+        let patch = json!({"spec": {"failover": {"application": shortened}}});
+        kubectl(
+            "karmada-apiserver",
+            &[
+                "-n",
+                NAMESPACE,
+                "patch",
+                "propagationpolicy",
+                "automatizacion-production",
+                "--type=merge",
+                "-p",
+                &patch.to_string(),
+            ],
+        );
+        Scene {
+            stand_in: StatusStandIn::start(),
+        }
+    }
+
+    /// Polls until DONE holds, checking KEEPS on every snapshot on the way; the last snapshot.
+    fn until(
+        &self,
+        what: &str,
+        keeps: impl Fn(&Snapshot) -> Result<(), String>,
+        done: impl Fn(&Snapshot) -> bool,
+    ) -> Snapshot {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let snapshot = Snapshot::take();
+            if let Err(broken) = keeps(&snapshot) {
+                panic!("while waiting for {what}: {broken}\n{snapshot:#?}");
+            }
+            if done(&snapshot) {
+                return snapshot;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not after {SETTLE:?}\n{snapshot:#?}"
+            );
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Checks KEEPS for FOR_, whatever Karmada does meanwhile.
+    fn holds(&self, for_: Duration, keeps: impl Fn(&Snapshot) -> Result<(), String>) -> Snapshot {
+        let end = Instant::now() + for_;
+        loop {
+            let snapshot = Snapshot::take();
+            if let Err(broken) = keeps(&snapshot) {
+                panic!("{broken}\n{snapshot:#?}");
+            }
+            if Instant::now() >= end {
+                return snapshot;
+            }
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    /// Runs `relctl failback`, as the observe flow does, until production is 4 + 2 again.
+    fn fail_back(&self, keeps: impl Fn(&Snapshot) -> Result<(), String>) {
+        let done = |s: &Snapshot| {
+            if s.is(&[("prod-east", 4), ("prod-west", 2)]) {
+                return true;
+            }
+            let out = Command::new(env!("CARGO_BIN_EXE_relctl"))
+                .args(["failback", "--kubeconfig"])
+                .arg(control_plane().join("karmada"))
+                .output()
+                .unwrap();
+            succeeded(out);
+            false
+        };
+        self.until("production back on 4 + 2", keeps, done);
+    }
+}
+
+impl Drop for Scene {
+    fn drop(&mut self) {
+        self.stand_in.set_down(&[]);
+        let karmada = host_harness::repo().join("karmada");
+        kubectl(
+            "karmada-apiserver",
+            &["apply", "-k", karmada.to_str().unwrap()],
+        );
+    }
+}
+
+/// Each app has a copy somewhere with a ready replica.
+fn something_serves(s: &Snapshot) -> Result<(), String> {
+    for app in APPS {
+        if !MEMBERS
+            .iter()
+            .any(|m| s.copy(m, app).is_some_and(|(_, r)| r > 0))
+        {
+            return Err(format!("no cluster serves {app}"));
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn one_cluster_down_moves_its_replicas_and_they_come_back() {
+    let _only = exclusive();
+    let scene = Scene::start();
+    assert!(Snapshot::take().is(&[("prod-east", 4), ("prod-west", 2)]));
+
+    scene.stand_in.set_down(&["prod-west"]);
+    // prod-west's copy is kept until prod-east runs everything.
+    let no_early_purge = |s: &Snapshot| {
+        for app in APPS {
+            let east_ready = s.copy("prod-east", app).map_or(0, |(_, r)| r);
+            if s.copy("prod-west", app).is_none() && east_ready < 6 {
+                return Err(format!("{app} left prod-west before prod-east was ready"));
+            }
+        }
+        something_serves(s)
+    };
+    let moved = |s: &Snapshot| {
+        APPS.iter().all(|app| {
+            s.scheduled[*app] == [("prod-east".to_owned(), 6)]
+                && s.copy("prod-east", app) == Some((6, 6))
+        })
+    };
+    scene.until("prod-east runs all 6", no_early_purge, moved);
+
+    scene.stand_in.set_down(&[]);
+    scene.fail_back(something_serves);
+}
+
+#[test]
+fn both_clusters_down_production_stays_on_both() {
+    let _only = exclusive();
+    let scene = Scene::start();
+    assert!(Snapshot::take().is(&[("prod-east", 4), ("prod-west", 2)]));
+
+    scene.stand_in.set_down(&MEMBERS);
+    let stays = |s: &Snapshot| {
+        for (member, app) in MEMBERS.iter().flat_map(|m| APPS.map(|a| (*m, a))) {
+            if s.copy(member, app).is_none() {
+                return Err(format!("{app} was removed from {member}"));
+            }
+        }
+        if let Some((app, clusters)) = s.purging.iter().next() {
+            return Err(format!("Karmada will purge {app} from {clusters:?}"));
+        }
+        Ok(())
+    };
+    // Past the toleration, past any grace period, and then some.
+    let last = scene.holds(Duration::from_secs(3 * TOLERATION), stays);
+    for app in APPS {
+        assert_eq!(last.kept.get(app).map(Vec::len), Some(2), "{last:#?}");
+    }
+
+    scene.stand_in.set_down(&[]);
+    scene.until("both clusters ready again", stays, |s| {
+        something_serves(s).is_ok()
+    });
+    scene.fail_back(something_serves);
+}

@@ -32,12 +32,16 @@ command -v promtool >/dev/null || missing+=(prometheus)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 # The Kestra stand-in checks Schedule time zones against the tz database, as Java does.
 [[ -d /usr/share/zoneinfo/Europe ]] || missing+=(tzdata)
+# The read model's Redis for the clusters the SpinKube stand-in runs (k8s/database/kv.yaml's).
+command -v redis-server >/dev/null || missing+=(redis-server)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
   echo "install-tools: installing ${missing[*]} from Debian's packages" >&2
   apt-get update -qq >/dev/null
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  # Packages that start a system service on install: the tests start their own on free ports.
+  systemctl disable --now redis-server >/dev/null 2>&1 || true
 fi
 
 # Spin 3.6.3 (what SpinKube's shim embeds) for the end-to-end tests, its WIT for the world

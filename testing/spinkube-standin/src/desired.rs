@@ -1,0 +1,253 @@
+//! What one SpinApp asks of a node, resolved as spin-operator v0.6.1 resolves it for its pods:
+//!
+//! - each of `spec.variables` becomes `SPIN_VARIABLE_<NAME>` (upper case), its `value`, or the
+//!   key of a ConfigMap or Secret in the app's namespace (`ConstructEnvForApp`);
+//! - `spec.runtimeConfig` becomes the `runtime-config.toml` the shim reads
+//!   (`internal/runtimeconfig`): an `env` variables provider with prefix `SPIN_VARIABLE_`, and a
+//!   table per key-value store and SQLite database holding `type` and each option; with
+//!   `loadFromSecret`, that Secret's `runtime-config.toml` as it is;
+//! - `spec.components` keeps only those components (the shim's `SPIN_COMPONENTS_TO_RETAIN`).
+//!
+//! A ConfigMap, Secret or key that is missing is an error, as it keeps the operator's pod from
+//! starting. A variable naming a SpinApp's Service on the same cluster
+//! (`http://NAME.NAMESPACE.svc.cluster.local`) is given that Service's loopback address
+//! instead (`service`): the stand-in's cluster DNS.
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Reads the KEY of the ConfigMap or Secret NAME in the app's namespace.
+pub trait Lookup {
+    fn config_map(&self, name: &str, key: &str) -> Result<String, String>;
+    fn secret(&self, name: &str, key: &str) -> Result<String, String>;
+}
+
+/// The loopback address of each SpinApp's Service on the same member, by (namespace, name).
+pub type Services = BTreeMap<(String, String), String>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Desired {
+    pub image: String,
+    pub components: Vec<String>,
+    pub env: BTreeMap<String, String>,
+    pub runtime_config: Option<String>,
+    /// `checks.readiness.httpGet.path`; without one, listening is ready.
+    pub readiness_path: Option<String>,
+    pub replicas: i64,
+}
+
+/// Why an app cannot start yet, or at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotYet {
+    /// It names a Service of the cluster that does not exist (yet).
+    WaitingFor(String),
+    /// What the operator would refuse, or its pod fail on.
+    Invalid(String),
+}
+
+pub fn resolve(app: &Value, lookup: &dyn Lookup, services: &Services) -> Result<Desired, NotYet> {
+    let spec = &app["spec"];
+    let image = spec["image"]
+        .as_str()
+        .ok_or_else(|| NotYet::Invalid("no spec.image".into()))?
+        .to_owned();
+    let mut env = BTreeMap::new();
+    for variable in spec["variables"].as_array().into_iter().flatten() {
+        let name = variable["name"]
+            .as_str()
+            .ok_or_else(|| NotYet::Invalid("a variable without a name".into()))?;
+        let value = value_of(variable, lookup).map_err(NotYet::Invalid)?;
+        let value = through_cluster_dns(&value, services)?;
+        env.insert(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
+    }
+    let runtime_config = runtime_config(&spec["runtimeConfig"], lookup).map_err(NotYet::Invalid)?;
+    let components = spec["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(str::to_owned))
+        .collect();
+    let readiness_path = spec["checks"]["readiness"]["httpGet"]["path"]
+        .as_str()
+        .map(str::to_owned);
+    Ok(Desired {
+        image,
+        components,
+        env,
+        runtime_config,
+        readiness_path,
+        replicas: spec["replicas"].as_i64().unwrap_or(1),
+    })
+}
+
+/// A `value`, or a `valueFrom` ConfigMap or Secret key.
+fn value_of(item: &Value, lookup: &dyn Lookup) -> Result<String, String> {
+    if let Some(value) = item["value"].as_str() {
+        return Ok(value.to_owned());
+    }
+    let from = &item["valueFrom"];
+    let reference = |r: &Value| {
+        let name = r["name"].as_str().unwrap_or_default().to_owned();
+        let key = r["key"].as_str().unwrap_or_default().to_owned();
+        (name, key)
+    };
+    if from["configMapKeyRef"].is_object() {
+        let (name, key) = reference(&from["configMapKeyRef"]);
+        return lookup.config_map(&name, &key);
+    }
+    if from["secretKeyRef"].is_object() {
+        let (name, key) = reference(&from["secretKeyRef"]);
+        return lookup.secret(&name, &key);
+    }
+    Ok(String::new())
+}
+
+/// VALUE with a Service URL of a SpinApp on this cluster replaced by its loopback address.
+fn through_cluster_dns(value: &str, services: &Services) -> Result<String, NotYet> {
+    let Some(rest) = value.strip_prefix("http://") else {
+        return Ok(value.to_owned());
+    };
+    let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
+    let host = host.strip_suffix(":80").unwrap_or(host);
+    let Some(service) = host.strip_suffix(".svc.cluster.local") else {
+        return Ok(value.to_owned());
+    };
+    let Some((name, namespace)) = service.split_once('.') else {
+        return Ok(value.to_owned());
+    };
+    match services.get(&(namespace.to_owned(), name.to_owned())) {
+        Some(address) if path.is_empty() => Ok(format!("http://{address}")),
+        Some(address) => Ok(format!("http://{address}/{path}")),
+        None => Err(NotYet::WaitingFor(format!("Service {namespace}/{name}"))),
+    }
+}
+
+/// The shim's `runtime-config.toml`, as the operator renders it.
+fn runtime_config(config: &Value, lookup: &dyn Lookup) -> Result<Option<String>, String> {
+    if !config.is_object() {
+        return Ok(None);
+    }
+    if let Some(secret) = config["loadFromSecret"].as_str().filter(|s| !s.is_empty()) {
+        return lookup.secret(secret, "runtime-config.toml").map(Some);
+    }
+    let mut root = toml::Table::new();
+    let mut provider = toml::Table::new();
+    provider.insert("type".into(), "env".into());
+    provider.insert("prefix".into(), "SPIN_VARIABLE_".into());
+    root.insert(
+        "config_provider".into(),
+        toml::Value::Array(vec![provider.into()]),
+    );
+    for (field, table) in [
+        ("keyValueStores", "key_value_store"),
+        ("sqliteDatabases", "sqlite_database"),
+    ] {
+        let mut stores = toml::Table::new();
+        for store in config[field].as_array().into_iter().flatten() {
+            let name = store["name"].as_str().unwrap_or("default");
+            let mut options = toml::Table::new();
+            options.insert("type".into(), store["type"].as_str().unwrap_or("").into());
+            for option in store["options"].as_array().into_iter().flatten() {
+                let key = option["name"].as_str().unwrap_or_default();
+                options.insert(key.into(), value_of(option, lookup)?.into());
+            }
+            if stores.insert(name.into(), options.into()).is_some() {
+                return Err(format!(
+                    "duplicate definition for {table} with name: {name}"
+                ));
+            }
+        }
+        if !stores.is_empty() {
+            root.insert(table.into(), stores.into());
+        }
+    }
+    Ok(Some(root.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    struct Fixed;
+    impl Lookup for Fixed {
+        fn config_map(&self, name: &str, key: &str) -> Result<String, String> {
+            match (name, key) {
+                ("config", "cluster_name") => Ok("prod-east".into()),
+                _ => Err(format!("configmap {name} has no key {key}")),
+            }
+        }
+        fn secret(&self, name: &str, key: &str) -> Result<String, String> {
+            match (name, key) {
+                ("secrets", "kv_url") => Ok("redis://127.0.0.1:6379".into()),
+                ("secrets", "db_url") => Ok("postgres://ledger@127.0.0.1/ledger".into()),
+                _ => Err(format!("secret {name} has no key {key}")),
+            }
+        }
+    }
+
+    fn app(variables: Value) -> Value {
+        json!({"spec": {
+            "image": "127.0.0.1:5000/automatizacion@sha256:ab", "replicas": 4,
+            "components": ["frontend"],
+            "checks": {"readiness": {"httpGet": {"path": "/api/ready"}}},
+            "variables": variables,
+            "runtimeConfig": {"keyValueStores": [{"name": "default", "type": "redis",
+                "options": [{"name": "url", "valueFrom": {"secretKeyRef": {"name": "secrets", "key": "kv_url"}}}]}]},
+        }})
+    }
+
+    #[test]
+    fn variables_runtime_config_and_components_resolve_as_the_operator_does() {
+        let services = Services::from([(
+            ("automatizacion".into(), "automatizacion-backend".into()),
+            "127.0.0.1:4100".into(),
+        )]);
+        let variables = json!([
+            {"name": "cluster_name", "valueFrom": {"configMapKeyRef": {"name": "config", "key": "cluster_name"}}},
+            {"name": "db_url", "valueFrom": {"secretKeyRef": {"name": "secrets", "key": "db_url"}}},
+            {"name": "backend_url", "value": "http://automatizacion-backend.automatizacion.svc.cluster.local"},
+            {"name": "region", "value": "eu-east-1"},
+        ]);
+        let desired = resolve(&app(variables), &Fixed, &services).unwrap();
+        assert_eq!(desired.env["SPIN_VARIABLE_CLUSTER_NAME"], "prod-east");
+        assert_eq!(
+            desired.env["SPIN_VARIABLE_DB_URL"],
+            "postgres://ledger@127.0.0.1/ledger"
+        );
+        assert_eq!(
+            desired.env["SPIN_VARIABLE_BACKEND_URL"],
+            "http://127.0.0.1:4100"
+        );
+        assert_eq!(desired.env["SPIN_VARIABLE_REGION"], "eu-east-1");
+        assert_eq!(desired.components, ["frontend"]);
+        assert_eq!(desired.readiness_path.as_deref(), Some("/api/ready"));
+        let config: toml::Table = desired.runtime_config.unwrap().parse().unwrap();
+        assert_eq!(
+            config["config_provider"][0]["prefix"].as_str(),
+            Some("SPIN_VARIABLE_")
+        );
+        let store = &config["key_value_store"]["default"];
+        assert_eq!(store["type"].as_str(), Some("redis"));
+        assert_eq!(store["url"].as_str(), Some("redis://127.0.0.1:6379"));
+    }
+
+    #[test]
+    fn a_missing_key_or_service_keeps_the_app_from_starting() {
+        let missing = json!([{"name": "x", "valueFrom": {"secretKeyRef": {"name": "secrets", "key": "nope"}}}]);
+        assert_eq!(
+            resolve(&app(missing), &Fixed, &Services::new()),
+            Err(NotYet::Invalid("secret secrets has no key nope".into()))
+        );
+        let unserved = json!([{"name": "backend_url", "value": "http://automatizacion-backend.automatizacion.svc.cluster.local:80"}]);
+        assert_eq!(
+            resolve(&app(unserved), &Fixed, &Services::new()),
+            Err(NotYet::WaitingFor(
+                "Service automatizacion/automatizacion-backend".into()
+            ))
+        );
+        let outside = json!([{"name": "u", "value": "http://example.com/x"}]);
+        let desired = resolve(&app(outside), &Fixed, &Services::new()).unwrap();
+        assert_eq!(desired.env["SPIN_VARIABLE_U"], "http://example.com/x");
+    }
+}

@@ -1,0 +1,429 @@
+//! The SpinKube stand-in on the real Karmada control plane (`scripts/with-control-plane.sh`),
+//! with the app's real artifact in the real OCI registry (`scripts/with-registry.sh`), one
+//! PostgreSQL ledger (`scripts/with-postgres.sh`) and one Redis read model for every cluster,
+//! as `k8s/database` gives real clusters.
+//!
+//! Production as `karmada/workloads/production` holds it, with the pushed digest, Secrets that
+//! name this ledger and Redis, and `db_outbound_host` naming the ledger: Karmada places it on
+//! prod-east and prod-west with their overrides, and the stand-in must serve each cluster's
+//! console, follow a new digest or Secret only once it is ready, keep the old one serving when
+//! the new one cannot be pulled or never gets ready, and stop what is deleted. One test, in
+//! phases, because each phase starts from the world the one before left.
+
+use host_harness::{free_port, repo, scratch_dir, spin_bin};
+use native_db::testing::TestDb;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const NAMESPACE: &str = "automatizacion";
+const MEMBERS: [&str; 2] = ["prod-east", "prod-west"];
+const BACKEND: &str = "automatizacion-backend";
+const FRONTEND: &str = "automatizacion-frontend";
+const WAIT: Duration = Duration::from_secs(90);
+
+fn kubeconfigs() -> PathBuf {
+    let dir = std::env::var("CONTROL_PLANE_DIR")
+        .expect("CONTROL_PLANE_DIR: run through scripts/with-control-plane.sh (make test does)");
+    PathBuf::from(dir).join("kubeconfig")
+}
+
+fn kubectl(context: &str, args: &[&str], stdin: Option<&str>) -> String {
+    let mut command = Command::new("kubectl");
+    command
+        .arg("--kubeconfig")
+        .arg(kubeconfigs().join(context))
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if stdin.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command.spawn().unwrap();
+    if let Some(text) = stdin {
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "kubectl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn json_of(context: &str, args: &[&str]) -> Value {
+    let mut args = args.to_vec();
+    args.extend(["-o", "json"]);
+    serde_json::from_str(&kubectl(context, &args, None)).unwrap()
+}
+
+/// Polls WHAT until it gives `Some`, for up to WAIT.
+fn eventually<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(why) if Instant::now() >= deadline => panic!("{what}: {why}"),
+            Err(_) => std::thread::sleep(Duration::from_millis(500)),
+        }
+    }
+}
+
+fn get(url: &str) -> Result<(u16, String), String> {
+    let out = Command::new("curl")
+        .args(["-s", "-m", "5", "-w", "\n%{http_code}", url])
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').ok_or("no answer")?;
+    Ok((code.parse().unwrap_or(0), body.to_owned()))
+}
+
+/// The Redis every cluster's read model shares, on loopback, stopped when dropped.
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Redis {
+    fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--requirepass", "read-model"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (make test installs it)");
+        host_harness::wait_for_listener(&format!("127.0.0.1:{port}"), WAIT).unwrap();
+        Redis {
+            child,
+            url: format!("redis://:read-model@127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The stand-in for prod-east and prod-west, in a process group of its own with its Spins.
+struct StandIn {
+    child: Child,
+    state: PathBuf,
+}
+
+impl StandIn {
+    fn start() -> Self {
+        use std::os::unix::process::CommandExt;
+        let state = scratch_dir("spinkube-standin");
+        let log = std::fs::File::create(state.join("standin.log")).unwrap();
+        eprintln!(
+            "the stand-in's log: {}",
+            state.join("standin.log").display()
+        );
+        let child = Command::new(env!("CARGO_BIN_EXE_spinkube-standin"))
+            .arg("--kubeconfigs")
+            .arg(kubeconfigs())
+            .args(["--members", &MEMBERS.join(",")])
+            .arg("--state")
+            .arg(&state)
+            .arg("--spin")
+            .arg(spin_bin())
+            .arg("--insecure-registry")
+            .process_group(0)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        StandIn { child, state }
+    }
+
+    /// The URL each app serves at on MEMBER, once the stand-in says it does.
+    fn endpoint(&self, member: &str, app: &str) -> Result<String, String> {
+        let text = std::fs::read_to_string(self.state.join("endpoints.json"))
+            .map_err(|e| e.to_string())?;
+        let endpoints: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        endpoints[member][format!("{NAMESPACE}/{app}")]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{member} does not serve {app}: {endpoints}"))
+    }
+
+    /// How many Spin processes the stand-in runs.
+    fn processes(&self) -> usize {
+        let out = Command::new("pgrep")
+            .args(["-g", &self.child.id().to_string(), "-f", "spin up"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    }
+}
+
+impl Drop for StandIn {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.child.id())])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// The production the control plane held before, put back when the test ends.
+struct Restore {
+    secret: Value,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        let workloads = repo().join("karmada/workloads/production");
+        kubectl(
+            "karmada",
+            &["apply", "-k", workloads.to_str().unwrap()],
+            None,
+        );
+        kubectl(
+            "karmada",
+            &["apply", "-f", "-"],
+            Some(&self.secret.to_string()),
+        );
+        let _ = Command::new(repo().join("local-dev/control-plane.sh"))
+            .arg("report-ready")
+            .status();
+    }
+}
+
+/// Pushes the app as the pipeline does, returning `registry/automatizacion@digest`.
+fn push() -> String {
+    let registry = std::env::var("TEST_REGISTRY")
+        .expect("TEST_REGISTRY: run through scripts/with-registry.sh (make test does)");
+    let repository = format!("{registry}/automatizacion");
+    let out = Command::new(spin_bin())
+        .args(["registry", "push", "--insecure", "--from"])
+        .arg(repo().join("spin.toml"))
+        .arg(format!("{repository}:standin"))
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digest = printed
+        .split_whitespace()
+        .find(|w| w.starts_with("sha256:"))
+        .unwrap();
+    format!("{repository}@{digest}")
+}
+
+/// `scripts/make-secrets.sh` with DB_URL and KV_URL, applied to the control plane.
+fn apply_secrets(db_url: &str, kv_url: &str) {
+    let out = Command::new(repo().join("scripts/make-secrets.sh"))
+        .env("DB_URL", db_url)
+        .env("KV_URL", kv_url)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    kubectl(
+        "karmada",
+        &["apply", "-f", "-"],
+        Some(&String::from_utf8(out.stdout).unwrap()),
+    );
+}
+
+fn set_image(app: &str, image: &str) {
+    let patch = json!({"spec": {"image": image}}).to_string();
+    let args = [
+        "-n",
+        NAMESPACE,
+        "patch",
+        "spinapp",
+        app,
+        "--type=merge",
+        "-p",
+        &patch,
+    ];
+    kubectl("karmada", &args, None);
+}
+
+/// The member's SpinApp status condition of TYPE: (status, message).
+fn condition(member: &str, app: &str, kind: &str) -> Result<(String, String), String> {
+    let spinapp = json_of(member, &["-n", NAMESPACE, "get", "spinapp", app]);
+    let conditions = spinapp["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let found = conditions
+        .iter()
+        .find(|c| c["type"] == kind)
+        .ok_or("no condition yet")?;
+    let text = |k: &str| found[k].as_str().unwrap_or_default().to_owned();
+    Ok((text("status"), text("message")))
+}
+
+fn info(url: &str) -> Result<Value, String> {
+    match get(&format!("{url}/api/info"))? {
+        (200, body) => serde_json::from_str(&body).map_err(|e| e.to_string()),
+        (code, body) => Err(format!("{code}: {body}")),
+    }
+}
+
+fn pg_authority(url: &str) -> (String, String) {
+    let after = url.split('@').nth(1).unwrap();
+    let authority = after.split('/').next().unwrap();
+    (format!("postgres://{authority}"), authority.to_owned())
+}
+
+#[test]
+fn the_standin_serves_each_cluster_what_karmada_placed_there() {
+    let secret = json_of(
+        "karmada",
+        &["-n", NAMESPACE, "get", "secret", "automatizacion-secrets"],
+    );
+    let mut secret = secret;
+    for field in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "managedFields",
+    ] {
+        secret["metadata"].as_object_mut().unwrap().remove(field);
+    }
+    let _restore = Restore { secret };
+    let db = TestDb::postgres();
+    let db_url = db.db_url().unwrap().to_owned();
+    let (outbound, _) = pg_authority(&db_url);
+    let redis = Redis::start();
+    let image = push();
+    apply_secrets(&db_url, &redis.url);
+    let patch = json!({"data": {"db_outbound_host": outbound}}).to_string();
+    let args = [
+        "-n",
+        NAMESPACE,
+        "patch",
+        "configmap",
+        "automatizacion-config",
+        "--type=merge",
+        "-p",
+        &patch,
+    ];
+    kubectl("karmada", &args, None);
+    for app in [BACKEND, FRONTEND] {
+        set_image(app, &image);
+    }
+    let standin = StandIn::start();
+
+    // Each cluster's console, served by that cluster, from Karmada's overrides.
+    for (member, region) in [("prod-east", "eu-east-1"), ("prod-west", "eu-west-1")] {
+        let console = eventually(&format!("{member}'s console"), || {
+            let url = standin.endpoint(member, FRONTEND)?;
+            match get(&url)? {
+                (200, page) => Ok(page),
+                (code, _) => Err(format!("{code}")),
+            }
+        });
+        let served_by = format!("Served by <strong>{member}</strong> ({region})");
+        assert!(console.contains(&served_by), "{console}");
+    }
+    eventually("Karmada aggregates 6 ready replicas of each app", || {
+        for app in [BACKEND, FRONTEND] {
+            let template = json_of("karmada", &["-n", NAMESPACE, "get", "spinapp", app]);
+            let ready = template["status"]["readyReplicas"].as_i64();
+            if ready != Some(6) {
+                return Err(format!("{app}: {ready:?}"));
+            }
+        }
+        Ok(())
+    });
+    assert_eq!(standin.processes(), 4, "one Spin per SpinApp per cluster");
+    let serving = standin.endpoint("prod-east", BACKEND).unwrap();
+
+    // A digest that cannot be pulled: the old one serves on, and the status says why.
+    let registry = image.split('@').next().unwrap();
+    let unpullable = format!("{registry}@sha256:{}", "0".repeat(64));
+    set_image(BACKEND, &unpullable);
+    eventually("the unpullable digest is reported", || {
+        let (status, message) = condition("prod-east", BACKEND, "Progressing")?;
+        if status == "False" && message.contains("manifest unknown") {
+            Ok(())
+        } else {
+            Err(message)
+        }
+    });
+    assert_eq!(
+        condition("prod-east", BACKEND, "Available").unwrap().0,
+        "True"
+    );
+    assert_eq!(info(&serving).unwrap()["cluster_name"], "prod-east");
+    assert_eq!(standin.endpoint("prod-east", BACKEND).unwrap(), serving);
+    set_image(BACKEND, &image);
+
+    // A Secret whose db_url the app cannot use: it starts, never gets ready, and the old one
+    // serves on until the right Secret is back.
+    let (_, authority) = pg_authority(&db_url);
+    let wrong = db_url.replace(&authority, &format!("127.0.0.1:{}", free_port()));
+    apply_secrets(&wrong, &redis.url);
+    eventually("a new backend starts beside the serving one", || {
+        let (status, message) = condition("prod-east", BACKEND, "Progressing")?;
+        if status == "True" && message.starts_with("SpinKube stand-in: starting") {
+            Ok(())
+        } else {
+            Err(message)
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < deadline {
+        assert_eq!(standin.endpoint("prod-east", BACKEND).unwrap(), serving);
+        let ready = get(&format!("{serving}/api/ready")).unwrap();
+        assert_eq!(
+            ready.0, 200,
+            "the serving backend is the ready one: {}",
+            ready.1
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(
+        condition("prod-east", BACKEND, "Available").unwrap().0,
+        "True"
+    );
+    apply_secrets(&db_url, &redis.url);
+    eventually("the backend settles", || {
+        let (status, message) = condition("prod-east", BACKEND, "Progressing")?;
+        if status == "True" && message.ends_with("up to date") {
+            Ok(())
+        } else {
+            Err(message)
+        }
+    });
+
+    // A deleted SpinApp's process stops.
+    let frontend = standin.endpoint("prod-west", FRONTEND).unwrap();
+    kubectl(
+        "karmada",
+        &["-n", NAMESPACE, "delete", "spinapp", FRONTEND],
+        None,
+    );
+    eventually("prod-west's console stops", || match get(&frontend) {
+        Ok((0, _)) | Err(_) => Ok(()),
+        Ok((code, _)) => Err(format!("still answers {code}")),
+    });
+    assert!(standin.endpoint("prod-west", FRONTEND).is_err());
+}

@@ -7,7 +7,7 @@ export PORT
 APP := -p backend -p frontend
 COMPONENTS := $(APP) -p outbound-probe -p hello -p cost-probe
 
-.PHONY: help run build tools lint test bench token control-plane clusters backup restore
+.PHONY: help run build tools lint test bench token control-plane clusters backup restore playground
 
 help:
 	@echo "make run    serve the app at http://127.0.0.1:$(PORT)"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench  throughput, latency, start-up, memory and size figures"
 	@echo "make backup          a consistent copy of make run's ledger in backups/, while it serves"
 	@echo "make restore BACKUP=backups/ledger-….db   put one back (stop make run first)"
+	@echo "make playground      the whole system without containers: Karmada, three clusters serving the app (local-dev/)"
 	@echo "make control-plane   a real Karmada control plane on loopback, no containers (local-dev/)"
 	@echo "make clusters        Kind clusters with SpinKube and Karmada (needs Docker or Podman)"
 	@echo "make token ARGS='--sub alice --role approver'   mint a bearer token"
@@ -59,6 +60,9 @@ backup:
 restore:
 	@[[ -n "$(BACKUP)" ]] || { echo "make restore: name the backup, e.g. make restore BACKUP=backups/ledger-20261204T120000Z.db" >&2; exit 2; }
 	scripts/sqlite-backup.sh restore "$(BACKUP)" $(SQLITE_DB)
+
+playground: tools build
+	local-dev/playground.sh up
 
 control-plane:
 	local-dev/control-plane.sh up

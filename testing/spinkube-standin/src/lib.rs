@@ -9,5 +9,7 @@
 //! gives each SpinApp the stable address its Service would.
 
 pub mod desired;
+mod kube;
+mod process;
 pub mod service;
 pub mod standin;

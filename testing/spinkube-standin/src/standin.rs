@@ -17,17 +17,14 @@
 //! else 0; `Available` says whether any version serves; `Progressing` is False, with the new
 //! process's last words, while a change cannot become ready.
 
-use crate::desired::{self, Desired, Lookup, NotYet, Services};
+use crate::desired::{self, Desired, NotYet, Services};
+use crate::kube::{KubectlLookup, kubectl, kubectl_json};
+use crate::process::{Instance, exited, ready, start, stop};
 use crate::service::Service;
-use base64::Engine;
 use serde_json::{Value, json};
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 /// A crashed process is started again after this long.
 const BACKOFF: Duration = Duration::from_secs(10);
@@ -45,15 +42,6 @@ pub struct Config {
 
 /// (member, namespace, name).
 type Key = (String, String, String);
-
-struct Instance {
-    child: Child,
-    address: String,
-    desired: Desired,
-    log: PathBuf,
-    ready: bool,
-}
-
 #[derive(Default)]
 struct App {
     /// Its Service: opened when the SpinApp is first seen, closed when it is deleted.
@@ -89,18 +77,6 @@ impl StandIn {
         self.write_endpoints();
     }
 
-    /// Stops every process.
-    pub fn stop(&mut self) {
-        for app in self.apps.values_mut() {
-            for instance in [app.serving.take(), app.starting.take()]
-                .into_iter()
-                .flatten()
-            {
-                stop(instance);
-            }
-        }
-    }
-
     fn kubeconfig(&self, member: &str) -> PathBuf {
         self.config.kubeconfigs.join(member)
     }
@@ -134,39 +110,26 @@ impl StandIn {
             entry.check();
             let status = entry.status(app, waiting.as_deref());
             if entry.written.as_ref() != Some(&status) {
-                let patch = json!({ "status": status }).to_string();
-                kubectl(
-                    &kubeconfig,
-                    &[
-                        "-n",
-                        &namespace,
-                        "patch",
-                        "spinapp",
-                        &name,
-                        "--subresource=status",
-                        "--type=merge",
-                        "-p",
-                        &patch,
-                    ],
-                )?;
-                entry.written = Some(status);
+                // A SpinApp deleted since the listing refuses its status; the next pass knows.
+                match write_status(&kubeconfig, &namespace, &name, &status) {
+                    Ok(()) => entry.written = Some(status),
+                    Err(why) => eprintln!("spinkube-standin: {member}: {why}"),
+                }
             }
         }
-        let gone: Vec<Key> = self
-            .apps
-            .keys()
-            .filter(|k| k.0 == member && !present.contains(*k))
-            .cloned()
-            .collect();
-        for key in gone {
-            let mut app = self.apps.remove(&key).unwrap();
-            for instance in [app.serving.take(), app.starting.take()]
-                .into_iter()
-                .flatten()
-            {
-                stop(instance);
+        // Deleted SpinApps: their processes stop, and their Services close (`App` drops them).
+        self.apps.retain(|key, app| {
+            let keep = key.0 != member || present.contains(key);
+            if !keep {
+                for instance in [app.serving.take(), app.starting.take()]
+                    .into_iter()
+                    .flatten()
+                {
+                    stop(instance);
+                }
             }
-        }
+            keep
+        });
         Ok(())
     }
 
@@ -325,182 +288,31 @@ impl App {
     }
 }
 
+fn write_status(
+    kubeconfig: &Path,
+    namespace: &str,
+    name: &str,
+    status: &Value,
+) -> Result<(), String> {
+    let patch = json!({ "status": status }).to_string();
+    let args = [
+        "-n",
+        namespace,
+        "patch",
+        "spinapp",
+        name,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        &patch,
+    ];
+    kubectl(kubeconfig, &args).map(drop)
+}
+
 fn condition(kind: &str, status: bool, reason: &str, message: &str) -> Value {
     // One fixed time: a status that says the same thing is the same status.
     json!({"type": kind, "status": if status { "True" } else { "False" }, "reason": reason,
            "message": message, "lastTransitionTime": "2026-01-01T00:00:00Z"})
-}
-
-fn start(desired: &Desired, config: &Config, dir: &Path) -> Result<Instance, String> {
-    let nanos = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    let dir = dir.join(format!("{nanos}"));
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_err(|e| format!("no free port: {e}"))?
-        .port();
-    let address = format!("127.0.0.1:{port}");
-    let log = dir.join("spin.log");
-    let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-    let mut command = Command::new(&config.spin);
-    command
-        .args(["up", "--from", &desired.image, "--listen", &address])
-        .arg("--state-dir")
-        .arg(dir.join("state"))
-        .arg("--cache-dir")
-        .arg(config.state.join("oci-cache"))
-        .arg("--cache")
-        .arg(compile_cache(&config.state)?);
-    if config.insecure_registry {
-        command.arg("--insecure");
-    }
-    if let Some(runtime_config) = &desired.runtime_config {
-        let file = dir.join("runtime-config.toml");
-        std::fs::write(&file, runtime_config).map_err(|e| e.to_string())?;
-        command.arg("--runtime-config-file").arg(file);
-    }
-    for component in &desired.components {
-        command.args(["--component-id", component]);
-    }
-    let child = command
-        .envs(&desired.env)
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().map_err(|e| e.to_string())?)
-        .stderr(out)
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", config.spin.display()))?;
-    Ok(Instance {
-        child,
-        address,
-        desired: desired.clone(),
-        log,
-        ready: false,
-    })
-}
-
-/// Wasmtime's cache of compiled components, shared by every process: a node's shim compiles
-/// an artifact once, not once per pod.
-fn compile_cache(state: &Path) -> Result<PathBuf, String> {
-    let path = state.join("wasmtime-cache.toml");
-    if !path.exists() {
-        let text = format!("[cache]\ndirectory = {:?}\n", state.join("compiled"));
-        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(path)
-}
-
-/// Why the process is gone, if it is: its exit and the last line it printed.
-fn exited(instance: &mut Instance) -> Option<String> {
-    let status = instance.child.try_wait().ok()??;
-    let log = std::fs::read_to_string(&instance.log).unwrap_or_default();
-    let last = log
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("");
-    Some(format!("spin exited ({status}): {}", last.trim()))
-}
-
-/// Stops `spin up` and the trigger process it runs (children first: once the parent is gone
-/// they belong to init). They stay in the stand-in's process group, so stopping the group
-/// from outside stops them all too.
-fn stop(mut instance: Instance) {
-    let _ = Command::new("pkill")
-        .args(["-KILL", "-P", &instance.child.id().to_string()])
-        .status();
-    let _ = instance.child.kill();
-    let _ = instance.child.wait();
-}
-
-/// The readiness check: HTTP 2xx on the readiness path, or an open port without one.
-fn ready(instance: &Instance) -> bool {
-    let Ok(mut stream) = TcpStream::connect(&instance.address) else {
-        return false;
-    };
-    let Some(path) = &instance.desired.readiness_path else {
-        return true;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-    let request = format!("GET {path} HTTP/1.0\r\nHost: {}\r\n\r\n", instance.address);
-    if stream.write_all(request.as_bytes()).is_err() {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && head[9] == b'2'
-}
-
-/// ConfigMaps and Secrets of one namespace, each read once per pass.
-struct KubectlLookup<'a> {
-    kubeconfig: &'a Path,
-    namespace: &'a str,
-    read: RefCell<BTreeMap<(String, String), Result<Value, String>>>,
-}
-
-impl<'a> KubectlLookup<'a> {
-    fn new(kubeconfig: &'a Path, namespace: &'a str) -> Self {
-        KubectlLookup {
-            kubeconfig,
-            namespace,
-            read: RefCell::default(),
-        }
-    }
-
-    fn key(&self, kind: &str, name: &str, key: &str) -> Result<String, String> {
-        let object = self
-            .read
-            .borrow_mut()
-            .entry((kind.to_owned(), name.to_owned()))
-            .or_insert_with(|| {
-                kubectl_json(self.kubeconfig, &["-n", self.namespace, "get", kind, name])
-            })
-            .clone()
-            .map_err(|_| format!("{kind} {}/{name} not found", self.namespace))?;
-        object["data"][key]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("{kind} {}/{name} has no key {key}", self.namespace))
-    }
-}
-
-impl Lookup for KubectlLookup<'_> {
-    fn config_map(&self, name: &str, key: &str) -> Result<String, String> {
-        self.key("configmap", name, key)
-    }
-
-    fn secret(&self, name: &str, key: &str) -> Result<String, String> {
-        let encoded = self.key("secret", name, key)?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(encoded)
-            .map_err(|e| format!("secret {name}: {e}"))?;
-        String::from_utf8(bytes).map_err(|e| format!("secret {name}: {e}"))
-    }
-}
-
-fn kubectl(kubeconfig: &Path, args: &[&str]) -> Result<String, String> {
-    let output = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(kubeconfig)
-        .args(args)
-        .output()
-        .map_err(|e| format!("cannot run kubectl: {e}"))?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let why = stderr
-            .lines()
-            .rfind(|l| !l.contains("version difference"))
-            .unwrap_or("");
-        return Err(format!("kubectl {}: {why}", args.join(" ")));
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-fn kubectl_json(kubeconfig: &Path, args: &[&str]) -> Result<Value, String> {
-    let mut args = args.to_vec();
-    args.extend(["-o", "json"]);
-    let text = kubectl(kubeconfig, &args)?;
-    serde_json::from_str(&text).map_err(|e| format!("kubectl's JSON: {e}"))
 }
 
 fn text(record: &Value, key: &str) -> String {

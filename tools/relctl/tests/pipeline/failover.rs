@@ -213,7 +213,8 @@ fn report(member: &str, down: bool) {
 }
 
 /// One failover scene: the production policy with the shortened clock, the status stand-in,
-/// and, when it ends, the policy as the repository has it and every status ready.
+/// production on 4 + 2 to start from, and, when it ends, the policy as the repository has it
+/// and every status ready.
 struct Scene {
     stand_in: StatusStandIn,
 }
@@ -249,9 +250,15 @@ impl Scene {
                 &patch.to_string(),
             ],
         );
-        Scene {
+        let scene = Scene {
             stand_in: StatusStandIn::start(),
-        }
+        };
+        scene.until(
+            "production on 4 + 2",
+            |_| Ok(()),
+            |s| s.is(&[("prod-east", 4), ("prod-west", 2)]),
+        );
+        scene
     }
 
     /// Polls until DONE holds, checking KEEPS on every snapshot on the way; the last snapshot.
@@ -339,11 +346,6 @@ fn something_serves(s: &Snapshot) -> Result<(), String> {
 fn one_cluster_down_moves_its_replicas_and_they_come_back() {
     let _only = exclusive();
     let scene = Scene::start();
-    scene.until(
-        "production on 4 + 2",
-        |_| Ok(()),
-        |s| s.is(&[("prod-east", 4), ("prod-west", 2)]),
-    );
 
     scene.stand_in.set_down(&["prod-west"]);
     // prod-west's copy is kept until prod-east runs everything.
@@ -372,11 +374,6 @@ fn one_cluster_down_moves_its_replicas_and_they_come_back() {
 fn both_clusters_down_production_stays_on_both() {
     let _only = exclusive();
     let scene = Scene::start();
-    scene.until(
-        "production on 4 + 2",
-        |_| Ok(()),
-        |s| s.is(&[("prod-east", 4), ("prod-west", 2)]),
-    );
 
     scene.stand_in.set_down(&MEMBERS);
     let stays = |s: &Snapshot| {

@@ -8,6 +8,7 @@
 //! v0.24.0 runs them; [`standin`] keeps the processes in line with the members; [`service`]
 //! gives each SpinApp the stable address its Service would.
 
+mod config;
 pub mod desired;
 mod kube;
 mod process;

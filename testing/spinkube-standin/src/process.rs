@@ -1,8 +1,8 @@
 //! The Spin processes: one `spin up --from IMAGE` per SpinApp per cluster, as the shim runs the
 //! artifact in a pod, and the readiness check the kubelet would run against it.
 
+use crate::config::Config;
 use crate::desired::Desired;
-use crate::standin::Config;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

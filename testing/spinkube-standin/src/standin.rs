@@ -17,6 +17,7 @@
 //! else 0; `Available` says whether any version serves; `Progressing` is False, with the new
 //! process's last words, while a change cannot become ready.
 
+pub use crate::config::Config;
 use crate::desired::{self, Desired, NotYet, Services};
 use crate::kube::{KubectlLookup, kubectl, kubectl_json};
 use crate::process::{Instance, exited, ready, start, stop};
@@ -28,17 +29,6 @@ use std::time::{Duration, Instant};
 
 /// A crashed process is started again after this long.
 const BACKOFF: Duration = Duration::from_secs(10);
-
-pub struct Config {
-    /// One kubeconfig per member, named after it.
-    pub kubeconfigs: PathBuf,
-    pub members: Vec<String>,
-    pub spin: PathBuf,
-    /// Logs, runtime configs, Spin state and `endpoints.json`.
-    pub state: PathBuf,
-    /// Pull over plain HTTP (a loopback registry).
-    pub insecure_registry: bool,
-}
 
 /// (member, namespace, name).
 type Key = (String, String, String);
@@ -75,6 +65,25 @@ impl StandIn {
             }
         }
         self.write_endpoints();
+    }
+
+    /// The Service address of NAMESPACE/NAME on MEMBER, once the stand-in has seen it.
+    pub fn service(&self, member: &str, namespace: &str, name: &str) -> Option<String> {
+        let key = (member.to_owned(), namespace.to_owned(), name.to_owned());
+        let service = self.apps.get(&key)?.service.as_ref()?;
+        Some(format!("http://{}", service.address))
+    }
+
+    /// Stops every process and closes every Service.
+    pub fn stop(&mut self) {
+        for (_, mut app) in std::mem::take(&mut self.apps) {
+            for instance in [app.serving.take(), app.starting.take()]
+                .into_iter()
+                .flatten()
+            {
+                stop(instance);
+            }
+        }
     }
 
     fn kubeconfig(&self, member: &str) -> PathBuf {

@@ -10,7 +10,7 @@
 //! the new one cannot be pulled or never gets ready, and stop what is deleted. One test, in
 //! phases, because each phase starts from the world the one before left.
 
-use host_harness::{free_port, repo, scratch_dir, spin_bin};
+use host_harness::{Redis, free_port, push_checkout, repo, scratch_dir, spin_bin};
 use native_db::testing::TestDb;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -85,43 +85,6 @@ fn get(url: &str) -> Result<(u16, String), String> {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').ok_or("no answer")?;
     Ok((code.parse().unwrap_or(0), body.to_owned()))
-}
-
-/// The Redis every cluster's read model shares, on loopback, stopped when dropped.
-struct Redis {
-    child: Child,
-    url: String,
-}
-
-impl Redis {
-    fn start() -> Self {
-        let port = free_port();
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-            ])
-            .args(["--appendonly", "no", "--requirepass", "read-model"])
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("redis-server (make test installs it)");
-        host_harness::wait_for_listener(&format!("127.0.0.1:{port}"), WAIT).unwrap();
-        Redis {
-            child,
-            url: format!("redis://:read-model@127.0.0.1:{port}"),
-        }
-    }
-}
-
-impl Drop for Redis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// The stand-in for prod-east and prod-west, in a process group of its own with its Spins.
@@ -210,30 +173,6 @@ impl Drop for Restore {
     }
 }
 
-/// Pushes the app as the pipeline does, returning `registry/automatizacion@digest`.
-fn push() -> String {
-    let registry = std::env::var("TEST_REGISTRY")
-        .expect("TEST_REGISTRY: run through scripts/with-registry.sh (make test does)");
-    let repository = format!("{registry}/automatizacion");
-    let out = Command::new(spin_bin())
-        .args(["registry", "push", "--insecure", "--from"])
-        .arg(repo().join("spin.toml"))
-        .arg(format!("{repository}:standin"))
-        .output()
-        .unwrap();
-    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{printed}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let digest = printed
-        .split_whitespace()
-        .find(|w| w.starts_with("sha256:"))
-        .unwrap();
-    format!("{repository}@{digest}")
-}
-
 /// `scripts/make-secrets.sh` with DB_URL and KV_URL, applied to the control plane.
 fn apply_secrets(db_url: &str, kv_url: &str) {
     let out = Command::new(repo().join("scripts/make-secrets.sh"))
@@ -312,7 +251,9 @@ fn the_standin_serves_each_cluster_what_karmada_placed_there() {
     let db_url = db.db_url().unwrap().to_owned();
     let (outbound, _) = pg_authority(&db_url);
     let redis = Redis::start();
-    let image = push();
+    let registry = std::env::var("TEST_REGISTRY")
+        .expect("TEST_REGISTRY: run through scripts/with-registry.sh (make test does)");
+    let image = push_checkout(&registry, "standin");
     apply_secrets(&db_url, &redis.url);
     let patch = json!({"data": {"db_outbound_host": outbound}}).to_string();
     let args = [
@@ -357,8 +298,8 @@ fn the_standin_serves_each_cluster_what_karmada_placed_there() {
     let serving = standin.endpoint("prod-east", BACKEND).unwrap();
 
     // A digest that cannot be pulled: the old one serves on, and the status says why.
-    let registry = image.split('@').next().unwrap();
-    let unpullable = format!("{registry}@sha256:{}", "0".repeat(64));
+    let repository = image.split('@').next().unwrap();
+    let unpullable = format!("{repository}@sha256:{}", "0".repeat(64));
     set_image(BACKEND, &unpullable);
     eventually("the unpullable digest is reported", || {
         let (status, message) = condition("prod-east", BACKEND, "Progressing")?;

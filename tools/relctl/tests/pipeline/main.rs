@@ -9,7 +9,9 @@
 //! 2.0 resume call moves on; a **stand-in for Rundeck** runs the jobs' real scripts as named
 //! users under the real ACL; a **stand-in for SpinKube** runs the pushed artifact with real
 //! Spin for each cluster's smoke check, and a **stand-in for SpinKube's status reporting**
-//! gives Karmada's failover the statuses the operator would write (`failover`).
+//! gives Karmada's failover the statuses the operator would write (`failover`). In `spinkube`,
+//! the **SpinKube stand-in** (`testing/spinkube-standin`) runs production itself, so a release
+//! that cannot be pulled fails and is rolled back while the previous one serves.
 //!
 //! The build and push run once (`build::built`); each scenario then runs the whole flow from a
 //! fresh ledger that already holds the release as that build recorded it, so its
@@ -24,6 +26,7 @@ mod failures;
 mod kestra;
 mod rollback;
 mod scenarios;
+mod spinkube;
 
 use host_harness::spin_bin;
 use serde_json::Value;

@@ -1,0 +1,71 @@
+//! What the clusters' apps need besides Spin, for tests that run them (the SpinKube stand-in's):
+//! the read model's Redis on loopback, and this checkout's build pushed to the test registry.
+
+use crate::client::wait_for_listener;
+use crate::fixtures::{free_port, repo};
+use crate::runtime::spin_bin;
+use std::process::{Child, Command, Stdio};
+
+/// A Redis with a password on a free loopback port, stopped when dropped.
+pub struct Redis {
+    child: Child,
+    /// `redis://:PASSWORD@127.0.0.1:PORT`, as `kv_url` names it.
+    pub url: String,
+}
+
+impl Redis {
+    /// # Panics
+    /// When `redis-server` is missing (`make tools` installs it) or does not listen.
+    pub fn start() -> Self {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+            ])
+            .args(["--appendonly", "no", "--requirepass", "read-model"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (make tools installs it)");
+        let address = format!("127.0.0.1:{port}");
+        wait_for_listener(&address, std::time::Duration::from_secs(60)).unwrap();
+        Redis {
+            child,
+            url: format!("redis://:read-model@{address}"),
+        }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Pushes this checkout's build (`spin.toml`, as `make build` left it) to REGISTRY as
+/// `automatizacion:TAG`; returns `REGISTRY/automatizacion@DIGEST`.
+pub fn push_checkout(registry: &str, tag: &str) -> String {
+    let repository = format!("{registry}/automatizacion");
+    let out = Command::new(spin_bin())
+        .args(["registry", "push", "--insecure", "--from"])
+        .arg(repo().join("spin.toml"))
+        .arg(format!("{repository}:{tag}"))
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{printed}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let digest = printed
+        .split_whitespace()
+        .find(|w| w.starts_with("sha256:"))
+        .expect("spin registry push prints the digest");
+    format!("{repository}@{digest}")
+}

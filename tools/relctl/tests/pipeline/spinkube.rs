@@ -1,0 +1,313 @@
+//! The production rollout against clusters that run what they are given: the **SpinKube
+//! stand-in** (`testing/spinkube-standin`, here in-process) runs every production SpinApp that
+//! Karmada placed with real Spin, pulled from the real registry, on one PostgreSQL ledger and
+//! one Redis. The flow's own `deploy_production` command, read from the flow file and run with
+//! the environment its task declares, first rolls out this checkout's build (version 0.1.0,
+//! what it reports), then a release whose pushed digest cannot be pulled: relctl waits, records
+//! `failed`, puts 0.1.0 back by its digest and records `rolled_back`, and 0.1.0 answers on both
+//! clusters from the first request to the last.
+
+use super::{control_plane, exclusive, registry, restore_workloads, succeeded};
+use host_harness::{HostBuilder, Redis, push_checkout, release_body, repo, scratch_dir, token};
+use native_db::testing::TestDb;
+use serde_json::json;
+use spinkube_standin::standin::{Config, StandIn};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const SERVING: &str = "0.1.0";
+const BROKEN: &str = "0.2.0";
+const MEMBERS: [&str; 2] = ["prod-east", "prod-west"];
+
+/// The stand-in, stepping once a second on a thread of its own until dropped.
+struct Clusters {
+    standin: Arc<Mutex<StandIn>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Clusters {
+    fn start() -> Self {
+        let config = Config {
+            kubeconfigs: control_plane(),
+            members: MEMBERS.map(str::to_owned).to_vec(),
+            spin: host_harness::spin_bin().to_owned(),
+            state: scratch_dir("pipeline-spinkube"),
+            insecure_registry: true,
+        };
+        let standin = Arc::new(Mutex::new(StandIn::new(config)));
+        let stop: Arc<AtomicBool> = Arc::default();
+        let (s, halt) = (standin.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !halt.load(Ordering::SeqCst) {
+                s.lock().unwrap().step();
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        Clusters {
+            standin,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The console-facing Service of the backend on MEMBER: what the flow's smoke URLs name.
+    fn backend(&self, member: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found = self.standin.lock().unwrap().service(
+                member,
+                "automatizacion",
+                "automatizacion-backend",
+            );
+            if let Some(url) = found {
+                return url;
+            }
+            assert!(Instant::now() < deadline, "no backend Service on {member}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Clusters {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.standin.lock().unwrap().stop();
+    }
+}
+
+/// The control plane as the suite shares it, whatever the test did: the repository's
+/// workloads and Secret, every status ready.
+struct Restore(serde_json::Value);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        restore_workloads();
+        kubectl_in(&["apply", "-f", "-"], Some(&self.0.to_string()));
+        let _ = Command::new(repo().join("local-dev/control-plane.sh"))
+            .arg("report-ready")
+            .status();
+    }
+}
+
+fn kubectl_in(args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(control_plane().join("karmada"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        let mut input = input;
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    succeeded(child.wait_with_output().unwrap())
+}
+
+/// A copy of k8s/ and karmada/ whose database host is the test's PostgreSQL (what a platform
+/// team's own copy says), as the flow's `clone_release` leaves its working directory.
+fn checkout(pg_authority: &str) -> std::path::PathBuf {
+    let root = scratch_dir("pipeline-spinkube-checkout");
+    for tree in ["k8s", "karmada"] {
+        let status = Command::new("cp")
+            .arg("-r")
+            .arg(repo().join(tree))
+            .arg(&root)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    let config = root.join("k8s/base/config.yaml");
+    let text = std::fs::read_to_string(&config).unwrap();
+    let host = "postgres://automatizacion-db.automatizacion.svc.cluster.local:5432";
+    assert!(text.contains(host));
+    std::fs::write(
+        &config,
+        text.replace(host, &format!("postgres://{pg_authority}")),
+    )
+    .unwrap();
+    root
+}
+
+/// The flow's `deploy_production` command, run as its task runs it.
+fn deploy_production(env: &[(&str, String)], root: &std::path::Path) -> std::process::Output {
+    let flow: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("kestra/flows/automatizacion.release.yml")).unwrap(),
+    )
+    .unwrap();
+    let task =
+        find_task(&flow["tasks"], "deploy_production").expect("the flow has deploy_production");
+    let command = task["commands"][0].as_str().unwrap().to_owned();
+    assert!(command.starts_with("relctl deploy"), "{command}");
+    Command::new("bash")
+        .args(["-c", &command])
+        .current_dir(root)
+        .env("PATH", super::path_with_tools())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_release_that_cannot_be_pulled_is_rolled_back_while_the_previous_one_serves() {
+    let _only = exclusive();
+    let mut secret = super::kubectl(
+        "karmada-apiserver",
+        &[
+            "-n",
+            "automatizacion",
+            "get",
+            "secret",
+            "automatizacion-secrets",
+        ],
+    );
+    for field in [
+        "resourceVersion",
+        "uid",
+        "creationTimestamp",
+        "managedFields",
+    ] {
+        secret["metadata"].as_object_mut().unwrap().remove(field);
+    }
+    let _restore = Restore(secret);
+
+    let db = TestDb::postgres();
+    let db_url = db.db_url().unwrap().to_owned();
+    let pg_authority = db_url.split('@').nth(1).unwrap().split('/').next().unwrap();
+    let redis = Redis::start();
+    let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
+        .env("DB_URL", &db_url)
+        .env("KV_URL", &redis.url)
+        .output()
+        .unwrap();
+    kubectl_in(&["apply", "-f", "-"], Some(&succeeded(secrets)));
+    let root = checkout(pg_authority);
+    let image = push_checkout(&registry(), "pipeline-spinkube");
+    let (repository, digest) = image.split_once('@').unwrap();
+
+    let ledger = HostBuilder::new("pipeline-spinkube-ledger").start();
+    let kestra = token("kestra", &["deployer"]);
+    let release = |version: &str, digest: &str| {
+        let mut body = release_body(version);
+        body["artifact"] = format!("{repository}:{version}").into();
+        body["digest"] = digest.into();
+        let created = ledger.post_json("/api/releases", &kestra, &body);
+        assert_eq!(created.status, 201, "{}", created.body);
+        let event = json!({"cluster": "staging", "status": "succeeded"});
+        let path = format!("/api/releases/{version}/deployments");
+        assert_eq!(ledger.post_json(&path, &kestra, &event).status, 201);
+        let path = format!("/api/releases/{version}/approval");
+        assert_eq!(ledger.post_empty(&path, &kestra).status, 201);
+        ledger.decide(version, "approve", "ship it");
+    };
+
+    let clusters = Clusters::start();
+    let env = |version: &str, digest: &str, timeout: u64| {
+        vec![
+            ("VERSION", version.to_owned()),
+            ("DIGEST", digest.to_owned()),
+            ("REPOSITORY", repository.to_owned()),
+            ("PROD_EAST_URL", clusters.backend("prod-east")),
+            ("PROD_WEST_URL", clusters.backend("prod-west")),
+            ("DEPLOY_TIMEOUT", timeout.to_string()),
+            (
+                "EXECUTION_URL",
+                "https://kestra.example/executions/1".to_owned(),
+            ),
+            (
+                "KARMADA_KUBECONFIG",
+                control_plane().join("karmada").display().to_string(),
+            ),
+            ("LEDGER_URL", ledger.base.clone()),
+            ("LEDGER_TOKEN", kestra.clone()),
+        ]
+    };
+
+    release(SERVING, digest);
+    // Time for Spin to pull and start the first release; the broken one never starts, so its
+    // smoke check gives up after 20 s, as the flow's deploy_timeout would after its own.
+    succeeded(deploy_production(&env(SERVING, digest, 180), &root));
+    let urls = MEMBERS.map(|m| clusters.backend(m));
+
+    // 0.1.0 must answer on both clusters for as long as the broken release is rolled out.
+    let watching = Arc::new(AtomicBool::new(true));
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let watcher = {
+        let (watching, answers, urls) = (watching.clone(), answers.clone(), urls.clone());
+        std::thread::spawn(move || {
+            while watching.load(Ordering::SeqCst) {
+                for url in &urls {
+                    let seen = version_at(url);
+                    answers.lock().unwrap().push((url.clone(), seen));
+                }
+                std::thread::sleep(Duration::from_millis(250));
+            }
+        })
+    };
+    let unpullable = format!("sha256:{}", "0".repeat(64));
+    release(BROKEN, &unpullable);
+    let failed = deploy_production(&env(BROKEN, &unpullable, 20), &root);
+    watching.store(false, Ordering::SeqCst);
+    watcher.join().unwrap();
+
+    let reason = String::from_utf8_lossy(&failed.stderr).into_owned();
+    assert_eq!(failed.status.code(), Some(1), "{reason}");
+    assert!(
+        reason.contains(&format!("{SERVING} was put back")),
+        "{reason}"
+    );
+    let answers = answers.lock().unwrap();
+    assert!(!answers.is_empty());
+    for (url, seen) in answers.iter() {
+        assert_eq!(seen.as_deref(), Some(SERVING), "{url} during the rollout");
+    }
+    let events = ledger.get(&format!("/api/releases/{BROKEN}")).json()["deployments"].clone();
+    for member in MEMBERS {
+        let statuses: Vec<&str> = events
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["cluster"] == member)
+            .map(|e| e["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, ["started", "failed", "rolled_back"], "{member}");
+    }
+    for member in MEMBERS {
+        for image in super::images_on(member, "automatizacion") {
+            assert_eq!(image, format!("{repository}@{digest}"), "{member} put back");
+        }
+    }
+    drop(redis);
+}
+
+/// The task ID among TASKS, or among the tasks of any task that holds tasks.
+fn find_task<'a>(tasks: &'a serde_yaml::Value, id: &str) -> Option<&'a serde_yaml::Value> {
+    tasks.as_sequence()?.iter().find_map(|task| {
+        if task["id"] == id {
+            Some(task)
+        } else {
+            find_task(&task["tasks"], id)
+        }
+    })
+}
+
+/// The version `/api/info` reports at URL, if it answers.
+fn version_at(url: &str) -> Option<String> {
+    let out = Command::new("curl")
+        .args(["-fsS", "--max-time", "5", &format!("{url}/api/info")])
+        .output()
+        .ok()?;
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    info["version"].as_str().map(str::to_owned)
+}

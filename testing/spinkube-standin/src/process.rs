@@ -28,6 +28,8 @@ pub fn start(desired: &Desired, config: &Config, dir: &Path) -> Result<Instance,
         .map_err(|e| format!("no free port: {e}"))?
         .port();
     let address = format!("127.0.0.1:{port}");
+    // What this directory's process runs, for whoever reads its log.
+    std::fs::write(dir.join("image"), &desired.image).map_err(|e| e.to_string())?;
     let log = dir.join("spin.log");
     let out = std::fs::File::create(&log).map_err(|e| e.to_string())?;
     let mut command = Command::new(&config.spin);

@@ -3,9 +3,10 @@
 //! Karmada placed with real Spin, pulled from the real registry, on one PostgreSQL ledger and
 //! one Redis. The flow's own `deploy_production` command, read from the flow file and run with
 //! the environment its task declares, first rolls out this checkout's build (version 0.1.0,
-//! what it reports), then a release whose pushed digest cannot be pulled: relctl waits, records
-//! `failed`, puts 0.1.0 back by its digest and records `rolled_back`, and 0.1.0 answers on both
-//! clusters from the first request to the last.
+//! what it reports), then a release that cannot run: a pushed digest that cannot be pulled, or
+//! the real 1.4.0 on clusters whose `db_url` Secret is wrong, so that it starts and never gets
+//! ready. Each time relctl waits, records `failed`, puts 0.1.0 back by its digest and records
+//! `rolled_back`, and 0.1.0 answers on both clusters from the first request to the last.
 
 use super::{control_plane, exclusive, registry, restore_workloads, succeeded};
 use host_harness::{HostBuilder, Redis, push_checkout, release_body, repo, scratch_dir, token};
@@ -24,17 +25,19 @@ const MEMBERS: [&str; 2] = ["prod-east", "prod-west"];
 /// The stand-in, stepping once a second on a thread of its own until dropped.
 struct Clusters {
     standin: Arc<Mutex<StandIn>>,
+    state: std::path::PathBuf,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Clusters {
     fn start() -> Self {
+        let state = scratch_dir("pipeline-spinkube");
         let config = Config {
             kubeconfigs: control_plane(),
             members: MEMBERS.map(str::to_owned).to_vec(),
             spin: host_harness::spin_bin().to_owned(),
-            state: scratch_dir("pipeline-spinkube"),
+            state: state.clone(),
             insecure_registry: true,
         };
         let standin = Arc::new(Mutex::new(StandIn::new(config)));
@@ -48,9 +51,15 @@ impl Clusters {
         });
         Clusters {
             standin,
+            state,
             stop,
             thread: Some(thread),
         }
+    }
+
+    /// Where the stand-in keeps each process's directory and log.
+    fn state(&self) -> &std::path::Path {
+        &self.state
     }
 
     /// The console-facing Service of the backend on MEMBER: what the flow's smoke URLs name.
@@ -159,67 +168,102 @@ fn deploy_production(env: &[(&str, String)], root: &std::path::Path) -> std::pro
         .unwrap()
 }
 
-#[test]
-fn a_release_that_cannot_be_pulled_is_rolled_back_while_the_previous_one_serves() {
-    let _only = exclusive();
-    let mut secret = super::kubectl(
-        "karmada-apiserver",
-        &[
-            "-n",
-            "automatizacion",
-            "get",
-            "secret",
-            "automatizacion-secrets",
-        ],
-    );
-    for field in [
-        "resourceVersion",
-        "uid",
-        "creationTimestamp",
-        "managedFields",
-    ] {
-        secret["metadata"].as_object_mut().unwrap().remove(field);
+/// Production served by 0.1.0 through the stand-in, rolled out by the flow's command, with
+/// the ledger that recorded it; and the control plane put back when dropped.
+struct World {
+    clusters: Clusters,
+    ledger: host_harness::Host,
+    kestra: String,
+    root: std::path::PathBuf,
+    repository: String,
+    digest: String,
+    db_url: String,
+    redis: Redis,
+    _db: TestDb,
+    _restore: Restore,
+}
+
+impl World {
+    fn serving_previous(label: &str) -> Self {
+        let mut secret = super::kubectl(
+            "karmada-apiserver",
+            &[
+                "-n",
+                "automatizacion",
+                "get",
+                "secret",
+                "automatizacion-secrets",
+            ],
+        );
+        for field in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "managedFields",
+        ] {
+            secret["metadata"].as_object_mut().unwrap().remove(field);
+        }
+        let restore = Restore(secret);
+        let db = TestDb::postgres();
+        let db_url = db.db_url().unwrap().to_owned();
+        let redis = Redis::start();
+        let pg_authority = db_url.split('@').nth(1).unwrap().split('/').next().unwrap();
+        let root = checkout(pg_authority);
+        let image = push_checkout(&registry(), label);
+        let (repository, digest) = image.split_once('@').unwrap();
+        let world = World {
+            clusters: Clusters::start(),
+            ledger: HostBuilder::new(label).start(),
+            kestra: token("kestra", &["deployer"]),
+            root,
+            repository: repository.to_owned(),
+            digest: digest.to_owned(),
+            db_url: db_url.clone(),
+            redis,
+            _db: db,
+            _restore: restore,
+        };
+        world.apply_secrets(&db_url);
+        world.approved(SERVING, digest);
+        // Time for Spin to pull and start the first release.
+        succeeded(world.deploy(SERVING, digest, 180));
+        world
     }
-    let _restore = Restore(secret);
 
-    let db = TestDb::postgres();
-    let db_url = db.db_url().unwrap().to_owned();
-    let pg_authority = db_url.split('@').nth(1).unwrap().split('/').next().unwrap();
-    let redis = Redis::start();
-    let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
-        .env("DB_URL", &db_url)
-        .env("KV_URL", &redis.url)
-        .output()
-        .unwrap();
-    kubectl_in(&["apply", "-f", "-"], Some(&succeeded(secrets)));
-    let root = checkout(pg_authority);
-    let image = push_checkout(&registry(), "pipeline-spinkube");
-    let (repository, digest) = image.split_once('@').unwrap();
+    /// `scripts/make-secrets.sh` for production, with DB_URL and the Redis, on the control plane.
+    fn apply_secrets(&self, db_url: &str) {
+        let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
+            .env("DB_URL", db_url)
+            .env("KV_URL", &self.redis.url)
+            .output()
+            .unwrap();
+        kubectl_in(&["apply", "-f", "-"], Some(&succeeded(secrets)));
+    }
 
-    let ledger = HostBuilder::new("pipeline-spinkube-ledger").start();
-    let kestra = token("kestra", &["deployer"]);
-    let release = |version: &str, digest: &str| {
+    /// VERSION recorded with DIGEST, checked on staging, and approved for production.
+    fn approved(&self, version: &str, digest: &str) {
+        let ledger = &self.ledger;
         let mut body = release_body(version);
-        body["artifact"] = format!("{repository}:{version}").into();
+        body["artifact"] = format!("{}:{version}", self.repository).into();
         body["digest"] = digest.into();
-        let created = ledger.post_json("/api/releases", &kestra, &body);
+        let created = ledger.post_json("/api/releases", &self.kestra, &body);
         assert_eq!(created.status, 201, "{}", created.body);
         let event = json!({"cluster": "staging", "status": "succeeded"});
         let path = format!("/api/releases/{version}/deployments");
-        assert_eq!(ledger.post_json(&path, &kestra, &event).status, 201);
+        assert_eq!(ledger.post_json(&path, &self.kestra, &event).status, 201);
         let path = format!("/api/releases/{version}/approval");
-        assert_eq!(ledger.post_empty(&path, &kestra).status, 201);
+        assert_eq!(ledger.post_empty(&path, &self.kestra).status, 201);
         ledger.decide(version, "approve", "ship it");
-    };
+    }
 
-    let clusters = Clusters::start();
-    let env = |version: &str, digest: &str, timeout: u64| {
-        vec![
+    /// The flow's `deploy_production` with the environment its task declares.
+    fn deploy(&self, version: &str, digest: &str, timeout: u64) -> std::process::Output {
+        let env = [
             ("VERSION", version.to_owned()),
             ("DIGEST", digest.to_owned()),
-            ("REPOSITORY", repository.to_owned()),
-            ("PROD_EAST_URL", clusters.backend("prod-east")),
-            ("PROD_WEST_URL", clusters.backend("prod-west")),
+            ("REPOSITORY", self.repository.clone()),
+            ("PROD_EAST_URL", self.clusters.backend("prod-east")),
+            ("PROD_WEST_URL", self.clusters.backend("prod-west")),
             ("DEPLOY_TIMEOUT", timeout.to_string()),
             (
                 "EXECUTION_URL",
@@ -229,66 +273,108 @@ fn a_release_that_cannot_be_pulled_is_rolled_back_while_the_previous_one_serves(
                 "KARMADA_KUBECONFIG",
                 control_plane().join("karmada").display().to_string(),
             ),
-            ("LEDGER_URL", ledger.base.clone()),
-            ("LEDGER_TOKEN", kestra.clone()),
-        ]
-    };
+            ("LEDGER_URL", self.ledger.base.clone()),
+            ("LEDGER_TOKEN", self.kestra.clone()),
+        ];
+        deploy_production(&env, &self.root)
+    }
 
-    release(SERVING, digest);
-    // Time for Spin to pull and start the first release; the broken one never starts, so its
-    // smoke check gives up after 20 s, as the flow's deploy_timeout would after its own.
-    succeeded(deploy_production(&env(SERVING, digest, 180), &root));
-    let urls = MEMBERS.map(|m| clusters.backend(m));
-
-    // 0.1.0 must answer on both clusters for as long as the broken release is rolled out.
-    let watching = Arc::new(AtomicBool::new(true));
-    let answers = Arc::new(Mutex::new(Vec::new()));
-    let watcher = {
-        let (watching, answers, urls) = (watching.clone(), answers.clone(), urls.clone());
-        std::thread::spawn(move || {
-            while watching.load(Ordering::SeqCst) {
-                for url in &urls {
-                    let seen = version_at(url);
-                    answers.lock().unwrap().push((url.clone(), seen));
+    /// Deploys VERSION (DIGEST), which must fail, while watching what both clusters serve;
+    /// then checks that 0.1.0 answered throughout and the ledger tells the whole story.
+    fn fails_while_previous_serves(&self, version: &str, digest: &str) {
+        let urls = MEMBERS.map(|m| self.clusters.backend(m));
+        let watching = Arc::new(AtomicBool::new(true));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let watcher = {
+            let (watching, answers, urls) = (watching.clone(), answers.clone(), urls.clone());
+            std::thread::spawn(move || {
+                while watching.load(Ordering::SeqCst) {
+                    for url in &urls {
+                        let seen = version_at(url);
+                        answers.lock().unwrap().push((url.clone(), seen));
+                    }
+                    std::thread::sleep(Duration::from_millis(250));
                 }
-                std::thread::sleep(Duration::from_millis(250));
-            }
-        })
-    };
-    let unpullable = format!("sha256:{}", "0".repeat(64));
-    release(BROKEN, &unpullable);
-    let failed = deploy_production(&env(BROKEN, &unpullable, 20), &root);
-    watching.store(false, Ordering::SeqCst);
-    watcher.join().unwrap();
+            })
+        };
+        // It never becomes ready, so its smoke check gives up after 20 s, as the flow's
+        // deploy_timeout would after its own.
+        let failed = self.deploy(version, digest, 20);
+        watching.store(false, Ordering::SeqCst);
+        watcher.join().unwrap();
 
-    let reason = String::from_utf8_lossy(&failed.stderr).into_owned();
-    assert_eq!(failed.status.code(), Some(1), "{reason}");
-    assert!(
-        reason.contains(&format!("{SERVING} was put back")),
-        "{reason}"
-    );
-    let answers = answers.lock().unwrap();
-    assert!(!answers.is_empty());
-    for (url, seen) in answers.iter() {
-        assert_eq!(seen.as_deref(), Some(SERVING), "{url} during the rollout");
-    }
-    let events = ledger.get(&format!("/api/releases/{BROKEN}")).json()["deployments"].clone();
-    for member in MEMBERS {
-        let statuses: Vec<&str> = events
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|e| e["cluster"] == member)
-            .map(|e| e["status"].as_str().unwrap())
-            .collect();
-        assert_eq!(statuses, ["started", "failed", "rolled_back"], "{member}");
-    }
-    for member in MEMBERS {
-        for image in super::images_on(member, "automatizacion") {
-            assert_eq!(image, format!("{repository}@{digest}"), "{member} put back");
+        let reason = String::from_utf8_lossy(&failed.stderr).into_owned();
+        assert_eq!(failed.status.code(), Some(1), "{reason}");
+        assert!(
+            reason.contains(&format!("{SERVING} was put back")),
+            "{reason}"
+        );
+        let answers = answers.lock().unwrap();
+        assert!(!answers.is_empty());
+        for (url, seen) in answers.iter() {
+            assert_eq!(seen.as_deref(), Some(SERVING), "{url} during the rollout");
+        }
+        let release = self.ledger.get(&format!("/api/releases/{version}")).json();
+        for member in MEMBERS {
+            let statuses: Vec<&str> = release["deployments"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|e| e["cluster"] == member)
+                .map(|e| e["status"].as_str().unwrap())
+                .collect();
+            assert_eq!(statuses, ["started", "failed", "rolled_back"], "{member}");
+            for image in super::images_on(member, "automatizacion") {
+                assert_eq!(
+                    image,
+                    format!("{}@{}", self.repository, self.digest),
+                    "{member}"
+                );
+            }
         }
     }
-    drop(redis);
+}
+
+#[test]
+fn a_release_that_cannot_be_pulled_is_rolled_back_while_the_previous_one_serves() {
+    let _only = exclusive();
+    let world = World::serving_previous("pipeline-spinkube-unpullable");
+    let unpullable = format!("sha256:{}", "0".repeat(64));
+    world.approved(BROKEN, &unpullable);
+    world.fails_while_previous_serves(BROKEN, &unpullable);
+}
+
+#[test]
+fn a_release_that_starts_but_is_never_ready_is_rolled_back_while_the_previous_one_serves() {
+    let _only = exclusive();
+    let world = World::serving_previous("pipeline-spinkube-not-ready");
+    // The cluster's Secret now names a database the app may not reach: what was ready keeps
+    // serving, and every new process starts and fails its readiness check.
+    let (_, authority) = world.db_url.split_once('@').unwrap();
+    let host = authority.split('/').next().unwrap();
+    let wrong = world
+        .db_url
+        .replace(host, &format!("127.0.0.1:{}", host_harness::free_port()));
+    world.apply_secrets(&wrong);
+    // The real 1.4.0 the flow built, which pulls and starts.
+    let built = super::build::built();
+    world.approved(super::VERSION, &built.digest);
+    world.fails_while_previous_serves(super::VERSION, &built.digest);
+    // It did start, and failed its readiness check.
+    let processes = world
+        .clusters
+        .state()
+        .join("prod-east/automatizacion/automatizacion-backend");
+    let started_and_unready = std::fs::read_dir(processes).unwrap().any(|dir| {
+        let dir = dir.unwrap().path();
+        let image = std::fs::read_to_string(dir.join("image")).unwrap_or_default();
+        let log = std::fs::read_to_string(dir.join("spin.log")).unwrap_or_default();
+        image.ends_with(&built.digest) && log.contains(r#""route":"/api/ready","status":503"#)
+    });
+    assert!(
+        started_and_unready,
+        "no 1.4.0 backend started and failed its readiness check"
+    );
 }
 
 /// The task ID among TASKS, or among the tasks of any task that holds tasks.

@@ -9,15 +9,19 @@
 //! - `spec.components` keeps only those components (the shim's `SPIN_COMPONENTS_TO_RETAIN`).
 //!
 //! A ConfigMap, Secret or key that is missing is an error, as it keeps the operator's pod from
-//! starting. A variable naming a SpinApp's Service on the same cluster
+//! starting; so is what the operator's admission webhook refuses (`spinapp_validating.go`): an
+//! executor that does not exist in the namespace, `replicas` with `enableAutoscaling`, or
+//! `replicas` below 1. The members here run no webhook, so the stand-in refuses instead. A variable naming a SpinApp's Service on the same cluster
 //! (`http://NAME.NAMESPACE.svc.cluster.local`) is given that Service's loopback address
 //! instead (`service`): the stand-in's cluster DNS.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Reads the KEY of the ConfigMap or Secret NAME in the app's namespace.
+/// Reads the KEY of the ConfigMap or Secret NAME in the app's namespace, and whether an
+/// executor of that name exists there.
 pub trait Lookup {
+    fn executor_exists(&self, name: &str) -> bool;
     fn config_map(&self, name: &str, key: &str) -> Result<String, String>;
     fn secret(&self, name: &str, key: &str) -> Result<String, String>;
 }
@@ -47,6 +51,7 @@ pub enum NotYet {
 
 pub fn resolve(app: &Value, lookup: &dyn Lookup, services: &Services) -> Result<Desired, NotYet> {
     let spec = &app["spec"];
+    admitted(spec, lookup).map_err(NotYet::Invalid)?;
     let image = spec["image"]
         .as_str()
         .ok_or_else(|| NotYet::Invalid("no spec.image".into()))?
@@ -78,6 +83,25 @@ pub fn resolve(app: &Value, lookup: &dyn Lookup, services: &Services) -> Result<
         readiness_path,
         replicas: spec["replicas"].as_i64().unwrap_or(1),
     })
+}
+
+/// What spin-operator v0.6.1's validating webhook checks (`validateExecutor`,
+/// `validateReplicas`), with its messages.
+fn admitted(spec: &Value, lookup: &dyn Lookup) -> Result<(), String> {
+    let executor = spec["executor"].as_str().unwrap_or_default();
+    if !lookup.executor_exists(executor) {
+        return Err(format!(
+            "spec.executor {executor:?}: executor does not exist in namespace"
+        ));
+    }
+    let replicas = spec["replicas"].as_i64();
+    if spec["enableAutoscaling"] == true && replicas.is_some() {
+        return Err("spec.replicas: replicas cannot be set when autoscaling is enabled".into());
+    }
+    if replicas.is_some_and(|r| r < 1) {
+        return Err("spec.replicas: replicas must be > 0".into());
+    }
+    Ok(())
 }
 
 /// A `value`, or a `valueFrom` ConfigMap or Secret key.
@@ -171,6 +195,9 @@ mod tests {
 
     struct Fixed;
     impl Lookup for Fixed {
+        fn executor_exists(&self, name: &str) -> bool {
+            name == "containerd-shim-spin"
+        }
         fn config_map(&self, name: &str, key: &str) -> Result<String, String> {
             match (name, key) {
                 ("config", "cluster_name") => Ok("prod-east".into()),
@@ -189,6 +216,7 @@ mod tests {
     fn app(variables: Value) -> Value {
         json!({"spec": {
             "image": "127.0.0.1:5000/automatizacion@sha256:ab", "replicas": 4,
+            "executor": "containerd-shim-spin",
             "components": ["frontend"],
             "checks": {"readiness": {"httpGet": {"path": "/api/ready"}}},
             "variables": variables,
@@ -233,7 +261,7 @@ mod tests {
     }
 
     #[test]
-    fn a_missing_key_or_service_keeps_the_app_from_starting() {
+    fn what_the_operator_would_refuse_keeps_the_app_from_starting() {
         let missing = json!([{"name": "x", "valueFrom": {"secretKeyRef": {"name": "secrets", "key": "nope"}}}]);
         assert_eq!(
             resolve(&app(missing), &Fixed, &Services::new()),
@@ -247,6 +275,18 @@ mod tests {
             ))
         );
         let outside = json!([{"name": "u", "value": "http://example.com/x"}]);
+        let mut refused = app(outside.clone());
+        refused["spec"]["executor"] = "missing".into();
+        let why = resolve(&refused, &Fixed, &Services::new()).unwrap_err();
+        assert!(matches!(why, NotYet::Invalid(w) if w.contains("executor does not exist")));
+        let mut refused = app(outside.clone());
+        refused["spec"]["enableAutoscaling"] = true.into();
+        let why = resolve(&refused, &Fixed, &Services::new()).unwrap_err();
+        assert!(matches!(why, NotYet::Invalid(w) if w.contains("autoscaling is enabled")));
+        refused["spec"]["enableAutoscaling"] = false.into();
+        refused["spec"]["replicas"] = 0.into();
+        let why = resolve(&refused, &Fixed, &Services::new()).unwrap_err();
+        assert!(matches!(why, NotYet::Invalid(w) if w.contains("must be > 0")));
         let desired = resolve(&app(outside), &Fixed, &Services::new()).unwrap();
         assert_eq!(desired.env["SPIN_VARIABLE_U"], "http://example.com/x");
     }

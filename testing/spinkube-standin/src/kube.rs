@@ -8,15 +8,15 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-/// ConfigMaps and Secrets of one namespace, each read once per pass.
+/// ConfigMaps, Secrets and executors of one namespace, each read once per pass.
 pub struct KubectlLookup<'a> {
     kubeconfig: &'a Path,
-    namespace: &'a str,
+    namespace: String,
     read: RefCell<BTreeMap<(String, String), Result<Value, String>>>,
 }
 
 impl<'a> KubectlLookup<'a> {
-    pub fn new(kubeconfig: &'a Path, namespace: &'a str) -> Self {
+    pub fn new(kubeconfig: &'a Path, namespace: String) -> Self {
         KubectlLookup {
             kubeconfig,
             namespace,
@@ -24,16 +24,19 @@ impl<'a> KubectlLookup<'a> {
         }
     }
 
-    fn key(&self, kind: &str, name: &str, key: &str) -> Result<String, String> {
-        let object = self
-            .read
+    fn object(&self, kind: &str, name: &str) -> Result<Value, String> {
+        self.read
             .borrow_mut()
             .entry((kind.to_owned(), name.to_owned()))
             .or_insert_with(|| {
-                kubectl_json(self.kubeconfig, &["-n", self.namespace, "get", kind, name])
+                kubectl_json(self.kubeconfig, &["-n", &self.namespace, "get", kind, name])
             })
             .clone()
-            .map_err(|_| format!("{kind} {}/{name} not found", self.namespace))?;
+            .map_err(|_| format!("{kind} {}/{name} not found", self.namespace))
+    }
+
+    fn key(&self, kind: &str, name: &str, key: &str) -> Result<String, String> {
+        let object = self.object(kind, name)?;
         object["data"][key]
             .as_str()
             .map(str::to_owned)
@@ -42,6 +45,10 @@ impl<'a> KubectlLookup<'a> {
 }
 
 impl Lookup for KubectlLookup<'_> {
+    fn executor_exists(&self, name: &str) -> bool {
+        self.object("spinappexecutor", name).is_ok()
+    }
+
     fn config_map(&self, name: &str, key: &str) -> Result<String, String> {
         self.key("configmap", name, key)
     }

@@ -12,5 +12,6 @@ mod config;
 pub mod desired;
 mod kube;
 mod process;
+pub mod put_back;
 pub mod service;
 pub mod standin;

@@ -95,14 +95,18 @@ impl StandIn {
         let listed = kubectl_json(&kubeconfig, &["get", "spinapps", "--all-namespaces"])?;
         let items = listed["items"].as_array().cloned().unwrap_or_default();
         let mut present = BTreeSet::new();
+        // One lookup per namespace per pass: each ConfigMap, Secret and executor read once.
+        let mut lookups: BTreeMap<String, KubectlLookup> = BTreeMap::new();
         for app in &items {
             let namespace = text(&app["metadata"], "namespace");
             let name = text(&app["metadata"], "name");
             let key = (member.to_owned(), namespace.clone(), name.clone());
             present.insert(key.clone());
-            let lookup = KubectlLookup::new(&kubeconfig, &namespace);
+            let lookup = lookups
+                .entry(namespace.clone())
+                .or_insert_with(|| KubectlLookup::new(&kubeconfig, namespace.clone()));
             let services = self.services(member);
-            let resolved = desired::resolve(app, &lookup, &services);
+            let resolved = desired::resolve(app, &*lookup, &services);
             let state_dir = self.config.state.join(member).join(&namespace).join(&name);
             let entry = self.apps.entry(key).or_default();
             if entry.service.is_none() {

@@ -13,6 +13,7 @@
 use host_harness::{Redis, free_port, push_checkout, repo, scratch_dir, spin_bin};
 use native_db::testing::TestDb;
 use serde_json::{Value, json};
+use spinkube_standin::put_back::PutBack;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -149,30 +150,6 @@ impl Drop for StandIn {
     }
 }
 
-/// The production the control plane held before, put back when the test ends.
-struct Restore {
-    secret: Value,
-}
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        let workloads = repo().join("karmada/workloads/production");
-        kubectl(
-            "karmada",
-            &["apply", "-k", workloads.to_str().unwrap()],
-            None,
-        );
-        kubectl(
-            "karmada",
-            &["apply", "-f", "-"],
-            Some(&self.secret.to_string()),
-        );
-        let _ = Command::new(repo().join("local-dev/control-plane.sh"))
-            .arg("report-ready")
-            .status();
-    }
-}
-
 /// `scripts/make-secrets.sh` with DB_URL and KV_URL, applied to the control plane.
 fn apply_secrets(db_url: &str, kv_url: &str) {
     let out = Command::new(repo().join("scripts/make-secrets.sh"))
@@ -233,20 +210,7 @@ fn pg_authority(url: &str) -> (String, String) {
 
 #[test]
 fn the_standin_serves_each_cluster_what_karmada_placed_there() {
-    let secret = json_of(
-        "karmada",
-        &["-n", NAMESPACE, "get", "secret", "automatizacion-secrets"],
-    );
-    let mut secret = secret;
-    for field in [
-        "resourceVersion",
-        "uid",
-        "creationTimestamp",
-        "managedFields",
-    ] {
-        secret["metadata"].as_object_mut().unwrap().remove(field);
-    }
-    let _restore = Restore { secret };
+    let _put_back = PutBack::take(&kubeconfigs());
     let db = TestDb::postgres();
     let db_url = db.db_url().unwrap().to_owned();
     let (outbound, _) = pg_authority(&db_url);

@@ -8,10 +8,11 @@
 //! ready. Each time relctl waits, records `failed`, puts 0.1.0 back by its digest and records
 //! `rolled_back`, and 0.1.0 answers on both clusters from the first request to the last.
 
-use super::{control_plane, exclusive, registry, restore_workloads, succeeded};
+use super::{control_plane, exclusive, registry, succeeded};
 use host_harness::{HostBuilder, Redis, push_checkout, release_body, repo, scratch_dir, token};
 use native_db::testing::TestDb;
 use serde_json::json;
+use spinkube_standin::put_back::PutBack;
 use spinkube_standin::standin::{Config, StandIn};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -87,20 +88,6 @@ impl Drop for Clusters {
             let _ = thread.join();
         }
         self.standin.lock().unwrap().stop();
-    }
-}
-
-/// The control plane as the suite shares it, whatever the test did: the repository's
-/// workloads and Secret, every status ready.
-struct Restore(serde_json::Value);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        restore_workloads();
-        kubectl_in(&["apply", "-f", "-"], Some(&self.0.to_string()));
-        let _ = Command::new(repo().join("local-dev/control-plane.sh"))
-            .arg("report-ready")
-            .status();
     }
 }
 
@@ -180,30 +167,12 @@ struct World {
     db_url: String,
     redis: Redis,
     _db: TestDb,
-    _restore: Restore,
+    _put_back: PutBack,
 }
 
 impl World {
     fn serving_previous(label: &str) -> Self {
-        let mut secret = super::kubectl(
-            "karmada-apiserver",
-            &[
-                "-n",
-                "automatizacion",
-                "get",
-                "secret",
-                "automatizacion-secrets",
-            ],
-        );
-        for field in [
-            "resourceVersion",
-            "uid",
-            "creationTimestamp",
-            "managedFields",
-        ] {
-            secret["metadata"].as_object_mut().unwrap().remove(field);
-        }
-        let restore = Restore(secret);
+        let put_back = PutBack::take(&control_plane());
         let db = TestDb::postgres();
         let db_url = db.db_url().unwrap().to_owned();
         let redis = Redis::start();
@@ -221,7 +190,7 @@ impl World {
             db_url: db_url.clone(),
             redis,
             _db: db,
-            _restore: restore,
+            _put_back: put_back,
         };
         world.apply_secrets(&db_url);
         world.approved(SERVING, digest);

@@ -1,0 +1,63 @@
+//! For tests that let the stand-in run production on the suite's shared control plane: what
+//! they change there (the workloads' images and ConfigMaps, production's Secret, every
+//! SpinApp's status) is put back as the repository and `control-plane.sh up` left it.
+
+use crate::kube::{kubectl, kubectl_json};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub struct PutBack {
+    kubeconfigs: PathBuf,
+    secret: Value,
+}
+
+impl PutBack {
+    /// Notes production's Secret on the control plane whose kubeconfigs are in KUBECONFIGS.
+    ///
+    /// # Panics
+    /// When the control plane cannot be read.
+    pub fn take(kubeconfigs: &Path) -> Self {
+        let args = [
+            "-n",
+            "automatizacion",
+            "get",
+            "secret",
+            "automatizacion-secrets",
+        ];
+        let mut secret = kubectl_json(&kubeconfigs.join("karmada"), &args).unwrap();
+        for field in [
+            "resourceVersion",
+            "uid",
+            "creationTimestamp",
+            "managedFields",
+        ] {
+            secret["metadata"].as_object_mut().unwrap().remove(field);
+        }
+        PutBack {
+            kubeconfigs: kubeconfigs.to_owned(),
+            secret,
+        }
+    }
+}
+
+impl Drop for PutBack {
+    fn drop(&mut self) {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let karmada = self.kubeconfigs.join("karmada");
+        for environment in ["staging", "production"] {
+            let workload = repo.join("karmada/workloads").join(environment);
+            let _ = kubectl(&karmada, &["apply", "-k", workload.to_str().unwrap()]);
+        }
+        let file =
+            std::env::temp_dir().join(format!("put-back-secret-{}.json", std::process::id()));
+        if std::fs::write(&file, self.secret.to_string()).is_ok() {
+            let _ = kubectl(&karmada, &["apply", "-f", file.to_str().unwrap()]);
+            let _ = std::fs::remove_file(file);
+        }
+        let _ = Command::new(repo.join("local-dev/control-plane.sh"))
+            .arg("report-ready")
+            .env("CONTROL_PLANE_DIR", self.kubeconfigs.parent().unwrap())
+            .status();
+    }
+}

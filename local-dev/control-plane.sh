@@ -226,7 +226,8 @@ start_apiserver() {
 
 # start_controller_manager NAME CONTROLLERS: Kubernetes' own controllers, for namespace
 # deletion, garbage collection (deleted templates take their bindings and Works along) and
-# service-account tokens (what `karmadactl join` waits for on each member).
+# service-account tokens (what `karmadactl join` waits for on each member); on members also
+# each namespace's `default` ServiceAccount, without which the API server refuses any Pod.
 start_controller_manager() {
   start "kube-controller-manager-$1" "$(binary kube-controller-manager)" \
     --kubeconfig="$STATE/kubeconfig/$1" --authentication-kubeconfig="$STATE/kubeconfig/$1" \
@@ -245,7 +246,7 @@ start_karmada() {
 
   start_controller_manager karmada namespace,garbagecollector,serviceaccount-token,clusterrole-aggregation
   for member in "${MEMBERS[@]}"; do
-    start_controller_manager "$member" namespace,garbagecollector,serviceaccount-token
+    start_controller_manager "$member" namespace,garbagecollector,serviceaccount-token,serviceaccount
   done
 
   say "installing Karmada's CRDs and the SpinKube CRDs"

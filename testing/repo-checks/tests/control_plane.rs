@@ -500,3 +500,30 @@ fn the_kind_database_override_points_every_cluster_at_one_ledger_and_leaves_with
         expect(hosts == original, || format!("{hosts:?}"))
     });
 }
+
+/// k8s/README.md's restore steps start a Pod that mounts the backups volume; nothing runs pods
+/// here, but the API server checks that Pod as written (image, command, the claim's volume).
+#[test]
+fn the_restore_pod_k8s_readme_starts_passes_server_side_validation() {
+    let readme = std::fs::read_to_string(repo().join("k8s/README.md")).unwrap();
+    let start = readme
+        .find("kubectl -n automatizacion run restore-copy")
+        .expect("k8s/README.md shows the restore Pod");
+    let end = start + readme[start..].find("}}'\n").expect("the overrides end") + 3;
+    let command = format!(
+        "{} --context prod-east --dry-run=server -o jsonpath='{{.spec.volumes[0].persistentVolumeClaim.claimName}}'",
+        &readme[start..end]
+    );
+    let out = std::process::Command::new("bash")
+        .args(["-c", &command])
+        .env("KUBECONFIG", repo_checks::control_plane::kubeconfig())
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{command}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(printed, "automatizacion-db-backups");
+}

@@ -1,20 +1,21 @@
 //! The README's way to try the whole system without containers, as a person types it: each
-//! line of README.md's `make playground` block, run in order from the checkout, in a state
-//! directory of its own (`PLAYGROUND_DIR`) beside the suite's control plane. Each cluster's
-//! console must say which cluster and region serve it, and `down` must leave nothing running.
+//! line of README.md's `make playground` block (local-dev/README.md's is the same), run in
+//! order from the checkout, in a state directory of its own (`PLAYGROUND_DIR`) beside the
+//! suite's control plane. Each cluster's console must say which cluster and region serve it,
+//! and `down` must leave nothing running.
 
 use repo_checks::{read, repo};
 use std::process::Command;
 
-/// The commands of README.md's block that starts the playground, comments dropped.
-fn walkthrough() -> Vec<String> {
-    let readme = read("README.md");
+/// The commands of README's block that starts the playground, comments dropped.
+fn walkthrough(readme: &str) -> Vec<String> {
+    let readme = read(readme);
     let block = readme
         .split("```sh\n")
         .skip(1)
         .map(|rest| rest.split("```").next().unwrap())
         .find(|block| block.contains("make playground"))
-        .expect("README.md shows `make playground` in a sh block");
+        .expect("the README shows `make playground` in a sh block");
     block
         .lines()
         .map(|line| line.split(" #").next().unwrap().trim().to_owned())
@@ -71,7 +72,9 @@ fn page(url: &str) -> String {
 
 #[test]
 fn the_readmes_playground_walkthrough_works_as_written() {
-    let commands = walkthrough();
+    let commands = walkthrough("README.md");
+    // local-dev/README.md shows the same walkthrough, so this runs both.
+    assert_eq!(walkthrough("local-dev/README.md"), commands);
     assert_eq!(
         commands.first().map(String::as_str),
         Some("make playground")

@@ -1,11 +1,14 @@
 //! The README's way to try the whole system without containers, as a person types it: each
-//! line of README.md's `make playground` block (local-dev/README.md's is the same), run in
-//! order from the checkout, in a state directory of its own (`PLAYGROUND_DIR`) beside the
-//! suite's control plane. Each cluster's console must say which cluster and region serve it,
-//! and `down` must leave nothing running.
+//! line of README.md's `make playground` block (local-dev/README.md's is the same), typed in
+//! order into one shell at the checkout, in a state directory of its own (`PLAYGROUND_DIR`)
+//! beside the suite's control plane. Each cluster's console must say which cluster and region
+//! serve it; the release must reach staging alone, wait for the approval, and reach production
+//! once carol has approved it; and `down` must leave nothing running.
 
 use repo_checks::{read, repo};
-use std::process::Command;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 /// The commands of README's block that starts the playground, comments dropped.
 fn walkthrough(readme: &str) -> Vec<String> {
@@ -23,26 +26,92 @@ fn walkthrough(readme: &str) -> Vec<String> {
         .collect()
 }
 
-/// COMMAND in a shell with a person's environment, not this test's: the variables cargo sets
-/// for a test (CARGO_*, LD_LIBRARY_PATH, …) would make the build inside rebuild everything.
-fn as_typed(command: &str) -> Command {
-    let mut shell = Command::new("bash");
-    shell.args(["-c", command]).current_dir(repo()).env_clear();
-    for name in [
-        "PATH",
-        "HOME",
-        "USER",
-        "LANG",
-        "TERM",
-        "RUSTUP_HOME",
-        "CARGO_HOME",
-        "CI",
-    ] {
-        if let Some(value) = std::env::var_os(name) {
-            shell.env(name, value);
+/// One bash, with a person's environment rather than this test's (the variables cargo sets for
+/// a test, CARGO_*, LD_LIBRARY_PATH, …, would make the build inside rebuild everything), that
+/// lines are typed into one after another: what one line exports, the next sees.
+struct Shell {
+    child: Child,
+    input: ChildStdin,
+    output: BufReader<ChildStdout>,
+    errors: PathBuf,
+}
+
+/// Ends each typed line's output, with its exit status after it.
+const DONE: &str = "\u{1e}done";
+
+impl Shell {
+    fn start(playground: &Path) -> Self {
+        let errors = std::env::temp_dir().join(format!(
+            "automatizacion-playground-{}.stderr",
+            std::process::id()
+        ));
+        let mut shell = Command::new("bash");
+        shell
+            .current_dir(repo())
+            .env_clear()
+            .env("PLAYGROUND_DIR", playground)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&errors).unwrap());
+        for name in [
+            "PATH",
+            "HOME",
+            "USER",
+            "LANG",
+            "TERM",
+            "RUSTUP_HOME",
+            "CARGO_HOME",
+            "CI",
+        ] {
+            if let Some(value) = std::env::var_os(name) {
+                shell.env(name, value);
+            }
+        }
+        let mut child = shell.spawn().unwrap();
+        let input = child.stdin.take().unwrap();
+        let output = BufReader::new(child.stdout.take().unwrap());
+        Shell {
+            child,
+            input,
+            output,
+            errors,
         }
     }
-    shell
+
+    /// Types LINE; its output, once it has ended, or why it failed.
+    fn type_line(&mut self, line: &str) -> Result<String, String> {
+        let errors_before = std::fs::metadata(&self.errors).unwrap().len() as usize;
+        writeln!(self.input, "{line} </dev/null\nprintf '\\n{DONE} %s\\n' $?").unwrap();
+        let mut printed = String::new();
+        let status = loop {
+            let mut text = String::new();
+            assert!(
+                self.output.read_line(&mut text).unwrap() > 0,
+                "the shell ended during `{line}`"
+            );
+            if let Some(status) = text.strip_prefix(DONE) {
+                break status.trim().to_owned();
+            }
+            printed.push_str(&text);
+        };
+        if status == "0" {
+            Ok(printed)
+        } else {
+            let errors = std::fs::read_to_string(&self.errors).unwrap();
+            Err(format!(
+                "`{line}` exited {status}:\n{printed}\n{}",
+                &errors[errors_before.min(errors.len())..]
+            ))
+        }
+    }
+}
+
+impl Drop for Shell {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.errors);
+    }
 }
 
 /// Stops whatever the walkthrough left running, even when an assertion fails halfway.
@@ -86,23 +155,36 @@ fn the_readmes_playground_walkthrough_works_as_written() {
     let dir =
         std::env::temp_dir().join(format!("automatizacion-playground-{}", std::process::id()));
     let _down = Down(dir.clone());
-    let mut printed = Vec::new();
+    let mut shell = Shell::start(&dir);
+    let mut released = None;
     for command in &commands {
-        let out = as_typed(command)
-            .env("PLAYGROUND_DIR", &dir)
-            .output()
-            .unwrap();
-        let text = String::from_utf8_lossy(&out.stdout).into_owned();
-        assert!(
-            out.status.success(),
-            "`{command}` failed:\n{text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        printed.push(text);
+        let printed = shell
+            .type_line(command)
+            .unwrap_or_else(|why| panic!("{why}"));
         if command.ends_with("playground.sh status") {
-            check_consoles(printed.last().unwrap());
+            check_consoles(&printed);
+        }
+        if let Some(version) = command.strip_prefix("local-dev/playground.sh release ") {
+            // Staging runs the release; production waits for the decision.
+            assert!(printed.contains("relctl decide --version"), "{printed}");
+            assert_eq!(version_served(&dir, "staging"), version);
+            for member in ["prod-east", "prod-west"] {
+                assert_ne!(
+                    version_served(&dir, member),
+                    version,
+                    "{member} before approval"
+                );
+            }
+            released = Some(version.to_owned());
+        }
+        if command.ends_with("playground.sh wait") {
+            let version = released.as_deref().expect("wait follows a release");
+            for member in ["staging", "prod-east", "prod-west"] {
+                assert_eq!(version_served(&dir, member), version, "{member}");
+            }
         }
     }
+    assert!(released.is_some(), "the walkthrough releases a version");
     assert!(!dir.exists(), "down leaves {}", dir.display());
     let left = Command::new("pgrep")
         .args(["-af", dir.to_str().unwrap()])
@@ -113,6 +195,24 @@ fn the_readmes_playground_walkthrough_works_as_written() {
         "still running:\n{}",
         String::from_utf8_lossy(&left.stdout)
     );
+}
+
+/// The version MEMBER's backend says it runs, at the Service address the stand-in gave it.
+fn version_served(playground: &Path, member: &str) -> String {
+    let endpoints: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(playground.join("standin/endpoints.json")).unwrap(),
+    )
+    .unwrap();
+    let namespace = if member == "staging" {
+        "automatizacion-staging"
+    } else {
+        "automatizacion"
+    };
+    let api = endpoints[member][format!("{namespace}/automatizacion-backend")]
+        .as_str()
+        .unwrap_or_else(|| panic!("no backend Service on {member}: {endpoints}"));
+    let info: serde_json::Value = serde_json::from_str(&page(&format!("{api}/api/info"))).unwrap();
+    info["version"].as_str().unwrap().to_owned()
 }
 
 /// Each line of `status` names a console whose page says that cluster and its region serve it.

@@ -4,14 +4,31 @@
 //! `POST /api/v1/main/executions/{id}/actions/resume` with a multipart body, 200 with the
 //! execution, 404 for an unknown one, 409 for one that is not paused; the 1.x path
 //! `POST …/executions/{id}/resume` now matches "create an execution of flow `resume`" and
-//! answers 404 "Requested Flow is not found".
+//! answers 404 "Requested Flow is not found". Also `GET …/executions/{id}`, saving flows
+//! (`POST …/flows`, `PUT …/flows/{namespace}/{id}`, YAML), `/ping`, and the open Webhook path
+//! `…/executions/webhook/{namespace}/{id}/{key}` when an executor serves it (`server`).
 
 use super::run::{Shared, State};
-use serde_json::json;
+use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Sender, channel};
 use std::sync::{Arc, Mutex};
+
+/// A Webhook call, for the executor that holds the secrets its key is rendered with: it
+/// answers on `reply` with the status and body Kestra would send.
+pub struct WebhookCall {
+    pub namespace: String,
+    pub flow: String,
+    pub key: String,
+    /// `trigger.body`: the request's JSON, or its text when it is not JSON.
+    pub body: Value,
+    pub reply: Sender<(u16, Value)>,
+}
+
+/// Where Webhook calls go, if anywhere.
+type Webhooks = Option<Mutex<Sender<WebhookCall>>>;
 
 /// The running double.
 pub struct KestraApi {
@@ -25,9 +42,21 @@ pub struct KestraApi {
 impl KestraApi {
     /// Serves SHARED on loopback, accepting USER:PASSWORD.
     pub fn start(shared: Arc<Mutex<Shared>>, user: &str, password: &str) -> Self {
-        use base64::Engine;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::serve(listener, shared, user, password, None)
+    }
+
+    /// Serves SHARED on LISTENER, sending Webhook calls to WEBHOOKS (without it they are 404).
+    pub fn serve(
+        listener: TcpListener,
+        shared: Arc<Mutex<Shared>>,
+        user: &str,
+        password: &str,
+        webhooks: Option<Sender<WebhookCall>>,
+    ) -> Self {
+        use base64::Engine;
         let base = format!("http://{}", listener.local_addr().unwrap());
+        let webhooks: Arc<Webhooks> = Arc::new(webhooks.map(Mutex::new));
         let calls = Arc::new(Mutex::new(Vec::new()));
         let unavailable = Arc::new(AtomicUsize::new(0));
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -44,15 +73,21 @@ impl KestraApi {
                 seen.lock()
                     .unwrap()
                     .push(format!("{} {} {scheme}", request.method, request.path));
-                let answer = if down
+                if down
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok()
                 {
-                    (503, json!({"message": "Service Unavailable"}), false)
-                } else {
-                    answer(&request, &basic, &shared)
-                };
-                respond(stream, answer);
+                    respond(
+                        stream,
+                        (503, json!({"message": "Service Unavailable"}), false),
+                    );
+                    continue;
+                }
+                // A webhook may wait for a task to end: every request gets a thread.
+                let (basic, shared, webhooks) = (basic.clone(), shared.clone(), webhooks.clone());
+                std::thread::spawn(move || {
+                    respond(stream, answer(&request, &basic, &shared, &webhooks));
+                });
             }
         });
         KestraApi {
@@ -73,6 +108,7 @@ struct Request {
     path: String,
     authorization: Option<String>,
     content_type: Option<String>,
+    body: Vec<u8>,
 }
 
 fn read_request(stream: &std::net::TcpStream) -> Request {
@@ -106,6 +142,7 @@ fn read_request(stream: &std::net::TcpStream) -> Request {
         path,
         authorization,
         content_type,
+        body,
     }
 }
 
@@ -114,11 +151,20 @@ fn answer(
     request: &Request,
     basic: &str,
     shared: &Mutex<Shared>,
-) -> (u16, serde_json::Value, bool) {
+    webhooks: &Webhooks,
+) -> (u16, Value, bool) {
     let not_found = |message: &str| (404, json!({"message": message}), false);
+    if request.path == "/ping" {
+        return (200, json!({}), false);
+    }
     let Some(rest) = request.path.strip_prefix("/api/v1/") else {
         return not_found("Not Found");
     };
+    // Open URLs (`kestra.server.basic-auth.open-urls`): the key in the path is the protection.
+    let open = rest.strip_prefix("main/executions/webhook/");
+    if let Some(path) = open {
+        return webhook(request, path, webhooks);
+    }
     let authorized = request.authorization.as_deref() == Some(&format!("Basic {basic}"));
     if !authorized {
         return (401, json!({"message": "Unauthorized"}), true);
@@ -131,6 +177,13 @@ fn answer(
             false,
         );
     }
+    let yaml = || {
+        let is_yaml = request
+            .content_type
+            .as_deref()
+            .is_some_and(|c| c.starts_with("application/x-yaml"));
+        is_yaml.then(|| String::from_utf8_lossy(&request.body).into_owned())
+    };
     match (request.method.as_str(), &segments[1..]) {
         ("POST", ["executions", id, "actions", "resume"]) => {
             let multipart = request
@@ -154,6 +207,10 @@ fn answer(
                                    "state": {"current": "RUNNING"}});
             (200, execution, false)
         }
+        ("GET", ["executions", id]) => match execution(&shared.lock().unwrap(), id) {
+            Some(execution) => (200, execution, false),
+            None => not_found("Not Found"),
+        },
         // createExecution: POST /executions/{namespace}/{id}; the 1.x resume path lands here.
         ("POST", ["executions", namespace, flow]) => {
             let known = shared
@@ -171,17 +228,132 @@ fn answer(
                 not_found("Not Found: Requested Flow is not found.")
             }
         }
+        ("POST", ["flows"]) => match yaml() {
+            None => (415, json!({"message": "Unsupported Media Type"}), false),
+            Some(source) => save_flow(shared, &source, None),
+        },
+        ("PUT", ["flows", namespace, id]) => match yaml() {
+            None => (415, json!({"message": "Unsupported Media Type"}), false),
+            Some(source) => save_flow(shared, &source, Some((namespace, id))),
+        },
         _ => not_found("Not Found"),
     }
+}
+
+/// `POST …/flows` (PATH is None: the flow must be new) or `PUT …/flows/{namespace}/{id}` (it
+/// must exist, under the same namespace and id): 200 with the flow, or 422 with why.
+fn save_flow(
+    shared: &Mutex<Shared>,
+    source: &str,
+    path: Option<(&str, &str)>,
+) -> (u16, Value, bool) {
+    let invalid = |message: String| (422, json!({"message": message}), false);
+    let flow = match super::save::save(source) {
+        Ok(flow) => flow,
+        Err(violations) => return invalid(format!("Invalid entity: {}", violations.join(", "))),
+    };
+    let key = (
+        flow["namespace"].as_str().unwrap_or("").to_owned(),
+        flow["id"].as_str().unwrap_or("").to_owned(),
+    );
+    let mut shared = shared.lock().unwrap();
+    let exists = shared.flows.contains_key(&key);
+    match path {
+        None if exists => return invalid("Invalid entity: flow.id: Flow id already exists".into()),
+        Some((namespace, id)) => {
+            if !shared
+                .flows
+                .contains_key(&(namespace.to_owned(), id.to_owned()))
+            {
+                return (404, json!({"message": "Not Found"}), false);
+            }
+            if key.1 != id {
+                return invalid("Illegal flow id update".into());
+            }
+            if key.0 != namespace {
+                return invalid("Illegal namespace update".into());
+            }
+        }
+        None => {}
+    }
+    shared.flows.insert(key.clone(), flow);
+    let answer = json!({"id": key.1, "namespace": key.0, "source": source});
+    (200, answer, false)
+}
+
+/// Kestra's name for a state.
+fn state_name(state: &State) -> &'static str {
+    match state {
+        State::Queued => "QUEUED",
+        State::Running => "RUNNING",
+        State::Paused => "PAUSED",
+        State::Success => "SUCCESS",
+        State::Failed(_) => "FAILED",
+    }
+}
+
+/// An execution as `GET …/executions/{id}` answers: its state and the tasks that have run.
+pub fn execution(shared: &Shared, id: &str) -> Option<Value> {
+    let (namespace, flow, state) = shared.executions.get(id)?;
+    let task_runs: Vec<Value> = shared
+        .task_runs
+        .get(id)
+        .into_iter()
+        .flatten()
+        .map(|task| json!({"taskId": task}))
+        .collect();
+    Some(
+        json!({"tenantId": "main", "id": id, "namespace": namespace, "flowId": flow,
+                "state": {"current": state_name(state)}, "taskRunList": task_runs}),
+    )
+}
+
+/// `POST …/executions/webhook/{namespace}/{id}/{key}`, handed to the executor.
+fn webhook(request: &Request, path: &str, webhooks: &Webhooks) -> (u16, Value, bool) {
+    let not_found = |message: &str| (404, json!({"message": message}), false);
+    let [namespace, flow, key] = path.split('/').collect::<Vec<_>>()[..] else {
+        return not_found("Not Found");
+    };
+    if !matches!(request.method.as_str(), "POST" | "GET" | "PUT") || key.is_empty() {
+        return not_found("Not Found");
+    }
+    let Some(webhooks) = webhooks else {
+        return not_found("Not Found: Flow not found");
+    };
+    let text = String::from_utf8_lossy(&request.body).into_owned();
+    let body = serde_json::from_str::<Value>(&text)
+        .ok()
+        .filter(|b| b.is_object() || b.is_array())
+        .unwrap_or(Value::String(text));
+    let (reply, answer) = channel();
+    let call = WebhookCall {
+        namespace: namespace.to_owned(),
+        flow: flow.to_owned(),
+        key: key.to_owned(),
+        body,
+        reply,
+    };
+    if webhooks.lock().unwrap().send(call).is_err() {
+        return (503, json!({"message": "Service Unavailable"}), false);
+    }
+    let (status, body) = answer
+        .recv()
+        .unwrap_or((503, json!({"message": "Service Unavailable"})));
+    (status, body, false)
 }
 
 fn respond(
     mut stream: std::net::TcpStream,
     (status, body, challenge): (u16, serde_json::Value, bool),
 ) {
-    let body = body.to_string();
+    let body = if status == 204 {
+        String::new()
+    } else {
+        body.to_string()
+    };
     let reason = match status {
         200 => "OK",
+        204 => "No Content",
         400 => "Bad Request",
         401 => "Unauthorized",
         404 => "Not Found",

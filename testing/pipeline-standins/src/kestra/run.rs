@@ -38,6 +38,8 @@ const BREAKPOINT: &str = "\u{0}breakpoint";
 pub struct Shared {
     pub executions: BTreeMap<String, (String, String, State)>,
     pub flows: BTreeMap<(String, String), Value>,
+    /// Each execution's tasks that have started, in order.
+    pub task_runs: BTreeMap<String, Vec<String>>,
 }
 
 /// Runs before a task (by id): the SpinKube and Rundeck stand-ins hook in here.
@@ -348,9 +350,7 @@ impl Kestra {
             if kind == "io.kestra.plugin.core.flow.Pause" {
                 if self.should_run(execution, &task)? {
                     self.hook(execution, &task);
-                    execution
-                        .ran
-                        .push(task["id"].as_str().unwrap_or("").to_owned());
+                    self.ran(execution, task["id"].as_str().unwrap_or(""));
                     return Ok(true);
                 }
                 continue;
@@ -360,9 +360,7 @@ impl Kestra {
                     continue;
                 }
                 let dir = self.fresh_dir(execution, task["id"].as_str().unwrap_or("wd"));
-                execution
-                    .ran
-                    .push(task["id"].as_str().unwrap_or("").to_owned());
+                self.ran(execution, task["id"].as_str().unwrap_or(""));
                 execution.workdir = Some(dir.clone());
                 for child in task["tasks"].as_array().cloned().unwrap_or_default() {
                     self.task(execution, &child, Some(&dir))?;
@@ -372,6 +370,16 @@ impl Kestra {
             self.task(execution, &task, None)?;
         }
         Ok(false)
+    }
+
+    /// Notes that TASK starts: `GET …/executions/{id}` lists it from now on.
+    fn ran(&self, execution: &mut Execution, task: &str) {
+        execution.ran.push(task.to_owned());
+        self.shared
+            .lock()
+            .unwrap()
+            .task_runs
+            .insert(execution.id.clone(), execution.ran.clone());
     }
 
     fn should_run(&self, execution: &Execution, task: &Value) -> Result<bool, String> {
@@ -425,7 +433,7 @@ impl Kestra {
             return Ok(());
         }
         self.hook(execution, task);
-        execution.ran.push(id.clone());
+        self.ran(execution, &id);
         let dir = match dir {
             Some(dir) => dir.to_owned(),
             None => self.fresh_dir(execution, &id),

@@ -7,6 +7,7 @@ use super::doubles::{PUSHER, flow_with, issuers, kestra_standin, local_variables
 use super::{VERSION, registry};
 use host_harness::{HostBuilder, Runtime, repo, scratch_dir};
 use pipeline_standins::kestra::run::{Execution, State};
+use pipeline_standins::kestra::server::seed_cargo_cache;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -88,7 +89,9 @@ pub fn built() -> &'static Built {
         kestra.before(
             "build_and_push",
             Box::new(|execution: &mut Execution| {
-                seed_cargo_cache(execution.workdir.as_deref().unwrap());
+                // What the builder image's Cargo cache would hold.
+                let clone = execution.workdir.as_deref().unwrap();
+                seed_cargo_cache(clone, &repo().join("target")).unwrap();
             }),
         );
         let state = kestra.run(&mut execution);
@@ -106,25 +109,6 @@ pub fn built() -> &'static Built {
             workdir: execution.workdir.clone().unwrap(),
         }
     })
-}
-
-/// What the builder image's Cargo cache would hold: the checkout's release builds, linked into
-/// the clone's `target/`, so the clone compiles only the workspace's own crates (its paths are
-/// new) and not every dependency again.
-fn seed_cargo_cache(clone: &Path) {
-    let target = repo().join("target");
-    std::fs::create_dir_all(clone.join("target/wasm32-wasip2")).unwrap();
-    for dir in ["wasm32-wasip2/release", "release"] {
-        if target.join(dir).exists() {
-            let linked = Command::new("cp")
-                .arg("-al")
-                .arg(target.join(dir))
-                .arg(clone.join("target").join(dir))
-                .status()
-                .unwrap();
-            assert!(linked.success(), "cp -al {dir}");
-        }
-    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! For tests that let the stand-in run production on the suite's shared control plane: what
-//! they change there (the workloads' images and ConfigMaps, production's Secret, every
-//! SpinApp's status) is put back as the repository and `control-plane.sh up` left it.
+//! For tests that let the stand-in run the clusters of the suite's shared control plane: what
+//! they change there (the policies and overrides, the workloads' images and ConfigMaps, each
+//! environment's Secret, every SpinApp's status) is put back as the repository and
+//! `control-plane.sh up` left it.
 
 use crate::kube::{kubectl, kubectl_json};
 use serde_json::Value;
@@ -9,34 +10,32 @@ use std::process::Command;
 
 pub struct PutBack {
     kubeconfigs: PathBuf,
-    secret: Value,
+    secrets: Vec<Value>,
 }
 
 impl PutBack {
-    /// Notes production's Secret on the control plane whose kubeconfigs are in KUBECONFIGS.
+    /// Notes each environment's Secret on the control plane whose kubeconfigs are in
+    /// KUBECONFIGS.
     ///
     /// # Panics
     /// When the control plane cannot be read.
     pub fn take(kubeconfigs: &Path) -> Self {
-        let args = [
-            "-n",
-            "automatizacion",
-            "get",
-            "secret",
-            "automatizacion-secrets",
-        ];
-        let mut secret = kubectl_json(&kubeconfigs.join("karmada"), &args).unwrap();
-        for field in [
-            "resourceVersion",
-            "uid",
-            "creationTimestamp",
-            "managedFields",
-        ] {
-            secret["metadata"].as_object_mut().unwrap().remove(field);
-        }
+        let secret = |namespace: &str| {
+            let args = ["-n", namespace, "get", "secret", "automatizacion-secrets"];
+            let mut secret = kubectl_json(&kubeconfigs.join("karmada"), &args).unwrap();
+            for field in [
+                "resourceVersion",
+                "uid",
+                "creationTimestamp",
+                "managedFields",
+            ] {
+                secret["metadata"].as_object_mut().unwrap().remove(field);
+            }
+            secret
+        };
         PutBack {
             kubeconfigs: kubeconfigs.to_owned(),
-            secret,
+            secrets: vec![secret("automatizacion-staging"), secret("automatizacion")],
         }
     }
 }
@@ -45,16 +44,22 @@ impl Drop for PutBack {
     fn drop(&mut self) {
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let karmada = self.kubeconfigs.join("karmada");
+        let _ = kubectl(
+            &karmada,
+            &["apply", "-k", repo.join("karmada").to_str().unwrap()],
+        );
         for environment in ["staging", "production"] {
             let workload = repo.join("karmada/workloads").join(environment);
             let _ = kubectl(&karmada, &["apply", "-k", workload.to_str().unwrap()]);
         }
         let file =
             std::env::temp_dir().join(format!("put-back-secret-{}.json", std::process::id()));
-        if std::fs::write(&file, self.secret.to_string()).is_ok() {
-            let _ = kubectl(&karmada, &["apply", "-f", file.to_str().unwrap()]);
-            let _ = std::fs::remove_file(file);
+        for secret in &self.secrets {
+            if std::fs::write(&file, secret.to_string()).is_ok() {
+                let _ = kubectl(&karmada, &["apply", "-f", file.to_str().unwrap()]);
+            }
         }
+        let _ = std::fs::remove_file(file);
         let _ = Command::new(repo.join("local-dev/control-plane.sh"))
             .arg("report-ready")
             .env("CONTROL_PLANE_DIR", self.kubeconfigs.parent().unwrap())

@@ -12,7 +12,7 @@ use std::process::Command;
 fn a_resume_that_failed_once_is_run_again_and_the_release_goes_on() {
     let _lock = exclusive();
     let (mut pipeline, mut execution) =
-        Pipeline::waiting_for_approval("pipeline-resume-again", false, true);
+        Pipeline::waiting_for_approval("pipeline-resume-again", false);
     pipeline.api.unavailable_for(1);
     let failed = pipeline.approve("carol", "approve", &execution);
     assert!(!failed.succeeded);
@@ -48,7 +48,7 @@ fn a_resume_that_failed_once_is_run_again_and_the_release_goes_on() {
 fn the_approver_who_pushed_the_tag_is_refused() {
     let _lock = exclusive();
     let (mut pipeline, mut execution) =
-        Pipeline::waiting_for_approval("pipeline-own-release", false, false);
+        Pipeline::waiting_for_approval("pipeline-own-release", false);
     let own = pipeline.approve(PUSHER, "approve", &execution);
     restore_workloads();
     assert!(!own.succeeded);

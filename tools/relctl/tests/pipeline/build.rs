@@ -34,24 +34,68 @@ fn git(args: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().trim().to_owned()
 }
 
-/// A bare repository holding this checkout's history, with HEAD tagged `v1.4.0`: what the
+/// A bare repository holding this checkout's history and, on top, what a platform team's own
+/// copy says for its clusters, here the test's (`test_clusters`), tagged `v1.4.0`: what the
 /// flow's `repository_url` names in the tests.
 pub fn origin() -> &'static Path {
     static ORIGIN: OnceLock<PathBuf> = OnceLock::new();
     ORIGIN.get_or_init(|| {
-        let origin = scratch_dir("pipeline-origin").join("origin.git");
+        let work = scratch_dir("pipeline-origin-work").join("automatizacion");
         let source = format!("file://{}", repo().canonicalize().unwrap().display());
-        git(&["clone", "-q", "--bare", &source, origin.to_str().unwrap()]);
+        git(&["clone", "-q", &source, work.to_str().unwrap()]);
         let head = git(&["-C", repo().to_str().unwrap(), "rev-parse", "HEAD"]);
+        let work_dir = work.to_str().unwrap();
+        git(&["-C", work_dir, "checkout", "-q", &head]);
+        test_clusters(&work);
         git(&[
             "-C",
-            origin.to_str().unwrap(),
-            "tag",
-            &format!("v{VERSION}"),
-            &head,
+            work_dir,
+            "-c",
+            "user.name=test",
+            "-c",
+            "user.email=test@example.com",
+            "commit",
+            "-qam",
+            "The test clusters: their PostgreSQL and staging's registry on loopback",
         ]);
+        git(&["-C", work_dir, "tag", &format!("v{VERSION}")]);
+        let origin = scratch_dir("pipeline-origin").join("origin.git");
+        let work_url = format!("file://{work_dir}");
+        git(&["clone", "-q", "--bare", &work_url, origin.to_str().unwrap()]);
         origin
     })
+}
+
+/// The test clusters' own settings, as a platform team sets its copy: every `db_outbound_host`
+/// names the suite's PostgreSQL (the apps the SpinKube stand-in runs record there), and
+/// staging's registry mirror is the test registry.
+fn test_clusters(checkout: &Path) {
+    let admin = std::env::var("LEDGER_TEST_PG_URL")
+        .expect("LEDGER_TEST_PG_URL: run through scripts/with-postgres.sh (make test does)");
+    let authority = admin.split('@').nth(1).unwrap().split('/').next().unwrap();
+    let edits = [
+        (
+            "k8s/base/config.yaml",
+            "postgres://automatizacion-db.automatizacion.svc.cluster.local:5432".to_owned(),
+            format!("postgres://{authority}"),
+        ),
+        (
+            "karmada/workloads/staging/kustomization.yaml",
+            "postgres://automatizacion-db.automatizacion-staging.svc.cluster.local:5432".to_owned(),
+            format!("postgres://{authority}"),
+        ),
+        (
+            "karmada/overrides/staging.yaml",
+            "value: registry.staging.internal:5000".to_owned(),
+            format!("value: {}", registry()),
+        ),
+    ];
+    for (file, from, to) in edits {
+        let path = checkout.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(&from), "{file} no longer says {from}");
+        std::fs::write(&path, text.replace(&from, &to)).unwrap();
+    }
 }
 
 /// A full clone of the origin: the checkout on the Rundeck node that rollbacks read.
@@ -115,7 +159,19 @@ pub fn built() -> &'static Built {
 fn the_build_pushes_the_exact_artifact_spinkube_runs() {
     let built = built();
     let head = git(&["-C", repo().to_str().unwrap(), "rev-parse", "HEAD"]);
-    assert_eq!(built.commit, head, "the tag's commit was built");
+    let tagged = origin().to_str().unwrap();
+    let parent = git(&["--git-dir", tagged, "rev-parse", &format!("v{VERSION}^")]);
+    assert_eq!(
+        parent, head,
+        "the tag is this checkout's HEAD and the clusters' settings"
+    );
+    let tag = git(&[
+        "--git-dir",
+        tagged,
+        "rev-parse",
+        &format!("v{VERSION}^{{commit}}"),
+    ]);
+    assert_eq!(built.commit, tag, "the tag's commit was built");
     // The digest from Spin's output is the registry's own digest of the manifest.
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .http_status_as_error(false)

@@ -1,19 +1,20 @@
 //! One pipeline for one scenario: a fresh ledger that trusts the pipeline's issuers, the Kestra
 //! stand-in with the flow saved and its API double, the Rundeck stand-in with the jobs' keys,
-//! globals and users, and the SpinKube stand-in's Spin instances.
+//! globals and users, and, for the scenarios that deploy, the members run by the SpinKube
+//! stand-in (`clusters`).
 
 use super::build::{built, checkout, origin};
+use super::clusters::OnClusters;
 use super::{
     PREVIOUS, PRODUCTION_BEFORE, STAGING_BEFORE, VERSION, control_plane, path_with_tools,
     production_images, registry, restore_workloads,
 };
-use host_harness::{Host, HostBuilder, Runtime, repo, scratch_dir, token};
+use host_harness::{Host, HostBuilder, repo, scratch_dir, token};
 use native_db::testing::TestDb;
 use pipeline_standins::kestra::api::KestraApi;
 use pipeline_standins::kestra::run::{Execution, Kestra, State};
 use pipeline_standins::rundeck::{JobRun, Rundeck};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
 
 /// Kestra OSS's basic-auth account (an e-mail, as it requires) that the approve job resumes with.
 pub const KESTRA_USER: &str = "release-bot@example.com";
@@ -94,13 +95,14 @@ pub fn local_variables(ledger: &str, kestra: &str) -> Vec<(&'static str, String)
 }
 
 pub struct Pipeline {
+    /// The members, when the SpinKube stand-in runs them for this scenario. First, so that it
+    /// stops, and the control plane is put back, before the ledger goes.
+    pub on: Option<OnClusters>,
     pub ledger: Host,
     _db: Option<TestDb>,
     pub kestra: Kestra,
     pub api: KestraApi,
     pub rundeck: Rundeck,
-    /// The SpinKube stand-in's instances, kept running until the scenario ends.
-    instances: Arc<Mutex<Vec<Host>>>,
 }
 
 impl Pipeline {
@@ -168,12 +170,12 @@ impl Pipeline {
             rundeck.users.insert(user.into(), vec![group.into()]);
         }
         Pipeline {
+            on: None,
             ledger,
             _db: db,
             kestra,
             api,
             rundeck,
-            instances: Arc::default(),
         }
     }
 
@@ -194,19 +196,31 @@ impl Pipeline {
             .expect("a pushed tag starts a release")
     }
 
-    /// A pipeline for the built release, its execution waiting for the approver, with SpinKube
-    /// running the artifact for staging's check and, when PRODUCTION, for production's.
-    pub fn waiting_for_approval(
-        label: &str,
-        postgres: bool,
-        production: bool,
-    ) -> (Self, Execution) {
-        let mut pipeline = Self::for_the_build(label, postgres);
-        if production {
-            pipeline.spinkube_on_the_way(false);
-        } else {
-            pipeline.spinkube_on_staging(false);
+    /// A pipeline whose members run what Karmada gives them (the SpinKube stand-in): the
+    /// flow's smoke URLs name each cluster's backend Service.
+    pub fn on_clusters(label: &str, postgres: bool) -> Self {
+        let mut pipeline = Self::new(label, postgres);
+        let on = OnClusters::start(label, &["staging", "prod-east", "prod-west"]);
+        let mut variables = local_variables(&pipeline.ledger.base, &pipeline.api.base);
+        for (variable, member, namespace) in [
+            ("staging_url", "staging", "automatizacion-staging"),
+            ("prod_east_url", "prod-east", "automatizacion"),
+            ("prod_west_url", "prod-west", "automatizacion"),
+        ] {
+            variables.push((variable, on.clusters.backend(member, namespace)));
         }
+        pipeline
+            .kestra
+            .save(&flow_with(&variables))
+            .unwrap_or_else(|e| panic!("the flow does not save: {e:#?}"));
+        pipeline.on = Some(on);
+        pipeline
+    }
+
+    /// A pipeline on the clusters for the built release, its execution waiting for the approver.
+    pub fn waiting_for_approval(label: &str, postgres: bool) -> (Self, Execution) {
+        let mut pipeline = Self::on_clusters(label, postgres);
+        pipeline.recorded_as_built();
         let execution = pipeline.run_to_the_pause();
         (pipeline, execution)
     }
@@ -294,53 +308,20 @@ impl Pipeline {
         assert_eq!(reply.status, 200, "{}", reply.body);
     }
 
-    /// The stand-in for SpinKube: before TASK, real Spin runs the pushed artifact for each
-    /// CLUSTER (or, with `wrong`, the checks reach an instance that reports another version),
-    /// and the flow's URL variable for it points there.
-    pub fn spinkube_before(
-        &mut self,
-        task: &str,
-        clusters: &[(&'static str, &'static str)],
-        wrong: bool,
-    ) {
-        let instances = self.instances.clone();
-        let clusters = clusters.to_vec();
+    /// A fault no real cluster gives on demand: from TASK on, the smoke checks of the URL
+    /// VARIABLES reach the ledger's own `/api/info`, which names cluster `local` and another
+    /// version.
+    pub fn smoke_finds_another_version(&mut self, task: &str, variables: &[&'static str]) {
         let ledger = self.ledger.base.clone();
+        let variables = variables.to_vec();
         self.kestra.before(
             task,
             Box::new(move |execution: &mut Execution| {
-                for (cluster, var) in &clusters {
-                    let url = if wrong {
-                        ledger.clone() // the ledger's own /api/info: cluster `local`, another version
-                    } else {
-                        let built = built();
-                        let host = HostBuilder::on(Runtime::Spin, &format!("pipeline-{cluster}"))
-                            .from_registry(&format!("{}@{}", built.repository, built.digest))
-                            .var("cluster_name", cluster)
-                            .start();
-                        let base = host.base.clone();
-                        instances.lock().unwrap().push(host);
-                        base
-                    };
-                    execution.set_var(var, &url);
+                for variable in &variables {
+                    execution.set_var(variable, &ledger);
                 }
             }),
         );
-    }
-
-    /// SpinKube runs the artifact for staging's check (or, with `wrong`, another version).
-    pub fn spinkube_on_staging(&mut self, wrong: bool) {
-        self.spinkube_before("deploy_staging", &[("staging", "staging_url")], wrong);
-    }
-
-    /// SpinKube runs the artifact for staging's check, then for production's.
-    pub fn spinkube_on_the_way(&mut self, broken_production: bool) {
-        self.spinkube_on_staging(false);
-        let production = [
-            ("prod-east", "prod_east_url"),
-            ("prod-west", "prod_west_url"),
-        ];
-        self.spinkube_before("deploy_production", &production, broken_production);
     }
 
     /// USER runs `approve-release` in Rundeck for the paused EXECUTION.

@@ -7,18 +7,21 @@
 //! place (`testing/pipeline-standins`): a **stand-in for Kestra** saves the flow file and
 //! executes it, pausing where the flow pauses, with a **Kestra API double** that only a real
 //! 2.0 resume call moves on; a **stand-in for Rundeck** runs the jobs' real scripts as named
-//! users under the real ACL; a **stand-in for SpinKube** runs the pushed artifact with real
-//! Spin for each cluster's smoke check, and a **stand-in for SpinKube's status reporting**
-//! gives Karmada's failover the statuses the operator would write (`failover`). In `spinkube`,
-//! the **SpinKube stand-in** (`testing/spinkube-standin`) runs production itself, so a release
-//! that cannot be pulled fails and is rolled back while the previous one serves.
+//! users under the real ACL; in every scenario that deploys, the **SpinKube stand-in**
+//! (`testing/spinkube-standin`, see `clusters`) runs what Karmada placed on each member with
+//! real Spin, so the flow's smoke checks reach the clusters' own Services, and a release that
+//! cannot be pulled or never gets ready fails and is rolled back while the previous one serves
+//! (`spinkube`). A **stand-in for SpinKube's status reporting** gives Karmada's failover the
+//! statuses the operator would write (`failover`).
 //!
-//! The build and push run once (`build::built`); each scenario then runs the whole flow from a
-//! fresh ledger that already holds the release as that build recorded it, so its
-//! `build_and_push` step takes the recorded digest, as any re-run does.
+//! The build and push run once (`build::built`), from a tag of this checkout with the test
+//! clusters' settings on top; each scenario then runs the whole flow from a fresh ledger that
+//! already holds the release as that build recorded it, so its `build_and_push` step takes the
+//! recorded digest, as any re-run does.
 
 mod approval;
 mod build;
+mod clusters;
 mod doubles;
 mod drift;
 mod failover;

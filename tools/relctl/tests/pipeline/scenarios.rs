@@ -18,8 +18,7 @@ fn a_release_goes_from_tag_to_both_production_clusters_on_postgres() {
 
 fn release_reaches_production(postgres: bool) {
     let _lock = exclusive();
-    let (mut pipeline, mut execution) =
-        Pipeline::waiting_for_approval("pipeline-happy", postgres, true);
+    let (mut pipeline, mut execution) = Pipeline::waiting_for_approval("pipeline-happy", postgres);
     assert_eq!(execution.ran.last().unwrap(), "wait_for_decision");
     // Paused: only the approver's resume moves it on.
     assert_eq!(pipeline.kestra.run(&mut execution), State::Paused);
@@ -94,8 +93,8 @@ fn release_reaches_production(postgres: bool) {
 #[test]
 fn a_rejected_release_never_reaches_production() {
     let _lock = exclusive();
-    let mut pipeline = Pipeline::for_the_build("pipeline-rejected", true);
-    pipeline.spinkube_on_the_way(false);
+    let mut pipeline = Pipeline::on_clusters("pipeline-rejected", true);
+    pipeline.recorded_as_built();
     let before = super::production_images();
     let mut execution = pipeline.run_to_the_pause();
     let job = pipeline.approve("dave", "reject", &execution);
@@ -128,7 +127,7 @@ fn a_rejected_release_never_reaches_production() {
 #[test]
 fn a_rerun_of_a_half_finished_version_continues_where_it_stopped() {
     let _lock = exclusive();
-    let (mut pipeline, mut first) = Pipeline::waiting_for_approval("pipeline-rerun", false, false);
+    let (mut pipeline, mut first) = Pipeline::waiting_for_approval("pipeline-rerun", false);
     pipeline.kestra.expire(&mut first);
     let staging_events = pipeline.events(VERSION);
 
@@ -139,14 +138,6 @@ fn a_rerun_of_a_half_finished_version_continues_where_it_stopped() {
     pipeline.kestra.before(
         "record_release",
         Box::new(move |execution| execution.set_var("artifact", &registry)),
-    );
-    pipeline.spinkube_before(
-        "deploy_production",
-        &[
-            ("prod-east", "prod_east_url"),
-            ("prod-west", "prod_west_url"),
-        ],
-        false,
     );
     assert_eq!(
         pipeline.kestra.run(&mut second),

@@ -1,138 +1,37 @@
-//! The production rollout against clusters that run what they are given: the **SpinKube
-//! stand-in** (`testing/spinkube-standin`, here in-process) runs every production SpinApp that
-//! Karmada placed with real Spin, pulled from the real registry, on one PostgreSQL ledger and
-//! one Redis. The flow's own `deploy_production` command, read from the flow file and run with
+//! The production rollout against clusters that run what they are given (`clusters`): the
+//! **SpinKube stand-in** runs every production SpinApp that Karmada placed with real Spin. The flow's own `deploy_production` command, read from the flow file and run with
 //! the environment its task declares, first rolls out this checkout's build (version 0.1.0,
 //! what it reports), then a release that cannot run: a pushed digest that cannot be pulled, or
 //! the real 1.4.0 on clusters whose `db_url` Secret is wrong, so that it starts and never gets
 //! ready. Each time relctl waits, records `failed`, puts 0.1.0 back by its digest and records
 //! `rolled_back`, and 0.1.0 answers on both clusters from the first request to the last.
 
+use super::clusters::OnClusters;
 use super::{control_plane, exclusive, registry, succeeded};
-use host_harness::{HostBuilder, Redis, push_checkout, release_body, repo, scratch_dir, token};
-use native_db::testing::TestDb;
+use host_harness::{HostBuilder, push_checkout, release_body, repo, scratch_dir, token};
 use serde_json::json;
-use spinkube_standin::put_back::PutBack;
-use spinkube_standin::standin::{Config, StandIn};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const SERVING: &str = "0.1.0";
 const BROKEN: &str = "0.2.0";
 const MEMBERS: [&str; 2] = ["prod-east", "prod-west"];
 
-/// The stand-in, stepping once a second on a thread of its own until dropped.
-struct Clusters {
-    standin: Arc<Mutex<StandIn>>,
-    state: std::path::PathBuf,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Clusters {
-    fn start() -> Self {
-        let state = scratch_dir("pipeline-spinkube");
-        let config = Config {
-            kubeconfigs: control_plane(),
-            members: MEMBERS.map(str::to_owned).to_vec(),
-            spin: host_harness::spin_bin().to_owned(),
-            state: state.clone(),
-            insecure_registry: true,
-        };
-        let standin = Arc::new(Mutex::new(StandIn::new(config)));
-        let stop: Arc<AtomicBool> = Arc::default();
-        let (s, halt) = (standin.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !halt.load(Ordering::SeqCst) {
-                s.lock().unwrap().step();
-                std::thread::sleep(Duration::from_millis(500));
-            }
-        });
-        Clusters {
-            standin,
-            state,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    /// Where the stand-in keeps each process's directory and log.
-    fn state(&self) -> &std::path::Path {
-        &self.state
-    }
-
-    /// The console-facing Service of the backend on MEMBER: what the flow's smoke URLs name.
-    fn backend(&self, member: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let found = self.standin.lock().unwrap().service(
-                member,
-                "automatizacion",
-                "automatizacion-backend",
-            );
-            if let Some(url) = found {
-                return url;
-            }
-            assert!(Instant::now() < deadline, "no backend Service on {member}");
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Clusters {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        self.standin.lock().unwrap().stop();
-    }
-}
-
-fn kubectl_in(args: &[&str], stdin: Option<&str>) -> String {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(control_plane().join("karmada"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        let mut input = input;
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    succeeded(child.wait_with_output().unwrap())
-}
-
-/// A copy of k8s/ and karmada/ whose database host is the test's PostgreSQL (what a platform
-/// team's own copy says), as the flow's `clone_release` leaves its working directory.
-fn checkout(pg_authority: &str) -> std::path::PathBuf {
+/// A copy of the test clusters' k8s/ and karmada/ (`build::origin`), as the flow's
+/// `clone_release` leaves its working directory.
+fn checkout() -> std::path::PathBuf {
     let root = scratch_dir("pipeline-spinkube-checkout");
     for tree in ["k8s", "karmada"] {
         let status = Command::new("cp")
             .arg("-r")
-            .arg(repo().join(tree))
+            .arg(super::build::checkout().join(tree))
             .arg(&root)
             .status()
             .unwrap();
         assert!(status.success());
     }
-    let config = root.join("k8s/base/config.yaml");
-    let text = std::fs::read_to_string(&config).unwrap();
-    let host = "postgres://automatizacion-db.automatizacion.svc.cluster.local:5432";
-    assert!(text.contains(host));
-    std::fs::write(
-        &config,
-        text.replace(host, &format!("postgres://{pg_authority}")),
-    )
-    .unwrap();
     root
 }
 
@@ -158,55 +57,31 @@ fn deploy_production(env: &[(&str, String)], root: &std::path::Path) -> std::pro
 /// Production served by 0.1.0 through the stand-in, rolled out by the flow's command, with
 /// the ledger that recorded it; and the control plane put back when dropped.
 struct World {
-    clusters: Clusters,
+    on: OnClusters,
     ledger: host_harness::Host,
     kestra: String,
     root: std::path::PathBuf,
     repository: String,
     digest: String,
-    db_url: String,
-    redis: Redis,
-    _db: TestDb,
-    _put_back: PutBack,
 }
 
 impl World {
     fn serving_previous(label: &str) -> Self {
-        let put_back = PutBack::take(&control_plane());
-        let db = TestDb::postgres();
-        let db_url = db.db_url().unwrap().to_owned();
-        let redis = Redis::start();
-        let pg_authority = db_url.split('@').nth(1).unwrap().split('/').next().unwrap();
-        let root = checkout(pg_authority);
+        let on = OnClusters::start(label, &MEMBERS);
         let image = push_checkout(&registry(), label);
         let (repository, digest) = image.split_once('@').unwrap();
         let world = World {
-            clusters: Clusters::start(),
+            on,
             ledger: HostBuilder::new(label).start(),
             kestra: token("kestra", &["deployer"]),
-            root,
+            root: checkout(),
             repository: repository.to_owned(),
             digest: digest.to_owned(),
-            db_url: db_url.clone(),
-            redis,
-            _db: db,
-            _put_back: put_back,
         };
-        world.apply_secrets(&db_url);
         world.approved(SERVING, digest);
         // Time for Spin to pull and start the first release.
         succeeded(world.deploy(SERVING, digest, 180));
         world
-    }
-
-    /// `scripts/make-secrets.sh` for production, with DB_URL and the Redis, on the control plane.
-    fn apply_secrets(&self, db_url: &str) {
-        let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
-            .env("DB_URL", db_url)
-            .env("KV_URL", &self.redis.url)
-            .output()
-            .unwrap();
-        kubectl_in(&["apply", "-f", "-"], Some(&succeeded(secrets)));
     }
 
     /// VERSION recorded with DIGEST, checked on staging, and approved for production.
@@ -225,14 +100,18 @@ impl World {
         ledger.decide(version, "approve", "ship it");
     }
 
+    fn backend(&self, member: &str) -> String {
+        self.on.clusters.backend(member, "automatizacion")
+    }
+
     /// The flow's `deploy_production` with the environment its task declares.
     fn deploy(&self, version: &str, digest: &str, timeout: u64) -> std::process::Output {
         let env = [
             ("VERSION", version.to_owned()),
             ("DIGEST", digest.to_owned()),
             ("REPOSITORY", self.repository.clone()),
-            ("PROD_EAST_URL", self.clusters.backend("prod-east")),
-            ("PROD_WEST_URL", self.clusters.backend("prod-west")),
+            ("PROD_EAST_URL", self.backend("prod-east")),
+            ("PROD_WEST_URL", self.backend("prod-west")),
             ("DEPLOY_TIMEOUT", timeout.to_string()),
             (
                 "EXECUTION_URL",
@@ -251,7 +130,7 @@ impl World {
     /// Deploys VERSION (DIGEST), which must fail, while watching what both clusters serve;
     /// then checks that 0.1.0 answered throughout and the ledger tells the whole story.
     fn fails_while_previous_serves(&self, version: &str, digest: &str) {
-        let urls = MEMBERS.map(|m| self.clusters.backend(m));
+        let urls = MEMBERS.map(|m| self.backend(m));
         let watching = Arc::new(AtomicBool::new(true));
         let answers = Arc::new(Mutex::new(Vec::new()));
         let watcher = {
@@ -319,18 +198,20 @@ fn a_release_that_starts_but_is_never_ready_is_rolled_back_while_the_previous_on
     let world = World::serving_previous("pipeline-spinkube-not-ready");
     // The cluster's Secret now names a database the app may not reach: what was ready keeps
     // serving, and every new process starts and fails its readiness check.
-    let (_, authority) = world.db_url.split_once('@').unwrap();
+    let (_, authority) = world.on.db_url.split_once('@').unwrap();
     let host = authority.split('/').next().unwrap();
     let wrong = world
+        .on
         .db_url
         .replace(host, &format!("127.0.0.1:{}", host_harness::free_port()));
-    world.apply_secrets(&wrong);
+    world.on.apply_secrets("automatizacion", &wrong);
     // The real 1.4.0 the flow built, which pulls and starts.
     let built = super::build::built();
     world.approved(super::VERSION, &built.digest);
     world.fails_while_previous_serves(super::VERSION, &built.digest);
     // It did start, and failed its readiness check.
     let processes = world
+        .on
         .clusters
         .state()
         .join("prod-east/automatizacion/automatizacion-backend");

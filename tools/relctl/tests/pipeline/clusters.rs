@@ -1,0 +1,156 @@
+//! The suite's member clusters run by the **SpinKube stand-in** (`testing/spinkube-standin`,
+//! here in-process) for one scenario: every SpinApp Karmada placed runs with real Spin, pulled
+//! from the real registry, reading a PostgreSQL database and a Redis of the scenario's own
+//! through each environment's Secret, with staging's override as the test clusters' copy of
+//! the repository says (`build::origin`). Everything is put back when the scenario ends.
+
+use super::{control_plane, succeeded};
+use host_harness::{Redis, repo, scratch_dir};
+use native_db::testing::TestDb;
+use spinkube_standin::put_back::PutBack;
+use spinkube_standin::standin::{Config, StandIn};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// Each environment's namespace on the control plane.
+const NAMESPACES: [&str; 2] = ["automatizacion-staging", "automatizacion"];
+
+/// The stand-in, stepping twice a second on a thread of its own until dropped.
+pub struct Clusters {
+    standin: Arc<Mutex<StandIn>>,
+    state: PathBuf,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Clusters {
+    fn start(label: &str, members: &[&str]) -> Self {
+        let state = scratch_dir(label);
+        // One wasmtime compile cache for the whole binary, as a node's shim keeps one: each
+        // scenario's processes start without compiling the same components again.
+        static COMPILED: OnceLock<PathBuf> = OnceLock::new();
+        let compiled = COMPILED.get_or_init(|| scratch_dir("pipeline-wasmtime-cache"));
+        std::os::unix::fs::symlink(compiled, state.join("compiled")).unwrap();
+        let config = Config {
+            kubeconfigs: control_plane(),
+            members: members.iter().map(|m| (*m).to_owned()).collect(),
+            spin: host_harness::spin_bin().to_owned(),
+            state: state.clone(),
+            insecure_registry: true,
+        };
+        let standin = Arc::new(Mutex::new(StandIn::new(config)));
+        let stop: Arc<AtomicBool> = Arc::default();
+        let (s, halt) = (standin.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !halt.load(Ordering::SeqCst) {
+                s.lock().unwrap().step();
+                std::thread::sleep(Duration::from_millis(500));
+            }
+        });
+        Clusters {
+            standin,
+            state,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// Where the stand-in keeps each process's directory and log.
+    pub fn state(&self) -> &Path {
+        &self.state
+    }
+
+    /// The console-facing Service of the backend in NAMESPACE on MEMBER: what the flow's smoke
+    /// URLs name.
+    pub fn backend(&self, member: &str, namespace: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let found =
+                self.standin
+                    .lock()
+                    .unwrap()
+                    .service(member, namespace, "automatizacion-backend");
+            if let Some(url) = found {
+                return url;
+            }
+            assert!(Instant::now() < deadline, "no backend Service on {member}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Clusters {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+        self.standin.lock().unwrap().stop();
+    }
+}
+
+/// `kubectl` on the Karmada API server, with STDIN.
+pub fn kubectl_in(args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(control_plane().join("karmada"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        let mut input = input;
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    succeeded(child.wait_with_output().unwrap())
+}
+
+/// The members run by the stand-in for one scenario, with what they read.
+pub struct OnClusters {
+    /// Declared first, so it stops before the control plane is put back.
+    pub clusters: Clusters,
+    pub db_url: String,
+    redis: Redis,
+    _db: TestDb,
+    _put_back: PutBack,
+}
+
+impl OnClusters {
+    pub fn start(label: &str, members: &[&str]) -> Self {
+        let put_back = PutBack::take(&control_plane());
+        let db = TestDb::postgres();
+        let db_url = db.db_url().unwrap().to_owned();
+        let overrides = super::build::checkout().join("karmada/overrides/staging.yaml");
+        kubectl_in(&["apply", "-f", overrides.to_str().unwrap()], None);
+        let world = OnClusters {
+            clusters: Clusters::start(&format!("{label}-spinkube"), members),
+            db_url: db_url.clone(),
+            redis: Redis::start(),
+            _db: db,
+            _put_back: put_back,
+        };
+        for namespace in NAMESPACES {
+            world.apply_secrets(namespace, &db_url);
+        }
+        world
+    }
+
+    /// `scripts/make-secrets.sh` for NAMESPACE with DB_URL and the Redis, on the control plane.
+    pub fn apply_secrets(&self, namespace: &str, db_url: &str) {
+        let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
+            .env("NAMESPACE", namespace)
+            .env("DB_URL", db_url)
+            .env("KV_URL", &self.redis.url)
+            .output()
+            .unwrap();
+        kubectl_in(&["apply", "-f", "-"], Some(&succeeded(secrets)));
+    }
+}

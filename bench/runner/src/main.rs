@@ -2,18 +2,20 @@
 //! loads each at concurrency 16 with the same requests in the same run, and prints one table
 //! with both runtimes and the same API in Flask side by side: throughput and latency per route
 //! on SQLite and PostgreSQL, the bare hello component as the ceiling, what each kind of host
-//! work costs (bench/cost-probe), start-up time, peak RSS and component sizes.
+//! work costs (bench/cost-probe), start-up time, peak RSS and component sizes; last, the
+//! playground's time to `up` and memory against the control plane alone.
 //!
 //! The read model is measured on and off in the same run (the A/B of bench/README.md), and the
 //! instance-reuse candidate (bench/p3-probe) beside them; the targets of the read path are
 //! checked against the figures last.
 //!
 //! Environment: `BENCH_SECONDS` (per measurement, default 5), `BENCH_ONLY` (a comma-separated
-//! subset of start, sqlite, candidates, postgres, hello, profile), `LEDGER_TEST_PG_URL` (an
+//! subset of start, sqlite, candidates, postgres, hello, profile, playground), `LEDGER_TEST_PG_URL` (an
 //! admin URL of a PostgreSQL server; `make bench` starts one).
 
 mod candidates;
 mod load;
+mod playground;
 mod prices;
 mod servers;
 mod table;
@@ -29,7 +31,7 @@ use std::time::Duration;
 use table::{measure, print_table};
 
 /// `BENCH_ONLY=sqlite,profile` runs only those sections (start, sqlite, candidates, postgres,
-/// hello, profile); unset runs all.
+/// hello, profile, playground); unset runs all.
 fn wanted(section: &str) -> bool {
     std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|s| s.trim() == section))
 }
@@ -143,6 +145,13 @@ async fn main() -> Result<()> {
         }
     }
 
+    // Last: it holds about 3 GB while it runs, and every server above has stopped.
+    let playground = if wanted("playground") {
+        Some(playground::measure(&repo)?)
+    } else {
+        None
+    };
+
     let load_average = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
         "\nbenchmark: concurrency {CONCURRENCY}, {seconds} s per measurement, mean of 2 rounds taken in turns, \
@@ -222,6 +231,9 @@ async fn main() -> Result<()> {
             bytes as f64 / 1_048_576.0
         );
         sizes.push((name, bytes));
+    }
+    if let Some(figures) = &playground {
+        playground::print(figures);
     }
     targets::print(&targets::Figures {
         servers: &sqlite_servers,

@@ -28,7 +28,7 @@ pub struct WebhookCall {
 }
 
 /// Where Webhook calls go, if anywhere.
-type Webhooks = Option<Mutex<Sender<WebhookCall>>>;
+type Webhooks = Option<Sender<WebhookCall>>;
 
 /// The running double.
 pub struct KestraApi {
@@ -56,7 +56,7 @@ impl KestraApi {
     ) -> Self {
         use base64::Engine;
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let webhooks: Arc<Webhooks> = Arc::new(webhooks.map(Mutex::new));
+        let webhooks: Arc<Webhooks> = Arc::new(webhooks);
         let calls = Arc::new(Mutex::new(Vec::new()));
         let unavailable = Arc::new(AtomicUsize::new(0));
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
@@ -333,7 +333,7 @@ fn webhook(request: &Request, path: &str, webhooks: &Webhooks) -> (u16, Value, b
         body,
         reply,
     };
-    if webhooks.lock().unwrap().send(call).is_err() {
+    if webhooks.send(call).is_err() {
         return (503, json!({"message": "Service Unavailable"}), false);
     }
     let (status, body) = answer

@@ -248,6 +248,18 @@ fn the_standin_serves_each_cluster_what_karmada_placed_there() {
         let served_by = format!("Served by <strong>{member}</strong> ({region})");
         assert!(console.contains(&served_by), "{console}");
     }
+    // The statuses on the members may still be the ones `control-plane.sh report-ready` wrote
+    // before this test: wait until the stand-in itself serves every backend ready.
+    let mut ready_backends = Vec::new();
+    for member in ["prod-east", "prod-west"] {
+        ready_backends.push(eventually(&format!("{member}'s backend ready"), || {
+            let url = standin.endpoint(member, BACKEND)?;
+            match get(&format!("{url}/api/ready"))? {
+                (200, _) => Ok(url),
+                (code, body) => Err(format!("{code}: {body}")),
+            }
+        }));
+    }
     eventually("Karmada aggregates 6 ready replicas of each app", || {
         for app in [BACKEND, FRONTEND] {
             let template = json_of("karmada", &["-n", NAMESPACE, "get", "spinapp", app]);
@@ -259,7 +271,7 @@ fn the_standin_serves_each_cluster_what_karmada_placed_there() {
         Ok(())
     });
     assert_eq!(standin.processes(), 4, "one Spin per SpinApp per cluster");
-    let serving = standin.endpoint("prod-east", BACKEND).unwrap();
+    let serving = ready_backends.swap_remove(0);
 
     // A digest that cannot be pulled: the old one serves on, and the status says why.
     let repository = image.split('@').next().unwrap();

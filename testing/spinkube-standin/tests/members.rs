@@ -78,6 +78,19 @@ fn eventually<T>(what: &str, mut check: impl FnMut() -> Result<T, String>) -> T 
     }
 }
 
+/// Polls prod-east's backend until its `Progressing` condition's status and message satisfy
+/// WANTED.
+fn backend_progressing(what: &str, wanted: impl Fn(&str, &str) -> bool) {
+    eventually(what, || {
+        let (status, message) = condition("prod-east", BACKEND, "Progressing")?;
+        if wanted(&status, &message) {
+            Ok(())
+        } else {
+            Err(message)
+        }
+    });
+}
+
 fn get(url: &str) -> Result<(u16, String), String> {
     let out = Command::new("curl")
         .args(["-s", "-m", "5", "-w", "\n%{http_code}", url])
@@ -277,13 +290,8 @@ fn the_standin_serves_each_cluster_what_karmada_placed_there() {
     let repository = image.split('@').next().unwrap();
     let unpullable = format!("{repository}@sha256:{}", "0".repeat(64));
     set_image(BACKEND, &unpullable);
-    eventually("the unpullable digest is reported", || {
-        let (status, message) = condition("prod-east", BACKEND, "Progressing")?;
-        if status == "False" && message.contains("manifest unknown") {
-            Ok(())
-        } else {
-            Err(message)
-        }
+    backend_progressing("the unpullable digest is reported", |status, message| {
+        status == "False" && message.contains("manifest unknown")
     });
     assert_eq!(
         condition("prod-east", BACKEND, "Available").unwrap().0,
@@ -298,14 +306,10 @@ fn the_standin_serves_each_cluster_what_karmada_placed_there() {
     let (_, authority) = pg_authority(&db_url);
     let wrong = db_url.replace(&authority, &format!("127.0.0.1:{}", free_port()));
     apply_secrets(&wrong, &redis.url);
-    eventually("a new backend starts beside the serving one", || {
-        let (status, message) = condition("prod-east", BACKEND, "Progressing")?;
-        if status == "True" && message.starts_with("SpinKube stand-in: starting") {
-            Ok(())
-        } else {
-            Err(message)
-        }
-    });
+    backend_progressing(
+        "a new backend starts beside the serving one",
+        |status, message| status == "True" && message.starts_with("SpinKube stand-in: starting"),
+    );
     let deadline = Instant::now() + Duration::from_secs(10);
     while Instant::now() < deadline {
         assert_eq!(standin.endpoint("prod-east", BACKEND).unwrap(), serving);
@@ -322,13 +326,8 @@ fn the_standin_serves_each_cluster_what_karmada_placed_there() {
         "True"
     );
     apply_secrets(&db_url, &redis.url);
-    eventually("the backend settles", || {
-        let (status, message) = condition("prod-east", BACKEND, "Progressing")?;
-        if status == "True" && message.ends_with("up to date") {
-            Ok(())
-        } else {
-            Err(message)
-        }
+    backend_progressing("the backend settles", |status, message| {
+        status == "True" && message.ends_with("up to date")
     });
 
     // A deleted SpinApp's process stops.

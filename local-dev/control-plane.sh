@@ -165,17 +165,9 @@ make_kubeconfigs() {
 # ---------------------------------------------------------------------------------------------
 # Processes
 # ---------------------------------------------------------------------------------------------
-running() { [[ -f $STATE/pids/$1 ]] && kill -0 "$(cat "$STATE/pids/$1")" 2>/dev/null; }
-
-# start NAME COMMAND...: runs COMMAND in the background, logging to logs/NAME.log.
-start() {
-  local name=$1
-  shift
-  running "$name" && return
-  mkdir -p "$STATE/pids" "$STATE/logs"
-  setsid "$@" >"$STATE/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$STATE/pids/$name"
-}
+PROCESS_DIR=$STATE
+# shellcheck source=local-dev/processes.sh
+source "$repo/local-dev/processes.sh"
 
 # wait_for NAME WHAT COMMAND...: polls COMMAND until it succeeds; fails with NAME's log tail.
 wait_for() {

@@ -42,17 +42,9 @@ say() { printf '[%3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
 die() { echo "playground: $*" >&2; exit 1; }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-running() { [[ -f $DIR/pids/$1 ]] && kill -0 "$(cat "$DIR/pids/$1")" 2>/dev/null; }
-
-# start NAME COMMAND...: in the background, in a process group of its own, logging to logs/NAME.log.
-start() {
-  local name=$1
-  shift
-  running "$name" && return
-  mkdir -p "$DIR/pids" "$DIR/logs"
-  setsid "$@" >"$DIR/logs/$name.log" 2>&1 </dev/null &
-  echo $! >"$DIR/pids/$name"
-}
+PROCESS_DIR=$DIR
+# shellcheck source=local-dev/processes.sh
+source "$repo/local-dev/processes.sh"
 
 # until_ok WHAT SECONDS COMMAND...: polls COMMAND until it succeeds.
 until_ok() {

@@ -55,11 +55,11 @@ bench: tools build
 ## The embedded SQLite ledger of `make run` (k8s/README.md, "Backups", for PostgreSQL).
 SQLITE_DB ?= .spin/sqlite_db.db
 backup:
-	scripts/sqlite-backup.sh backup $(SQLITE_DB)
+	scripts/sqlite-backup.sh backup "$(SQLITE_DB)"
 
 restore:
 	@[[ -n "$(BACKUP)" ]] || { echo "make restore: name the backup, e.g. make restore BACKUP=backups/ledger-20261204T120000Z.db" >&2; exit 2; }
-	scripts/sqlite-backup.sh restore "$(BACKUP)" $(SQLITE_DB)
+	scripts/sqlite-backup.sh restore "$(BACKUP)" "$(SQLITE_DB)"
 
 playground: tools build
 	local-dev/playground.sh up

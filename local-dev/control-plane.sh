@@ -262,8 +262,11 @@ start_karmada() {
   start karmada-webhook "$(binary karmada-webhook)" --kubeconfig="$karmada" \
     --bind-address=127.0.0.1 --secure-port="$WEBHOOK_PORT" --cert-dir="$STATE/webhook-certs" \
     --health-probe-bind-address="127.0.0.1:$WEBHOOK_HEALTH_PORT" --metrics-bind-address=0
+  # A member lost or back shows in its Cluster's Ready condition within 10 s of the probes
+  # that see it (Karmada's defaults: 30 s), so that trying failover takes seconds.
   start karmada-controller-manager "$(binary karmada-controller-manager)" --kubeconfig="$karmada" \
-    --cluster-status-update-frequency=10s --feature-gates=Failover=true --leader-elect=false \
+    --cluster-status-update-frequency=10s --cluster-failure-threshold=10s \
+    --cluster-success-threshold=10s --feature-gates=Failover=true --leader-elect=false \
     --health-probe-bind-address="127.0.0.1:$CONTROLLER_MANAGER_HEALTH_PORT" --metrics-bind-address=0
   start karmada-scheduler "$(binary karmada-scheduler)" --kubeconfig="$karmada" \
     --enable-scheduler-estimator=false --leader-elect=false \

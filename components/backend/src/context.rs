@@ -148,44 +148,90 @@ impl<'r> Call<'r, '_> {
         read: Option<&str>,
         work: impl Fn(&Ledger) -> Result<T, LedgerError>,
     ) -> Result<ApiResponse, ApiError> {
+        let body = self.read_kept(read, read_model::MAX_AGE_MICROS, |ledger| {
+            Ok(serde_json::to_vec(&work(ledger)?).expect("answers serialize"))
+        })?;
+        Ok(ApiResponse::new(200, "application/json", body))
+    }
+
+    /// The bytes WORK makes from the ledger, kept in the read model under READ for at most
+    /// MAX_AGE (microseconds) while no write happens; see [`Call::read_json`].
+    pub fn read_kept(
+        &mut self,
+        read: Option<&str>,
+        max_age: i64,
+        work: impl Fn(&Ledger) -> Result<Vec<u8>, LedgerError>,
+    ) -> Result<Vec<u8>, ApiError> {
         let (now, open_key_value) = (self.host.now, self.host.open_key_value);
         let settings = self.settings()?;
         let key = read
             .filter(|_| settings.read_model)
             .map(|read| ReadKey::new(&settings.read_scope, read));
+        let fresh = &self.host.fresh_request_id;
         let kept = key.and_then(|key| {
             let store = open_key_value().ok()?;
-            let generation = read_model::generation(store.as_ref()).ok()?;
+            let generation = read_model::generation(store.as_ref(), fresh).ok()?;
             Some((store, key, generation))
         });
         if let Some((store, key, generation)) = &kept
-            && let Ok(Some(body)) = read_model::kept(store.as_ref(), key, generation, now)
+            && let Ok(Some(body)) = read_model::kept(store.as_ref(), key, generation, now, max_age)
         {
-            return Ok(ApiResponse::new(200, "application/json", body));
+            return Ok(body);
         }
-        let answer = ApiResponse::json(200, &self.read_ledger(work)?);
+        let body = self.read_ledger(work)?;
         if let Some((store, key, generation)) = &kept {
-            let _ = read_model::keep(store.as_ref(), key, generation, now, &answer.body);
+            let _ = read_model::keep(store.as_ref(), key, generation, now, &body);
         }
-        Ok(answer)
+        Ok(body)
+    }
+
+    /// One read of the read model's store, whatever it answers (see `handlers::ready`).
+    pub fn touch_read_model(&mut self) -> Result<(), ApiError> {
+        if self.settings()?.read_model
+            && let Ok(store) = (self.host.open_key_value)()
+        {
+            let _ = store.get(read_model::GENERATION);
+        }
+        Ok(())
     }
 
     /// Runs a write against the ledger, opening the database (and migrating it) first. Once
-    /// it has committed, the read model gets a new generation, before anyone is answered.
+    /// it has committed a change (or a migration), the read model gets a new generation,
+    /// before anyone is answered. A write that changed nothing (a readiness probe, a repeat, a
+    /// refusal, a late observation) leaves every kept answer current.
     pub fn with_ledger<T>(
         &mut self,
-        work: impl FnOnce(&Ledger) -> Result<T, ApiError>,
+        work: impl FnOnce(&Ledger) -> Result<(T, Effect), ApiError>,
     ) -> Result<T, ApiError> {
         let now = self.host.now;
         let open_db = self.host.open_db;
         let settings = self.settings()?;
         let exec = open_db(settings.db_url.as_deref())?;
         let ledger = Ledger::open(exec.as_ref(), &settings.clusters, now)?;
-        let done = work(&ledger)?;
-        // A store that fails leaves kept answers to age out (read_model::MAX_AGE_MICROS).
-        if let Ok(store) = (self.host.open_key_value)() {
-            let _ = read_model::written(store.as_ref(), &self.host.fresh_request_id);
+        let (done, effect) = work(&ledger)?;
+        if effect == Effect::Changed || ledger.migrated() {
+            // A store that fails leaves kept answers to age out (read_model::MAX_AGE_MICROS).
+            if let Ok(store) = (self.host.open_key_value)() {
+                let _ = read_model::written(store.as_ref(), &self.host.fresh_request_id);
+            }
         }
         Ok(done)
+    }
+}
+
+/// Whether a write changed what the ledger answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    Changed,
+    Unchanged,
+}
+
+impl Effect {
+    pub fn changed_if(changed: bool) -> Self {
+        if changed {
+            Effect::Changed
+        } else {
+            Effect::Unchanged
+        }
     }
 }

@@ -3,14 +3,15 @@
 
 use crate::auth::Role;
 use crate::build_info;
-use crate::context::Call;
+use crate::context::{Call, Effect};
 use crate::http::ApiResponse;
 use crate::input::{
     ApprovalRequestInput, DecisionInput, DeploymentInput, ObservationInput, ReleaseInput,
 };
 use crate::metrics;
-use crate::problem::{ApiError, Problem, QueryProblems, ReadProblems, Unavailable, WriteProblems};
+use crate::problem::{ApiError, Problem, ReadProblems, Unavailable, WriteProblems};
 use crate::query::Query;
+use crate::read_model::DORA_MAX_AGE_MICROS;
 use ledger::Created;
 use ledger::insights::{Insights, Window};
 use ledger::model::{
@@ -43,12 +44,16 @@ pub struct Readiness {
     schema_version: i64,
 }
 
-/// Readiness: configuration valid, storage reachable and migrated.
+/// Readiness: configuration valid, storage reachable and migrated, and the read model's store
+/// answering (or failing: reads then go to the database). A store that never answers (Spin's
+/// Redis client has no time-out) leaves this probe unanswered too, so Kubernetes takes the pod
+/// out of its Service rather than send it requests that would wait as long.
 #[utoipa::path(get, path = "/api/ready", tag = "meta", responses(
         (status = 200, description = "Ready to serve", body = Readiness),
         Unavailable))]
 pub fn ready(cx: &mut Call) -> Handled {
-    let schema_version = cx.with_ledger(|_| Ok(ledger::migrations::LATEST))?;
+    let schema_version = cx.with_ledger(|_| Ok((ledger::migrations::LATEST, Effect::Unchanged)))?;
+    cx.touch_read_model()?;
     Ok(ApiResponse::json(
         200,
         &Readiness {
@@ -143,22 +148,28 @@ pub fn openapi_json(cx: &mut Call) -> Handled {
     Ok(ApiResponse::json(200, &document))
 }
 
-/// Gauges read from storage, in Prometheus text format.
+/// Gauges read from storage, in Prometheus text format. They show what the ledger holds, so
+/// they are read like it: public only while `public_read` is `true`. DORA's four keys are
+/// kept in the read model between writes (for up to a minute), so scrapes do not recompute
+/// them.
 #[utoipa::path(get, path = "/metrics", tag = "meta", responses(
         (status = 200, description = "Prometheus exposition", body = String, content_type = "text/plain; version=0.0.4"),
-        QueryProblems))]
+        ReadProblems))]
 pub fn metrics_text(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
+    cx.authorize_read()?;
     let window = Window {
         environment: Environment::Production,
         days: Window::DEFAULT_DAYS,
         now: cx.host.now,
     };
-    let (counts, keys) =
-        cx.read_ledger(|ledger| Ok((ledger.counts()?, ledger.insights(&window)?)))?;
+    let counts = cx.read_ledger(|ledger| ledger.counts())?;
+    let dora = cx.read_kept(Some("metrics:dora"), DORA_MAX_AGE_MICROS, |ledger| {
+        Ok(metrics::dora(&ledger.insights(&window)?).into_bytes())
+    })?;
     let text = metrics::render(
         &counts,
-        &keys,
+        &String::from_utf8_lossy(&dora),
         build_info::VERSION,
         build_info::COMMIT,
         cx.host.now,
@@ -196,7 +207,13 @@ pub fn create_release(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Deployer)?;
     let new = cx.json_body::<ReleaseInput>()?.validate()?;
-    let (release, created) = cx.with_ledger(|ledger| Ok(ledger.create_release(&ctx, &new)?))?;
+    let (release, created) = cx.with_ledger(|ledger| {
+        let (release, created) = ledger.create_release(&ctx, &new)?;
+        Ok((
+            (release, created),
+            Effect::changed_if(created == Created::New),
+        ))
+    })?;
     let status = if created == Created::New { 201 } else { 200 };
     let location = format!("/api/releases/{}", release.version);
     Ok(ApiResponse::json(status, &release).with_header("location", &location))
@@ -231,8 +248,10 @@ pub fn record_deployment(cx: &mut Call) -> Handled {
     let ctx = cx.authorize(Role::Deployer)?;
     let version = cx.version()?;
     let event = cx.json_body::<DeploymentInput>()?.validate()?;
-    let deployment =
-        cx.with_ledger(|ledger| Ok(ledger.record_deployment(&ctx, &version, &event)?))?;
+    let deployment = cx.with_ledger(|ledger| {
+        let deployment = ledger.record_deployment(&ctx, &version, &event)?;
+        Ok((deployment, Effect::Changed))
+    })?;
     Ok(ApiResponse::json(201, &deployment))
 }
 
@@ -243,15 +262,21 @@ pub fn record_deployment(cx: &mut Call) -> Handled {
     params(("name" = String, Path, description = "A configured cluster")),
     request_body = ObservationInput,
     responses(
-        (status = 201, description = "Recorded: the cluster's status, with any drift", body = ClusterStatus),
+        (status = 201, description = "Recorded, and the cluster's latest: its status, with any drift", body = ClusterStatus),
+        (status = 200, description = "Recorded as history only: an observation made later was recorded first and decides the status shown", body = ClusterStatus),
         WriteProblems))]
 pub fn observe(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Deployer)?;
     let cluster = cx.cluster()?;
     let observation = cx.json_body::<ObservationInput>()?.validate()?;
-    let status = cx.with_ledger(|ledger| Ok(ledger.observe(&ctx, &cluster, &observation)?))?;
-    Ok(ApiResponse::json(201, &status))
+    let observed = cx.with_ledger(|ledger| {
+        let observed = ledger.observe(&ctx, &cluster, &observation)?;
+        let effect = Effect::changed_if(observed.latest);
+        Ok((observed, effect))
+    })?;
+    let status = if observed.latest { 201 } else { 200 };
+    Ok(ApiResponse::json(status, &observed.status))
 }
 
 /// Every configured cluster, what it runs now and its latest event.
@@ -282,7 +307,8 @@ pub fn request_approval(cx: &mut Call) -> Handled {
         .optional_json_body::<ApprovalRequestInput>()?
         .validate()?;
     let approval = cx.with_ledger(|ledger| {
-        Ok(ledger.request_approval(&ctx, &version, on_behalf_of.as_ref())?)
+        let approval = ledger.request_approval(&ctx, &version, on_behalf_of.as_ref())?;
+        Ok((approval, Effect::Changed))
     })?;
     Ok(ApiResponse::json(201, &approval))
 }
@@ -302,7 +328,8 @@ pub fn decide(cx: &mut Call) -> Handled {
     let ctx = cx.authorize(Role::Approver)?;
     let version = cx.version()?;
     let decision = cx.json_body::<DecisionInput>()?.validate()?;
-    let approval = cx.with_ledger(|ledger| Ok(ledger.decide(&ctx, &version, &decision)?))?;
+    let approval =
+        cx.with_ledger(|ledger| Ok((ledger.decide(&ctx, &version, &decision)?, Effect::Changed)))?;
     Ok(ApiResponse::json(200, &approval))
 }
 

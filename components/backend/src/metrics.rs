@@ -7,14 +7,8 @@ use ledger::time::Timestamp;
 use spin_edge::label_value;
 use std::fmt::Write;
 
-/// The exposition text of COUNTS; ages are measured at NOW.
-pub fn render(
-    counts: &Counts,
-    keys: &Insights,
-    version: &str,
-    commit: &str,
-    now: Timestamp,
-) -> String {
+/// The exposition text of COUNTS and the DORA block ([`dora`]); ages are measured at NOW.
+pub fn render(counts: &Counts, dora: &str, version: &str, commit: &str, now: Timestamp) -> String {
     let mut out = String::new();
     gauge(
         &mut out,
@@ -98,7 +92,7 @@ pub fn render(
         (now.as_micros() - since.as_micros()).max(0) as f64 / 1e6
     });
     let _ = writeln!(out, "ledger_oldest_pending_approval_age_seconds {age}");
-    dora(&mut out, keys);
+    out.push_str(dora);
     gauge(
         &mut out,
         "ledger_build_info",
@@ -113,9 +107,11 @@ pub fn render(
     out
 }
 
-/// DORA's four keys over the insights window. A key with nothing to measure has no sample
-/// (absent, not 0), so alerts and panels tell "no data" from "zero".
-fn dora(out: &mut String, keys: &Insights) {
+/// DORA's four keys over the insights window, as exposition text. A key with nothing to
+/// measure has no sample (absent, not 0), so alerts and panels tell "no data" from "zero".
+pub fn dora(keys: &Insights) -> String {
+    let mut text = String::new();
+    let out = &mut text;
     let window = format!(
         "environment=\"{}\",days=\"{}\"",
         keys.environment, keys.days
@@ -178,6 +174,7 @@ fn dora(out: &mut String, keys: &Insights) {
             }
         }
     }
+    text
 }
 
 fn gauge(out: &mut String, name: &str, help: &str) {
@@ -254,7 +251,7 @@ mod tests {
         };
         let text = render(
             &counts,
-            &keys,
+            &dora(&keys),
             "0.1.0",
             "a\"b",
             Timestamp::from_micros(91_500_000),

@@ -164,14 +164,6 @@ problem_set!(
 );
 
 problem_set!(
-    /// A read without a caller: its query string, then storage.
-    QueryProblems:
-    "400" => "The query string is not valid percent-encoded UTF-8",
-    "422" => "A query parameter this operation does not take, given twice, or out of bounds",
-    "503" => "Storage or configuration not usable",
-);
-
-problem_set!(
     /// A read: its query string, the token when one is sent (or `public_read` is off), storage.
     ReadProblems:
     "400" => "The query string is not valid percent-encoded UTF-8",

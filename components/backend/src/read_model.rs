@@ -9,6 +9,9 @@
 //! sent after a write's answer always sees that write, whichever writer set the generation
 //! last. Tokens are random, never counted, so two writers cannot set the same one.
 //!
+//! A store that loses the generation (Redis evicting it, a flush) invalidates every kept
+//! answer: a read that finds none sets a fresh one first ([`generation`]).
+//!
 //! What a generation cannot cover is bounded by [`MAX_AGE_MICROS`]: a crash between a write's
 //! commit and its new generation, a key-value store that failed the write, or a change made
 //! outside the API. The store holds one entry per kept read (first pages, release details),
@@ -18,6 +21,11 @@ use ledger::Timestamp;
 
 /// How long a kept answer may be served at most, whatever the generation says.
 pub const MAX_AGE_MICROS: i64 = 2_000_000;
+
+/// How long `/metrics` may serve DORA's four keys kept at most: its window slides with the
+/// clock (a deployment leaves it 30 days on), which no write marks, and a minute of that is
+/// nothing to a 30-day figure that Prometheus scrapes every 30 s. Writes still refresh it.
+pub const DORA_MAX_AGE_MICROS: i64 = 60_000_000;
 
 /// The key every write sets after its commit.
 pub const GENERATION: &str = "ledger:generation";
@@ -50,30 +58,40 @@ fn encode(generation: &[u8], read_at: Timestamp, body: &[u8]) -> Vec<u8> {
     entry
 }
 
-/// The body of ENTRY if it was read under GENERATION no more than [`MAX_AGE_MICROS`] before NOW.
-fn current(entry: &[u8], generation: &[u8], now: Timestamp) -> Option<Vec<u8>> {
+/// The body of ENTRY if it was read under GENERATION no more than MAX_AGE before NOW.
+fn current(entry: &[u8], generation: &[u8], now: Timestamp, max_age: i64) -> Option<Vec<u8>> {
     let mut parts = entry.splitn(3, |&b| b == b'\n');
     let (kept, read_at, body) = (parts.next()?, parts.next()?, parts.next()?);
     let read_at: i64 = std::str::from_utf8(read_at).ok()?.parse().ok()?;
     let age = now.as_micros() - read_at;
-    (kept == generation && (0..=MAX_AGE_MICROS).contains(&age)).then(|| body.to_vec())
+    (kept == generation && (0..=max_age).contains(&age)).then(|| body.to_vec())
 }
 
-/// The generation a read starts from: the current one, or none yet.
-pub fn generation(store: &dyn KeyValue) -> Result<Vec<u8>, String> {
-    Ok(store.get(GENERATION)?.unwrap_or_default())
+/// The generation a read starts from. A store without one (new, flushed, or one that evicted
+/// it) gets FRESH first: every answer kept before is then stale, since none was kept under a
+/// token that was never set. Setting it before reading the database keeps the promise: a
+/// write that set its own generation earlier committed before this read began.
+pub fn generation(store: &dyn KeyValue, fresh: &str) -> Result<Vec<u8>, String> {
+    match store.get(GENERATION)? {
+        Some(current) => Ok(current),
+        None => {
+            store.set(GENERATION, fresh.as_bytes())?;
+            Ok(fresh.as_bytes().to_vec())
+        }
+    }
 }
 
-/// The kept answer for KEY, if it is current.
+/// The kept answer for KEY, if it is current and no older than MAX_AGE (microseconds).
 pub fn kept(
     store: &dyn KeyValue,
     key: &ReadKey,
     generation: &[u8],
     now: Timestamp,
+    max_age: i64,
 ) -> Result<Option<Vec<u8>>, String> {
     Ok(store
         .get(&key.0)?
-        .and_then(|entry| current(&entry, generation, now)))
+        .and_then(|entry| current(&entry, generation, now, max_age)))
 }
 
 /// Keeps BODY as KEY's answer, read under GENERATION at NOW.
@@ -103,6 +121,8 @@ mod tests {
     #[test]
     fn an_answer_is_current_under_its_generation_and_within_its_age() {
         let entry = encode(b"g1", at(1_000), b"{\"items\":[]}");
+        let current =
+            |entry: &[u8], generation: &[u8], now| current(entry, generation, now, MAX_AGE_MICROS);
         assert_eq!(
             current(&entry, b"g1", at(1_000)).unwrap(),
             b"{\"items\":[]}"
@@ -129,6 +149,6 @@ mod tests {
     #[test]
     fn bodies_keep_their_newlines() {
         let entry = encode(b"", at(5), b"a\nb\n");
-        assert_eq!(current(&entry, b"", at(5)).unwrap(), b"a\nb\n");
+        assert_eq!(current(&entry, b"", at(5), 0).unwrap(), b"a\nb\n");
     }
 }

@@ -141,10 +141,18 @@ fn look_alike_subjects_are_one_person_or_refused(runtime: Runtime) {
         "аlice",
         "alicе",
         "al\u{FE0F}ice",
+        // All Cyrillic, and it reads as alice.
+        "аlісе",
     ] {
         let reply = decide(ambiguous);
         assert_eq!(reply.status, 401, "{ambiguous:?}: {}", reply.body);
     }
+    // A name written in Japanese (Han with Hiragana) is a person: its token is accepted.
+    let yamada = host.get_as(
+        "/api/releases/1.0.0",
+        Some(&token("山田たろう", &["viewer"])),
+    );
+    assert_eq!(yamada.status, 200, "{}", yamada.body);
     let decided = decide("Bob");
     assert_eq!(decided.status, 200, "{}", decided.body);
     assert_eq!(decided.json()["decided_by"], "bob");

@@ -82,6 +82,9 @@ pub struct ClusterStatus {
     pub environment: String,
     pub current: Option<CurrentRelease>,
     pub last_event: Option<LastEvent>,
+    /// The release being rolled out there, when the cluster is already seen running it.
+    #[serde(default)]
+    pub rolling_out: Option<String>,
     /// How what the cluster was seen running differs from `current`.
     #[serde(default)]
     pub drift: Option<Drift>,

@@ -160,6 +160,17 @@ impl<'a> Sql<'a> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
+    /// Inside a transaction: waits until no other transaction holds KEY, and holds it until
+    /// this one ends. SQLite's write transactions already queue behind one another (`BEGIN
+    /// IMMEDIATE`); PostgreSQL's run side by side, each reading what the other has not yet
+    /// committed, so a rule that reads, decides and writes (drift starts once) takes this first.
+    pub fn serialize_on(&self, key: &str) -> Result<(), DbError> {
+        if self.dialect() == Dialect::Postgres {
+            self.query("SELECT pg_advisory_xact_lock($1)", &[lock_id(key).into()])?;
+        }
+        Ok(())
+    }
+
     /// Runs `work` in a write transaction: committed if it returns `Ok`, rolled back otherwise.
     pub fn transaction<T, E: From<DbError>>(
         &self,
@@ -183,9 +194,32 @@ impl<'a> Sql<'a> {
     }
 }
 
+/// A PostgreSQL advisory lock id for KEY: FNV-1a, the same on every host and build, so that
+/// every instance serializes on the same id.
+fn lock_id(key: &str) -> i64 {
+    let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    });
+    i64::from_ne_bytes(hash.to_ne_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lock_ids_are_stable_and_differ_by_key() {
+        assert_eq!(
+            lock_id("observations:prod-east"),
+            lock_id("observations:prod-east")
+        );
+        assert_ne!(
+            lock_id("observations:prod-east"),
+            lock_id("observations:prod-west")
+        );
+        // FNV-1a of the empty string is its offset basis: the hash is the published one.
+        assert_eq!(lock_id(""), 0xcbf2_9ce4_8422_2325_u64 as i64);
+    }
 
     #[test]
     fn sqlite_parameters_become_numbered_question_marks() {

@@ -4,18 +4,35 @@
 //!
 //! A cluster nobody reports on has no drift to show: the ledger cannot tell. A report older
 //! than [`STALE_AFTER_MICROS`] is drift of its own kind, because the observer has stopped and
-//! the cluster could run anything.
+//! the cluster could run anything. A report of the release being rolled out there (its
+//! latest event is `started`) is no drift either: the pipeline changes what the cluster runs
+//! before it records the outcome, so every rollout would otherwise look like one.
 
 use crate::model::{CurrentRelease, Drift, DriftKind, Observation};
 use crate::time::Timestamp;
-use crate::types::{ClusterName, Digest};
+use crate::types::{ClusterName, Digest, Version};
 
 /// Observations older than this (15 minutes: three missed runs of the 5-minute observer) say
 /// nothing about what runs now.
 pub const STALE_AFTER_MICROS: i64 = 15 * 60 * 1_000_000;
-/// How far ahead of the ledger's clock an observer's clock may be.
+/// How far ahead of the ledger's clock an observer's (or a committer's) clock may be.
 pub const MAX_CLOCK_SKEW_MICROS: i64 = 5 * 60 * 1_000_000;
 pub const MAX_SOURCE: usize = 200;
+
+/// The release a cluster is being moved to: its latest event there is `started`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    pub version: Version,
+    pub digest: Digest,
+}
+
+/// What a cluster's latest observation says against the ledger's record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Verdict {
+    /// The release being rolled out, when the cluster is seen running it already.
+    pub rolling_out: Option<Version>,
+    pub drift: Option<Drift>,
+}
 
 /// `sha256:0123456789ab…`
 fn short(digest: &str) -> String {
@@ -30,28 +47,47 @@ fn short(digest: &str) -> String {
     }
 }
 
-/// Whether DIGEST differs from what the ledger expects CURRENT to run.
-pub fn digest_differs(current: Option<&CurrentRelease>, digest: &Digest) -> bool {
-    current.is_none_or(|c| c.digest != *digest)
+/// Whether a cluster seen running DIGEST drifts: it is neither its current release's nor the
+/// one being rolled out there.
+pub fn unexpected(
+    current: Option<&CurrentRelease>,
+    in_flight: Option<&InFlight>,
+    digest: &Digest,
+) -> bool {
+    current.is_none_or(|c| c.digest != *digest) && in_flight.is_none_or(|f| f.digest != *digest)
 }
 
-/// The drift of CLUSTER at NOW, from its current release and its latest observation.
-pub fn drift_of(
+/// What CLUSTER's latest observation says at NOW, against its current release and the
+/// release being rolled out there.
+pub fn judge(
     cluster: &ClusterName,
     current: Option<&CurrentRelease>,
+    in_flight: Option<&InFlight>,
     observed: Option<&Observation>,
     now: Timestamp,
-) -> Option<Drift> {
-    let observed = observed?;
+) -> Verdict {
+    let Some(observed) = observed else {
+        return Verdict::default();
+    };
+    let rolling_out = in_flight
+        .filter(|f| f.digest == observed.digest)
+        .filter(|_| current.is_none_or(|c| c.digest != observed.digest))
+        .map(|f| f.version.clone());
     let age = now.as_micros() - observed.observed_at.as_micros();
     if age > STALE_AFTER_MICROS {
-        return Some(Drift {
-            kind: DriftKind::NotObserved,
-            summary: format!("{cluster} not observed for {} min", age / 60_000_000),
-        });
+        return Verdict {
+            rolling_out,
+            drift: Some(Drift {
+                kind: DriftKind::NotObserved,
+                summary: format!("{cluster} not observed for {} min", age / 60_000_000),
+            }),
+        };
     }
-    if !digest_differs(current, &observed.digest) {
-        return None;
+    if !unexpected(current, in_flight, &observed.digest) {
+        return Verdict {
+            rolling_out,
+            drift: None,
+        };
     }
     let runs = match &observed.version {
         Some(version) => format!("{version} ({})", short(observed.digest.as_str())),
@@ -64,10 +100,13 @@ pub fn drift_of(
         Some(c) => format!("{} ({})", c.version, short(c.digest.as_str())),
         None => "no release (none has succeeded there)".into(),
     };
-    Some(Drift {
-        kind: DriftKind::UnexpectedDigest,
-        summary: format!("{cluster} runs {runs}, expected {expected}"),
-    })
+    Verdict {
+        rolling_out: None,
+        drift: Some(Drift {
+            kind: DriftKind::UnexpectedDigest,
+            summary: format!("{cluster} runs {runs}, expected {expected}"),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -99,7 +138,14 @@ mod tests {
 
     fn drift(current: Option<&CurrentRelease>, observed: Option<&Observation>) -> Option<Drift> {
         let west = ClusterName::parse("prod-west").unwrap();
-        drift_of(&west, current, observed, Timestamp::from_micros(NOW))
+        judge(&west, current, None, observed, Timestamp::from_micros(NOW)).drift
+    }
+
+    fn rolling(digest: &str) -> InFlight {
+        InFlight {
+            version: Version::parse("1.5.0").unwrap(),
+            digest: Digest::parse(digest).unwrap(),
+        }
     }
 
     #[test]
@@ -146,5 +192,40 @@ mod tests {
         let drift = drift(Some(&current(B)), Some(&stale)).unwrap();
         assert_eq!(drift.kind, DriftKind::NotObserved);
         assert_eq!(drift.summary, "prod-west not observed for 15 min");
+    }
+
+    #[test]
+    fn the_release_being_rolled_out_is_no_drift() {
+        let west = ClusterName::parse("prod-west").unwrap();
+        let now = Timestamp::from_micros(NOW);
+        let judged = |in_flight: Option<&InFlight>, digest: &str| {
+            let observed = seen(digest, Some("1.5.0"), 0);
+            judge(&west, Some(&current(B)), in_flight, Some(&observed), now)
+        };
+        // The pipeline moved the cluster to A and has not recorded the outcome yet.
+        let moving = judged(Some(&rolling(A)), A);
+        assert_eq!(moving.drift, None);
+        assert_eq!(moving.rolling_out.unwrap().as_str(), "1.5.0");
+        assert!(!unexpected(
+            Some(&current(B)),
+            Some(&rolling(A)),
+            &digest(A)
+        ));
+        // Still on the current release while the rollout starts: plain agreement.
+        assert_eq!(judged(Some(&rolling(A)), B), Verdict::default());
+        // Without a rollout under way, A is drift.
+        assert_eq!(
+            judged(None, A).drift.unwrap().kind,
+            DriftKind::UnexpectedDigest
+        );
+        assert!(unexpected(Some(&current(B)), None, &digest(A)));
+        // A rollout does not excuse a stale report.
+        let stale = seen(A, None, STALE_AFTER_MICROS + 1);
+        let verdict = judge(&west, None, Some(&rolling(A)), Some(&stale), now);
+        assert_eq!(verdict.drift.unwrap().kind, DriftKind::NotObserved);
+    }
+
+    fn digest(text: &str) -> Digest {
+        Digest::parse(text).unwrap()
     }
 }

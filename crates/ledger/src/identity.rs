@@ -9,14 +9,21 @@
 //! 2. refused: control, format, private-use, unassigned and default-ignorable characters
 //!    (zero-width spaces and joiners, bidi controls, variation selectors, Hangul fillers), and
 //!    any white space but a single inner space;
-//! 3. refused: letters from more than one script (digits and punctuation, which belong to no
-//!    script, go with any), so that look-alike letters from another script cannot pass as a
-//!    known name;
-//! 4. 1 to 128 characters once canonical.
+//! 3. the letters (digits, punctuation and spaces belong to no script and go with any) must
+//!    meet Unicode's "highly restrictive" level (UTS #39 §5.2, through `unicode-security`): one
+//!    script, or Han with Hiragana and Katakana, Han with Bopomofo, or Han with Hangul, each
+//!    also with Latin. So `山田たろう` is a name, and `аlice` with a Cyrillic `а` is refused;
+//! 4. refused: a name written wholly in another script that reads as a Latin one (UTS #39
+//!    §4, whole-script confusables: its skeleton is Latin), so an all-Cyrillic `аlісе` cannot
+//!    pass as `alice`. Names in Latin letters come first: they are what most subjects are;
+//! 5. 1 to 128 characters once canonical.
 
 use unicode_normalization::UnicodeNormalization;
 use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
 use unicode_script::{Script, UnicodeScript};
+use unicode_security::{
+    GeneralSecurityProfile, MixedScript, RestrictionLevel, RestrictionLevelDetection, skeleton,
+};
 
 pub const MAX_SUBJECT_CHARS: usize = 128;
 
@@ -40,17 +47,21 @@ pub fn canonical_subject(text: &str) -> Result<String, String> {
     {
         return Err("a subject may contain single inner spaces only".into());
     }
-    let mut scripts = folded
-        .chars()
-        .map(|c| c.script())
-        .filter(|s| !matches!(s, Script::Common | Script::Inherited | Script::Unknown));
-    if let Some(first) = scripts.next()
-        && let Some(other) = scripts.find(|s| *s != first)
+    let letters = letters_of(&folded);
+    if !letters
+        .as_str()
+        .check_restriction_level(RestrictionLevel::HighlyRestrictive)
     {
         return Err(format!(
-            "a subject may not mix letters of two scripts ({} and {})",
-            first.full_name(),
-            other.full_name()
+            "a subject may not mix letters of these scripts, or use a script restricted from \
+             identifiers: {}",
+            scripts_of(&letters)
+        ));
+    }
+    if !letters.is_empty() && !is_latin(&letters) && reads_as_latin(&folded) {
+        return Err(format!(
+            "a subject in {} letters may not read as a name in Latin letters",
+            scripts_of(&letters)
         ));
     }
     let count = folded.chars().count();
@@ -60,6 +71,49 @@ pub fn canonical_subject(text: &str) -> Result<String, String> {
         ));
     }
     Ok(folded)
+}
+
+/// The characters of TEXT that belong to a script: what restriction levels are about.
+fn letters_of(text: &str) -> String {
+    text.chars()
+        .filter(|c| {
+            !matches!(
+                c.script(),
+                Script::Common | Script::Inherited | Script::Unknown
+            )
+        })
+        .collect()
+}
+
+/// Whether LETTERS (at least one) are all Latin.
+fn is_latin(letters: &str) -> bool {
+    !letters.is_empty()
+        && letters
+            .resolve_script_set()
+            .base
+            .contains_script(Script::Latin)
+}
+
+/// Whether TEXT's skeleton (UTS #39 §4: what it looks like) is a name someone could write in
+/// Latin letters: its letters are all Latin and allowed in identifiers. (A Cyrillic `ирина`
+/// looks like `ᴎpᴎʜa`, small capitals no name is written with; `аlісе` looks like `alice`.)
+fn reads_as_latin(text: &str) -> bool {
+    let looks_like = letters_of(&skeleton(text).collect::<String>());
+    is_latin(&looks_like)
+        && looks_like
+            .chars()
+            .all(GeneralSecurityProfile::identifier_allowed)
+}
+
+/// The scripts of LETTERS, named for a refusal, in the order they first appear.
+fn scripts_of(letters: &str) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for name in letters.chars().map(|c| c.script().full_name()) {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    }
+    names.join(", ")
 }
 
 /// Characters that show nothing, or change how others show.
@@ -107,6 +161,18 @@ mod tests {
         );
         assert_eq!(canonical_subject("Ирина").unwrap(), "ирина");
         assert_eq!(canonical_subject("田中").unwrap(), "田中");
+        // Highly restrictive: Han with Hiragana and Katakana is one Japanese name, Han with
+        // Hangul one Korean name, Latin with either is allowed too.
+        for name in [
+            "山田たろう",
+            "やまだ タロウ",
+            "김민준",
+            "金民俊 김",
+            "li 李",
+            "Σωκράτης",
+        ] {
+            assert!(canonical_subject(name).is_ok(), "{name} should be accepted");
+        }
     }
 
     #[test]
@@ -122,6 +188,9 @@ mod tests {
             "аlice",          // Cyrillic а among Latin letters
             "alicе",          // Cyrillic е at the end
             "αlice",          // Greek alpha
+            "аlісе",          // all Cyrillic, and reads as alice
+            "Сосо",           // all Cyrillic, reads as coco
+            "山田たろうи",    // Japanese with a Cyrillic letter
             "al\tice",
             "al\u{00A0}\u{00A0}ice", // two no-break spaces fold to two spaces
             " alice",

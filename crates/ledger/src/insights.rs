@@ -111,10 +111,11 @@ pub struct Restore {
 }
 
 /// The first success of each release in environment `$1`, with its lead times: `t` is when,
-/// `v` the duration the summary measures.
+/// `v` the duration the summary measures. A start after the success (a commit time from a
+/// wrong clock, stored before commit times were bounded) measures nothing: NULL.
 fn first_successes(lead_from: &str) -> String {
     format!(
-        "SELECT f.t AS t, f.t - {lead_from} AS v
+        "SELECT f.t AS t, CASE WHEN {lead_from} <= f.t THEN f.t - {lead_from} END AS v
          FROM (SELECT release_id, MIN(recorded_at) AS t FROM deployments
                WHERE environment = $1 AND status = 'succeeded' GROUP BY release_id) f
          JOIN releases r ON r.id = f.release_id"
@@ -131,23 +132,27 @@ const ROLLOUT_ENDS: &str = "
                     AND e.status <> 'started')";
 
 /// Each outage of a cluster: its failures since the cluster's last success, grouped; `t` the
-/// first of them, `v` the time to the next success (NULL while there is none).
+/// first of them, `v` the time to the next success (NULL while there is none). Both successes
+/// are found by walking `deployments (cluster, status, id)` one step.
 const OUTAGES: &str = "
     SELECT o.t AS t,
-           (SELECT MIN(s.recorded_at) FROM deployments s
-            WHERE s.cluster = o.cluster AND s.status = 'succeeded' AND s.id > o.first_id) - o.t AS v
+           (SELECT s.recorded_at FROM deployments s
+            WHERE s.cluster = o.cluster AND s.status = 'succeeded' AND s.id > o.first_id
+            ORDER BY s.id LIMIT 1) - o.t AS v
     FROM (SELECT x.cluster, MIN(x.recorded_at) AS t, MIN(x.id) AS first_id
           FROM (SELECT d.cluster, d.recorded_at, d.id,
-                       (SELECT COALESCE(MAX(p.id), 0) FROM deployments p
-                        WHERE p.cluster = d.cluster AND p.status = 'succeeded' AND p.id < d.id)
-                         AS after_success
+                       COALESCE((SELECT p.id FROM deployments p
+                                 WHERE p.cluster = d.cluster AND p.status = 'succeeded'
+                                   AND p.id < d.id
+                                 ORDER BY p.id DESC LIMIT 1), 0) AS after_success
                 FROM deployments d
                 WHERE d.environment = $1 AND d.status IN ('failed', 'rolled_back')) x
           GROUP BY x.cluster, x.after_success) o";
 
 /// Summarises FACTS (rows of `t`, `v`) that fall in the window `[$2, $3)`: for the window
-/// (bucket -1) and each week (bucket = its Monday), the rows, the non-NULL values, their sum,
-/// nearest-rank median and p90, and maximum.
+/// (bucket -1) and each week (bucket = its Monday), the rows, the non-NULL values, how many
+/// are 1 (the failures, where facts are 0 or 1), nearest-rank median and p90, and maximum.
+/// Nothing is summed, so no stored value can overflow an aggregate.
 fn summarised(facts: &str) -> String {
     format!(
         "WITH facts AS ({facts}),
@@ -163,7 +168,7 @@ fn summarised(facts: &str) -> String {
                                        ORDER BY CASE WHEN v IS NULL THEN 1 ELSE 0 END, v) AS rn,
                     COUNT(v) OVER (PARTITION BY bucket) AS n
              FROM bucketed)
-         SELECT bucket, COUNT(*), COUNT(v), CAST(SUM(v) AS BIGINT),
+         SELECT bucket, COUNT(*), COUNT(v), COUNT(CASE WHEN v = 1 THEN 1 END),
                 MAX(CASE WHEN rn = (n + 1) / 2 THEN v END),
                 MAX(CASE WHEN rn = (9 * n + 9) / 10 THEN v END),
                 MAX(v)
@@ -176,7 +181,7 @@ fn summarised(facts: &str) -> String {
 struct Summary {
     rows: i64,
     values: i64,
-    sum: i64,
+    ones: i64,
     median: Option<i64>,
     p90: Option<i64>,
     max: Option<i64>,
@@ -195,7 +200,7 @@ fn summaries(sql: &Sql, facts: &str, window: &Window) -> Result<Vec<(i64, Summar
             Summary {
                 rows: row.int(1)?,
                 values: row.int(2)?,
-                sum: row.opt_int(3)?.unwrap_or(0),
+                ones: row.int(3)?,
                 median: row.opt_int(4)?,
                 p90: row.opt_int(5)?,
                 max: row.opt_int(6)?,
@@ -222,9 +227,9 @@ fn spread(s: &Summary) -> Option<Spread> {
 
 fn failure_rate(s: &Summary) -> Option<FailureRate> {
     (s.values > 0).then(|| FailureRate {
-        failed: s.sum,
+        failed: s.ones,
         rollouts: s.values,
-        rate: s.sum as f64 / s.values as f64,
+        rate: s.ones as f64 / s.values as f64,
     })
 }
 

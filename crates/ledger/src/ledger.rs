@@ -3,7 +3,7 @@
 
 use crate::clusters::Clusters;
 use crate::db::{DbError, Executor, Sql};
-use crate::drift::{self, MAX_CLOCK_SKEW_MICROS};
+use crate::drift::{self, InFlight, MAX_CLOCK_SKEW_MICROS};
 use crate::error::LedgerError;
 use crate::insights::{self, Insights, Window};
 use crate::migrations;
@@ -29,6 +29,18 @@ pub struct Ledger<'a> {
     clusters: &'a Clusters,
     /// When the request arrived: what "too old" is measured against.
     now: Timestamp,
+    /// Whether opening it applied migrations, which may change any answer.
+    migrated: bool,
+}
+
+/// What [`Ledger::observe`] made of an observation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Observed {
+    /// The cluster's status with the observation recorded.
+    pub status: ClusterStatus,
+    /// Whether the observation is now the cluster's latest. `false` when one made later was
+    /// recorded before it: it is kept as history and changed nothing.
+    pub latest: bool,
 }
 
 /// Whether [`Ledger::create_release`] stored a new release or found the same one already there.
@@ -45,12 +57,18 @@ impl<'a> Ledger<'a> {
         clusters: &'a Clusters,
         now: Timestamp,
     ) -> Result<Self, DbError> {
-        migrations::ensure(exec, now)?;
+        let migrated = migrations::ensure(exec, now)?;
         Ok(Self {
             sql: Sql::new(exec),
             clusters,
             now,
+            migrated,
         })
+    }
+
+    /// Whether opening the ledger applied migrations.
+    pub fn migrated(&self) -> bool {
+        self.migrated
     }
 
     /// Runs `read` without checking the schema first. Spin opens the database for every
@@ -68,6 +86,7 @@ impl<'a> Ledger<'a> {
             sql: Sql::new(exec),
             clusters,
             now,
+            migrated: false,
         };
         match read(&ledger) {
             Err(LedgerError::Storage(DbError::Query(refused))) => {
@@ -95,6 +114,17 @@ impl<'a> Ledger<'a> {
                 field: "digest",
                 reason: format!("the artifact pins {pinned}, not {}", new.digest),
             });
+        }
+        if let Some(committed) = new.commit_time {
+            let latest = ctx.now.as_micros() + MAX_CLOCK_SKEW_MICROS;
+            if !(0..=latest).contains(&committed.as_micros()) {
+                return Err(LedgerError::Rejected {
+                    field: "commit_time",
+                    reason: format!(
+                        "{committed} is before 1970 or after now: a commit is made before its release"
+                    ),
+                });
+            }
         }
         let inserted = self.sql.transaction(|tx| {
             let inserted = store::insert_release(tx, new, &ctx.actor, ctx.now)?;
@@ -195,14 +225,16 @@ impl<'a> Ledger<'a> {
     }
 
     /// Records what an observer saw CLUSTER run, and returns the cluster's status with it.
-    /// The audit log gets `drift.started` when the cluster begins to run another digest than
-    /// its current release, and `drift.ended` when it runs its release again.
+    /// The newest `observed_at` decides: a report made before the cluster's latest one (a
+    /// replay, a slow observer) is kept as history and changes nothing. The audit log gets
+    /// `drift.started` when the cluster begins to run a digest that is neither its current
+    /// release's nor the one being rolled out there, and `drift.ended` when that stops.
     pub fn observe(
         &self,
         ctx: &Context,
         cluster: &ClusterName,
         observation: &NewObservation,
-    ) -> Result<ClusterStatus, LedgerError> {
+    ) -> Result<Observed, LedgerError> {
         if self.clusters.environment_of(cluster).is_none() {
             return Err(LedgerError::Rejected {
                 field: "name",
@@ -215,13 +247,24 @@ impl<'a> Ledger<'a> {
                 reason: format!("{} is in the future", observation.observed_at),
             });
         }
-        let status = self.sql.transaction(|tx| {
-            let before = self.status_of(tx, cluster)?;
-            let drifted = drift::digest_differs(before.current.as_ref(), &observation.digest);
-            let was = store::latest_observation(tx, cluster)?.is_some_and(|(_, drifted)| drifted);
+        let observed = self.sql.transaction(|tx| {
+            // Two observers of one cluster must not both find it undrifted and both log
+            // `drift.started`.
+            tx.serialize_on(&format!("observations:{cluster}"))?;
+            let latest = store::latest_observation(tx, cluster)?;
+            let decides = latest
+                .as_ref()
+                .is_none_or(|(seen, _)| seen.observed_at <= observation.observed_at);
+            let was = latest.is_some_and(|(_, drifted)| drifted);
+            let (before, in_flight) = self.state_of(tx, cluster)?;
+            let drifted = drift::unexpected(
+                before.current.as_ref(),
+                in_flight.as_ref(),
+                &observation.digest,
+            );
             store::insert_observation(tx, cluster, observation, drifted, &ctx.actor, ctx.now)?;
-            let after = self.status_of(tx, cluster)?;
-            if drifted != was {
+            let (after, _) = self.state_of(tx, cluster)?;
+            if decides && drifted != was {
                 let detail = match (&after.drift, &after.current) {
                     (Some(drift), _) if drifted => drift.summary.clone(),
                     (_, Some(current)) => format!("{cluster} runs {} again", current.version),
@@ -241,14 +284,21 @@ impl<'a> Ledger<'a> {
                 };
                 store::append_audit(tx, entry, ctx.now)?;
             }
-            Ok::<_, DbError>(after)
+            Ok::<_, DbError>(Observed {
+                status: after,
+                latest: decides,
+            })
         })?;
-        Ok(status)
+        Ok(observed)
     }
 
-    fn status_of(&self, sql: &Sql, cluster: &ClusterName) -> Result<ClusterStatus, DbError> {
-        let statuses = store::cluster_statuses(sql, &self.clusters.only(cluster), self.now)?;
-        statuses
+    fn state_of(
+        &self,
+        sql: &Sql,
+        cluster: &ClusterName,
+    ) -> Result<(ClusterStatus, Option<InFlight>), DbError> {
+        let states = store::cluster_states(sql, &self.clusters.only(cluster), self.now)?;
+        states
             .into_iter()
             .next()
             .ok_or_else(|| DbError::Mapping(format!("no status for {cluster}")))
@@ -384,8 +434,7 @@ impl<'a> Ledger<'a> {
             .iter()
             .filter_map(|c| {
                 let observed = c.observed.as_ref()?;
-                let drifted = drift::digest_differs(c.current.as_ref(), &observed.digest);
-                Some((c.name.clone(), drifted, observed.observed_at))
+                Some((c.name.clone(), c.runs_unexpected(), observed.observed_at))
             })
             .collect();
         counts.current = clusters

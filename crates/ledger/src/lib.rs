@@ -22,5 +22,5 @@ pub mod types;
 pub use clusters::Clusters;
 pub use db::{DbError, Dialect, Executor, Row, Value};
 pub use error::LedgerError;
-pub use ledger::{Context, Created, Ledger};
+pub use ledger::{Context, Created, Ledger, Observed};
 pub use time::Timestamp;

@@ -136,6 +136,30 @@ pub const MIGRATIONS: &[Migration] = &[
             ),
         ],
     },
+    Migration {
+        version: 5,
+        name: "a cluster's latest observation is the one made last",
+        steps: &[
+            // An observation that arrives late (a replay, a slow observer) must not decide what
+            // the cluster runs: the newest `observed_at` does, then the newest id.
+            Step::Both(
+                "CREATE INDEX observations_by_time ON observations (cluster, observed_at, id)",
+            ),
+            Step::Both("DROP INDEX observations_by_cluster"),
+        ],
+    },
+    Migration {
+        version: 6,
+        name: "each cluster's successes by index",
+        steps: &[
+            // Time to restore looks, for every failure, for the success before and after it on
+            // the same cluster: one index step each, not a scan of the cluster's history, so
+            // `/metrics` and `/api/insights` grow linearly with deployments.
+            Step::Both(
+                "CREATE INDEX deployments_by_cluster_status ON deployments (cluster, status, id)",
+            ),
+        ],
+    },
 ];
 
 /// The schema version this build expects.
@@ -166,6 +190,12 @@ pub fn ensure(exec: &dyn Executor, now: Timestamp) -> Result<bool, DbError> {
 
 /// Applies the missing migrations and returns how many it applied.
 pub fn migrate(exec: &dyn Executor, now: Timestamp) -> Result<usize, DbError> {
+    migrate_to(exec, now, LATEST)
+}
+
+/// Applies the missing migrations up to schema version LAST (older releases' schemas, for
+/// tests that restore what an older release wrote) and returns how many it applied.
+pub fn migrate_to(exec: &dyn Executor, now: Timestamp, last: i64) -> Result<usize, DbError> {
     let sql = Sql::new(exec);
     if sql.dialect() == Dialect::Sqlite {
         // Lets readers proceed while one writer commits. It persists in the database file and
@@ -174,7 +204,7 @@ pub fn migrate(exec: &dyn Executor, now: Timestamp) -> Result<usize, DbError> {
         let _ = sql.query("PRAGMA journal_mode=WAL", &[]);
     }
     let mut applied = 0;
-    for migration in MIGRATIONS {
+    for migration in MIGRATIONS.iter().take_while(|m| m.version <= last) {
         let ran = sql.transaction(|tx| {
             if tx.dialect() == Dialect::Postgres {
                 tx.query(

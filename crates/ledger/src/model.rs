@@ -140,10 +140,29 @@ pub struct ClusterStatus {
     pub environment: Environment,
     pub current: Option<CurrentRelease>,
     pub last_event: Option<LastEvent>,
-    /// The latest observer's report, if anyone reports on this cluster.
+    /// The latest observer's report (the one made last), if anyone reports on this cluster.
     pub observed: Option<Observation>,
-    /// How the report differs from `current` (or that it is too old); `null` when it agrees.
+    /// The release being rolled out there (its latest event is `started`), when the report
+    /// already shows its digest: a rollout under way, not drift.
+    #[cfg_attr(feature = "openapi", schema(example = "1.5.0"))]
+    pub rolling_out: Option<Version>,
+    /// How the report differs from `current` (or that it is too old); `null` when it agrees
+    /// or shows the release being rolled out.
     pub drift: Option<Drift>,
+}
+
+impl ClusterStatus {
+    /// Whether the cluster was last seen running a digest that is neither its current
+    /// release's nor the one being rolled out there, however old the report.
+    pub fn runs_unexpected(&self) -> bool {
+        self.observed.as_ref().is_some_and(|observed| {
+            self.rolling_out.is_none()
+                && self
+                    .current
+                    .as_ref()
+                    .is_none_or(|c| c.digest != observed.digest)
+        })
+    }
 }
 
 /// One entry of the append-only audit log.

@@ -8,6 +8,9 @@ use std::sync::Mutex;
 /// A SQLite database file (or `:memory:`) opened like Spin opens its `default` database.
 pub struct SqliteExecutor {
     conn: rusqlite::Connection,
+    /// SQLite's virtual-machine steps over every statement run so far: a cost that depends on
+    /// the data and the plan only, never on the machine, so tests can bound how it grows.
+    vm_steps: std::cell::Cell<u64>,
 }
 
 impl SqliteExecutor {
@@ -17,7 +20,21 @@ impl SqliteExecutor {
         // Concurrent writers wait for each other instead of failing at once.
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| DbError::Unavailable(e.to_string()))?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            vm_steps: std::cell::Cell::new(0),
+        })
+    }
+
+    /// SQLite's virtual-machine steps over every statement this connection ran.
+    pub fn vm_steps(&self) -> u64 {
+        self.vm_steps.get()
+    }
+
+    fn count_steps(&self, statement: &rusqlite::Statement<'_>) {
+        let steps = statement.get_status(rusqlite::StatementStatus::VmStep);
+        self.vm_steps
+            .set(self.vm_steps.get() + u64::try_from(steps).unwrap_or(0));
     }
 
     pub fn in_memory() -> Result<Self, DbError> {
@@ -53,11 +70,11 @@ impl Executor for SqliteExecutor {
     }
 
     fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, DbError> {
+        let query_error = |e: rusqlite::Error| DbError::Query(e.to_string());
         let params = rusqlite::params_from_iter(params.iter().map(to_sql));
-        let changed = self
-            .conn
-            .execute(sql, params)
-            .map_err(|e| DbError::Query(e.to_string()))?;
+        let mut statement = self.conn.prepare(sql).map_err(query_error)?;
+        let changed = statement.execute(params).map_err(query_error)?;
+        self.count_steps(&statement);
         Ok(changed as u64)
     }
 
@@ -75,6 +92,8 @@ impl Executor for SqliteExecutor {
                 .collect::<Result<_, _>>()?;
             out.push(Row(values));
         }
+        drop(rows);
+        self.count_steps(&statement);
         Ok(out)
     }
 }

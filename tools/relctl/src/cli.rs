@@ -126,6 +126,10 @@ pub struct Failback {
     /// Seconds to wait for Karmada to give up a confirmed copy.
     #[arg(long, default_value_t = 60)]
     pub timeout: u64,
+    /// Seconds between the two checks before a copy is given up: longer than Karmada takes to
+    /// find a member unreachable (`--cluster-failure-threshold` 30 s, probes of up to 32 s).
+    #[arg(long, default_value_t = 90)]
+    pub settle: u64,
 }
 
 /// The arguments of `relctl record-release`.

@@ -36,6 +36,9 @@ pub struct Cluster {
     pub name: ClusterName,
     pub environment: Environment,
     pub current: Option<Current>,
+    /// The release being rolled out there, when the cluster is already seen running it.
+    #[serde(default)]
+    pub rolling_out: Option<Version>,
     /// How what the cluster was last seen running differs from `current`.
     #[serde(default)]
     pub drift: Option<Drift>,

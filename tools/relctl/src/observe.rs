@@ -125,10 +125,11 @@ pub fn observe(ledger: &LedgerClient, args: &cli::Observe) -> Result<String, Fai
 }
 
 fn line(name: &ClusterName, answer: &Cluster) -> String {
-    match (&answer.drift, &answer.current) {
-        (Some(drift), _) => format!("DRIFT {}", drift.summary),
-        (None, Some(current)) => format!("{name} runs {} as recorded", current.version),
-        (None, None) => format!("{name} observed"),
+    match (&answer.drift, &answer.rolling_out, &answer.current) {
+        (Some(drift), _, _) => format!("DRIFT {}", drift.summary),
+        (None, Some(next), _) => format!("{name} is rolling out {next}, not yet recorded done"),
+        (None, None, Some(current)) => format!("{name} runs {} as recorded", current.version),
+        (None, None, None) => format!("{name} observed"),
     }
 }
 

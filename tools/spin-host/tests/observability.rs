@@ -101,14 +101,23 @@ impl Prometheus {
     /// A real Prometheus scraping TARGETS ((job, host:port, honor_labels)) every second, with
     /// the alert rules loaded, as k8s/observability/prometheus.yaml configures it in clusters.
     fn start(targets: &[(&str, String, bool)]) -> Self {
+        let jobs: Vec<(&str, String, bool, String)> = targets
+            .iter()
+            .map(|(job, target, honor)| (*job, target.clone(), *honor, String::new()))
+            .collect();
+        Self::start_jobs(&jobs)
+    }
+
+    /// Like [`Prometheus::start`], each job with more of its settings (YAML under the job).
+    fn start_jobs(targets: &[(&str, String, bool, String)]) -> Self {
         let dir = scratch_dir("prometheus");
         std::fs::copy(observability("alerts.yaml"), dir.join("alerts.yaml")).unwrap();
         let mut config = String::from(
             "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {}\nrule_files: [alerts.yaml]\nscrape_configs:\n",
         );
-        for (job, target, honor) in targets {
+        for (job, target, honor, more) in targets {
             config.push_str(&format!(
-                "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: ['{target}']\n        labels: {{cluster: local}}\n"
+                "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: ['{target}']\n        labels: {{cluster: local}}\n{more}"
             ));
         }
         std::fs::write(dir.join("prometheus.yml"), config).unwrap();
@@ -323,4 +332,50 @@ fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
     // The rules load in a real Prometheus too.
     let rules = prometheus.get("/api/v1/rules").unwrap();
     assert!(rules.contains("ProductionNotOnApprovedRelease"), "{rules}");
+}
+
+/// With `public_read` off, as in the clusters, the gauges need a token: a real Prometheus
+/// scrapes them with the `authorization` of the backend's job in `prometheus.yaml`, its
+/// credentials file holding a viewer token, while the same target without it is refused.
+#[test]
+fn a_closed_ledger_is_scraped_with_the_token_prometheus_yaml_names() {
+    let app = HostBuilder::new("observability-closed")
+        .var("public_read", "false")
+        .start();
+    let address = app.base.trim_start_matches("http://").to_owned();
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(observability("prometheus.yaml")).unwrap())
+            .unwrap();
+    let backend = config["scrape_configs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|job| job["job_name"] == "automatizacion-backend")
+        .unwrap();
+    let mut authorization = backend["authorization"].clone();
+    assert_eq!(authorization["type"], "Bearer", "{authorization:?}");
+    let credentials = scratch_dir("prometheus-token").join("token");
+    std::fs::write(&credentials, token("prometheus", &["viewer"])).unwrap();
+    authorization["credentials_file"] = credentials.display().to_string().into();
+    let mut with_token = serde_yaml::Mapping::new();
+    with_token.insert("authorization".into(), authorization);
+    let indented: String = serde_yaml::to_string(&with_token)
+        .unwrap()
+        .lines()
+        .map(|line| format!("    {line}\n"))
+        .collect();
+    let prometheus = Prometheus::start_jobs(&[
+        ("with-token", address.clone(), true, indented),
+        ("without-token", address, true, String::new()),
+    ]);
+    prometheus.eventually("both scraped, one refused", |p| {
+        let up = |job: &str| {
+            p.query(&format!("up{{job=\"{job}\"}}"))["data"]["result"][0]["value"][1]
+                .as_str()
+                .map(str::to_owned)
+        };
+        (up("with-token")?.as_str() == "1" && up("without-token")?.as_str() == "0").then_some(())
+    });
+    let releases = prometheus.query("ledger_releases{job=\"with-token\"}");
+    assert_eq!(releases["data"]["result"][0]["value"][1], "0", "{releases}");
 }

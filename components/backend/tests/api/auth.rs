@@ -201,10 +201,17 @@ fn reads_are_public_by_default_and_need_a_role_when_not() {
         "/api/approvals",
         "/api/audit",
         "/api/releases/1.0.0",
+        "/metrics",
     ] {
         problem(&closed.send(get(path)), 401);
         problem(&closed.send(get(path).by("nobody", &[])), 403);
     }
+    assert_eq!(
+        closed
+            .send(get("/metrics").by("prometheus", &["viewer"]))
+            .status,
+        200
+    );
     assert_eq!(
         closed
             .send(get("/api/releases").by("vera", &["viewer"]))
@@ -222,7 +229,6 @@ fn reads_are_public_by_default_and_need_a_role_when_not() {
         "/api/ready",
         "/api/info",
         "/api/openapi.json",
-        "/metrics",
     ] {
         assert_eq!(closed.send(get(path)).status, 200, "{path}");
     }

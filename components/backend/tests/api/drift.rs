@@ -78,3 +78,26 @@ fn observations_show_drift_and_bad_ones_are_refused() {
     );
     assert_eq!(drift[0]["target"], "cluster/staging");
 }
+
+/// A report made before the cluster's latest one is kept as history only: 200 (not 201), and
+/// the status it answers is what the latest decides.
+#[test]
+fn a_late_observation_is_history_only() {
+    let app = App::sqlite();
+    app.clock.set(Some(
+        Timestamp::parse_rfc3339("2026-12-04T10:01:00Z")
+            .unwrap()
+            .as_micros(),
+    ));
+    let path = "/api/clusters/staging/observations";
+    let report = |digest: &str, at: &str| {
+        let body = json!({"digest": digest, "observed_at": at, "source": "test"});
+        app.send(post(path, body).by("kestra", &["deployer"]))
+    };
+    let latest = report(DIGEST, "2026-12-04T10:00:00Z");
+    assert_eq!(latest.status, 201);
+    let late = report(OTHER_DIGEST, "2026-12-04T09:00:00Z");
+    assert_eq!(late.status, 200, "{}", late.body_text());
+    assert_eq!(late.json_body()["observed"]["digest"], DIGEST);
+    assert_eq!(late.json_body(), latest.json_body());
+}

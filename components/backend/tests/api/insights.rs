@@ -105,11 +105,17 @@ fn insights_refuse_what_they_cannot_measure() {
     let closed = App::sqlite().var("public_read", "false");
     problem(&closed.send(get("/api/insights")), 401);
 
+    at(&app, "2026-12-04T12:00:00Z");
     for bad in [
         "2026-11-30T09:00:00",
         "2026-11-30",
         "yesterday",
         "2026-02-30T00:00:00Z",
+        // A commit is made before its release: not after now and the committer's clock skew,
+        // nor before 1970.
+        "2026-12-04T12:05:01Z",
+        "9999-12-31T23:59:59Z",
+        "1969-12-31T23:59:59Z",
     ] {
         let mut body = release_body("2.0.0", DIGEST);
         body["commit_time"] = json!(bad);

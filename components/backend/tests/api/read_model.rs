@@ -173,3 +173,120 @@ fn answers_are_kept_per_configuration() {
         (3, 2)
     );
 }
+
+/// The generation's value now, if any.
+fn generation(app: &App) -> Option<Vec<u8>> {
+    app.key_value.entries.borrow().get(GENERATION).cloned()
+}
+
+/// Only a write that changed the ledger gives the read model a new generation. Readiness
+/// probes (every 5 s on every pod, and public), a repeat that changes nothing, a refused write
+/// and a late observation keep every kept answer current: reads between them run no SQL.
+/// With every successful write bumping it, the probe alone empties the read model.
+#[test]
+fn only_a_change_makes_reads_read_again() {
+    let app = App::sqlite();
+    let start = 1_800_000_000_000_000;
+    app.clock.set(Some(start));
+    assert_eq!(app.send(get("/api/ready")).status, 200, "migrates");
+    record(&app, "1.0.0");
+    let observe = |at: &str, digest: &str| {
+        let body = json!({"digest": digest, "observed_at": at, "source": "test"});
+        let path = "/api/clusters/staging/observations";
+        app.send(post(path, body).by("kestra", &DEPLOYER))
+    };
+    assert_eq!(observe("2027-01-15T08:00:00Z", DIGEST).status, 201);
+    let (_, answer) = counted(&app, "/api/clusters");
+    let kept = generation(&app);
+
+    let unchanged = [
+        ("a readiness probe", app.send(get("/api/ready")).status, 200),
+        (
+            "the same release again",
+            app.send(post("/api/releases", release_body("1.0.0", DIGEST)).by("kestra", &DEPLOYER))
+                .status,
+            200,
+        ),
+        (
+            "another digest for it",
+            app.send(
+                post("/api/releases", release_body("1.0.0", OTHER_DIGEST)).by("kestra", &DEPLOYER),
+            )
+            .status,
+            409,
+        ),
+        (
+            "an observation made before the latest",
+            observe("2027-01-15T07:00:00Z", OTHER_DIGEST).status,
+            200,
+        ),
+    ];
+    for (what, status, expected) in unchanged {
+        assert_eq!(status, expected, "{what}");
+        assert_eq!(generation(&app), kept, "{what} set a new generation");
+        assert_eq!(
+            counted(&app, "/api/clusters"),
+            (0, answer.clone()),
+            "after {what}"
+        );
+    }
+    deploy(&app, "1.0.0", "started");
+    assert_ne!(generation(&app), kept, "a change sets a new one");
+}
+
+/// A store that loses the generation (Redis evicting it under memory pressure, a flush) must
+/// not bring back answers kept before the last write. Kept under a token that was never set
+/// again, none is served: the first read without a generation sets a fresh one. With a
+/// missing generation read as empty, the answer kept before the first write (under the empty
+/// one) came back.
+#[test]
+fn an_evicted_generation_invalidates_everything() {
+    let app = App::sqlite();
+    app.clock.set(Some(1_800_000_000_000_000));
+    record(&app, "1.0.0");
+    app.key_value.entries.borrow_mut().clear();
+    let (_, before) = counted(&app, "/api/releases?limit=20");
+    assert_eq!(versions(&before), ["1.0.0"]);
+    record(&app, "1.1.0");
+    app.key_value.entries.borrow_mut().remove(GENERATION);
+    let (read, after) = counted(&app, "/api/releases?limit=20");
+    assert!(
+        read > 0,
+        "served an answer kept before the generation was lost"
+    );
+    assert_eq!(versions(&after), ["1.1.0", "1.0.0"]);
+    assert!(
+        generation(&app).is_some(),
+        "the read set a fresh generation"
+    );
+    assert_eq!(counted(&app, "/api/releases?limit=20"), (0, after));
+}
+
+/// `/metrics` keeps DORA's four keys between writes, so a scrape runs only the counts; a write
+/// makes the next scrape compute them again.
+#[test]
+fn scrapes_compute_the_four_keys_once_per_write() {
+    let app = App::sqlite();
+    record(&app, "1.0.0");
+    let scrape = || {
+        app.statements.set(0);
+        let answer = app.send(get("/metrics"));
+        assert_eq!(answer.status, 200);
+        (app.statements.get(), answer.body_text().to_string())
+    };
+    let (first, text) = scrape();
+    let (again, same) = scrape();
+    assert!(
+        again < first,
+        "{again} statements, as many as the first scrape's {first}"
+    );
+    let dora = |text: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with("ledger_dora_"))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(dora(&same), dora(&text));
+    deploy(&app, "1.0.0", "started");
+    assert_eq!(scrape().0, first, "after a write they are read again");
+}

@@ -38,6 +38,8 @@ pub struct ClusterRow {
     pub environment: String,
     pub current: Option<VersionLink>,
     pub last: Option<LastEventRow>,
+    /// The release the cluster is seen moving to while its rollout has no outcome yet.
+    pub rolling_out: Option<VersionLink>,
     /// What the cluster was seen running instead, or that nobody has looked lately.
     pub drift: Option<DriftNote>,
 }
@@ -90,6 +92,7 @@ impl OverviewView {
                         message: e.message.clone(),
                         at: Moment::new(&e.at, now),
                     }),
+                    rolling_out: c.rolling_out.as_deref().map(VersionLink::new),
                     drift: c.drift.as_ref().map(|d| DriftNote {
                         label: if d.kind == "not_observed" {
                             "not observed"

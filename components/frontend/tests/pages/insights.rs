@@ -92,6 +92,7 @@ fn the_overview_shows_drift_and_links_to_insights() {
     });
     overview["clusters"][2]["drift"] = json!({"kind": "unexpected_digest",
         "summary": "prod-west runs sha256:333333333333… (unknown to the ledger), expected 1.4.0 (sha256:0123456789ab…)"});
+    overview["clusters"][1]["rolling_out"] = json!("1.5.0");
     let backend = ScriptedBackend::default().answer("/api/overview", 200, &overview);
     let html = accessible_page("/", &backend).body_text().to_owned();
     assert_holds(
@@ -100,6 +101,14 @@ fn the_overview_shows_drift_and_links_to_insights() {
             "<span class=\"badge bad\">drift</span>",
             "prod-west runs sha256:333333333333… (unknown to the ledger), expected 1.4.0",
             "<a href=\"/insights\">",
+            // A rollout under way is shown as one, not as drift.
+            "<span class=\"badge wait\">rolling out</span><span class=\"message\">seen running \
+             <a href=\"/releases/1.5.0\">1.5.0</a>",
         ],
+    );
+    assert_eq!(
+        html.matches(">drift</span>").count(),
+        1,
+        "one cluster drifts"
     );
 }

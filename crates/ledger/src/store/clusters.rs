@@ -4,9 +4,10 @@ use super::observations::{latest_observations, observation_from};
 use super::parsed;
 use crate::clusters::Clusters;
 use crate::db::{DbError, Row, Sql, Value};
-use crate::drift;
+use crate::drift::{self, InFlight};
 use crate::model::{ClusterStatus, CurrentRelease, LastEvent};
 use crate::time::Timestamp;
+use crate::types::DeploymentStatus;
 
 /// Every configured cluster's status in three statements, whatever the number of clusters:
 /// one finds each cluster's current release, one its latest event, one its latest observation.
@@ -18,6 +19,18 @@ pub fn cluster_statuses(
     clusters: &Clusters,
     now: Timestamp,
 ) -> Result<Vec<ClusterStatus>, DbError> {
+    Ok(cluster_states(sql, clusters, now)?
+        .into_iter()
+        .map(|(status, _)| status)
+        .collect())
+}
+
+/// Like [`cluster_statuses`], with the release each cluster is being moved to, if any.
+pub fn cluster_states(
+    sql: &Sql,
+    clusters: &Clusters,
+    now: Timestamp,
+) -> Result<Vec<(ClusterStatus, Option<InFlight>)>, DbError> {
     let names: Vec<Value> = clusters
         .iter()
         .map(|(name, _)| name.as_str().into())
@@ -57,27 +70,47 @@ pub fn cluster_statuses(
                     })
                 })
                 .transpose()?;
-            let last_event = of_this(&last)
+            let last = of_this(&last);
+            let last_event = last
+                .as_ref()
                 .map(|row| {
                     Ok::<_, DbError>(LastEvent {
-                        version: parsed(&row, 1)?,
-                        status: parsed(&row, 4)?,
+                        version: parsed(row, 1)?,
+                        status: parsed(row, 4)?,
                         message: row.opt_text(5)?,
                         at: Timestamp::from_micros(row.int(6)?),
                     })
                 })
                 .transpose()?;
+            let in_flight = match (&last, &last_event) {
+                (Some(row), Some(event)) if event.status == DeploymentStatus::Started => {
+                    Some(InFlight {
+                        version: event.version.clone(),
+                        digest: parsed(row, 3)?,
+                    })
+                }
+                _ => None,
+            };
             let observed = of_this(&observed)
                 .map(|row| observation_from(&row))
                 .transpose()?;
-            Ok(ClusterStatus {
+            let verdict = drift::judge(
+                name,
+                current.as_ref(),
+                in_flight.as_ref(),
+                observed.as_ref(),
+                now,
+            );
+            let status = ClusterStatus {
                 name: name.clone(),
                 environment: *environment,
-                drift: drift::drift_of(name, current.as_ref(), observed.as_ref(), now),
                 current,
                 last_event,
                 observed,
-            })
+                rolling_out: verdict.rolling_out,
+                drift: verdict.drift,
+            };
+            Ok((status, in_flight))
         })
         .collect()
 }

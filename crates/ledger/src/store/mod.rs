@@ -5,7 +5,7 @@
 mod clusters;
 mod observations;
 
-pub use clusters::cluster_statuses;
+pub use clusters::{cluster_states, cluster_statuses};
 pub use observations::{insert_observation, latest_observation};
 
 use crate::db::{DbError, Row, Sql, Value};

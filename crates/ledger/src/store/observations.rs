@@ -1,4 +1,6 @@
-//! What observers reported each cluster to run (`relctl observe`), newest per cluster.
+//! What observers reported each cluster to run (`relctl observe`). A cluster's latest
+//! observation is the one made last (`observed_at`), not the one that arrived last: a report
+//! replayed or delayed is kept, but decides nothing.
 
 use super::{opt_parsed, parsed};
 use crate::db::{DbError, Row, Sql, Value};
@@ -6,11 +8,18 @@ use crate::model::{NewObservation, Observation};
 use crate::time::Timestamp;
 use crate::types::{ClusterName, Subject};
 
-/// Each cluster's latest observation, as rows of cluster, digest, observed_at, source, the
-/// drifted flag stored with it, and the newest release recorded with that digest.
+/// Each cluster's latest observation (the newest `observed_at`, then the newest id, through
+/// the index `observations (cluster, observed_at, id)`), as rows of cluster, digest,
+/// observed_at, source, the drifted flag stored with it, and the newest release recorded with
+/// that digest.
 pub(super) fn latest_observations(sql: &Sql, names: &[Value]) -> Result<Vec<Row>, DbError> {
     let picks: Vec<String> = (1..=names.len())
-        .map(|n| format!("(SELECT MAX(id) FROM observations WHERE cluster = ${n})"))
+        .map(|n| {
+            format!(
+                "(SELECT l.id FROM observations l WHERE l.cluster = ${n}
+                  ORDER BY l.observed_at DESC, l.id DESC LIMIT 1)"
+            )
+        })
         .collect();
     let statement = format!(
         "SELECT o.cluster, o.digest, o.observed_at, o.source, o.drifted,

@@ -29,7 +29,8 @@ pub fn drift_starts_and_ends_with_what_is_observed(db: &TestDb) {
         deploy(ledger, "1.0.0", "prod-west", DeploymentStatus::Succeeded).unwrap();
         let agrees = ledger
             .observe(&observer(NOW), &west(), &seen(DIGEST_A, NOW))
-            .unwrap();
+            .unwrap()
+            .status;
         assert_eq!(agrees.drift, None);
         assert_eq!(agrees.observed.unwrap().version.unwrap().as_str(), "1.0.0");
 
@@ -37,7 +38,8 @@ pub fn drift_starts_and_ends_with_what_is_observed(db: &TestDb) {
         for _ in 0..2 {
             let drifted = ledger
                 .observe(&observer(NOW), &west(), &seen(DIGEST_B, NOW))
-                .unwrap();
+                .unwrap()
+                .status;
             let drift = drifted.drift.unwrap();
             assert_eq!(drift.kind, DriftKind::UnexpectedDigest);
             assert_eq!(
@@ -87,7 +89,8 @@ pub fn a_cluster_running_something_before_any_release_drifts(db: &TestDb) {
         let staging = ClusterName::parse("staging").unwrap();
         let status = ledger
             .observe(&observer(NOW), &staging, &seen(DIGEST_B, NOW))
-            .unwrap();
+            .unwrap()
+            .status;
         assert!(
             status
                 .drift
@@ -143,4 +146,160 @@ pub fn an_old_observation_shows_as_not_observed(db: &TestDb) {
     let drift = west.drift.as_ref().unwrap();
     assert_eq!(drift.kind, DriftKind::NotObserved);
     assert_eq!(drift.summary, "prod-west not observed for 16 min");
+}
+
+/// The drift entries of the audit log, oldest first.
+fn drift_entries(ledger: &Ledger) -> Vec<String> {
+    let mut entries: Vec<String> = ledger
+        .audit(ALL)
+        .unwrap()
+        .items
+        .into_iter()
+        .filter(|e| e.action.starts_with("drift."))
+        .map(|e| e.action)
+        .collect();
+    entries.reverse();
+    entries
+}
+
+/// A deployer replaying an old observation (the cluster's release, seen an hour ago) cannot
+/// clear a drift: the newest `observed_at` decides, and the replay is kept as history only.
+/// With the latest chosen by arrival (`MAX(id)`), the replay ends the drift.
+pub fn a_replayed_old_observation_decides_nothing(db: &TestDb) {
+    with_ledger(db, |ledger| {
+        approved_release(ledger, "1.0.0");
+        deploy(ledger, "1.0.0", "prod-west", DeploymentStatus::Succeeded).unwrap();
+        let drifted = ledger
+            .observe(&observer(NOW), &west(), &seen(DIGEST_B, NOW))
+            .unwrap();
+        assert!(drifted.latest && drifted.status.drift.is_some());
+
+        let hour_ago = NOW - 3_600_000_000;
+        let replay = ledger
+            .observe(&observer(NOW), &west(), &seen(DIGEST_A, hour_ago))
+            .unwrap();
+        assert!(!replay.latest, "an older observation is history only");
+        assert_eq!(replay.status, drifted.status, "and changes nothing");
+        let west_now = |ledger: &Ledger| {
+            let clusters = ledger.clusters().unwrap();
+            clusters.into_iter().find(|c| c.name == west()).unwrap()
+        };
+        assert_eq!(west_now(ledger).observed.unwrap().digest.as_str(), DIGEST_B);
+        assert_eq!(drift_entries(ledger), ["drift.started"]);
+
+        // The same instant as the latest: the later report wins, as it always did.
+        let same_time = ledger
+            .observe(&observer(NOW), &west(), &seen(DIGEST_A, NOW))
+            .unwrap();
+        assert!(same_time.latest);
+        assert_eq!(same_time.status.drift, None);
+        assert_eq!(drift_entries(ledger), ["drift.started", "drift.ended"]);
+    });
+}
+
+/// The pipeline moves a cluster before it records the outcome, so the observer sees the new
+/// digest while the rollout's `started` has no end yet: that is a rollout, not drift, and
+/// the audit log says nothing. Once the rollout fails, the same digest is drift.
+pub fn the_release_being_rolled_out_is_not_drift(db: &TestDb) {
+    with_ledger(db, |ledger| {
+        approved_release(ledger, "1.0.0");
+        deploy(ledger, "1.0.0", "prod-west", DeploymentStatus::Succeeded).unwrap();
+        pending_release(ledger, "1.1.0", DIGEST_B);
+        ledger
+            .decide(
+                &ctx("alice", "req-alice", 2_000),
+                &v("1.1.0"),
+                &approve("ok"),
+            )
+            .unwrap();
+        deploy(ledger, "1.1.0", "prod-west", DeploymentStatus::Started).unwrap();
+
+        let moving = ledger
+            .observe(&observer(NOW), &west(), &seen(DIGEST_B, NOW))
+            .unwrap()
+            .status;
+        assert_eq!(moving.drift, None);
+        assert_eq!(
+            moving.rolling_out.as_ref().map(Version::as_str),
+            Some("1.1.0")
+        );
+        let counts = ledger.counts().unwrap();
+        assert!(!counts.observed[0].1, "no drift in /metrics either");
+
+        deploy(ledger, "1.1.0", "prod-west", DeploymentStatus::Failed).unwrap();
+        let failed = ledger
+            .observe(&observer(NOW + 1), &west(), &seen(DIGEST_B, NOW + 1))
+            .unwrap()
+            .status;
+        assert_eq!(failed.rolling_out, None);
+        assert_eq!(failed.drift.unwrap().kind, DriftKind::UnexpectedDigest);
+        assert_eq!(drift_entries(ledger), ["drift.started"]);
+
+        // Put back: the cluster runs its release again, and the drift ends.
+        ledger
+            .observe(&observer(NOW + 2), &west(), &seen(DIGEST_A, NOW + 2))
+            .unwrap();
+        assert_eq!(drift_entries(ledger), ["drift.started", "drift.ended"]);
+    });
+}
+
+/// Two observers report the same new digest at once on PostgreSQL, whose transactions run side
+/// by side: `drift.started` is logged once. The test makes the race certain: it holds the
+/// observations table so that neither can insert until both are inside their transaction (each
+/// waiting on a lock), then lets them go. Without the per-cluster lock both read "not drifted"
+/// before either inserts, and both log the start.
+#[test]
+fn concurrent_observations_on_postgres_start_drift_once() {
+    let db = TestDb::postgres();
+    with_ledger(&db, |ledger| {
+        approved_release(ledger, "1.0.0");
+        deploy(ledger, "1.0.0", "prod-west", DeploymentStatus::Succeeded).unwrap();
+        ledger
+            .observe(&observer(NOW), &west(), &seen(DIGEST_A, NOW))
+            .unwrap();
+    });
+    let (holder, watcher) = (db.connect(), db.connect());
+    holder.execute("BEGIN", &[]).unwrap();
+    holder
+        .execute("LOCK TABLE observations IN EXCLUSIVE MODE", &[])
+        .unwrap();
+    std::thread::scope(|s| {
+        let observers: Vec<_> = (0..2)
+            .map(|n| {
+                let db = &db;
+                s.spawn(move || {
+                    with_ledger(db, |ledger| {
+                        let at = NOW + 1 + n;
+                        ledger.observe(&observer(at), &west(), &seen(DIGEST_B, at))
+                    })
+                })
+            })
+            .collect();
+        // Outside any transaction: within one, PostgreSQL shows one snapshot of the activity.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut waiting = 0;
+        while waiting < 2 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            waiting = watcher
+                .query(
+                    "SELECT COUNT(*) FROM pg_stat_activity
+                     WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                )
+                .unwrap()[0]
+                .int(0)
+                .unwrap();
+        }
+        holder.execute("COMMIT", &[]).unwrap();
+        assert_eq!(
+            waiting, 2,
+            "both observers inside their transactions within 60 s"
+        );
+        for observer in observers {
+            observer.join().unwrap().unwrap();
+        }
+    });
+    with_ledger(&db, |ledger| {
+        assert_eq!(drift_entries(ledger), ["drift.started"]);
+    });
 }

@@ -4,6 +4,7 @@
 
 use super::*;
 use DeploymentStatus::{Failed, RolledBack, Succeeded};
+use ledger::Executor;
 use ledger::insights::{FailureRate, Insights, Keys, Restore, Spread, Window};
 
 fn t(text: &str) -> Timestamp {
@@ -244,4 +245,105 @@ pub fn an_empty_window_says_so(db: &TestDb) {
     // The one day from Thursday noon to Friday noon lies in one week.
     assert_eq!(insights.weeks.len(), 1);
     assert_eq!(insights.weeks[0].keys, Keys::default());
+}
+
+/// Releases recorded before commit times were bounded may carry any time: 40 dated
+/// 9999-12-31 would have overflowed the sum of their lead times (a 500 from `/api/insights`
+/// and `/metrics`), and any in the future made lead times negative. Neither figure can now:
+/// nothing is summed, and a commit after its release's success measures nothing.
+pub fn hostile_stored_commit_times_neither_overflow_nor_go_negative(db: &TestDb) {
+    let insights = with_ledger(db, |ledger| {
+        for n in 0..40 {
+            let version = format!("1.{n}.0");
+            released(ledger, &version, "2026-11-09T10:00:00Z", None);
+            rolled(
+                ledger,
+                &version,
+                "prod-east",
+                Succeeded,
+                "2026-11-10T10:00:00Z",
+            );
+        }
+        ledger
+            .insights(&window(30, "2026-12-04T12:00:00Z"))
+            .unwrap()
+    });
+    assert_eq!(insights.summary.deployments, 40);
+    let far_future = t("9999-12-31T23:59:59Z").as_micros();
+    db.connect()
+        .execute(
+            &format!("UPDATE releases SET commit_time = {far_future}"),
+            &[],
+        )
+        .unwrap();
+    let exec = db.connect();
+    let clusters = clusters();
+    let now = t("2026-12-04T12:00:00Z");
+    let hostile = Ledger::read(exec.as_ref(), &clusters, now, |ledger| {
+        ledger.insights(&window(30, "2026-12-04T12:00:00Z"))
+    })
+    .unwrap();
+    assert_eq!(hostile.summary.lead_time_from_commit, None);
+    assert_eq!(hostile.summary, insights.summary, "the rest is unchanged");
+}
+
+/// What the four keys cost SQLite (its virtual machine's steps: the same for the same data and
+/// plan on any machine) for a production history of N rollouts, each a failure, its put-back
+/// and a success on one cluster.
+fn insights_cost(rollouts: i64) -> u64 {
+    let db = TestDb::sqlite();
+    let TestDb::Sqlite(path) = &db else {
+        unreachable!()
+    };
+    let exec = native_db::SqliteExecutor::open(path).unwrap();
+    migrations::migrate(&exec, Timestamp::from_micros(1)).unwrap();
+    exec.execute("BEGIN", &[]).unwrap();
+    let start = t("2026-11-10T00:00:00Z").as_micros();
+    for n in 0..rollouts {
+        let release = n + 1;
+        exec.execute(
+            &format!(
+                "INSERT INTO releases (id, version, artifact, digest, git_commit, notes, created_by,
+                                       created_at)
+                 VALUES ({release}, '1.{n}.0', 'ghcr.io/acme/automatizacion:1.{n}.0',
+                         '{DIGEST_A}', '{COMMIT}', '', 'kestra', {start})"
+            ),
+            &[],
+        )
+        .unwrap();
+        for (i, status) in ["failed", "rolled_back", "succeeded"].iter().enumerate() {
+            let at = start + (3 * n + i as i64) * 60_000_000;
+            exec.execute(
+                &format!(
+                    "INSERT INTO deployments (release_id, cluster, environment, status,
+                                              recorded_by, recorded_at)
+                     VALUES ({release}, 'prod-east', 'production', '{status}', 'kestra', {at})"
+                ),
+                &[],
+            )
+            .unwrap();
+        }
+    }
+    exec.execute("COMMIT", &[]).unwrap();
+    let clusters = clusters();
+    let now = t("2026-12-04T12:00:00Z");
+    let before = exec.vm_steps();
+    let insights = Ledger::read(&exec, &clusters, now, |ledger| {
+        ledger.insights(&window(30, "2026-12-04T12:00:00Z"))
+    })
+    .unwrap();
+    assert_eq!(insights.summary.deployments, rollouts);
+    exec.vm_steps() - before
+}
+
+/// Every scrape of `/metrics` computes the four keys (when no kept answer is current), so their
+/// cost must grow with the history, not with its square: four times the rollouts may cost at
+/// most six times as much (linear is four; the old time-to-restore query, which scanned the
+/// cluster's history for every failure, cost twelve).
+#[test]
+fn the_four_keys_cost_grows_linearly_with_the_history() {
+    let (small, large) = (insights_cost(300), insights_cost(1200));
+    let ratio = large as f64 / small as f64;
+    eprintln!("insights: {small} VM steps for 300 rollouts, {large} for 1200 ({ratio:.1}×)");
+    assert!(ratio < 6.0, "{small} → {large} VM steps: {ratio:.1}×");
 }

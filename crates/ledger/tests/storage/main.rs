@@ -154,6 +154,7 @@ suite!(
     schema::reads_migrate_only_when_the_schema_refuses_them,
     releases::releases_are_idempotent_by_digest,
     releases::a_pinned_artifact_must_match_the_digest,
+    releases::commit_times_are_bounded,
     releases::releases_page_newest_first,
     releases::unknown_releases_are_not_found,
     releases::release_detail_has_timeline_and_approval,
@@ -174,6 +175,9 @@ suite!(
     drift::a_cluster_running_something_before_any_release_drifts,
     drift::observations_of_unknown_clusters_or_from_the_future_are_refused,
     drift::an_old_observation_shows_as_not_observed,
+    drift::a_replayed_old_observation_decides_nothing,
+    drift::the_release_being_rolled_out_is_not_drift,
     insights::the_four_keys_over_a_known_history,
     insights::an_empty_window_says_so,
+    insights::hostile_stored_commit_times_neither_overflow_nor_go_negative,
 );

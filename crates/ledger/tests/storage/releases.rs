@@ -31,6 +31,45 @@ pub fn releases_are_idempotent_by_digest(db: &TestDb) {
     });
 }
 
+/// A commit is made before its release is recorded: a commit time past the ledger's clock
+/// (beyond the skew allowed for the committer's) or before 1970 is refused, and nothing is
+/// stored. Lead times would otherwise go negative, and sums over them overflow.
+pub fn commit_times_are_bounded(db: &TestDb) {
+    with_ledger(db, |ledger| {
+        let now = 1_800_000_000_000_000;
+        let at_now = ctx("kestra", "req-kestra", now);
+        let committed = |micros: i64| {
+            let mut new = release("1.0.0", DIGEST_A);
+            new.commit_time = Some(Timestamp::from_micros(micros));
+            ledger.create_release(&at_now, &new)
+        };
+        let skew = ledger::drift::MAX_CLOCK_SKEW_MICROS;
+        for refused in [now + skew + 1, -1, i64::MAX / 2] {
+            let err = committed(refused).unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    LedgerError::Rejected {
+                        field: "commit_time",
+                        ..
+                    }
+                ),
+                "{refused}: {err:?}"
+            );
+        }
+        assert!(
+            ledger.audit(ALL).unwrap().items.is_empty(),
+            "nothing stored"
+        );
+        let (stored, _) = committed(now + skew).unwrap();
+        assert_eq!(stored.commit_time, Some(Timestamp::from_micros(now + skew)));
+        assert!(
+            committed(0).is_ok(),
+            "1970 itself is a time, and repeats are idempotent"
+        );
+    });
+}
+
 pub fn a_pinned_artifact_must_match_the_digest(db: &TestDb) {
     with_ledger(db, |ledger| {
         let mut new = release("1.0.0", DIGEST_A);

@@ -295,7 +295,6 @@ fn ingress_and_network_policy_point_at_things_that_exist() {
         }
         for (path, service) in [
             ("/api", "automatizacion-backend"),
-            ("/metrics", "automatizacion-backend"),
             ("/", "automatizacion-frontend"),
         ] {
             assert!(
@@ -303,6 +302,11 @@ fn ingress_and_network_policy_point_at_things_that_exist() {
                 "{dir}: {path} is not routed to {service}"
             );
         }
+        // The ledger's gauges are for Prometheus inside the cluster, never routed outside.
+        assert!(
+            routed.iter().all(|(path, _)| !path.starts_with("/metrics")),
+            "{dir}: /metrics is routed outside the cluster"
+        );
         for policy in of_kind(&objects, "NetworkPolicy") {
             assert!(
                 selects_spinapp(&policy.value["spec"]["podSelector"], &apps),

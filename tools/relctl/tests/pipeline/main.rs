@@ -24,6 +24,7 @@ mod build;
 mod clusters;
 mod doubles;
 mod drift;
+mod failback;
 mod failover;
 mod failures;
 mod kestra;

@@ -31,8 +31,9 @@ export CONTROL_PLANE_DIR=$DIR/control-plane
 MEMBERS=(staging prod-east prod-west)
 declare -A NAMESPACE=([staging]=automatizacion-staging [prod-east]=automatizacion [prod-west]=automatizacion)
 
-# The playground's people and Kestra account: alice pushes tags, carol approves (the ledger's
-# four-eyes rule keeps alice from approving her own release).
+# The playground's people and Kestra account: alice signs and pushes tags (her SSH key is the
+# playground's only allowed signer), carol approves (the ledger's four-eyes rule keeps alice
+# from approving her own release).
 PUSHER=alice APPROVER=carol
 KESTRA_USER=playground@example.com KESTRA_PASSWORD=Playgr0und-only
 FLOW=kestra/flows/automatizacion.release.yml
@@ -148,8 +149,15 @@ issuers() {
     openssl pkey -in "$DIR/keys/$key.pem" -pubout -out "$DIR/keys/$key.pub.pem"
     jwks+=("$(target/debug/token jwk --public-key "$DIR/keys/$key.pub.pem" --kid "$key")")
   done
-  printf '[{"issuer": "kestra", "roles": ["deployer"], "jwks": {"keys": [%s]}}, {"issuer": "rundeck", "roles": ["approver"], "jwks": {"keys": [%s]}}]' \
+  printf '[{"issuer": "kestra", "roles": ["deployer"], "acts_for_others": true, "jwks": {"keys": [%s]}}, {"issuer": "rundeck", "roles": ["approver"], "jwks": {"keys": [%s]}}]' \
     "${jwks[0]}" "${jwks[1]}"
+}
+
+# The pusher's SSH signing key, made once, and the allowed signers that name her.
+signing_key() {
+  mkdir -p "$DIR/keys"
+  [[ -f $DIR/keys/$PUSHER ]] || ssh-keygen -q -t ed25519 -N '' -C "$PUSHER" -f "$DIR/keys/$PUSHER"
+  printf '%s %s\n' "$PUSHER" "$(cat "$DIR/keys/$PUSHER.pub")" >"$DIR/keys/allowed_signers"
 }
 
 console() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])' \
@@ -191,6 +199,7 @@ EOF
 start_kestra() {
   running kestra && return
   local spin key
+  signing_key
   spin=$(spin_bin)
   [[ $spin == */* ]] || spin=$(command -v spin)
   mkdir -p "$DIR/kestra"
@@ -201,7 +210,8 @@ start_kestra() {
     export SECRET_REGISTRY_USER="" SECRET_REGISTRY_PASSWORD=""
     SECRET_LEDGER_SIGNING_KEY=$(base64 -w0 <"$DIR/keys/kestra-1.pem")
     SECRET_KARMADA_KUBECONFIG=$(base64 -w0 <"$CONTROL_PLANE_DIR/kubeconfig/karmada")
-    export SECRET_LEDGER_SIGNING_KEY SECRET_KARMADA_KUBECONFIG
+    SECRET_ALLOWED_SIGNERS=$(base64 -w0 <"$DIR/keys/allowed_signers")
+    export SECRET_LEDGER_SIGNING_KEY SECRET_KARMADA_KUBECONFIG SECRET_ALLOWED_SIGNERS
     start kestra target/debug/kestra-standin --listen "127.0.0.1:$KESTRA_PORT" \
       --user "$KESTRA_USER" --password "$KESTRA_PASSWORD" --workdirs "$DIR/kestra/work" \
       --tools-path "$repo/target/debug:$(dirname "$spin"):$PATH" --cargo-cache "build_and_push=$repo/target"
@@ -210,8 +220,8 @@ start_kestra() {
 }
 
 # The playground's git origin: this checkout's last commit with the playground's k8s/ and
-# karmada/ on top (the platform team's copy), tagged vVERSION as a push leaves it. A tag that
-# is there already stays: a re-run of a version builds the same commit.
+# karmada/ on top (the platform team's copy), tagged vVERSION and signed by the pusher, as a
+# push leaves it. A tag that is there already stays: a re-run of a version builds the same commit.
 tag_release() {
   local version=$1 work=$DIR/origin-work
   [[ -d $DIR/origin.git ]] || git -c init.defaultBranch=main init -q --bare "$DIR/origin.git"
@@ -224,7 +234,8 @@ tag_release() {
   git -C "$work" add -A
   git -C "$work" -c user.name=playground -c user.email=playground@example.com \
     commit -q --allow-empty -m "playground: manifests for the loopback registry, PostgreSQL and issuers"
-  git -C "$work" tag "v$version"
+  git -C "$work" -c user.name="$PUSHER" -c user.email="$PUSHER@example.com" -c gpg.format=ssh \
+    -c user.signingkey="$DIR/keys/$PUSHER" tag -s -m "Release $version from the playground" "v$version"
   git -C "$work" push -q "$DIR/origin.git" "v$version"
   rm -rf "$work"
 }
@@ -246,7 +257,7 @@ release() {
   [[ $code == 200 ]] || die "the webhook started no release ($code): $(cat "$DIR/kestra/webhook.json")"
   id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <"$DIR/kestra/webhook.json")
   printf '%s %s\n' "$id" "$version" >"$DIR/kestra/execution"
-  say "v$version pushed by $PUSHER: Kestra execution $id (its log: $DIR/logs/kestra.log)"
+  say "v$version signed and pushed by $PUSHER: Kestra execution $id (its log: $DIR/logs/kestra.log)"
   wait_release
 }
 
@@ -273,7 +284,7 @@ wait_release() {
         cat <<EOF
   eval "\$(local-dev/playground.sh approver-env)"
   relctl decide --version $version --decision approve --comment "tried it on staging"
-  relctl resume-kestra --execution "\$KESTRA_EXECUTION"
+  relctl resume-kestra --execution "\$KESTRA_EXECUTION" --version $version
   local-dev/playground.sh wait
 EOF
         return 0 ;;

@@ -25,6 +25,8 @@ missing=()
 command -v xz >/dev/null || missing+=(xz-utils)
 command -v curl >/dev/null || missing+=(curl)
 command -v git >/dev/null || missing+=(git)
+# git checks release tags' SSH signatures with ssh-keygen (relctl verify-tag).
+command -v ssh-keygen >/dev/null || missing+=(openssh-client)
 command -v shellcheck >/dev/null || missing+=(shellcheck)
 command -v docker-registry >/dev/null || missing+=(docker-registry)
 command -v etcd >/dev/null || missing+=(etcd-server)

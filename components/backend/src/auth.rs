@@ -48,6 +48,10 @@ impl Role {
 pub struct Principal {
     pub subject: Subject,
     roles: Vec<Role>,
+    /// The issuer that vouched for the caller.
+    pub issuer: String,
+    /// Whether that issuer may record for someone else (`on_behalf_of`).
+    pub acts_for_others: bool,
 }
 
 impl Principal {
@@ -84,6 +88,9 @@ struct Issuer {
     keys: Vec<IssuerKey>,
     /// `None`: every role.
     grants: Option<Vec<Role>>,
+    /// Whether its tokens may name `on_behalf_of`: only an issuer that verifies who the
+    /// person is (the pipeline, from a signed tag), never the local key anyone with it signs.
+    acts_for_others: bool,
 }
 
 struct IssuerKey {
@@ -99,6 +106,9 @@ struct IssuerConfig {
     issuer: String,
     roles: Vec<String>,
     jwks: jsonwebtoken::jwk::JwkSet,
+    /// This issuer's tokens may record for someone else (`on_behalf_of`).
+    #[serde(default)]
+    acts_for_others: bool,
 }
 
 /// Tokens are accepted this many seconds past `exp` or before `nbf`, for clock skew.
@@ -146,13 +156,14 @@ impl Verifier {
                 name: issuer.to_owned(),
                 keys,
                 grants: None,
+                acts_for_others: false,
             },
             trusted: Vec::new(),
         })
     }
 
     /// Adds the issuers of the `auth_issuers` variable: a JSON list of
-    /// `{"issuer", "roles", "jwks"}`, empty for none.
+    /// `{"issuer", "roles", "jwks", "acts_for_others"?}`, empty for none.
     pub fn trusting(mut self, issuers_json: &str) -> Result<Self, String> {
         if issuers_json.trim().is_empty() {
             return Ok(self);
@@ -197,6 +208,7 @@ impl Verifier {
                 name: config.issuer,
                 keys,
                 grants: Some(grants),
+                acts_for_others: config.acts_for_others,
             });
         }
         Ok(self)
@@ -234,7 +246,12 @@ impl Verifier {
             .filter_map(|r| Role::parse(r))
             .filter(|r| issuer.grants.as_ref().is_none_or(|g| g.contains(r)))
             .collect();
-        Ok(Principal { subject, roles })
+        Ok(Principal {
+            subject,
+            roles,
+            issuer: issuer.name.clone(),
+            acts_for_others: issuer.acts_for_others,
+        })
     }
 }
 
@@ -345,20 +362,17 @@ mod tests {
 
     #[test]
     fn admin_holds_every_role() {
-        let admin = Principal {
-            subject: Subject::parse("root").unwrap(),
-            roles: vec![Role::Admin],
+        let principal = |sub: &str, roles: Vec<Role>| Principal {
+            subject: Subject::parse(sub).unwrap(),
+            roles,
+            issuer: "automatizacion".into(),
+            acts_for_others: false,
         };
+        let admin = principal("root", vec![Role::Admin]);
         assert!(admin.has(Role::Approver) && admin.has(Role::Deployer) && admin.may_read());
-        let viewer = Principal {
-            subject: Subject::parse("v").unwrap(),
-            roles: vec![Role::Viewer],
-        };
+        let viewer = principal("v", vec![Role::Viewer]);
         assert!(!viewer.has(Role::Deployer) && viewer.may_read());
-        let nobody = Principal {
-            subject: Subject::parse("n").unwrap(),
-            roles: vec![],
-        };
+        let nobody = principal("n", vec![]);
         assert!(!nobody.may_read());
     }
 }

@@ -114,6 +114,27 @@ impl<'r> Call<'r, '_> {
         })
     }
 
+    /// After [`Call::authorize`]: a write that names ON_BEHALF_OF needs a token from an issuer
+    /// configured to act for others (`acts_for_others` in `auth_issuers`): anyone else could
+    /// attribute a release to whomever they like, and steer the four-eyes rule with it.
+    pub fn may_act_for(
+        &self,
+        on_behalf_of: Option<&ledger::types::Subject>,
+    ) -> Result<(), ApiError> {
+        let Some(person) = on_behalf_of else {
+            return Ok(());
+        };
+        match &self.principal {
+            Some(principal) if principal.acts_for_others => Ok(()),
+            Some(principal) => Err(ApiError::Forbidden(format!(
+                "tokens of issuer `{}` may not record on behalf of `{person}`: only an issuer \
+                 that verifies who a person is acts for others",
+                principal.issuer
+            ))),
+            None => Err(ApiError::Unauthorized("send a bearer token".into())),
+        }
+    }
+
     fn authenticate(&mut self) -> Result<&Principal, ApiError> {
         let token = self.bearer()?.ok_or_else(|| {
             ApiError::Unauthorized("send a bearer token: Authorization: Bearer <JWT>".into())

@@ -207,6 +207,7 @@ pub fn create_release(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     let ctx = cx.authorize(Role::Deployer)?;
     let new = cx.json_body::<ReleaseInput>()?.validate()?;
+    cx.may_act_for(new.on_behalf_of.as_ref())?;
     let (release, created) = cx.with_ledger(|ledger| {
         let (release, created) = ledger.create_release(&ctx, &new)?;
         Ok((
@@ -306,6 +307,7 @@ pub fn request_approval(cx: &mut Call) -> Handled {
     let on_behalf_of = cx
         .optional_json_body::<ApprovalRequestInput>()?
         .validate()?;
+    cx.may_act_for(on_behalf_of.as_ref())?;
     let approval = cx.with_ledger(|ledger| {
         let approval = ledger.request_approval(&ctx, &version, on_behalf_of.as_ref())?;
         Ok((approval, Effect::Changed))

@@ -41,8 +41,9 @@ pub struct ReleaseInput {
     #[serde(default)]
     #[schema(max_length = 10000)]
     notes: String,
-    /// The person a service account records this release for (the tag's pusher); the four-eyes
-    /// rule keeps them from approving it. Stored in canonical form.
+    /// The person a service account records this release for (the tag's signer); the
+    /// four-eyes rule keeps them from approving it. Only tokens of an issuer configured to act
+    /// for others (`acts_for_others`) may name one (403 otherwise). Stored in canonical form.
     #[schema(example = "alice")]
     on_behalf_of: Option<String>,
 }
@@ -170,7 +171,8 @@ impl DecisionInput {
 #[serde(deny_unknown_fields)]
 pub struct ApprovalRequestInput {
     /// The person a service account requests the approval for; the four-eyes rule keeps them
-    /// from deciding it. Stored in canonical form.
+    /// from deciding it. Only tokens of an issuer configured to act for others
+    /// (`acts_for_others`) may name one (403 otherwise). Stored in canonical form.
     #[schema(example = "alice")]
     on_behalf_of: Option<String>,
 }

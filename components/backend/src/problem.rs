@@ -178,7 +178,7 @@ problem_set!(
     WriteProblems:
     "400" => "Malformed JSON or query string, or a body that ended early or arrived too slowly",
     "401" => "Token missing, invalid, expired, or sent twice",
-    "403" => "The token lacks the role this needs, or the four-eyes rule forbids this actor",
+    "403" => "The token lacks the role this needs, the four-eyes rule forbids this actor, or `on_behalf_of` comes from an issuer that does not act for others",
     "413" => "Body over 64 KiB",
     "415" => "Body is not JSON",
     "422" => "Unknown, missing or invalid field, or a query parameter this operation does not take",

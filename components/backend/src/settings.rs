@@ -72,7 +72,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "auth_issuers",
         default: "",
         secret: false,
-        meaning: "Other token issuers, each trusted for some roles only: a JSON list of `{\"issuer\", \"roles\", \"jwks\"}` (EdDSA or RS256 public keys, chosen by `kid`). Empty for none.",
+        meaning: "Other token issuers, each trusted for some roles only: a JSON list of `{\"issuer\", \"roles\", \"jwks\", \"acts_for_others\"}` (EdDSA or RS256 public keys, chosen by `kid`; `acts_for_others`, default `false`, lets its tokens name `on_behalf_of`). Empty for none.",
     },
 ];
 

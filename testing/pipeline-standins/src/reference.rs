@@ -37,6 +37,34 @@ pub fn rundeck_acl() -> Value {
     load("rundeck/aclpolicy-format.json")
 }
 
+/// What Kestra 2.0 does when it runs a flow: the Docker task runner, resumes, concurrency,
+/// webhooks (`kestra/runtime.json`). Read once: the API double consults it on every request.
+pub fn kestra_runtime() -> &'static Value {
+    static RUNTIME: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| load("kestra/runtime.json"))
+}
+
+/// What Rundeck 6.1 and `rd` do when a job runs or a project is loaded: key storage, secure
+/// options, the ACL at run time, concurrent runs (`rundeck/runtime.json`).
+pub fn rundeck_runtime() -> &'static Value {
+    static RUNTIME: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| load("rundeck/runtime.json"))
+}
+
+/// The message at POINTER (a JSON pointer) in a runtime reference, each `<placeholder>` of
+/// FILL replaced by its value: the real server's words, not ours.
+pub fn message(runtime: &Value, pointer: &str, fill: &[(&str, &str)]) -> String {
+    let mut text = runtime
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("the runtime reference has no message at {pointer}"))
+        .to_owned();
+    for (placeholder, value) in fill {
+        text = text.replace(placeholder, value);
+    }
+    text
+}
+
 /// The message of a Kestra validation rule, by its id in `semantics.json`.
 pub fn kestra_message(semantics: &Value, rule: &str) -> String {
     semantics["validators"]["rules"]

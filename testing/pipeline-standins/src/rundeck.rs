@@ -1,28 +1,51 @@
-//! A stand-in for Rundeck 6.1 running one of our jobs as a named user: the ACL policies decide
-//! whether the user may run the job and read each key-storage path it loads (Rundeck denies
-//! what no policy allows); options are checked as Rundeck checks them (required, `regex` as a
-//! whole match, `enforced` values, no undeclared option); secure options come from key storage;
-//! project globals, options and the user reach the script as Rundeck exports them
-//! (`RD_GLOBALS_*`, `RD_OPTION_*`, `RD_JOB_USERNAME`).
+//! A stand-in for Rundeck 6.1 running one of our jobs as a named user, derived from
+//! `testing/reference/rundeck/runtime.json`: the ACL policies decide whether the user may run the
+//! job (`run`, and `read` or `view` to find it), on the server node (`read` and `run`), and read
+//! each key-storage path it loads (Rundeck denies what no policy allows); options are checked
+//! as Rundeck checks them (required, `regex` as a whole match, `enforced` values, no undeclared
+//! option); a secure option loads only a `password` entry of key storage, byte for byte, and
+//! anything else at its path reads as missing; a job without `multipleExecutions` refuses a
+//! second run while one runs; project globals, options and the user reach the script as
+//! Rundeck exports them (`RD_GLOBALS_*`, `RD_OPTION_*`, `RD_JOB_USERNAME`,
+//! `RD_JOB_USER_NAME`), on the server node with a home of its own.
+//!
+//! Key storage is filled as people fill it, with `rd keys create` ([`rd`]: what rundeck-cli
+//! 2.2.0 sends, a password file's first line only), from the commands rundeck/README.md gives.
+
+pub mod rd;
 
 use crate::kestra::save::whole_match;
 use crate::reference;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 
+/// The content type of a `password` entry: the only kind a secure option can load.
+pub const PASSWORD: &str = "application/x-rundeck-data-password";
+
+/// One key-storage entry as the server keeps it: the request's bytes and its content type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredKey {
+    pub content: Vec<u8>,
+    pub content_type: String,
+}
+
+#[derive(Clone)]
 pub struct Rundeck {
     /// `project.globals.NAME` of the project `automatizacion`.
     pub globals: BTreeMap<String, String>,
-    /// Key storage: path → value.
-    pub keys: BTreeMap<String, String>,
+    /// Key storage: `keys/…` path → entry.
+    pub keys: BTreeMap<String, StoredKey>,
     /// The groups of each user.
     pub users: BTreeMap<String, Vec<String>>,
     /// The ACL policy documents.
     policies: Vec<Value>,
     /// PATH on the Rundeck server node, where relctl is.
     path: String,
+    /// The jobs running now (by name), for `multipleExecutions: false`.
+    running: Arc<Mutex<BTreeSet<String>>>,
 }
 
 /// How a job run ended, and everything its script printed.
@@ -44,6 +67,7 @@ impl Rundeck {
             users: BTreeMap::new(),
             policies,
             path,
+            running: Arc::default(),
         }
     }
 
@@ -129,9 +153,46 @@ impl Rundeck {
             job["name"].as_str().unwrap_or(""),
         );
         let job_properties = [("group", group), ("name", name)];
-        if !self.allowed(user, "project", "job", &job_properties, "run") {
-            return refused(format!("Unauthorized: {user} may not run {group}/{name}"));
+        // `rd run -j group/name` lists jobs first, which shows only those with read or view.
+        if !["read", "view"]
+            .iter()
+            .any(|action| self.allowed(user, "project", "job", &job_properties, action))
+        {
+            return refused(format!(
+                "Could not find a unique job with name: {group}/{name} ({user} may not read it)"
+            ));
         }
+        let (runtime, id) = (
+            reference::rundeck_runtime(),
+            job["uuid"].as_str().unwrap_or(""),
+        );
+        if !self.allowed(user, "project", "job", &job_properties, "run") {
+            let message =
+                reference::message(runtime, "/acl/runJobById/errors/0/message", &[("<id>", id)]);
+            return refused(format!("{message} ({user})"));
+        }
+        // A job without node filters runs on the server node, which needs read and run.
+        let server = [("rundeck_server", "true")];
+        if !["read", "run"]
+            .iter()
+            .all(|action| self.allowed(user, "project", "node", &server, action))
+        {
+            let fill = [("<selector>", "rundeck_server")];
+            let message = reference::message(runtime, "/acl/nodes/message", &fill);
+            return refused(format!("{message} ({user} may not use the server node)"));
+        }
+        if job["multipleExecutions"] != true {
+            let mut running = self.running.lock().unwrap();
+            if !running.insert(name.to_owned()) {
+                let fill = [("<job name>", name), ("<job uuid>", id)];
+                let pointer = "/multipleExecutions/secondRun/message";
+                return refused(reference::message(runtime, pointer, &fill));
+            }
+        }
+        let finished = Finished {
+            running: &self.running,
+            name,
+        };
         let declared = job["options"].as_array().cloned().unwrap_or_default();
         for (given, _) in options {
             if !declared.iter().any(|o| o["name"] == *given) {
@@ -148,15 +209,22 @@ impl Rundeck {
             if value.is_none()
                 && let Some(path) = option["storagePath"].as_str()
             {
-                if !self.may_read(user, path) {
-                    return refused(format!("Unauthorized: {user} may not read {path}"));
+                // hasPassword: the entry must be readable by the user and of the password type;
+                // anything else at the path is as good as nothing there.
+                let password = self
+                    .keys
+                    .get(path)
+                    .filter(|key| key.content_type == PASSWORD && self.may_read(user, path));
+                match password {
+                    Some(key) => value = Some(String::from_utf8_lossy(&key.content).into_owned()),
+                    None if option["required"] == true => {
+                        return refused(format!(
+                            "Option {option_name} is required, but storage value from \"{path}\" \
+                             could not be read."
+                        ));
+                    }
+                    None => {}
                 }
-                value = Some(
-                    self.keys
-                        .get(path)
-                        .cloned()
-                        .unwrap_or_else(|| panic!("key storage has no {path}")),
-                );
             }
             let value = value.or_else(|| option["value"].as_str().map(str::to_owned));
             let Some(value) = value.filter(|v| !v.is_empty()) else {
@@ -184,14 +252,20 @@ impl Rundeck {
         }
         let step = &job["sequence"]["commands"][0];
         let interpreter = step["scriptInterpreter"].as_str().unwrap_or("/bin/sh");
+        let home = std::env::temp_dir().join(format!(
+            "rundeck-standin-home-{}-{user}",
+            std::process::id()
+        ));
+        let _ = std::fs::create_dir_all(&home);
         let mut command = Command::new(interpreter);
         command
             .arg("-c")
             .arg(step["script"].as_str().unwrap_or(""))
             .env_clear()
             .env("PATH", &self.path)
-            .env("HOME", std::env::var("HOME").unwrap_or_default())
+            .env("HOME", &home)
             .env("RD_JOB_USERNAME", user)
+            .env("RD_JOB_USER_NAME", user)
             .env("RD_JOB_NAME", name)
             .env("RD_JOB_GROUP", group)
             .envs(env);
@@ -199,6 +273,7 @@ impl Rundeck {
             command.env(format!("RD_GLOBALS_{}", global.to_uppercase()), value);
         }
         let out = command.output().unwrap();
+        drop(finished);
         JobRun {
             succeeded: out.status.success(),
             output: format!(
@@ -207,6 +282,18 @@ impl Rundeck {
                 String::from_utf8_lossy(&out.stderr)
             ),
         }
+    }
+}
+
+/// Marks a job that refuses a second run as done, however its run ends.
+struct Finished<'a> {
+    running: &'a Mutex<BTreeSet<String>>,
+    name: &'a str,
+}
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        self.running.lock().unwrap().remove(self.name);
     }
 }
 

@@ -88,3 +88,172 @@ fn flows_the_server_refuses_are_not_saved() {
         );
     }
 }
+
+/// Kestra waits 30 s for its executor to act on a resume, then answers 504, and the executor
+/// still resumes the execution when it gets to it (`runtime.json`, `resumeEndpoint`); here on
+/// a shortened clock (0.5 s, and an executor that takes 1 s).
+#[test]
+fn a_resume_the_executor_confirms_late_is_a_504_that_still_resumes() {
+    let mut kestra = kestra();
+    kestra.save(FLOW).unwrap();
+    let api = KestraApi::start(kestra.shared.clone(), "bot@example.com", "Passw0rdX");
+    api.resume_clock(
+        std::time::Duration::from_millis(500),
+        std::time::Duration::from_secs(1),
+    );
+    let mut first = kestra.create("demo", "gate", &[]).unwrap();
+    assert_eq!(kestra.run(&mut first), State::Paused);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let basic = "Basic Ym90QGV4YW1wbGUuY29tOlBhc3N3MHJkWA==";
+    let status = agent
+        .post(&format!(
+            "{}/api/v1/main/executions/{}/actions/resume",
+            api.base, first.id
+        ))
+        .header("authorization", basic)
+        .header("content-type", "multipart/form-data; boundary=b")
+        .send("--b--\r\n")
+        .unwrap()
+        .status()
+        .as_u16();
+    assert_eq!(status, 504);
+    let state = || {
+        let mut response = agent
+            .get(&format!("{}/api/v1/main/executions/{}", api.base, first.id))
+            .header("authorization", basic)
+            .call()
+            .unwrap();
+        let body: serde_json::Value =
+            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        body["state"]["current"].as_str().unwrap().to_owned()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while state() != "RUNNING" {
+        assert!(std::time::Instant::now() < deadline, "never resumed");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(kestra.run(&mut first), State::Success);
+}
+
+/// `concurrency.behavior`: CANCEL and FAIL end a second execution at once, while the first
+/// holds the limit (QUEUE, the default, is above).
+#[test]
+fn a_second_execution_is_cancelled_or_failed_as_the_flow_says() {
+    for (behavior, expected) in [
+        ("CANCEL", State::Cancelled),
+        (
+            "FAIL",
+            State::Failed("Execution is FAILED due to concurrency limit exceeded".into()),
+        ),
+    ] {
+        let mut kestra = kestra();
+        let flow = FLOW.replace("limit: 1", &format!("limit: 1\n  behavior: {behavior}"));
+        kestra.save(&flow).unwrap();
+        let mut first = kestra.create("demo", "gate", &[]).unwrap();
+        assert_eq!(kestra.run(&mut first), State::Paused);
+        let mut second = kestra.create("demo", "gate", &[]).unwrap();
+        assert_eq!(second.state, expected, "{behavior}");
+        assert_eq!(kestra.run(&mut second), expected, "{behavior}");
+        assert!(second.ran.is_empty(), "{behavior}: no task runs");
+    }
+}
+
+/// A Webhook's key is rendered with the flow and the trigger in scope, never the request: a
+/// key that reads the body matches nothing (Kestra logs "Unable to render the webhook key"
+/// and answers 404).
+#[test]
+fn a_webhook_key_never_sees_the_request() {
+    let mut kestra = kestra();
+    let flow = r#"
+id: hooked
+namespace: demo
+triggers:
+  - id: by_secret
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: "{{ flow.id }}-{{ trigger.id }}"
+  - id: by_body
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: "{{ trigger.body.key }}"
+tasks:
+  - id: said
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+"#;
+    kestra.save(flow).unwrap();
+    let body = serde_json::json!({"key": "chosen-by-the-caller"});
+    assert!(
+        kestra
+            .webhook("demo", "hooked", "hooked-by_secret", &body)
+            .unwrap()
+            .is_some()
+    );
+    let refused = kestra
+        .webhook("demo", "hooked", "chosen-by-the-caller", &body)
+        .unwrap_err();
+    assert!(refused.contains("Webhook not found"), "{refused}");
+}
+
+/// A script task runs as Kestra's Docker runner runs it: in a working directory that belongs to
+/// Kestra's user while the commands run as root, so git's ownership check refuses a checkout
+/// there, unless the task trusts it (`safe.directory`, command-line scope).
+#[test]
+fn a_checkout_in_a_script_task_belongs_to_kestras_user() {
+    let dir = std::env::temp_dir().join(format!("standin-owners-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let origin = dir.join("origin");
+    std::fs::create_dir_all(&origin).unwrap();
+    let git = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("git init -q . && git -c user.name=t -c user.email=t@e commit -q --allow-empty -m x")
+        .current_dir(&origin)
+        .status()
+        .unwrap();
+    assert!(git.success());
+    let url = format!("file://{}", origin.display());
+    let mut kestra = Kestra::new(&[], std::env::var("PATH").unwrap(), dir.join("work"));
+    let flow = |id: &str, trust: bool| {
+        let env = if trust {
+            "\n        env:\n          GIT_CONFIG_COUNT: \"1\"\n          GIT_CONFIG_KEY_0: safe.directory\n          GIT_CONFIG_VALUE_0: \"*\""
+        } else {
+            ""
+        };
+        format!(
+            r#"
+id: {id}
+namespace: demo
+tasks:
+  - id: work
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: checkout
+        type: io.kestra.plugin.git.Clone
+        url: {url}
+      - id: read
+        type: io.kestra.plugin.scripts.shell.Commands{env}
+        commands:
+          - test "$(stat -c %u .git)" = 1000
+          - git rev-parse HEAD
+"#
+        )
+    };
+    kestra.save(&flow("plain", false)).unwrap();
+    kestra.save(&flow("trusted", true)).unwrap();
+    let mut plain = kestra.create("demo", "plain", &[]).unwrap();
+    let State::Failed(why) = kestra.run(&mut plain) else {
+        panic!("git took a checkout it does not own: {:?}", plain.ran)
+    };
+    assert!(
+        why.starts_with("read:") && why.contains("dubious ownership"),
+        "{why}"
+    );
+    let mut trusted = kestra.create("demo", "trusted", &[]).unwrap();
+    assert_eq!(
+        kestra.run(&mut trusted),
+        State::Success,
+        "{:?}",
+        trusted.ran
+    );
+}

@@ -89,13 +89,33 @@ pub enum Command {
     PushDigest,
     /// Check a deployed instance: `/api/info` must name the cluster and the version.
     Smoke(Smoke),
-    /// Resume a paused Kestra execution (Kestra 2.0: `POST …/executions/{id}/actions/resume`).
-    /// Credentials come from the environment: KESTRA_USER and KESTRA_PASSWORD (OSS, HTTP
-    /// Basic), or KESTRA_API_TOKEN (Enterprise).
+    /// Resume a release's Kestra execution at its Pause (Kestra 2.0: `POST …/executions/{id}/
+    /// actions/resume`): only the release's own, after waiting for it to reach its Pause, and
+    /// surviving Kestra's 504. Credentials come from the environment: KESTRA_USER and
+    /// KESTRA_PASSWORD (OSS, HTTP Basic), or KESTRA_API_TOKEN (Enterprise).
     ResumeKestra(ResumeKestra),
     /// Mint a short-lived ledger token for a person or a pipeline. With a PEM private key
     /// (Ed25519 or RSA) it signs EdDSA or RS256 for ISSUER; with an HMAC key, HS256.
     Token(Token),
+    /// Verify a tag's SSH signature against an allowed-signers file and print, as one line of
+    /// JSON, its signer (the person behind the release) and its message (the release notes).
+    /// An unsigned tag, an unknown signer or a bad signature fails with one line.
+    VerifyTag(VerifyTag),
+}
+
+/// The arguments of `relctl verify-tag`.
+#[derive(Debug, Args)]
+pub struct VerifyTag {
+    /// The tag, e.g. v1.4.0.
+    #[arg(long)]
+    pub tag: String,
+    /// ssh-keygen's allowed signers format: `PRINCIPAL KEYTYPE KEY` per line, the principal as
+    /// the ledger names the person (lowercase).
+    #[arg(long)]
+    pub allowed_signers: PathBuf,
+    /// The checkout holding the tag.
+    #[arg(long, default_value = ".")]
+    pub root: PathBuf,
 }
 
 /// The arguments of `relctl observe`.
@@ -150,7 +170,8 @@ pub struct RecordRelease {
     /// repository here holds the commit, and otherwise not recorded.
     #[arg(long, value_parser = rfc3339)]
     pub commit_time: Option<Timestamp>,
-    #[arg(long, default_value = "")]
+    /// Release notes; may begin with `-` (a Markdown list).
+    #[arg(long, default_value = "", allow_hyphen_values = true)]
     pub notes: String,
     /// The person this release is recorded for (the tag's pusher): they cannot approve it.
     #[arg(long, value_parser = parsed::<Subject>)]
@@ -167,7 +188,7 @@ pub struct RecordDeployment {
     /// started, succeeded, failed or rolled_back.
     #[arg(long, value_parser = parsed::<DeploymentStatus>)]
     pub status: DeploymentStatus,
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pub message: Option<String>,
     /// The pipeline execution's page.
     #[arg(long, value_parser = parsed::<WebUrl>)]
@@ -192,7 +213,8 @@ pub struct Decide {
     /// approve or reject.
     #[arg(long, value_parser = parsed::<Decision>)]
     pub decision: Decision,
-    #[arg(long)]
+    /// Why; may begin with `-`.
+    #[arg(long, allow_hyphen_values = true)]
     pub comment: String,
 }
 
@@ -320,6 +342,19 @@ pub struct ResumeKestra {
     pub tenant: String,
     #[arg(long)]
     pub execution: String,
+    /// The release the execution must be running (its `version` input): another's is refused.
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub version: Version,
+    /// The flow's Pause task, which the resume moves past.
+    #[arg(long, default_value = "wait_for_decision")]
+    pub pause_task: String,
+    /// Seconds to wait for the execution to reach its Pause, and to leave it after a resume
+    /// Kestra did not confirm in time (504).
+    #[arg(long, default_value_t = 300)]
+    pub wait: u64,
+    /// Only check that the execution is this release's and has not ended; resume nothing.
+    #[arg(long)]
+    pub check_only: bool,
 }
 
 /// The arguments of `relctl token`.

@@ -3,7 +3,7 @@
 //! (for production the ledger refuses it unless the release was approved, so nothing unapproved
 //! is ever applied), `succeeded` only after Karmada's aggregated status is ready with the new
 //! digest and the smoke checks passed; on any failure after the start, `failed`, the previous
-//! release put back by its digest, and `rolled_back`.
+//! release put back (its own commit's manifests, its recorded digest), and `rolled_back`.
 
 use crate::cli::{self, EnvironmentName, Target};
 use crate::failure::Failure;
@@ -47,6 +47,18 @@ impl Environment {
             kubeconfig: target.kubeconfig,
             timeout: Duration::from_secs(target.timeout),
             execution_url,
+        }
+    }
+
+    /// The same environment with the manifests under ROOT.
+    fn at(&self, root: &Path) -> Self {
+        Environment {
+            root: root.to_owned(),
+            name: self.name,
+            image: self.image.clone(),
+            kubeconfig: self.kubeconfig.clone(),
+            timeout: self.timeout,
+            execution_url: self.execution_url.clone(),
         }
     }
 
@@ -224,7 +236,7 @@ fn roll_out(
             "{version} failed on {environment} and no earlier release ran there to put back: {reason}"
         )));
     };
-    if let Err(again) = env.roll_out(&previous.digest, Some(previous.artifact.repository())) {
+    if let Err(again) = put_back(ledger, env, &previous) {
         return Err(Failure::DeployFailed(format!(
             "{version} failed on {environment}: {reason}; putting {} back failed too: {again}",
             previous.version
@@ -242,6 +254,19 @@ fn roll_out(
         "{version} failed on {environment} and {} was put back: {reason}",
         previous.version
     )))
+}
+
+/// Puts PREVIOUS back as it was deployed: its digest, with the manifests of its own commit (a
+/// newer commit's may name settings, Secrets or policies the older release never had).
+fn put_back(
+    ledger: &LedgerClient,
+    env: &Environment,
+    previous: &crate::ledger_client::Current,
+) -> Result<String, Failure> {
+    let release = ledger.release(&previous.version)?;
+    let checkout = Checkout::at(&env.root, release.commit.as_str())?;
+    env.at(&checkout.path)
+        .roll_out(&previous.digest, Some(previous.artifact.repository()))
 }
 
 /// The `cluster=url` pairs, each naming a cluster of the environment.
@@ -293,14 +318,7 @@ fn roll_back_to(
     }
     let before = clusters_of(ledger, env)?;
     let checkout = Checkout::at(&env.root, release.commit.as_str())?;
-    let at_its_commit = Environment {
-        root: checkout.path.clone(),
-        name: env.name,
-        image: env.image.clone(),
-        kubeconfig: env.kubeconfig.clone(),
-        timeout: env.timeout,
-        execution_url: env.execution_url.clone(),
-    };
+    let at_its_commit = env.at(&checkout.path);
     let rollout = Rollout {
         version: to_version,
         digest: &release.digest,

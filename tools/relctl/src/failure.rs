@@ -14,13 +14,18 @@ pub enum Failure {
     TimedOut(String),
     /// A deployment failed after it started; the message says what was put back (exit 1).
     DeployFailed(String),
+    /// Who or what asked cannot be trusted: an unsigned tag, an unknown signer (exit 1).
+    Untrusted(String),
 }
 
 impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Invalid(_) => 2,
-            Failure::Refused { .. } | Failure::Unreachable(_) | Failure::DeployFailed(_) => 1,
+            Failure::Refused { .. }
+            | Failure::Unreachable(_)
+            | Failure::DeployFailed(_)
+            | Failure::Untrusted(_) => 1,
             Failure::TimedOut(_) => 3,
         }
     }
@@ -32,7 +37,8 @@ impl fmt::Display for Failure {
             Failure::Invalid(reason)
             | Failure::Unreachable(reason)
             | Failure::TimedOut(reason)
-            | Failure::DeployFailed(reason) => reason.clone(),
+            | Failure::DeployFailed(reason)
+            | Failure::Untrusted(reason) => reason.clone(),
             Failure::Refused { status, reason } => format!("refused ({status}): {reason}"),
         };
         // One line, whatever a server put in its reason.

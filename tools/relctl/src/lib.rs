@@ -16,6 +16,7 @@ mod ledger_client;
 mod observe;
 mod overlay;
 mod records;
+mod signature;
 mod steps;
 
 pub use cli::{Cli, Command};
@@ -45,5 +46,6 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
         Command::Smoke(args) => steps::smoke_check(&args),
         Command::ResumeKestra(args) => kestra::resume(&args),
         Command::Token(args) => steps::mint_token(&args),
+        Command::VerifyTag(args) => signature::verify_tag(&args),
     }
 }

@@ -96,10 +96,26 @@ fn record(ledger: &Host, deployer: &str, version: &str, digest: &str) -> Output 
     )
 }
 
-/// A fresh ledger holding release 1.0.0, and the deployer's token.
+/// A ledger holding release 1.0.0, recorded by the pipeline's account (issuer `kestra`, which
+/// the ledger trusts to act for others), and that account's token.
 fn with_release_1_0_0(label: &str) -> (Host, String) {
-    let ledger = HostBuilder::new(label).start();
-    let deployer = token("kestra", &["deployer"]);
+    let public = pipeline_standins::key("kestra-1.pub.pem");
+    let jwk: Value =
+        serde_json::from_str(&token::ed25519_jwk(&public, "kestra-1").unwrap()).unwrap();
+    let issuers = serde_json::json!([{"issuer": "kestra", "roles": ["deployer"],
+                                      "acts_for_others": true, "jwks": {"keys": [jwk]}}]);
+    let ledger = HostBuilder::new(label)
+        .var("auth_issuers", &issuers.to_string())
+        .start();
+    let claims = token::Claims::new(
+        "kestra",
+        &["deployer".to_owned()],
+        600,
+        "kestra",
+        token::DEFAULT_AUDIENCE,
+    );
+    let key = pipeline_standins::key("kestra-1.pem");
+    let deployer = token::mint(&claims, &key, Some("kestra-1")).unwrap();
     assert!(record(&ledger, &deployer, "1.0.0", DIGEST).status.success());
     (ledger, deployer)
 }
@@ -440,4 +456,39 @@ fn steps_a_pipeline_repeats_succeed_again_and_record_once() {
         (count("approval.requested"), count("approval.decided")),
         (1, 1)
     );
+}
+
+/// Release notes are usually a Markdown list, and a comment may start with a dash too: values
+/// that begin with `-` are values, not flags (clap would otherwise read them as options and
+/// exit 2).
+#[test]
+fn notes_and_comments_may_begin_with_a_dash() {
+    let ledger = HostBuilder::new("relctl-dashes").start();
+    let deployer = token("kestra", &["deployer"]);
+    let notes = "- Faster console\n- Fewer clicks";
+    let args = [
+        "record-release",
+        "--version",
+        "3.0.0",
+        "--artifact",
+        "registry.example.com/acme/automatizacion:3.0.0",
+        "--digest",
+        DIGEST,
+        "--commit",
+        COMMIT,
+        "--notes",
+        notes,
+    ];
+    succeeds(relctl(&ledger.base, Some(&deployer), &args), &args);
+    let release = ledger.get("/api/releases/3.0.0").json();
+    assert_eq!(release["notes"], notes);
+    let staged = deployment("3.0.0", "staging", "succeeded");
+    succeeds(relctl(&ledger.base, Some(&deployer), &staged), &staged);
+    let request = ["request-approval", "--version", "3.0.0"];
+    succeeds(relctl(&ledger.base, Some(&deployer), &request), &request);
+    let approver = token("carol", &["approver"]);
+    let decide = decision("3.0.0", "reject", "-- not this week");
+    succeeds(relctl(&ledger.base, Some(&approver), &decide), &decide);
+    let release = ledger.get("/api/releases/3.0.0").json();
+    assert_eq!(release["approval"]["comment"], "-- not this week");
 }

@@ -12,14 +12,17 @@ fn jwk(public: &str, kid: &str) -> Value {
 }
 
 /// Rundeck may grant `approver` with key A; Kestra `deployer` with key B, whose key was
-/// rotated: both its old (`kestra-1`, key A's public half here) and new kid verify.
+/// rotated: both its old (`kestra-1`, key A's public half here) and new kid verify. Kestra
+/// alone acts for others (it names the tag's signer); Rundeck's admins deploy as themselves.
 fn issuers() -> String {
     json!([
         {"issuer": "rundeck", "roles": ["approver"],
          "jwks": {"keys": [jwk("ed25519-public.pem", "rundeck-1")]}},
-        {"issuer": "kestra", "roles": ["deployer"],
+        {"issuer": "kestra", "roles": ["deployer"], "acts_for_others": true,
          "jwks": {"keys": [jwk("ed25519-b-public.pem", "kestra-2"),
                            jwk("ed25519-public.pem", "kestra-1")]}},
+        {"issuer": "rundeck-admins", "roles": ["deployer"],
+         "jwks": {"keys": [jwk("ed25519-public.pem", "rundeck-admins-1")]}},
     ])
     .to_string()
 }
@@ -34,6 +37,11 @@ const KESTRA: Signer = Signer("kestra", "ed25519-b-private.pem", Some("kestra-2"
 /// Kestra's rotated-out key, still published under its own kid.
 const KESTRA_OLD: Signer = Signer("kestra", "ed25519-private.pem", Some("kestra-1"));
 const RUNDECK: Signer = Signer("rundeck", "ed25519-private.pem", Some("rundeck-1"));
+const RUNDECK_ADMINS: Signer = Signer(
+    "rundeck-admins",
+    "ed25519-private.pem",
+    Some("rundeck-admins-1"),
+);
 
 /// A bearer token for SUB with ROLES, signed by SIGNER.
 fn signed(signer: Signer, sub: &str, roles: &[&str]) -> String {
@@ -152,26 +160,27 @@ fn a_broken_issuer_list_is_a_configuration_error_that_names_the_variable() {
 }
 
 /// The pipeline's account records the release and asks for its approval for the person who
-/// pushed the tag: that person is refused as an approver, and the record says for whom.
+/// signed the tag: that person is refused as an approver, and the record says for whom.
 #[test]
 fn a_service_account_acts_for_a_person_whom_four_eyes_then_see() {
-    let app = App::sqlite();
+    let app = App::sqlite().var("auth_issuers", &issuers());
+    let kestra = signed(KESTRA, "kestra", &["deployer"]);
     let body = {
         let mut body = release_body("1.0.0", DIGEST);
         body["on_behalf_of"] = "Dave".into();
         body
     };
-    let created = app.send(post("/api/releases", body).by("kestra", &["deployer"]));
+    let created = app.send(post("/api/releases", body).header("authorization", &kestra));
     assert_eq!(created.status, 201);
     assert_eq!(created.json_body()["on_behalf_of"], "dave", "canonical");
     let event = json!({"cluster": "staging", "status": "succeeded"});
-    app.send(post("/api/releases/1.0.0/deployments", event).by("kestra", &["deployer"]));
+    app.send(post("/api/releases/1.0.0/deployments", event).header("authorization", &kestra));
     let requested = app.send(
         post(
             "/api/releases/1.0.0/approval",
             json!({"on_behalf_of": "dave"}),
         )
-        .by("kestra", &["deployer"]),
+        .header("authorization", &kestra),
     );
     assert_eq!(requested.status, 201);
     assert_eq!(requested.json_body()["on_behalf_of"], "dave");
@@ -206,8 +215,60 @@ fn a_service_account_acts_for_a_person_whom_four_eyes_then_see() {
     let mut look_alike = release_body("1.0.1", DIGEST);
     look_alike["on_behalf_of"] = "d\u{0430}ve".into();
     let refused = problem(
-        &app.send(post("/api/releases", look_alike).by("kestra", &["deployer"])),
+        &app.send(post("/api/releases", look_alike).header("authorization", &kestra)),
         422,
     );
     assert_eq!(refused["field"], "on_behalf_of");
+}
+
+/// Only an issuer configured to act for others may name `on_behalf_of`. A person's deployer
+/// token (the local issuer), an admin's, or an issuer that deploys as itself (Rundeck's
+/// admins) naming someone else is refused with 403, and nothing is recorded: otherwise a
+/// deployer could attribute a release to anyone, and steer the four-eyes rule with it.
+#[test]
+fn only_an_issuer_that_acts_for_others_may_name_someone_else() {
+    for (who, token) in [
+        (
+            "a person's deployer token",
+            bearer("mallory", &["deployer"]),
+        ),
+        ("an admin's", bearer("root", &["admin"])),
+        (
+            "Rundeck's admins",
+            signed(RUNDECK_ADMINS, "mallory", &["deployer"]),
+        ),
+    ] {
+        let app = App::sqlite().var("auth_issuers", &issuers());
+        let mut body = release_body("1.0.0", DIGEST);
+        body["on_behalf_of"] = "bob".into();
+        let create = post("/api/releases", body).header("authorization", &token);
+        let refused = problem(&app.send(create), 403);
+        assert!(
+            refused["detail"]
+                .as_str()
+                .unwrap()
+                .contains("may not record on behalf of `bob`"),
+            "{who}: {refused}"
+        );
+        assert_eq!(app.send(get("/api/releases/1.0.0")).status, 404, "{who}");
+
+        staged(&app, "0.9.0", &token);
+        let request = post(
+            "/api/releases/0.9.0/approval",
+            json!({"on_behalf_of": "bob"}),
+        )
+        .header("authorization", &token);
+        problem(&app.send(request), 403);
+        let release = app.send(get("/api/releases/0.9.0")).json_body();
+        assert!(release["approval"].is_null(), "{who}: {release}");
+        // Recording for themselves is what they may do.
+        let own = post("/api/releases/0.9.0/approval", json!({})).header("authorization", &token);
+        assert_eq!(app.send(own).status, 201, "{who}");
+        let audit = app.send(get("/api/audit?limit=100")).json_body();
+        let items = audit["items"].as_array().unwrap();
+        assert!(
+            items.iter().all(|e| e["on_behalf_of"].is_null()),
+            "{who}: {audit}"
+        );
+    }
 }

@@ -2,13 +2,17 @@
 //! `api` and `auth`: only `/api/v1/…` paths; OSS authentication, HTTP Basic only (any other
 //! scheme is 401 with `WWW-Authenticate: Basic`); the tenant must be `main`; resuming is
 //! `POST /api/v1/main/executions/{id}/actions/resume` with a multipart body, 200 with the
-//! execution, 404 for an unknown one, 409 for one that is not paused; the 1.x path
+//! execution once the executor confirms, 504 when it has not within Kestra's 30 s (the resume
+//! still happens when the executor gets to it: `runtime.json`'s `resumeEndpoint`), 404 for an
+//! unknown one, 409 for one that is not paused; the 1.x path
 //! `POST …/executions/{id}/resume` now matches "create an execution of flow `resume`" and
-//! answers 404 "Requested Flow is not found". Also `GET …/executions/{id}`, saving flows
+//! answers 404 "Requested Flow is not found". Also `GET …/executions/{id}` (state, inputs, task
+//! runs with their states: a Pause's run is PAUSED while it waits, SUCCESS once resumed), saving flows
 //! (`POST …/flows`, `PUT …/flows/{namespace}/{id}`, YAML), `/ping`, and the open Webhook path
 //! `…/executions/webhook/{namespace}/{id}/{key}` when an executor serves it (`server`).
 
 use super::run::{Shared, State};
+use crate::reference;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
@@ -37,6 +41,27 @@ pub struct KestraApi {
     pub calls: Arc<Mutex<Vec<String>>>,
     /// Answers the next this many requests with 503, as a Kestra that is down would.
     unavailable: Arc<AtomicUsize>,
+    /// Answers the next this many resumes with 503: a Kestra that went down after it was read.
+    resumes_unavailable: Arc<AtomicUsize>,
+    /// How long the executor takes to act on a resume, and how long the API waits for it.
+    clock: Arc<Mutex<ResumeClock>>,
+}
+
+/// Kestra's wait for its executor (`kestra.async-operations.wait-timeout`, PT30S) and how long
+/// the executor takes; a test shortens both alike, as the failover tests shorten Karmada's.
+#[derive(Clone, Copy)]
+pub struct ResumeClock {
+    pub wait: std::time::Duration,
+    pub executor: std::time::Duration,
+}
+
+impl Default for ResumeClock {
+    fn default() -> Self {
+        ResumeClock {
+            wait: std::time::Duration::from_secs(30),
+            executor: std::time::Duration::ZERO,
+        }
+    }
 }
 
 impl KestraApi {
@@ -59,8 +84,12 @@ impl KestraApi {
         let webhooks: Arc<Webhooks> = Arc::new(webhooks);
         let calls = Arc::new(Mutex::new(Vec::new()));
         let unavailable = Arc::new(AtomicUsize::new(0));
+        let resumes_unavailable = Arc::new(AtomicUsize::new(0));
+        let clock: Arc<Mutex<ResumeClock>> = Arc::default();
+        let ticking = clock.clone();
         let basic = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         let (seen, down) = (calls.clone(), unavailable.clone());
+        let resumes_down = resumes_unavailable.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming().map_while(Result::ok) {
                 let request = read_request(&stream);
@@ -73,10 +102,13 @@ impl KestraApi {
                 seen.lock()
                     .unwrap()
                     .push(format!("{} {} {scheme}", request.method, request.path));
-                if down
-                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                    .is_ok()
-                {
+                let take = |count: &AtomicUsize| {
+                    count
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok()
+                };
+                let resume = request.method == "POST" && request.path.ends_with("/actions/resume");
+                if take(&down) || (resume && take(&resumes_down)) {
                     respond(
                         stream,
                         (503, json!({"message": "Service Unavailable"}), false),
@@ -85,8 +117,9 @@ impl KestraApi {
                 }
                 // A webhook may wait for a task to end: every request gets a thread.
                 let (basic, shared, webhooks) = (basic.clone(), shared.clone(), webhooks.clone());
+                let clock = *ticking.lock().unwrap();
                 std::thread::spawn(move || {
-                    respond(stream, answer(&request, &basic, &shared, &webhooks));
+                    respond(stream, answer(&request, &basic, &shared, &webhooks, clock));
                 });
             }
         });
@@ -94,12 +127,24 @@ impl KestraApi {
             base,
             calls,
             unavailable,
+            resumes_unavailable,
+            clock,
         }
+    }
+
+    /// From now on the executor acts on a resume after EXECUTOR, and the API waits WAIT for it.
+    pub fn resume_clock(&self, wait: std::time::Duration, executor: std::time::Duration) {
+        *self.clock.lock().unwrap() = ResumeClock { wait, executor };
     }
 
     /// The next N requests get 503.
     pub fn unavailable_for(&self, n: usize) {
         self.unavailable.store(n, Ordering::SeqCst);
+    }
+
+    /// The next N resumes get 503, whatever was read before them.
+    pub fn resumes_unavailable_for(&self, n: usize) {
+        self.resumes_unavailable.store(n, Ordering::SeqCst);
     }
 }
 
@@ -150,8 +195,9 @@ fn read_request(stream: &std::net::TcpStream) -> Request {
 fn answer(
     request: &Request,
     basic: &str,
-    shared: &Mutex<Shared>,
+    shared: &Arc<Mutex<Shared>>,
     webhooks: &Webhooks,
+    clock: ResumeClock,
 ) -> (u16, Value, bool) {
     let not_found = |message: &str| (404, json!({"message": message}), false);
     if request.path == "/ping" {
@@ -193,19 +239,41 @@ fn answer(
             if !multipart {
                 return (415, json!({"message": "Unsupported Media Type"}), false);
             }
-            let mut shared = shared.lock().unwrap();
-            let Some((namespace, flow, state)) = shared.executions.get_mut(*id) else {
-                return not_found(&format!("Not Found: Execution '{id}' not found."));
-            };
-            if *state != State::Paused {
-                let message =
-                    format!("Illegal state: Execution '{id}' is not paused, can't resume it");
-                return (409, json!({"message": message}), false);
+            {
+                let guard = shared.lock().unwrap();
+                let said = |what: &str| {
+                    let pointer = format!("/resumeEndpoint/{what}/message");
+                    reference::message(reference::kestra_runtime(), &pointer, &[("<id>", id)])
+                };
+                let Some((_, _, state)) = guard.executions.get(*id) else {
+                    return not_found(&said("notFound"));
+                };
+                if *state != State::Paused {
+                    return (409, json!({"message": said("notPaused")}), false);
+                }
             }
-            *state = State::Running;
-            let execution = json!({"id": id, "namespace": namespace, "flowId": flow,
-                                   "state": {"current": "RUNNING"}});
-            (200, execution, false)
+            // The command goes to the executor, and the API waits for it to confirm.
+            let (id, executor) = ((*id).to_owned(), shared.clone());
+            let resumed = std::thread::spawn(move || {
+                std::thread::sleep(clock.executor);
+                let mut shared = executor.lock().unwrap();
+                if let Some((_, _, state)) = shared.executions.get_mut(&id)
+                    && *state == State::Paused
+                {
+                    *state = State::Running;
+                }
+                execution(&shared, &id)
+            });
+            if clock.executor > clock.wait {
+                std::thread::sleep(clock.wait);
+                let pointer = "/resumeEndpoint/asyncWait/timeout/message";
+                let message = reference::message(reference::kestra_runtime(), pointer, &[]);
+                return (504, json!({"message": message}), false);
+            }
+            match resumed.join() {
+                Ok(Some(execution)) => (200, execution, false),
+                _ => not_found("Not Found"),
+            }
         }
         ("GET", ["executions", id]) => match execution(&shared.lock().unwrap(), id) {
             Some(execution) => (200, execution, false),
@@ -285,6 +353,7 @@ fn save_flow(
 fn state_name(state: &State) -> &'static str {
     match state {
         State::Queued => "QUEUED",
+        State::Cancelled => "CANCELLED",
         State::Running => "RUNNING",
         State::Paused => "PAUSED",
         State::Success => "SUCCESS",
@@ -292,19 +361,25 @@ fn state_name(state: &State) -> &'static str {
     }
 }
 
-/// An execution as `GET …/executions/{id}` answers: its state and the tasks that have run.
+/// An execution as `GET …/executions/{id}` answers: its state, its inputs and the tasks that
+/// have run. The last run of a paused execution is its Pause, PAUSED; every other is done.
 pub fn execution(shared: &Shared, id: &str) -> Option<Value> {
     let (namespace, flow, state) = shared.executions.get(id)?;
-    let task_runs: Vec<Value> = shared
-        .task_runs
-        .get(id)
-        .into_iter()
-        .flatten()
-        .map(|task| json!({"taskId": task}))
+    let runs = shared.task_runs.get(id).cloned().unwrap_or_default();
+    let task_runs: Vec<Value> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, task)| {
+            let waiting = *state == State::Paused && i + 1 == runs.len();
+            let current = if waiting { "PAUSED" } else { "SUCCESS" };
+            json!({"taskId": task, "state": {"current": current}})
+        })
         .collect();
+    let inputs = shared.inputs.get(id).cloned().unwrap_or(json!({}));
     Some(
         json!({"tenantId": "main", "id": id, "namespace": namespace, "flowId": flow,
-                "state": {"current": state_name(state)}, "taskRunList": task_runs}),
+                "state": {"current": state_name(state)}, "inputs": inputs,
+                "taskRunList": task_runs}),
     )
 }
 
@@ -360,6 +435,7 @@ fn respond(
         409 => "Conflict",
         415 => "Unsupported Media Type",
         422 => "Unprocessable Entity",
+        504 => "Gateway Timeout",
         _ => "Service Unavailable",
     };
     let challenge = if challenge {

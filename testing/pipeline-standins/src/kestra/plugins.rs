@@ -65,8 +65,48 @@ pub fn clone(task: &Value, dir: &Path, render: Render) -> Result<(), String> {
     }
 }
 
-/// scripts' shell Commands: rendered `inputFiles` and `env`, `set -e` unless `failFast` is
-/// off, and the outputs of its `::{"outputs":…}::` lines.
+/// The uid and gid the working directory's files have when the Docker runner hands them to the
+/// container: the Kestra worker's (`testing/reference/kestra/runtime.json`: the official image runs
+/// as its own user `kestra`, whose uid the image does not fix; 1000 here), while the builder
+/// runs as root. git checks that ownership for real.
+pub const KESTRA_WORKER_UID: u32 = 1000;
+
+/// Gives DIR and everything in it the Kestra worker's owners, as the runner's copy into the
+/// container keeps them, when the stand-in runs as root, the container's user (the test suite
+/// does). Run as anyone else (the playground on a workstation), it cannot, and the commands
+/// find their own files, as with Kestra run as root.
+fn owned_by_the_worker(dir: &Path) -> Result<(), String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let effective_uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|ids| ids.split_whitespace().nth(1))
+        .unwrap_or("");
+    if effective_uid != "0" {
+        return Ok(());
+    }
+    let owner = format!("{KESTRA_WORKER_UID}:{KESTRA_WORKER_UID}");
+    let out = Command::new("chown")
+        .args(["-R", &owner])
+        .arg(dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "cannot give the working directory Kestra's owners: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+/// scripts' shell Commands, as Kestra's Docker runner runs them: the working directory with
+/// the worker's owners (`KESTRA_WORKER_UID`), the commands as the container's root with a home
+/// of their own (nothing of this machine's git or shell configuration), rendered `inputFiles`
+/// and `env`, `set -e` unless `failFast` is off, and the outputs of its `::{"outputs":…}::`
+/// lines. The tools come from PATH (the builder image's, from this checkout); the Rust
+/// toolchain's homes are the image's `CARGO_HOME` and `RUSTUP_HOME`.
 pub fn commands(task: &Value, dir: &Path, path: &str, render: Render) -> Result<Outputs, String> {
     for (name, content) in task["inputFiles"].as_object().into_iter().flatten() {
         let content = render(content.as_str().unwrap_or(""))?;
@@ -84,6 +124,9 @@ pub fn commands(task: &Value, dir: &Path, path: &str, render: Render) -> Result<
             script.push('\n');
         }
     }
+    owned_by_the_worker(dir)?;
+    let home = dir.with_extension("home");
+    std::fs::create_dir_all(&home).map_err(|e| e.to_string())?;
     let mut command = Command::new("/bin/sh");
     command
         .arg("-c")
@@ -91,8 +134,17 @@ pub fn commands(task: &Value, dir: &Path, path: &str, render: Render) -> Result<
         .current_dir(dir)
         .env_clear()
         .env("PATH", path)
-        .env("HOME", std::env::var("HOME").unwrap_or_default())
+        .env("HOME", &home)
         .env("TMPDIR", std::env::temp_dir());
+    for toolchain in ["CARGO_HOME", "RUSTUP_HOME"] {
+        let default = std::env::var("HOME").unwrap_or_default()
+            + if toolchain == "CARGO_HOME" {
+                "/.cargo"
+            } else {
+                "/.rustup"
+            };
+        command.env(toolchain, std::env::var(toolchain).unwrap_or(default));
+    }
     for (name, value) in task["env"].as_object().into_iter().flatten() {
         let text = match value {
             Value::String(s) => render(s)?,

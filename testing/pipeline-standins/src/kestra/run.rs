@@ -3,7 +3,10 @@
 //! directory each, its tasks in it), `io.kestra.plugin.git.Clone` (real git, with Kestra's
 //! `commit` / `tag` / `branch` precedence), shell `Commands` (rendered `env` and `inputFiles`,
 //! `set -e` as `failFast` does, `::{"outputs":…}::` lines), `Pause` (the execution stops until
-//! the API double receives its resume), `Fail`, `Log`, the `errors` branch, and `concurrency`.
+//! the API double receives its resume), `Fail`, `Log`, the `errors` branch, and `concurrency`
+//! with its `behavior` (QUEUE waits, CANCEL and FAIL end the second execution at once). A
+//! Webhook's key is rendered as Kestra renders it: with the flow and the trigger's id and type
+//! in scope, never the request (`testing/reference/kestra/runtime.json`, `webhookTrigger`).
 //!
 //! Where Kestra would run a container, the stand-in runs the command here with `path` as PATH:
 //! the builder image's tools (relctl, Spin, kubectl, git) from this checkout. Notifications are
@@ -12,6 +15,7 @@
 use super::pebble::{self, Scope};
 use super::save::save;
 use super::{inputs, plugins};
+use crate::reference;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -22,6 +26,8 @@ use std::sync::{Arc, Mutex};
 pub enum State {
     /// Waiting for another execution of the flow to end (`concurrency.limit`).
     Queued,
+    /// Ended before it ran, by `concurrency.behavior: CANCEL`.
+    Cancelled,
     Running,
     /// Stopped at a Pause; the API double's resume lets it go on.
     Paused,
@@ -40,6 +46,8 @@ pub struct Shared {
     pub flows: BTreeMap<(String, String), Value>,
     /// Each execution's tasks that have started, in order.
     pub task_runs: BTreeMap<String, Vec<String>>,
+    /// Each execution's inputs, as `GET …/executions/{id}` shows them.
+    pub inputs: BTreeMap<String, Value>,
 }
 
 /// Runs before a task (by id): the SpinKube and Rundeck stand-ins hook in here.
@@ -180,7 +188,8 @@ impl Kestra {
             "flow": {"id": id, "namespace": namespace},
             "trigger": trigger,
         });
-        // concurrency.limit: 1 → a second execution waits while one is running or paused.
+        // concurrency.limit: a second execution waits (QUEUE, the default), is cancelled, or
+        // fails, while one is running or paused.
         let limited = flow["concurrency"]["limit"].as_u64().is_some();
         let busy = self
             .shared
@@ -193,12 +202,22 @@ impl Kestra {
                     && f == id
                     && matches!(state, State::Running | State::Paused | State::Queued)
             });
-        let state = if limited && busy {
-            State::Queued
-        } else {
-            State::Running
+        let state = match (limited && busy, flow["concurrency"]["behavior"].as_str()) {
+            (false, _) => State::Running,
+            (true, None | Some("QUEUE")) => State::Queued,
+            (true, Some("CANCEL")) => State::Cancelled,
+            (true, _) => State::Failed(reference::message(
+                reference::kestra_runtime(),
+                "/concurrency/FAIL/message",
+                &[],
+            )),
         };
         self.set_state(&execution_id, namespace, id, state.clone());
+        self.shared
+            .lock()
+            .unwrap()
+            .inputs
+            .insert(execution_id.clone(), variables["inputs"].clone());
         Ok(Execution {
             id: execution_id,
             flow,
@@ -222,25 +241,32 @@ impl Kestra {
         body: &Value,
     ) -> Result<Option<Execution>, String> {
         let flow = self.flow(namespace, id)?;
-        let scope_vars = json!({"trigger": {"body": body}, "flow": {"id": id, "namespace": namespace},
-                                "vars": flow["variables"]});
         let secrets = self.secrets.clone();
         let secret = move |name: &str| secrets.get(name).cloned();
-        let scope = Scope {
-            variables: &scope_vars,
-            secret: &secret,
-        };
+        // The key sees the flow and the trigger, nothing of the request.
         let trigger = flow["triggers"]
             .as_array()
             .into_iter()
             .flatten()
             .filter(|t| t["type"] == "io.kestra.plugin.core.trigger.Webhook")
             .find(|t| {
-                pebble::render(t["key"].as_str().unwrap_or(""), &scope)
+                let key_vars = json!({"flow": {"id": id, "namespace": namespace, "tenantId": "main"},
+                                      "trigger": {"id": t["id"], "type": t["type"]}});
+                let key_scope = Scope {
+                    variables: &key_vars,
+                    secret: &secret,
+                };
+                pebble::render(t["key"].as_str().unwrap_or(""), &key_scope)
                     .is_ok_and(|k| k.trim() == key)
             })
             .cloned()
             .ok_or_else(|| "Not Found: Webhook not found".to_owned())?;
+        let scope_vars = json!({"trigger": {"body": body}, "flow": {"id": id, "namespace": namespace},
+                                "vars": flow["variables"]});
+        let scope = Scope {
+            variables: &scope_vars,
+            secret: &secret,
+        };
         // A `when` that cannot be rendered counts as not met.
         let when = trigger["when"].as_str().unwrap_or("true");
         if !pebble::render(when, &scope).is_ok_and(|w| pebble::is_truthy(&w)) {
@@ -315,6 +341,8 @@ impl Kestra {
             (done, _) => return done.clone(),
         }
         let outcome = self.tasks(execution);
+        // A Pause set the shared state itself, and a resume may already have followed.
+        let at_a_pause = matches!(outcome, Ok(true));
         execution.state = match outcome {
             Ok(true) => State::Paused,
             Ok(false) => State::Success,
@@ -332,8 +360,10 @@ impl Kestra {
                 State::Failed(why)
             }
         };
-        let (namespace, flow) = execution.flow_key();
-        self.set_state(&execution.id, &namespace, &flow, execution.state.clone());
+        if !at_a_pause {
+            let (namespace, flow) = execution.flow_key();
+            self.set_state(&execution.id, &namespace, &flow, execution.state.clone());
+        }
         execution.state.clone()
     }
 
@@ -350,7 +380,7 @@ impl Kestra {
             if kind == "io.kestra.plugin.core.flow.Pause" {
                 if self.should_run(execution, &task)? {
                     self.hook(execution, &task);
-                    self.ran(execution, task["id"].as_str().unwrap_or(""));
+                    self.paused_at(execution, task["id"].as_str().unwrap_or(""));
                     return Ok(true);
                 }
                 continue;
@@ -370,6 +400,20 @@ impl Kestra {
             self.task(execution, &task, None)?;
         }
         Ok(false)
+    }
+
+    /// Notes that the Pause TASK runs and the execution waits there, at once: `GET
+    /// …/executions/{id}` never shows the one without the other.
+    fn paused_at(&self, execution: &mut Execution, task: &str) {
+        execution.ran.push(task.to_owned());
+        let (namespace, flow) = execution.flow_key();
+        let mut shared = self.shared.lock().unwrap();
+        shared
+            .task_runs
+            .insert(execution.id.clone(), execution.ran.clone());
+        shared
+            .executions
+            .insert(execution.id.clone(), (namespace, flow, State::Paused));
     }
 
     /// Notes that TASK starts: `GET …/executions/{id}` lists it from now on.

@@ -116,7 +116,12 @@ pub fn serve(
                 report(execution);
             }
         }
-        live.retain(|e| !matches!(e.state, State::Success | State::Failed(_)));
+        live.retain(|e| {
+            !matches!(
+                e.state,
+                State::Success | State::Failed(_) | State::Cancelled
+            )
+        });
     }
 }
 

@@ -16,8 +16,10 @@ fn example(variable: &str) -> &'static str {
         "COMMIT" | "commit" => "0123456789abcdef0123456789abcdef01234567",
         "REPOSITORY" => "registry.example.com/acme/automatizacion",
         "ARTIFACT" => "registry.example.com/acme/automatizacion:1.4.0",
-        "REQUESTED_BY" => "alice",
-        "NOTES" | "RD_OPTION_COMMENT" => "words",
+        "SIGNER" => "alice",
+        "TAG" => "v1.4.0",
+        // Notes and comments that begin with a dash, as Markdown lists do.
+        "NOTES" | "RD_OPTION_COMMENT" => "-words",
         "RD_OPTION_DECISION" => "approve",
         "RD_OPTION_KESTRA_EXECUTION" => "4ZbrEVzJ9LyEtYzJMB1E7g",
         "STAGING_URL" | "PROD_EAST_URL" | "PROD_WEST_URL" | "EXECUTION_URL" => {

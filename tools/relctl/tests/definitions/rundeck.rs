@@ -4,7 +4,7 @@
 //! the jobs as users of each group under the ACL.
 
 use super::{ACL, JOBS, read, repo, yaml};
-use pipeline_standins::rundeck::{Rundeck, acl_problems, job_problems};
+use pipeline_standins::rundeck::{PASSWORD, Rundeck, StoredKey, acl_problems, job_problems};
 use std::collections::BTreeSet;
 
 #[test]
@@ -75,11 +75,15 @@ fn the_jobs_load_and_take_their_locations_from_project_globals() {
         .unwrap();
     assert_eq!(decision["enforced"], true);
     assert_eq!(decision["values"], serde_json::json!(["approve", "reject"]));
-    // Resuming Kestra comes after the ledger accepted the decision (set -e stops before it).
+    // The execution is checked to be this release's before anything is recorded, and Kestra
+    // is resumed only after the ledger accepted the decision (set -e stops before it).
     let script = approve["sequence"]["commands"][0]["script"]
         .as_str()
         .unwrap();
-    assert!(script.find("relctl decide").unwrap() < script.find("relctl resume-kestra").unwrap());
+    let check = script.find("relctl resume-kestra --check-only").unwrap();
+    let decide = script.find("relctl decide").unwrap();
+    let resume = script.rfind("relctl resume-kestra --execution").unwrap();
+    assert!(check < decide && decide < resume, "{script}");
     // The same check refuses what Rundeck would.
     let mut broken = approve.clone();
     broken["loglevel"] = "LOUD".into();
@@ -111,7 +115,11 @@ fn the_acl_loads_and_grants_each_group_only_what_its_job_needs() {
         ("keys/automatizacion/deployer-signing-key", "deployer-key"),
         ("keys/automatizacion/karmada-kubeconfig", "kubeconfig"),
     ] {
-        rundeck.keys.insert(path.into(), value.into());
+        let stored = StoredKey {
+            content: value.as_bytes().to_vec(),
+            content_type: PASSWORD.into(),
+        };
+        rundeck.keys.insert(path.into(), stored);
     }
     rundeck
         .users
@@ -131,8 +139,12 @@ fn the_acl_loads_and_grants_each_group_only_what_its_job_needs() {
         ("kestra_execution", "abc123"),
     ];
     // The stand-in's PATH has no relctl: a job the ACL lets through fails at its first call,
-    // after its options were resolved; one the ACL stops never starts its script.
-    let refused = |run: pipeline_standins::rundeck::JobRun| run.output.starts_with("Unauthorized");
+    // after its options were resolved; one the ACL stops never starts its script (`rd run`
+    // does not even find a job its user may not read).
+    let refused = |run: pipeline_standins::rundeck::JobRun| {
+        run.output
+            .starts_with("Could not find a unique job with name: automatizacion/")
+    };
     assert!(
         !refused(rundeck.run(&approve, "ana", &approve_options)),
         "approvers run approve-release"
@@ -186,8 +198,9 @@ fn the_acl_loads_and_grants_each_group_only_what_its_job_needs() {
     widened.users = rundeck.users.clone();
     let run = widened.run(&rollback, "ana", &rollback_options);
     assert!(
-        run.output
-            .contains("may not read keys/automatizacion/deployer-signing-key"),
+        run.output.contains(
+            "storage value from \"keys/automatizacion/deployer-signing-key\" could not be read"
+        ),
         "{}",
         run.output
     );

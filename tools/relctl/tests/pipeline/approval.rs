@@ -6,19 +6,30 @@ use super::{VERSION, exclusive, restore_workloads};
 use pipeline_standins::kestra::run::State;
 use std::process::Command;
 
-/// Kestra was down when the approver's job resumed it: the job fails with one line, the
-/// execution stays paused, and running the job again resumes it without deciding twice.
+/// Kestra is down when the approver's job starts: it fails with one line before deciding
+/// anything. Kestra goes down after the job read it: the decision stands, the execution stays
+/// paused, and running the job again resumes it without deciding twice.
 #[test]
 fn a_resume_that_failed_once_is_run_again_and_the_release_goes_on() {
     let _lock = exclusive();
     let (mut pipeline, mut execution) =
         Pipeline::waiting_for_approval("pipeline-resume-again", false);
+    let last_line = |output: &str| output.trim_end().lines().last().unwrap().to_owned();
     pipeline.api.unavailable_for(1);
+    let unread = pipeline.approve("carol", "approve", &execution);
+    assert!(!unread.succeeded);
+    assert!(
+        last_line(&unread.output).starts_with("relctl: refused (503)"),
+        "{}",
+        unread.output
+    );
+    assert_eq!(pipeline.release(VERSION)["approval"]["state"], "pending");
+
+    pipeline.api.resumes_unavailable_for(1);
     let failed = pipeline.approve("carol", "approve", &execution);
     assert!(!failed.succeeded);
-    let last = failed.output.trim_end().lines().last().unwrap();
     assert!(
-        last.starts_with("relctl: refused (503)"),
+        last_line(&failed.output).starts_with("relctl: refused (503)"),
         "{}",
         failed.output
     );

@@ -3,7 +3,7 @@
 //! globals and users, and, for the scenarios that deploy, the members run by the SpinKube
 //! stand-in (`clusters`).
 
-use super::build::{built, checkout, origin};
+use super::build::{allowed_signers, built, checkout, origin};
 use super::clusters::OnClusters;
 use super::{
     PREVIOUS, PRODUCTION_BEFORE, STAGING_BEFORE, VERSION, control_plane, path_with_tools,
@@ -19,18 +19,19 @@ use serde_json::{Value, json};
 /// Kestra OSS's basic-auth account (an e-mail, as it requires) that the approve job resumes with.
 pub const KESTRA_USER: &str = "release-bot@example.com";
 pub const KESTRA_PASSWORD: &str = "Resume1sAllowed";
-/// Who pushed the tag, and so whose release it is.
+/// Who signed the tag, and so whose release it is.
 pub const PUSHER: &str = "alice";
 
 /// The ledger's `auth_issuers` for the test keys: Kestra and Rundeck's admins may deploy,
-/// Rundeck may approve.
+/// Rundeck may approve; Kestra alone acts for others (it names the tag's signer).
 pub fn issuers() -> String {
     let jwk = |name: &str, kid: &str| -> Value {
         let public = pipeline_standins::key(&format!("{name}.pub.pem"));
         serde_json::from_str(&token::ed25519_jwk(&public, kid).unwrap()).unwrap()
     };
     json!([
-        {"issuer": "kestra", "roles": ["deployer"], "jwks": {"keys": [jwk("kestra-1", "kestra-1")]}},
+        {"issuer": "kestra", "roles": ["deployer"], "jwks": {"keys": [jwk("kestra-1", "kestra-1")]},
+         "acts_for_others": true},
         {"issuer": "rundeck", "roles": ["approver"], "jwks": {"keys": [jwk("rundeck-1", "rundeck-1")]}},
         {"issuer": "rundeck-admins", "roles": ["deployer"],
          "jwks": {"keys": [jwk("rundeck-admins-1", "rundeck-admins-1")]}},
@@ -63,6 +64,7 @@ pub fn kestra_standin(label: &str) -> Kestra {
         ("REGISTRY_PASSWORD", String::new()),
         ("LEDGER_SIGNING_KEY", pipeline_standins::key("kestra-1.pem")),
         ("KARMADA_KUBECONFIG", kubeconfig),
+        ("ALLOWED_SIGNERS", allowed_signers()),
     ];
     Kestra::new(&secrets, path_with_tools(), scratch_dir(label))
 }
@@ -132,23 +134,7 @@ impl Pipeline {
             &repo().join("rundeck/acl/automatizacion-releases.aclpolicy"),
             path_with_tools(),
         );
-        let kubeconfig = std::fs::read_to_string(control_plane().join("karmada")).unwrap();
-        for (path, value) in [
-            (
-                "approver-signing-key",
-                pipeline_standins::key("rundeck-1.pem"),
-            ),
-            ("kestra-password", KESTRA_PASSWORD.to_owned()),
-            (
-                "deployer-signing-key",
-                pipeline_standins::key("rundeck-admins-1.pem"),
-            ),
-            ("karmada-kubeconfig", kubeconfig),
-        ] {
-            rundeck
-                .keys
-                .insert(format!("keys/automatizacion/{path}"), value);
-        }
+        load_as_the_readme_says(&mut rundeck);
         for (global, value) in [
             ("ledger_url", ledger.base.clone()),
             ("kestra_url", api.base.clone()),
@@ -186,10 +172,11 @@ impl Pipeline {
         pipeline
     }
 
-    /// A release of VERSION by PUSHER, as the webhook starts it for a pushed tag.
+    /// A release of VERSION, as the webhook starts it for a pushed tag (the push names a
+    /// pusher; the flow ignores it and takes the tag's signer).
     pub fn start(&mut self) -> Execution {
         let push = json!({"ref": format!("refs/tags/v{VERSION}"), "deleted": false,
-                          "pusher": {"name": PUSHER}});
+                          "pusher": {"name": "whoever-the-body-says"}});
         self.kestra
             .webhook("automatizacion", "release", "hook-key-1", &push)
             .unwrap()
@@ -249,10 +236,15 @@ impl Pipeline {
     /// The release as the one build recorded it: built and pushed from the tag's commit, for
     /// the pusher. (The flow's `build_and_push` then takes the recorded digest, as a re-run.)
     pub fn recorded_as_built(&self) {
+        self.recorded_for(PUSHER);
+    }
+
+    /// The release as the one build recorded it, for SIGNER.
+    pub fn recorded_for(&self, signer: &str) {
         let built = built();
         let body = json!({"version": VERSION, "artifact": format!("{}:{VERSION}", built.repository),
                           "digest": built.digest, "commit": built.commit,
-                          "notes": "No release notes.", "on_behalf_of": PUSHER});
+                          "notes": "No release notes.", "on_behalf_of": signer});
         let reply = self.ledger.post_json(
             "/api/releases",
             &signed("kestra", "kestra", "deployer"),
@@ -262,7 +254,7 @@ impl Pipeline {
     }
 
     /// A release PREVIOUS that already ran on staging, and on production when asked (with the
-    /// overlays' pinned digests), from the tag's commit.
+    /// overlays' pinned digests), from the commit before the tag's (`previous_commit`).
     pub fn seed_previous(&self, production: bool) {
         let mut body = host_harness::release_body(PREVIOUS);
         body["digest"] = if production {
@@ -271,7 +263,7 @@ impl Pipeline {
             STAGING_BEFORE
         }
         .into();
-        body["commit"] = built().commit.as_str().into();
+        body["commit"] = previous_commit().into();
         let reply = self
             .ledger
             .post_json("/api/releases", &token("kestra", &["deployer"]), &body);
@@ -395,10 +387,63 @@ impl Pipeline {
             .collect()
     }
 
+    /// EXECUTION's state as Kestra's API shows it (`RUNNING`, `PAUSED`, …).
+    pub fn execution_state(&self, execution: &Execution) -> String {
+        let shared = self.kestra.shared.lock().unwrap();
+        let view = pipeline_standins::kestra::api::execution(&shared, &execution.id).unwrap();
+        view["state"]["current"].as_str().unwrap().to_owned()
+    }
+
     /// The API double's resume calls: `POST …/actions/resume Basic` for each.
     pub fn resumes(&self) -> Vec<String> {
-        self.api.calls.lock().unwrap().clone()
+        let calls = self.api.calls.lock().unwrap();
+        calls
+            .iter()
+            .filter(|call| call.starts_with("POST ") && call.contains("/actions/resume "))
+            .cloned()
+            .collect()
     }
+}
+
+/// The commit before the tag's: the test clusters' settings without v1.4.0's own manifests,
+/// what the previous release (1.3.0) was built from.
+pub fn previous_commit() -> String {
+    let out = std::process::Command::new("git")
+        .args(["--git-dir", origin().to_str().unwrap(), "rev-parse"])
+        .arg(format!("v{VERSION}^"))
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// Rundeck's key storage as `rundeck/README.md` says to fill it (`rd keys create`, as rd sends
+/// it), from files named as it names them: the test keys, Kestra's password, the control
+/// plane's kubeconfig.
+fn load_as_the_readme_says(rundeck: &mut Rundeck) {
+    let dir = scratch_dir("rundeck-loading");
+    let kubeconfig = std::fs::read_to_string(control_plane().join("karmada")).unwrap();
+    for (file, content) in [
+        (
+            "rundeck-approver.pem",
+            pipeline_standins::key("rundeck-1.pem"),
+        ),
+        (
+            "rundeck-deployer.pem",
+            pipeline_standins::key("rundeck-admins-1.pem"),
+        ),
+        ("kestra-password.txt", format!("{KESTRA_PASSWORD}\n")),
+        ("karmada.kubeconfig", kubeconfig),
+    ] {
+        std::fs::write(dir.join(file), content).unwrap();
+    }
+    std::os::unix::fs::symlink(repo().join("rundeck"), dir.join("rundeck")).unwrap();
+    pipeline_standins::rundeck::rd::load_as_the_readme_says(
+        rundeck,
+        &repo().join("rundeck/README.md"),
+        &dir,
+    )
+    .unwrap_or_else(|e| panic!("rundeck/README.md's loading commands: {e}"));
 }
 
 pub fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {

@@ -27,6 +27,7 @@ mod drift;
 mod failback;
 mod failover;
 mod failures;
+mod identity;
 mod kestra;
 mod rollback;
 mod scenarios;

@@ -28,12 +28,14 @@ fn a_rollback_to_a_release_never_approved_is_refused_with_production_untouched()
         run.output
     );
     assert_eq!(before, everything(), "production or the ledger changed");
-    // An approver may not run it at all.
+    // An approver may not run it at all: `rd run` does not even find it for her.
+    let approver = pipeline.roll_back("carol", PREVIOUS);
     assert!(
-        pipeline
-            .roll_back("carol", PREVIOUS)
-            .output
-            .starts_with("Unauthorized")
+        approver.output.starts_with(
+            "Could not find a unique job with name: automatizacion/rollback-production"
+        ),
+        "{}",
+        approver.output
     );
 }
 

@@ -76,6 +76,7 @@ fn release_reaches_production(postgres: bool) {
         [
             "staging",
             "clone",
+            "verify_tag",
             "build_and_push",
             "record_release",
             "deploy_staging",

@@ -3,10 +3,13 @@
 //! the environment its task declares, first rolls out this checkout's build (version 0.1.0,
 //! what it reports), then a release that cannot run: a pushed digest that cannot be pulled, or
 //! the real 1.4.0 on clusters whose `db_url` Secret is wrong, so that it starts and never gets
-//! ready. Each time relctl waits, records `failed`, puts 0.1.0 back by its digest and records
-//! `rolled_back`, and 0.1.0 answers on both clusters from the first request to the last.
+//! ready. Each time relctl waits, records `failed`, puts 0.1.0 back by its digest, from its own
+//! commit's manifests (the commit before the tag's: v1.4.0's own adds `manifests_of` to the
+//! ConfigMap, which must not survive the put-back) and records `rolled_back`, and 0.1.0 answers
+//! on both clusters from the first request to the last.
 
 use super::clusters::OnClusters;
+use super::doubles::previous_commit;
 use super::{control_plane, exclusive, registry, succeeded};
 use host_harness::{HostBuilder, push_checkout, release_body, repo, scratch_dir, token};
 use serde_json::json;
@@ -19,18 +22,24 @@ const SERVING: &str = "0.1.0";
 const BROKEN: &str = "0.2.0";
 const MEMBERS: [&str; 2] = ["prod-east", "prod-west"];
 
-/// A copy of the test clusters' k8s/ and karmada/ (`build::origin`), as the flow's
-/// `clone_release` leaves its working directory.
-fn checkout() -> std::path::PathBuf {
-    let root = scratch_dir("pipeline-spinkube-checkout");
-    for tree in ["k8s", "karmada"] {
-        let status = Command::new("cp")
-            .arg("-r")
-            .arg(super::build::checkout().join(tree))
-            .arg(&root)
-            .status()
-            .unwrap();
-        assert!(status.success());
+/// A clone of the origin (`build::origin`) at REV, as the flow's `clone_release` leaves its
+/// working directory.
+fn checkout(rev: &str) -> std::path::PathBuf {
+    let root = scratch_dir("pipeline-spinkube-checkout").join("automatizacion");
+    let source = format!("file://{}", super::build::origin().display());
+    for args in [
+        vec!["clone", "-q", &source, root.to_str().unwrap()],
+        vec![
+            "-C",
+            root.to_str().unwrap(),
+            "checkout",
+            "-q",
+            "--detach",
+            rev,
+        ],
+    ] {
+        let status = Command::new("git").args(&args).status().unwrap();
+        assert!(status.success(), "git {args:?}");
     }
     root
 }
@@ -70,26 +79,32 @@ impl World {
         let on = OnClusters::start(label, &MEMBERS);
         let image = push_checkout(&registry(), label);
         let (repository, digest) = image.split_once('@').unwrap();
-        let world = World {
+        let previous = previous_commit();
+        let mut world = World {
             on,
             ledger: HostBuilder::new(label).start(),
             kestra: token("kestra", &["deployer"]),
-            root: checkout(),
+            root: checkout(&previous),
             repository: repository.to_owned(),
             digest: digest.to_owned(),
         };
-        world.approved(SERVING, digest);
-        // Time for Spin to pull and start the first release.
+        world.approved(SERVING, digest, &previous);
+        // Time for Spin to pull and start the first release, from its own commit.
         succeeded(world.deploy(SERVING, digest, 180));
+        assert!(!world.config_has_newer_manifests());
+        // The releases after it come from the tag's commit, as clone_release checks it out.
+        world.root = checkout(&format!("v{}", super::VERSION));
         world
     }
 
-    /// VERSION recorded with DIGEST, checked on staging, and approved for production.
-    fn approved(&self, version: &str, digest: &str) {
+    /// VERSION recorded with DIGEST from COMMIT, checked on staging, and approved for
+    /// production.
+    fn approved(&self, version: &str, digest: &str, commit: &str) {
         let ledger = &self.ledger;
         let mut body = release_body(version);
         body["artifact"] = format!("{}:{version}", self.repository).into();
         body["digest"] = digest.into();
+        body["commit"] = commit.into();
         let created = ledger.post_json("/api/releases", &self.kestra, &body);
         assert_eq!(created.status, 201, "{}", created.body);
         let event = json!({"cluster": "staging", "status": "succeeded"});
@@ -102,6 +117,23 @@ impl World {
 
     fn backend(&self, member: &str) -> String {
         self.on.clusters.backend(member, "automatizacion")
+    }
+
+    /// Whether a production member's ConfigMap carries what only v1.4.0's own commit adds.
+    fn config_has_newer_manifests(&self) -> bool {
+        MEMBERS.iter().any(|member| {
+            let config = super::kubectl(
+                member,
+                &[
+                    "-n",
+                    "automatizacion",
+                    "get",
+                    "configmap",
+                    "automatizacion-config",
+                ],
+            );
+            !config["data"]["manifests_of"].is_null()
+        })
     }
 
     /// The flow's `deploy_production` with the environment its task declares.
@@ -180,6 +212,10 @@ impl World {
                 );
             }
         }
+        assert!(
+            !self.config_has_newer_manifests(),
+            "{SERVING} was put back with the failed release's manifests, not its own commit's"
+        );
     }
 }
 
@@ -188,7 +224,7 @@ fn a_release_that_cannot_be_pulled_is_rolled_back_while_the_previous_one_serves(
     let _only = exclusive();
     let world = World::serving_previous("pipeline-spinkube-unpullable");
     let unpullable = format!("sha256:{}", "0".repeat(64));
-    world.approved(BROKEN, &unpullable);
+    world.approved(BROKEN, &unpullable, &built_commit());
     world.fails_while_previous_serves(BROKEN, &unpullable);
 }
 
@@ -207,7 +243,7 @@ fn a_release_that_starts_but_is_never_ready_is_rolled_back_while_the_previous_on
     world.on.apply_secrets("automatizacion", &wrong);
     // The real 1.4.0 the flow built, which pulls and starts.
     let built = super::build::built();
-    world.approved(super::VERSION, &built.digest);
+    world.approved(super::VERSION, &built.digest, &built.commit);
     world.fails_while_previous_serves(super::VERSION, &built.digest);
     // It did start, and failed its readiness check.
     let processes = world
@@ -225,6 +261,11 @@ fn a_release_that_starts_but_is_never_ready_is_rolled_back_while_the_previous_on
         started_and_unready,
         "no 1.4.0 backend started and failed its readiness check"
     );
+}
+
+/// The tag's commit, which the broken releases claim.
+fn built_commit() -> String {
+    super::build::built().commit.clone()
 }
 
 /// The task ID among TASKS, or among the tasks of any task that holds tasks.

@@ -199,13 +199,22 @@ impl Rundeck {
                 return refused(format!("Option '{given}' is not declared by {name}"));
             }
         }
+        let said =
+            |pointer: &str, fill: &[(&str, &str)]| reference::message(runtime, pointer, fill);
+        let required = "/secureOptions/missingOrUnreadable/atRunRequest/messages";
         let mut env: Vec<(String, String)> = Vec::new();
         for option in &declared {
             let option_name = option["name"].as_str().unwrap_or("");
+            let secure = option["secure"] == true;
             let mut value = options
                 .iter()
                 .find(|(n, _)| *n == option_name)
                 .map(|(_, v)| (*v).to_owned());
+            // ignoreDefaultValuesForSecureOptions: a secure option with a literal default is
+            // dropped, even a value given for it; only key storage can then fill it.
+            if secure && option.get("value").is_some() {
+                value = None;
+            }
             if value.is_none()
                 && let Some(path) = option["storagePath"].as_str()
             {
@@ -218,18 +227,18 @@ impl Rundeck {
                 match password {
                     Some(key) => value = Some(String::from_utf8_lossy(&key.content).into_owned()),
                     None if option["required"] == true => {
-                        return refused(format!(
-                            "Option {option_name} is required, but storage value from \"{path}\" \
-                             could not be read."
-                        ));
+                        let fill = [("<name>", option_name), ("<path>", path)];
+                        return refused(said(&format!("{required}/1"), &fill));
                     }
                     None => {}
                 }
             }
-            let value = value.or_else(|| option["value"].as_str().map(str::to_owned));
+            if !secure {
+                value = value.or_else(|| option["value"].as_str().map(str::to_owned));
+            }
             let Some(value) = value.filter(|v| !v.is_empty()) else {
                 if option["required"] == true {
-                    return refused(format!("Option '{option_name}' is required"));
+                    return refused(said(&format!("{required}/0"), &[("<name>", option_name)]));
                 }
                 continue;
             };
@@ -248,7 +257,16 @@ impl Rundeck {
                     ));
                 }
             }
-            env.push((format!("RD_OPTION_{}", option_name.to_uppercase()), value));
+            // A secure option reaches a script only when exposed ("Secure"); "Secure Remote
+            // Authentication" values stay in the private context, for node executors.
+            match (secure, option["valueExposed"] == true) {
+                (false, _) => env.push((env_name("RD_OPTION_", option_name), value)),
+                (true, true) => {
+                    env.push((env_name("RD_OPTION_", option_name), value.clone()));
+                    env.push((env_name("RD_SECUREOPTION_", option_name), value));
+                }
+                (true, false) => {}
+            }
         }
         let step = &job["sequence"]["commands"][0];
         let interpreter = step["scriptInterpreter"].as_str().unwrap_or("/bin/sh");
@@ -270,7 +288,7 @@ impl Rundeck {
             .env("RD_JOB_GROUP", group)
             .envs(env);
         for (global, value) in &self.globals {
-            command.env(format!("RD_GLOBALS_{}", global.to_uppercase()), value);
+            command.env(env_name("RD_GLOBALS_", global), value);
         }
         let out = command.output().unwrap();
         drop(finished);
@@ -364,6 +382,19 @@ fn keys(object: &Value, properties: &Value, path: &str, problems: &mut Vec<Strin
             Some(_) => {}
         }
     }
+}
+
+/// The environment variable Rundeck exports a context entry as (`DataContextUtils`
+/// `generateEnvVarName`): PREFIX and the name upper-cased, anything but `[A-Za-z0-9_]` as `_`.
+fn env_name(prefix: &str, name: &str) -> String {
+    let name: String = name
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '_' => c.to_ascii_uppercase(),
+            _ => '_',
+        })
+        .collect();
+    format!("{prefix}{name}")
 }
 
 /// What Rundeck 6.1 refuses in an `.aclpolicy` file: unknown top-level keys, a context that is

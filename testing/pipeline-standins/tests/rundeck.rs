@@ -160,3 +160,94 @@ fn the_readmes_commands_store_whole_keys_a_secure_option_can_load() {
         b"-----BEGIN PRIVATE KEY-----"
     );
 }
+
+/// What reaches a job's script, as Rundeck exports it (`secureOptions.exposure`,
+/// `plainDefaultIgnored`, `missingOrUnreadable`, `projectGlobals`): an exposed secure option
+/// as `RD_OPTION_*` and `RD_SECUREOPTION_*`, a "Secure Remote Authentication" one not at all, a
+/// secure option with a literal default never (not even a value given for it), and names with
+/// anything but letters, digits and `_` as `_`. A required secure option whose key the user
+/// may not read stops the run with Rundeck's words.
+#[test]
+fn secure_options_and_globals_reach_the_script_as_rundeck_exports_them() {
+    let dir = scratch("exports");
+    let job = dir.join("job.yaml");
+    let write_job = |required_key: &str| {
+        let yaml = format!(
+            r#"- name: approve-release
+  group: automatizacion
+  uuid: 0b1c2d3e-4f50-4617-8283-94a5b6c7d8e9
+  options:
+    - name: plain-one
+      value: default
+    - name: exposed
+      secure: true
+      valueExposed: true
+      storagePath: keys/automatizacion/approver-signing-key
+    - name: hidden
+      secure: true
+      storagePath: keys/automatizacion/approver-signing-key
+    - name: literal
+      secure: true
+      valueExposed: true
+      value: in-the-job-file
+    - name: needed
+      secure: true
+      valueExposed: true
+      required: true
+      storagePath: {required_key}
+  sequence:
+    commands:
+      - script: env | grep '^RD_' | sort
+"#
+        );
+        std::fs::write(&job, yaml).unwrap();
+    };
+    let mut rundeck = rundeck();
+    for path in [
+        "keys/automatizacion/approver-signing-key",
+        "keys/automatizacion/kestra-password",
+        "keys/automatizacion/deployer-signing-key",
+    ] {
+        let stored = pipeline_standins::rundeck::StoredKey {
+            content: path.rsplit('/').next().unwrap().as_bytes().to_vec(),
+            content_type: PASSWORD.into(),
+        };
+        rundeck.keys.insert(path.into(), stored);
+    }
+    rundeck
+        .globals
+        .insert("kestra-url".into(), "http://kestra:8080".into());
+    rundeck
+        .users
+        .insert("ana".into(), vec!["release-approvers".into()]);
+
+    write_job("keys/automatizacion/kestra-password");
+    let run = rundeck.run(&job, "ana", &[("literal", "typed-in")]);
+    assert!(run.succeeded, "{}", run.output);
+    let exported: Vec<&str> = run
+        .output
+        .lines()
+        .filter(|l| !l.starts_with("RD_JOB_"))
+        .collect();
+    assert_eq!(
+        exported,
+        [
+            "RD_GLOBALS_KESTRA_URL=http://kestra:8080",
+            "RD_OPTION_EXPOSED=approver-signing-key",
+            "RD_OPTION_NEEDED=kestra-password",
+            "RD_OPTION_PLAIN_ONE=default",
+            "RD_SECUREOPTION_EXPOSED=approver-signing-key",
+            "RD_SECUREOPTION_NEEDED=kestra-password",
+        ]
+    );
+
+    // Approvers may not read the deployer key.
+    write_job("keys/automatizacion/deployer-signing-key");
+    let refused = rundeck.run(&job, "ana", &[]);
+    assert!(!refused.succeeded);
+    assert_eq!(
+        refused.output,
+        "Option needed is required, but storage value from \
+         \"keys/automatizacion/deployer-signing-key\" could not be read."
+    );
+}

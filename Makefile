@@ -7,7 +7,7 @@ export PORT
 APP := -p backend -p frontend
 COMPONENTS := $(APP) -p outbound-probe -p hello -p cost-probe
 
-.PHONY: help run build tools lint test bench token control-plane clusters backup restore playground
+.PHONY: help run build tools lint test bench token control-plane clusters backup restore playground install-relctl
 
 help:
 	@echo "make run    serve the app at http://127.0.0.1:$(PORT)"
@@ -19,6 +19,7 @@ help:
 	@echo "make control-plane   a real Karmada control plane on loopback, no containers (local-dev/)"
 	@echo "make clusters        Kind clusters with SpinKube and Karmada (needs Docker or Podman)"
 	@echo "make token ARGS='--sub alice --role approver'   mint a bearer token"
+	@echo "make install-relctl [PREFIX=/usr/local]   relctl, its shell completions and man pages"
 
 ## The Spin components (wasm32-wasip2) and the local host.
 build:
@@ -72,3 +73,9 @@ clusters:
 
 token:
 	@cargo run --quiet -p token -- $(ARGS)
+
+## relctl for people at a shell: `relctl releases`, `relctl release 1.4.0`, … (tools/relctl).
+PREFIX ?= /usr/local
+install-relctl:
+	cargo build --profile host -p relctl
+	scripts/install-relctl.sh "$(PREFIX)" target/host/relctl

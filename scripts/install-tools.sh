@@ -36,6 +36,9 @@ command -v promtool >/dev/null || missing+=(prometheus)
 [[ -d /usr/share/zoneinfo/Europe ]] || missing+=(tzdata)
 # The read model's Redis for the clusters the SpinKube stand-in runs (k8s/database/kv.yaml's).
 command -v redis-server >/dev/null || missing+=(redis-server)
+# relctl's installed man pages and completions, read as people do (man, a terminal from script).
+command -v man >/dev/null || missing+=(man-db)
+command -v script >/dev/null || missing+=(bsdutils)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then

@@ -8,8 +8,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ledger::Timestamp;
 use ledger::types::{
-    ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest, FromText, Subject,
-    Version, WebUrl,
+    ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
+    FromText, Subject, Version, WebUrl,
 };
 use std::path::PathBuf;
 
@@ -101,6 +101,88 @@ pub enum Command {
     /// JSON, its signer (the person behind the release) and its message (the release notes).
     /// An unsigned tag, an unknown signer or a bad signature fails with one line.
     VerifyTag(VerifyTag),
+    /// List releases, newest first: a table, or the ledger's JSON with `--output json`.
+    Releases(ListReleases),
+    /// Show one release: artifact, commit, notes, approval and every deployment event.
+    Release(ShowRelease),
+    /// List the clusters: what each runs, its last event, a rollout under way or drift.
+    Clusters(Shown),
+    /// List approvals, newest first, optionally in one state.
+    Approvals(ListApprovals),
+    /// Print the completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions(Completions),
+    /// Print relctl(1) in roff, or write it and a page per subcommand to --out-dir.
+    Man(ManPages),
+}
+
+/// How a read prints what the ledger answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned columns for people.
+    Table,
+    /// The ledger's own JSON, for scripts: a list as an array of its items.
+    Json,
+}
+
+/// The output choice every read takes.
+#[derive(Debug, Args)]
+pub struct Shown {
+    #[arg(long, short = 'o', value_enum, default_value = "table")]
+    pub output: Format,
+}
+
+/// How many items a list read fetches, following the ledger's pages.
+#[derive(Debug, Args)]
+pub struct Listing {
+    /// At most this many, newest first.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: u32,
+    /// Every item, however many pages that takes (instead of --limit).
+    #[arg(long, conflicts_with = "limit")]
+    pub all: bool,
+    #[command(flatten)]
+    pub shown: Shown,
+}
+
+/// The arguments of `relctl releases`.
+#[derive(Debug, Args)]
+pub struct ListReleases {
+    #[command(flatten)]
+    pub listing: Listing,
+}
+
+/// The arguments of `relctl release`.
+#[derive(Debug, Args)]
+pub struct ShowRelease {
+    #[arg(value_parser = parsed::<Version>)]
+    pub version: Version,
+    #[command(flatten)]
+    pub shown: Shown,
+}
+
+/// The arguments of `relctl approvals`.
+#[derive(Debug, Args)]
+pub struct ListApprovals {
+    /// pending, approved or rejected.
+    #[arg(long, value_parser = parsed::<ApprovalState>)]
+    pub state: Option<ApprovalState>,
+    #[command(flatten)]
+    pub listing: Listing,
+}
+
+/// The arguments of `relctl man`.
+#[derive(Debug, Args)]
+pub struct ManPages {
+    /// Write relctl.1 and relctl-COMMAND.1 here (created if missing) instead of printing.
+    #[arg(long)]
+    pub out_dir: Option<PathBuf>,
+}
+
+/// The arguments of `relctl completions`.
+#[derive(Debug, Args)]
+pub struct Completions {
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// The arguments of `relctl verify-tag`.

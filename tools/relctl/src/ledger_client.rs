@@ -257,6 +257,11 @@ impl LedgerClient {
         record(self.retried("GET", &format!("/api/releases/{version}"), None)?)
     }
 
+    /// A read's JSON as the ledger answered it.
+    pub fn get(&self, path: &str) -> Result<Value, Failure> {
+        self.retried("GET", path, None)
+    }
+
     pub fn clusters(&self) -> Result<Vec<Cluster>, Failure> {
         record(self.retried("GET", "/api/clusters", None)?)
     }

@@ -15,9 +15,11 @@ mod kestra;
 mod ledger_client;
 mod observe;
 mod overlay;
+mod reads;
 mod records;
 mod signature;
 mod steps;
+pub mod usage;
 
 pub use cli::{Cli, Command};
 pub use failure::Failure;
@@ -47,5 +49,47 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
         Command::ResumeKestra(args) => kestra::resume(&args),
         Command::Token(args) => steps::mint_token(&args),
         Command::VerifyTag(args) => signature::verify_tag(&args),
+        Command::Releases(args) => reads::releases(&ledger()?, &args),
+        Command::Release(args) => reads::release(&ledger()?, &args),
+        Command::Clusters(args) => reads::clusters(&ledger()?, &args),
+        Command::Approvals(args) => reads::approvals(&ledger()?, &args),
+        Command::Completions(args) => Ok(completions(args.shell)),
+        Command::Man(args) => man_pages(&args),
     }
+}
+
+/// The completion script for SHELL, generated from the same definitions that parse.
+fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "relctl", &mut script);
+    String::from_utf8_lossy(&script).trim_end().to_owned()
+}
+
+/// relctl(1) on stdout; with OUT_DIR, relctl.1 and a relctl-COMMAND.1 for every subcommand
+/// written there (as git and cargo ship theirs), printing each path.
+fn man_pages(args: &cli::ManPages) -> Result<String, Failure> {
+    use clap::CommandFactory;
+    let failed = |e: std::io::Error| Failure::Invalid(format!("cannot write the man pages: {e}"));
+    let command = Cli::command();
+    let Some(dir) = &args.out_dir else {
+        let mut page = Vec::new();
+        clap_mangen::Man::new(command)
+            .render(&mut page)
+            .map_err(failed)?;
+        return Ok(String::from_utf8_lossy(&page).trim_end().to_owned());
+    };
+    std::fs::create_dir_all(dir).map_err(failed)?;
+    clap_mangen::generate_to(command, dir).map_err(failed)?;
+    let mut written: Vec<String> = std::fs::read_dir(dir)
+        .map_err(failed)?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("relctl") && name.ends_with(".1")
+        })
+        .map(|path| path.display().to_string())
+        .collect();
+    written.sort();
+    Ok(written.join("\n"))
 }

@@ -1,9 +1,11 @@
 //! `relctl`: one command per release step (see the crate's `cli` module for the list).
 //! Prints what the step yields on stdout; on failure one line on stderr and a non-zero exit,
-//! usage errors included (exit 2), so that a pipeline's log says why in one line.
+//! usage errors included (exit 2), so that a pipeline's log says why in one line. A person at
+//! a terminal gets clap's whole usage error instead, in colour.
 
 use clap::Parser;
 use clap::error::ErrorKind;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -13,10 +15,15 @@ fn main() -> ExitCode {
             let _ = e.print();
             return ExitCode::SUCCESS;
         }
+        Err(e) if std::io::stderr().is_terminal() => {
+            let _ = e.print();
+            return ExitCode::from(2);
+        }
         Err(e) => {
-            let rendered = e.render().to_string();
-            let first = rendered.lines().next().unwrap_or("invalid arguments");
-            eprintln!("relctl: {}", first.trim_start_matches("error: "));
+            eprintln!(
+                "relctl: {}",
+                relctl::usage::one_line(&e.render().to_string())
+            );
             return ExitCode::from(2);
         }
     };

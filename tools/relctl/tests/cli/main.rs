@@ -1,5 +1,9 @@
 //! `relctl` as the pipeline runs it, against the ledger on spin-host: every refusal is one
-//! line on stderr and a non-zero exit, and a refused step leaves the ledger exactly as it was.
+//! line on stderr and a non-zero exit, and a refused step leaves the ledger exactly as it was;
+//! and relctl as people use it at a shell (`reads`, `usage`).
+
+mod reads;
+mod usage;
 
 use host_harness::{Host, HostBuilder, release_body, token};
 use serde_json::Value;

@@ -10,9 +10,10 @@ use crate::input::{
 };
 use crate::metrics;
 use crate::problem::{ApiError, Problem, ReadProblems, Unavailable, WriteProblems};
-use crate::query::Query;
+use crate::query::{AUDIT_FILTERS, Query, RELEASE_FILTERS};
 use crate::read_model::DORA_MAX_AGE_MICROS;
 use ledger::Created;
+use ledger::filters::{AuditFilter, ReleaseFilter};
 use ledger::insights::{Insights, Window};
 use ledger::model::{
     Approval, AuditEvent, ClusterStatus, Deployment, Page, PageRequest, Release, ReleaseDetail,
@@ -181,19 +182,30 @@ pub fn metrics_text(cx: &mut Call) -> Handled {
     ))
 }
 
-/// Releases, newest first.
+/// Releases, newest first, optionally narrowed: every filter given must hold. A filtered list
+/// is read from the database, never kept by the read model.
 #[utoipa::path(get, path = "/api/releases", tag = "releases",
     params(
+        ("version" = Option<String>, Query, description = "Only versions that start with this, e.g. `1.4` (letters, digits, `.`, `-`, `+`)"),
+        ("state" = Option<String>, Query, description = "Only releases whose production approval is `pending`, `approved` or `rejected`, or `none` for those with no approval requested"),
+        ("cluster" = Option<String>, Query, description = "Only releases with a deployment event on this cluster"),
+        ("person" = Option<String>, Query, description = "Only releases this subject recorded or that were recorded on their behalf"),
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same filters")),
     responses(
         (status = 200, description = "A page of releases", body = Page<Release>),
         ReadProblems))]
 pub fn list_releases(cx: &mut Call) -> Handled {
-    let page = Query::parse(&cx.req.query, &["limit", "cursor"])?.page()?;
+    let allowed = [&["limit", "cursor"][..], &RELEASE_FILTERS[..]].concat();
+    let query = Query::parse(&cx.req.query, &allowed)?;
+    let (filter, page) = (query.release_filter()?, query.page()?);
     cx.authorize_read()?;
-    let read = first_page(page).map(|limit| format!("releases?limit={limit}"));
-    cx.read_json(read.as_deref(), |ledger| ledger.list_releases(page))
+    let read = first_page(page)
+        .filter(|_| filter == ReleaseFilter::default())
+        .map(|limit| format!("releases?limit={limit}"));
+    cx.read_json(read.as_deref(), |ledger| {
+        ledger.list_releases_matching(&filter, page)
+    })
 }
 
 /// Records a release. Posting the same version and digest again is harmless.
@@ -353,19 +365,28 @@ pub fn list_approvals(cx: &mut Call) -> Handled {
     cx.read_json(read.as_deref(), |ledger| ledger.list_approvals(state, page))
 }
 
-/// The audit log, newest first.
+/// The audit log, newest first, optionally narrowed: every filter given must hold.
 #[utoipa::path(get, path = "/api/audit", tag = "audit",
     params(
+        ("action" = Option<String>, Query, description = "Only this action: release.created, deployment.recorded, approval.requested, approval.decided, drift.started or drift.ended"),
+        ("actor" = Option<String>, Query, description = "Only what this subject did, or what was done on their behalf"),
+        ("target" = Option<String>, Query, description = "Only this target and those below it: `release/1.4.0` also finds `release/1.4.0/cluster/prod-east`"),
         ("limit" = Option<u32>, Query, description = "Page size, 1 to 100 (default 20)"),
-        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page")),
+        ("cursor" = Option<String>, Query, description = "`next_cursor` of the previous page, with the same filters")),
     responses(
         (status = 200, description = "A page of audit events", body = Page<AuditEvent>),
         ReadProblems))]
 pub fn audit(cx: &mut Call) -> Handled {
-    let page = Query::parse(&cx.req.query, &["limit", "cursor"])?.page()?;
+    let allowed = [&["limit", "cursor"][..], &AUDIT_FILTERS[..]].concat();
+    let query = Query::parse(&cx.req.query, &allowed)?;
+    let (filter, page) = (query.audit_filter()?, query.page()?);
     cx.authorize_read()?;
-    let read = first_page(page).map(|limit| format!("audit?limit={limit}"));
-    cx.read_json(read.as_deref(), |ledger| ledger.audit(page))
+    let read = first_page(page)
+        .filter(|_| filter == AuditFilter::default())
+        .map(|limit| format!("audit?limit={limit}"));
+    cx.read_json(read.as_deref(), |ledger| {
+        ledger.audit_matching(&filter, page)
+    })
 }
 
 /// DORA's four keys for one environment over the last `days` days, and week by week (UTC

@@ -7,6 +7,7 @@ use crate::query::CURSOR_PATTERN;
 use crate::routes;
 use ledger::Clusters;
 use ledger::drift::MAX_SOURCE;
+use ledger::filters::{AUDIT_ACTIONS, AuditTarget, VersionPrefix};
 use ledger::insights::Window;
 use ledger::model::PageRequest;
 use ledger::types::{
@@ -162,6 +163,47 @@ fn constrain(doc: &mut Value, clusters: &Clusters) {
     let schemas = &mut doc["components"]["schemas"];
     for (schema, field, constraint) in fields {
         schemas[schema]["properties"][field] = constraint;
+    }
+    // The list filters (crates/ledger/src/filters.rs): a version's start, not a version.
+    let person = json!({"type": "string", "pattern": Subject::DOCUMENTED_PATTERN,
+                        "maxLength": Subject::MAX_CHARS});
+    let filters = [
+        (
+            "/api/releases",
+            "version",
+            json!({"type": "string", "pattern": VersionPrefix::PATTERN}),
+        ),
+        (
+            "/api/releases",
+            "state",
+            json!({"type": "string", "enum": ["none", "pending", "approved", "rejected"]}),
+        ),
+        (
+            "/api/releases",
+            "cluster",
+            json!({"type": "string", "enum": names}),
+        ),
+        ("/api/releases", "person", person.clone()),
+        (
+            "/api/audit",
+            "action",
+            json!({"type": "string", "enum": AUDIT_ACTIONS}),
+        ),
+        ("/api/audit", "actor", person),
+        (
+            "/api/audit",
+            "target",
+            json!({"type": "string", "pattern": AuditTarget::PATTERN,
+                   "maxLength": AuditTarget::MAX_CHARS}),
+        ),
+    ];
+    for (path, name, schema) in filters {
+        let parameters = doc["paths"][path]["get"]["parameters"].as_array_mut();
+        for parameter in parameters.into_iter().flatten() {
+            if parameter["name"] == name && parameter["in"] == "query" {
+                parameter["schema"] = schema.clone();
+            }
+        }
     }
     // An observation names a configured cluster.
     let name = &mut doc["paths"]["/api/clusters/{name}/observations"]["post"]["parameters"][0];

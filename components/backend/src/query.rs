@@ -4,13 +4,20 @@
 use crate::input::field;
 use crate::problem::ApiError;
 use ledger::Timestamp;
+use ledger::filters::{ApprovalFilter, AuditFilter, AuditTarget, ReleaseFilter, VersionPrefix};
 use ledger::insights::Window;
 use ledger::model::PageRequest;
-use ledger::types::{ApprovalState, Environment};
+use ledger::types::{ApprovalState, ClusterName, Environment, Subject};
 use spin_edge::decode_query_value;
 
 /// A `next_cursor`: the id of a page's last item, as [`Query::page`] reads it.
 pub const CURSOR_PATTERN: &str = "^[1-9][0-9]{0,17}$";
+
+/// What `GET /api/releases` may be narrowed by, besides its page.
+pub const RELEASE_FILTERS: [&str; 4] = ["version", "state", "cluster", "person"];
+
+/// What `GET /api/audit` may be narrowed by, besides its page.
+pub const AUDIT_FILTERS: [&str; 3] = ["action", "actor", "target"];
 
 /// Query parameters, each allowed at most once and only if the route knows it.
 pub struct Query(Vec<(String, String)>);
@@ -105,6 +112,36 @@ impl Query {
             days,
             now,
         })
+    }
+
+    /// The parameters [`RELEASE_FILTERS`] names, each validated, unset when absent.
+    pub fn release_filter(&self) -> Result<ReleaseFilter, ApiError> {
+        Ok(ReleaseFilter {
+            version: self.parsed("version", VersionPrefix::parse)?,
+            approval: self.parsed("state", ApprovalFilter::parse)?,
+            cluster: self.parsed("cluster", ClusterName::parse)?,
+            person: self.parsed("person", Subject::parse)?,
+        })
+    }
+
+    /// The parameters [`AUDIT_FILTERS`] names, each validated, unset when absent.
+    pub fn audit_filter(&self) -> Result<AuditFilter, ApiError> {
+        Ok(AuditFilter {
+            action: self.parsed("action", AuditFilter::parse_action)?,
+            actor: self.parsed("actor", Subject::parse)?,
+            target: self.parsed("target", AuditTarget::parse)?,
+        })
+    }
+
+    /// NAME through PARSE when given; an empty value is refused like any other bad one.
+    fn parsed<T>(
+        &self,
+        name: &str,
+        parse: impl Fn(&str) -> Result<T, ledger::types::Invalid>,
+    ) -> Result<Option<T>, ApiError> {
+        self.get(name)
+            .map(|text| field(name, parse(text)))
+            .transpose()
     }
 
     pub fn approval_state(&self) -> Result<Option<ApprovalState>, ApiError> {

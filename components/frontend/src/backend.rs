@@ -42,8 +42,13 @@ pub enum BackendError {
     /// The backend answered 404.
     NotFound,
     /// The backend refused what the console passed on from the address (400 or 422): a
-    /// hand-edited cursor, say. The page is a 400. The text is for the log.
-    Refused(String),
+    /// hand-edited cursor, or a filter the reader typed. The page is a 400. `log` is for the
+    /// log; `field` and `detail` are the problem's, which name what the reader can fix.
+    Refused {
+        log: String,
+        field: Option<String>,
+        detail: Option<String>,
+    },
     /// Any other answer the console cannot use: the page is a 502. The text is for the log.
     Failed(String),
 }
@@ -117,10 +122,18 @@ fn classify(path: &str, fetched: Fetched) -> Result<Vec<u8>, BackendError> {
         Fetched::Reply {
             status: status @ (400 | 422),
             body,
-        } => Err(BackendError::Refused(format!(
-            "GET {path}: the backend answered {status}: {}",
-            String::from_utf8_lossy(&body[..body.len().min(300)])
-        ))),
+        } => {
+            let problem: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+            let text = |key: &str| problem[key].as_str().map(str::to_owned);
+            Err(BackendError::Refused {
+                log: format!(
+                    "GET {path}: the backend answered {status}: {}",
+                    String::from_utf8_lossy(&body[..body.len().min(300)])
+                ),
+                field: text("field"),
+                detail: text("detail"),
+            })
+        }
         Fetched::Reply { status, body } => Err(BackendError::Failed(format!(
             "GET {path}: the backend answered {status}: {}",
             String::from_utf8_lossy(&body[..body.len().min(300)])

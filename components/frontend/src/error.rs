@@ -11,6 +11,11 @@ pub enum ConsoleError {
     MethodNotAllowed,
     /// A query parameter the console did not write, such as a hand-edited page link.
     BadRequest(&'static str),
+    /// A filter form's value the ledger refused: the field's label and the ledger's reason.
+    BadFilter {
+        label: &'static str,
+        reason: String,
+    },
     NoSuchRelease(String),
     Backend(BackendError),
     Settings(SettingsError),
@@ -35,7 +40,9 @@ impl ConsoleError {
         match self {
             ConsoleError::NoRoute | ConsoleError::NoSuchRelease(_) => 404,
             ConsoleError::MethodNotAllowed => 405,
-            ConsoleError::BadRequest(_) | ConsoleError::Backend(BackendError::Refused(_)) => 400,
+            ConsoleError::BadRequest(_)
+            | ConsoleError::BadFilter { .. }
+            | ConsoleError::Backend(BackendError::Refused { .. }) => 400,
             ConsoleError::Backend(BackendError::Unavailable(_)) => 503,
             // A 404 where the console expected data means it is talking to the wrong service.
             ConsoleError::Backend(BackendError::NotFound | BackendError::Failed(_)) => 502,
@@ -55,7 +62,11 @@ impl ConsoleError {
                 "The console only shows pages; use the API to change the ledger.".to_owned(),
             ),
             ConsoleError::BadRequest(why) => ("Bad request", (*why).to_owned()),
-            ConsoleError::Backend(BackendError::Refused(_)) => (
+            ConsoleError::BadFilter { label, reason } => (
+                "This filter cannot be used",
+                format!("{label}: {reason}. Change it and filter again."),
+            ),
+            ConsoleError::Backend(BackendError::Refused { .. }) => (
                 "Bad request",
                 "The ledger does not accept this page's address; follow the console's own \
                  links instead of editing them."
@@ -101,7 +112,7 @@ impl ConsoleError {
             ConsoleError::Backend(
                 BackendError::Unavailable(why)
                 | BackendError::Failed(why)
-                | BackendError::Refused(why),
+                | BackendError::Refused { log: why, .. },
             ) => Some(why.clone()),
             ConsoleError::Backend(BackendError::NotFound) => {
                 Some("the backend answered 404 for a list".into())

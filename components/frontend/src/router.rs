@@ -11,6 +11,7 @@ use crate::pages::insights::{self, InsightsPage};
 use crate::pages::overview::{self, Live, OverviewFragment, OverviewPage, OverviewView};
 use crate::pages::problem::ProblemPage;
 use crate::pages::releases::{self, ReleasePage, ReleasesPage};
+use crate::pages::search::{AUDIT_FILTERS, RELEASE_FILTERS, Search};
 use crate::pages::{Chrome, Section};
 use crate::settings::Settings;
 use askama::Template;
@@ -80,9 +81,17 @@ fn route(req: &ConsoleRequest, host: &Host) -> (&'static str, Outcome) {
         },
         "/" => overview_page(host, false),
         "/releases" => page(host, Section::Releases, |backend| {
+            let search = Search::read("/releases", RELEASE_FILTERS, |n| req.query_param(n));
             let cursor = cursor(req)?;
-            let page = backend.get(&releases::list_api_path(cursor.as_deref()))?;
-            html(&ReleasesPage::new(&page, cursor.is_none(), host.now))
+            let page = backend
+                .get(&releases::list_api_path(&search, cursor.as_deref()))
+                .map_err(|e| search.refused(e))?;
+            html(&ReleasesPage::new(
+                &page,
+                search,
+                cursor.is_none(),
+                host.now,
+            ))
         }),
         "/releases/{version}" => page(host, Section::Releases, |backend| {
             let version = release_version(&path["/releases/".len()..])?;
@@ -107,9 +116,12 @@ fn route(req: &ConsoleRequest, host: &Host) -> (&'static str, Outcome) {
             ))
         }),
         "/audit" => page(host, Section::Audit, |backend| {
+            let search = Search::read("/audit", AUDIT_FILTERS, |n| req.query_param(n));
             let cursor = cursor(req)?;
-            let page = backend.get(&audit::api_path(cursor.as_deref()))?;
-            html(&AuditPage::new(&page, cursor.is_none(), host.now))
+            let page = backend
+                .get(&audit::api_path(&search, cursor.as_deref()))
+                .map_err(|e| search.refused(e))?;
+            html(&AuditPage::new(&page, search, cursor.is_none(), host.now))
         }),
         "/insights" => page(host, Section::Insights, |backend| {
             let (environment, days) = insights_window(req)?;

@@ -98,6 +98,72 @@ fn every_page_shows_a_release_story_created_through_the_api(runtime: Runtime) {
     );
 }
 
+/// The filter forms ask the API with the reader's values, show them back, keep them in the
+/// pager, say when nothing matches, and turn a refused value into a page naming the field.
+fn releases_and_the_audit_log_filter_through_the_api(runtime: Runtime) {
+    let host = console(runtime, "filters").start();
+    host.pending_release_story("1.4.0", "Faster pages.");
+    let kestra = token("kestra", &["deployer"]);
+    let mut later = host_harness::release_body("1.5.0");
+    later["digest"] =
+        "sha256:5555555555555555555555555555555555555555555555555555555555555555".into();
+    assert_eq!(host.post_json("/api/releases", &kestra, &later).status, 201);
+
+    let all = host.get("/releases");
+    all.assert_shows(
+        200,
+        &["role=\"search\"", "<a href=\"/releases/1.5.0\">1.5.0</a>"],
+    );
+    assert!(
+        !all.body.contains("Clear filters"),
+        "no filter, nothing to clear"
+    );
+
+    let pending = host.get("/releases?state=pending&version=1.&person=");
+    pending.assert_shows(
+        200,
+        &[
+            "<a href=\"/releases/1.4.0\">1.4.0</a>",
+            "<option selected>pending</option>",
+            "name=\"version\" type=\"search\" value=\"1.\"",
+            "<a href=\"/releases\">Clear filters</a>",
+        ],
+    );
+    assert!(
+        !pending.body.contains("/releases/1.5.0"),
+        "{}",
+        pending.body
+    );
+    let none = host.get("/releases?cluster=prod-east");
+    none.assert_shows(200, &["No release matches these filters."]);
+
+    let typo = host.get("/releases?version=1.4%25");
+    typo.assert_shows(
+        400,
+        &["This filter cannot be used", "Version starts with: `1.4%`"],
+    );
+    let look_alike = host.get("/audit?actor=d%D0%B0ve");
+    look_alike.assert_shows(400, &["This filter cannot be used", "Actor: "]);
+
+    let created = host.get("/audit?action=release.created&target=release%2F1.4.0");
+    created.assert_shows(
+        200,
+        &["<code>release.created</code>", "value=\"release/1.4.0\""],
+    );
+    assert!(
+        !created.body.contains("<code>approval.requested</code>"),
+        "{}",
+        created.body
+    );
+    assert!(
+        !created.body.contains(">release/1.5.0<"),
+        "{}",
+        created.body
+    );
+    host.get("/audit?actor=nobody")
+        .assert_shows(200, &["No audit event matches these filters."]);
+}
+
 fn assets_are_served_with_etag_and_cache_control(runtime: Runtime) {
     let host = console(runtime, "assets").start();
     let page = host.get("/healthz");
@@ -341,6 +407,7 @@ fn a_pages_trace_id_is_in_the_consoles_and_the_backends_log_lines(runtime: Runti
 host_harness::on_both_runtimes!(
     a_pages_trace_id_is_in_the_consoles_and_the_backends_log_lines,
     every_page_shows_a_release_story_created_through_the_api,
+    releases_and_the_audit_log_filter_through_the_api,
     assets_are_served_with_etag_and_cache_control,
     an_unknown_release_is_a_404_page,
     a_backend_that_is_down_gives_a_503_page_with_a_banner,

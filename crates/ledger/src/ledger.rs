@@ -5,6 +5,7 @@ use crate::clusters::Clusters;
 use crate::db::{DbError, Executor, Sql};
 use crate::drift::{self, InFlight, MAX_CLOCK_SKEW_MICROS};
 use crate::error::LedgerError;
+use crate::filters::{AuditFilter, ReleaseFilter};
 use crate::insights::{self, Insights, Window};
 use crate::migrations;
 use crate::model::{
@@ -155,7 +156,16 @@ impl<'a> Ledger<'a> {
     }
 
     pub fn list_releases(&self, page: PageRequest) -> Result<Page<Release>, LedgerError> {
-        Ok(store::list_releases(&self.sql, page)?)
+        self.list_releases_matching(&ReleaseFilter::default(), page)
+    }
+
+    /// The releases FILTER lets through, newest first.
+    pub fn list_releases_matching(
+        &self,
+        filter: &ReleaseFilter,
+        page: PageRequest,
+    ) -> Result<Page<Release>, LedgerError> {
+        Ok(store::list_releases(&self.sql, filter, page)?)
     }
 
     pub fn release_detail(&self, version: &Version) -> Result<ReleaseDetail, LedgerError> {
@@ -422,7 +432,16 @@ impl<'a> Ledger<'a> {
     }
 
     pub fn audit(&self, page: PageRequest) -> Result<Page<AuditEvent>, LedgerError> {
-        Ok(store::list_audit(&self.sql, page)?)
+        self.audit_matching(&AuditFilter::default(), page)
+    }
+
+    /// The audit events FILTER lets through, newest first.
+    pub fn audit_matching(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEvent>, LedgerError> {
+        Ok(store::list_audit(&self.sql, filter, page)?)
     }
 
     /// The figures `/metrics` shows: counts, what each cluster runs, the newest approved

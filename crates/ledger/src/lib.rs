@@ -10,6 +10,7 @@ pub mod clusters;
 pub mod db;
 pub mod drift;
 mod error;
+pub mod filters;
 pub mod identity;
 pub mod insights;
 mod ledger;

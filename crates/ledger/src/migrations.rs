@@ -160,6 +160,27 @@ pub const MIGRATIONS: &[Migration] = &[
             ),
         ],
     },
+    Migration {
+        version: 7,
+        name: "lists filtered by person, version, action and target",
+        steps: &[
+            // `ReleaseFilter` and `AuditFilter` (crate::filters): each condition an index walk,
+            // newest first. Prefixes use GLOB in SQLite (the version's UNIQUE index serves
+            // it) and LIKE on `text_pattern_ops` in PostgreSQL, whatever the collation.
+            Step::Both("CREATE INDEX releases_by_creator ON releases (created_by, id)"),
+            Step::Both("CREATE INDEX releases_by_person ON releases (on_behalf_of, id)"),
+            Step::Postgres(
+                "CREATE INDEX releases_by_version_prefix ON releases (version text_pattern_ops)",
+            ),
+            Step::Both("CREATE INDEX audit_by_action ON audit_events (action, id)"),
+            Step::Both("CREATE INDEX audit_by_actor ON audit_events (actor, id)"),
+            Step::Both("CREATE INDEX audit_by_person ON audit_events (on_behalf_of, id)"),
+            Step::Both("CREATE INDEX audit_by_target ON audit_events (target, id)"),
+            Step::Postgres(
+                "CREATE INDEX audit_by_target_prefix ON audit_events (target text_pattern_ops)",
+            ),
+        ],
+    },
 ];
 
 /// The schema version this build expects.

@@ -7,6 +7,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ledger::Timestamp;
+use ledger::filters::VersionPrefix;
 use ledger::types::{
     ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
     FromText, Subject, Version, WebUrl,
@@ -144,9 +145,21 @@ pub struct Listing {
     pub shown: Shown,
 }
 
-/// The arguments of `relctl releases`.
+/// The arguments of `relctl releases`: the ledger's filters, every one given must hold.
 #[derive(Debug, Args)]
 pub struct ListReleases {
+    /// Only versions that start with this, e.g. 1.4.
+    #[arg(long = "version", value_name = "PREFIX", value_parser = parsed::<VersionPrefix>)]
+    pub version_prefix: Option<VersionPrefix>,
+    /// Only releases whose production approval is pending, approved or rejected, or none.
+    #[arg(long, value_parser = ["none", "pending", "approved", "rejected"])]
+    pub state: Option<String>,
+    /// Only releases with a deployment event on this cluster.
+    #[arg(long, value_parser = parsed::<ClusterName>)]
+    pub cluster: Option<ClusterName>,
+    /// Only releases this person recorded, or that were recorded for them.
+    #[arg(long, value_parser = parsed::<Subject>)]
+    pub person: Option<Subject>,
     #[command(flatten)]
     pub listing: Listing,
 }

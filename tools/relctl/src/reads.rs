@@ -92,7 +92,17 @@ struct Drift {
 }
 
 pub fn releases(ledger: &LedgerClient, args: &ListReleases) -> Result<String, Failure> {
-    let items = pages(ledger, "/api/releases?", &args.listing)?;
+    let filters = [
+        ("version", args.version_prefix.as_ref().map(|p| p.as_str())),
+        ("state", args.state.as_deref()),
+        ("cluster", args.cluster.as_deref()),
+        ("person", args.person.as_deref()),
+    ];
+    let query: String = filters
+        .iter()
+        .filter_map(|(name, value)| Some(format!("{name}={}&", encode(value.as_ref()?))))
+        .collect();
+    let items = pages(ledger, &format!("/api/releases?{query}"), &args.listing)?;
     shown(args.listing.shown.output, Value::Array(items), |items| {
         let rows = read::<Vec<Release>>(items)?.into_iter().map(|r| {
             vec![

@@ -6,6 +6,7 @@
 
 mod auth;
 mod drift;
+mod filters;
 mod input;
 mod insights;
 mod issuers;

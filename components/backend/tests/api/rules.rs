@@ -20,7 +20,7 @@ fn documented(doc: &Value, schema: &str, field: &str) -> Value {
 
 /// Whether a JSON Schema string field takes VALUE: its enum, maxLength (in characters) and
 /// pattern (ECMA-262, which these patterns keep to the part regex-lite shares).
-fn document_takes(schema: &Value, value: &str) -> bool {
+pub fn document_takes(schema: &Value, value: &str) -> bool {
     if let Some(allowed) = schema["enum"].as_array() {
         return allowed.iter().any(|a| a == value);
     }

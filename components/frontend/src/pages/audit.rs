@@ -1,5 +1,6 @@
 //! `/audit`: the append-only audit log, newest first.
 
+use super::search::Search;
 use super::{Chrome, Pager, Section, api_page_path, release_href};
 use crate::api::{AuditEvent, Page};
 use crate::time::{Millis, Moment};
@@ -7,8 +8,8 @@ use askama::Template;
 
 pub const PAGE_SIZE: u32 = 50;
 
-pub fn api_path(cursor: Option<&str>) -> String {
-    api_page_path("/api/audit", PAGE_SIZE, cursor)
+pub fn api_path(search: &Search, cursor: Option<&str>) -> String {
+    api_page_path(&search.on("/api/audit"), PAGE_SIZE, cursor)
 }
 
 pub struct AuditRow {
@@ -26,14 +27,17 @@ pub struct AuditRow {
 #[template(path = "audit.html")]
 pub struct AuditPage {
     pub chrome: Chrome,
+    pub search: Search,
     pub rows: Vec<AuditRow>,
     pub pager: Pager,
 }
 
 impl AuditPage {
-    pub fn new(page: &Page<AuditEvent>, first_page: bool, now: Millis) -> Self {
+    pub fn new(page: &Page<AuditEvent>, search: Search, first_page: bool, now: Millis) -> Self {
+        let base = search.on("/audit");
         Self {
             chrome: Chrome::new(Section::Audit, "Audit log"),
+            search,
             rows: page
                 .items
                 .iter()
@@ -47,7 +51,7 @@ impl AuditPage {
                     detail: e.detail.clone().filter(|d| !d.is_empty()),
                 })
                 .collect(),
-            pager: Pager::new("/audit", first_page, page.next_cursor.as_deref()),
+            pager: Pager::new(&base, first_page, page.next_cursor.as_deref()),
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod insights;
 pub mod overview;
 pub mod problem;
 pub mod releases;
+pub mod search;
 
 use crate::assets;
 use crate::http::{encode_path_segment, encode_query_value};

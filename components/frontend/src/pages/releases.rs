@@ -1,5 +1,6 @@
 //! `/releases` (paginated) and `/releases/{version}` (artifact, timeline per cluster, approval).
 
+use super::search::Search;
 use super::{Badge, Chrome, Pager, Section, VersionLink, api_page_path, safe_link, short_digest};
 use crate::api::{Approval, Deployment, Page, Release, ReleaseDetail};
 use crate::http::encode_path_segment;
@@ -8,8 +9,8 @@ use askama::Template;
 
 pub const PAGE_SIZE: u32 = 20;
 
-pub fn list_api_path(cursor: Option<&str>) -> String {
-    api_page_path("/api/releases", PAGE_SIZE, cursor)
+pub fn list_api_path(search: &Search, cursor: Option<&str>) -> String {
+    api_page_path(&search.on("/api/releases"), PAGE_SIZE, cursor)
 }
 
 pub fn detail_api_path(version: &str) -> String {
@@ -42,16 +43,19 @@ impl ReleaseRow {
 #[template(path = "releases.html")]
 pub struct ReleasesPage {
     pub chrome: Chrome,
+    pub search: Search,
     pub rows: Vec<ReleaseRow>,
     pub pager: Pager,
 }
 
 impl ReleasesPage {
-    pub fn new(page: &Page<Release>, first_page: bool, now: Millis) -> Self {
+    pub fn new(page: &Page<Release>, search: Search, first_page: bool, now: Millis) -> Self {
+        let base = search.on("/releases");
         Self {
             chrome: Chrome::new(Section::Releases, "Releases"),
+            search,
             rows: page.items.iter().map(|r| ReleaseRow::new(r, now)).collect(),
-            pager: Pager::new("/releases", first_page, page.next_cursor.as_deref()),
+            pager: Pager::new(&base, first_page, page.next_cursor.as_deref()),
         }
     }
 }

@@ -9,6 +9,7 @@ pub use clusters::{cluster_states, cluster_statuses};
 pub use observations::{insert_observation, latest_observation};
 
 use crate::db::{DbError, Row, Sql, Value};
+use crate::filters::{AuditFilter, ReleaseFilter};
 use crate::model::{
     Approval, AuditEvent, Counts, Deployment, NewDeployment, NewRelease, Page, PageRequest, Release,
 };
@@ -151,11 +152,17 @@ pub fn release_by_version(sql: &Sql, version: &str) -> Result<Option<(i64, Relea
         .transpose()
 }
 
-pub fn list_releases(sql: &Sql, request: PageRequest) -> Result<Page<Release>, DbError> {
+pub fn list_releases(
+    sql: &Sql,
+    filter: &ReleaseFilter,
+    request: PageRequest,
+) -> Result<Page<Release>, DbError> {
+    let only = filter.conditions(sql.dialect(), 3);
     let statement = format!(
-        "SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.id < $1 ORDER BY r.id DESC LIMIT $2"
+        "SELECT {RELEASE_COLUMNS} FROM releases r WHERE r.id < $1{} ORDER BY r.id DESC LIMIT $2",
+        only.sql
     );
-    page(sql, &statement, request, &[], release_from)
+    page(sql, &statement, request, &only.params, release_from)
 }
 
 pub fn deployments_of(sql: &Sql, release_id: i64) -> Result<Vec<Deployment>, DbError> {
@@ -335,13 +342,21 @@ pub fn append_audit(sql: &Sql, entry: AuditEntry<'_>, now: Timestamp) -> Result<
     Ok(())
 }
 
-pub fn list_audit(sql: &Sql, request: PageRequest) -> Result<Page<AuditEvent>, DbError> {
+pub fn list_audit(
+    sql: &Sql,
+    filter: &AuditFilter,
+    request: PageRequest,
+) -> Result<Page<AuditEvent>, DbError> {
+    let only = filter.conditions(sql.dialect(), 3);
     page(
         sql,
-        "SELECT id, at, actor, action, target, request_id, detail, on_behalf_of FROM audit_events
-         WHERE id < $1 ORDER BY id DESC LIMIT $2",
+        &format!(
+            "SELECT id, at, actor, action, target, request_id, detail, on_behalf_of \
+             FROM audit_events WHERE id < $1{} ORDER BY id DESC LIMIT $2",
+            only.sql
+        ),
         request,
-        &[],
+        &only.params,
         |row| {
             let id = row.int(0)?;
             Ok((

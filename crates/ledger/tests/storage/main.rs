@@ -7,6 +7,7 @@ mod approvals;
 mod audit;
 mod deployments;
 mod drift;
+mod filters;
 mod insights;
 mod releases;
 mod schema;
@@ -171,6 +172,8 @@ suite!(
     approvals::twenty_concurrent_decisions_have_one_winner,
     approvals::approvals_filter_by_state,
     audit::the_audit_log_is_complete_ordered_and_append_only,
+    filters::releases_filter_by_version_approval_cluster_and_person,
+    filters::the_audit_log_filters_by_action_actor_and_target,
     drift::drift_starts_and_ends_with_what_is_observed,
     drift::a_cluster_running_something_before_any_release_drifts,
     drift::observations_of_unknown_clusters_or_from_the_future_are_refused,

@@ -66,6 +66,24 @@ fn releases_a_release_clusters_and_approvals_as_tables_and_as_the_ledgers_json()
     assert_eq!(releases[2][2], "kestra", "recorded for nobody else");
     assert_eq!(releases.len(), 3);
     assert_eq!(cells(&read(&["releases", "--limit", "1"])).len(), 2);
+    // The ledger's filters, each alone and together.
+    let versions = |filters: &[&str]| -> Vec<String> {
+        let table = read(&[&["releases"], filters].concat());
+        cells(&table)
+            .iter()
+            .skip(1)
+            .map(|row| row[0].clone())
+            .collect()
+    };
+    assert_eq!(versions(&["--state", "pending"]), ["1.1.0"]);
+    assert_eq!(versions(&["--state", "none"]), ["1.0.0"]);
+    assert_eq!(versions(&["--version", "1.0"]), ["1.0.0"]);
+    assert_eq!(versions(&["--person", "alice"]), ["1.1.0"]);
+    assert_eq!(
+        versions(&["--cluster", "staging", "--version", "1.1."]),
+        ["1.1.0"]
+    );
+    assert!(versions(&["--cluster", "prod-east"]).is_empty());
 
     // JSON is the ledger's own answer, untouched: a list as its items.
     let json: Value = serde_json::from_str(&read(&["releases", "-o", "json"])).unwrap();

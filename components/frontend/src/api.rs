@@ -49,6 +49,16 @@ pub struct ReleaseDetail {
     /// Oldest first.
     pub deployments: Vec<Deployment>,
     pub approval: Option<Approval>,
+    /// The release recorded just before, which this one replaces.
+    #[serde(default)]
+    pub previous: Option<ReleaseRef>,
+}
+
+/// A release named by its version and commit.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ReleaseRef {
+    pub version: String,
+    pub commit: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

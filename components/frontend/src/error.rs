@@ -63,8 +63,8 @@ impl ConsoleError {
             ),
             ConsoleError::BadRequest(why) => ("Bad request", (*why).to_owned()),
             ConsoleError::BadFilter { label, reason } => (
-                "This filter cannot be used",
-                format!("{label}: {reason}. Change it and filter again."),
+                "This cannot be looked up",
+                format!("{label}: {reason}. Change it and try again."),
             ),
             ConsoleError::Backend(BackendError::Refused { .. }) => (
                 "Bad request",

@@ -11,6 +11,7 @@ pub mod assets;
 pub mod backend;
 mod error;
 pub mod http;
+pub mod links;
 pub mod pages;
 mod router;
 pub mod settings;

@@ -1,12 +1,14 @@
 //! Routing: which page a path is, what it asks the backend, and the one place where errors
 //! become pages and every request becomes a log line.
 
+use crate::api::ReleaseDetail;
 use crate::assets;
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, decode};
 use crate::error::ConsoleError;
 use crate::http::{ConsoleRequest, ConsoleResponse, Host, decode_path_segment};
 use crate::pages::approvals::{self, ApprovalsPage};
 use crate::pages::audit::{self, AuditPage};
+use crate::pages::compare::ComparePage;
 use crate::pages::insights::{self, InsightsPage};
 use crate::pages::overview::{self, Live, OverviewFragment, OverviewPage, OverviewView};
 use crate::pages::problem::ProblemPage;
@@ -23,6 +25,7 @@ pub const ROUTES: &[&str] = &[
     overview::FRAGMENT_PATH,
     "/releases",
     "/releases/{version}",
+    "/compare",
     "/approvals",
     "/audit",
     "/insights",
@@ -80,7 +83,7 @@ fn route(req: &ConsoleRequest, host: &Host) -> (&'static str, Outcome) {
             None => failed(Section::Other, ConsoleError::NoRoute, host),
         },
         "/" => overview_page(host, false),
-        "/releases" => page(host, Section::Releases, |backend| {
+        "/releases" => page(host, Section::Releases, |backend, _settings| {
             let search = Search::read("/releases", RELEASE_FILTERS, |n| req.query_param(n));
             let cursor = cursor(req)?;
             let page = backend
@@ -93,7 +96,7 @@ fn route(req: &ConsoleRequest, host: &Host) -> (&'static str, Outcome) {
                 host.now,
             ))
         }),
-        "/releases/{version}" => page(host, Section::Releases, |backend| {
+        "/releases/{version}" => page(host, Section::Releases, |backend, settings| {
             let version = release_version(&path["/releases/".len()..])?;
             let detail =
                 backend
@@ -102,9 +105,46 @@ fn route(req: &ConsoleRequest, host: &Host) -> (&'static str, Outcome) {
                         BackendError::NotFound => ConsoleError::NoSuchRelease(version.clone()),
                         other => other.into(),
                     })?;
-            html(&ReleasePage::new(&detail, host.now))
+            html(&ReleasePage::new(&detail, &settings.links, host.now))
         }),
-        "/approvals" => page(host, Section::Approvals, |backend| {
+        "/compare" => page(host, Section::Releases, |backend, settings| {
+            let asked = |name: &str| {
+                let value = req.query_param(name).unwrap_or_default();
+                value.trim().to_owned()
+            };
+            let (from, to) = (asked("from"), asked("to"));
+            match (from.is_empty(), to.is_empty()) {
+                (true, true) => return html(&ComparePage::empty("", "")),
+                (false, false) => {}
+                (from_missing, _) => {
+                    return Err(ConsoleError::BadFilter {
+                        label: if from_missing { "From" } else { "To" },
+                        reason: "a comparison needs two releases; name one here too".into(),
+                    });
+                }
+            }
+            let (from, to) = (plausible_version(&from)?, plausible_version(&to)?);
+            let paths = [
+                releases::detail_api_path(&from),
+                releases::detail_api_path(&to),
+            ];
+            let answers = backend.get_all(&[&paths[0], &paths[1]]);
+            let mut details = Vec::new();
+            for ((path, answer), version) in paths.iter().zip(answers).zip([&from, &to]) {
+                let detail: ReleaseDetail = decode(path, answer).map_err(|e| match e {
+                    BackendError::NotFound => ConsoleError::NoSuchRelease(version.clone()),
+                    other => other.into(),
+                })?;
+                details.push(detail);
+            }
+            html(&ComparePage::new(
+                &details[0],
+                &details[1],
+                &settings.links,
+                host.now,
+            ))
+        }),
+        "/approvals" => page(host, Section::Approvals, |backend, settings| {
             let state = approval_state(req)?;
             let cursor = cursor(req)?;
             let page = backend.get(&approvals::api_path(state, cursor.as_deref()))?;
@@ -112,10 +152,11 @@ fn route(req: &ConsoleRequest, host: &Host) -> (&'static str, Outcome) {
                 &page,
                 state,
                 cursor.is_none(),
+                &settings.links,
                 host.now,
             ))
         }),
-        "/audit" => page(host, Section::Audit, |backend| {
+        "/audit" => page(host, Section::Audit, |backend, _settings| {
             let search = Search::read("/audit", AUDIT_FILTERS, |n| req.query_param(n));
             let cursor = cursor(req)?;
             let page = backend
@@ -123,7 +164,7 @@ fn route(req: &ConsoleRequest, host: &Host) -> (&'static str, Outcome) {
                 .map_err(|e| search.refused(e))?;
             html(&AuditPage::new(&page, search, cursor.is_none(), host.now))
         }),
-        "/insights" => page(host, Section::Insights, |backend| {
+        "/insights" => page(host, Section::Insights, |backend, _settings| {
             let (environment, days) = insights_window(req)?;
             let answer = backend.get(&insights::api_path(environment, days))?;
             html(&InsightsPage::new(&answer))
@@ -138,17 +179,13 @@ fn route(req: &ConsoleRequest, host: &Host) -> (&'static str, Outcome) {
 fn page(
     host: &Host,
     section: Section,
-    render: impl FnOnce(&Backend) -> Result<ConsoleResponse, ConsoleError>,
+    render: impl FnOnce(&Backend, &Settings) -> Result<ConsoleResponse, ConsoleError>,
 ) -> Outcome {
     let result = Settings::load(host.variable)
         .map_err(ConsoleError::from)
         .and_then(|settings| {
-            render(&Backend::new(
-                &settings,
-                host.transport,
-                &host.request_id,
-                &host.trace,
-            ))
+            let backend = Backend::new(&settings, host.transport, &host.request_id, &host.trace);
+            render(&backend, &settings)
         });
     match result {
         Ok(response) => (response, None),
@@ -163,10 +200,10 @@ fn overview_page(host: &Host, fragment: bool) -> Outcome {
     let refresh = settings.as_ref().map_or(0, |s| s.refresh_seconds);
     let result = settings.map_err(ConsoleError::from).and_then(|settings| {
         let backend = Backend::new(&settings, host.transport, &host.request_id, &host.trace);
-        Ok(overview::load(&backend)?)
+        Ok((overview::load(&backend)?, settings.links))
     });
     let (view, error) = match result {
-        Ok(data) => (Ok(OverviewView::new(&data, host.now)), None),
+        Ok((data, links)) => (Ok(OverviewView::new(&data, &links, host.now)), None),
         Err(e) => (Err(e.problem(&host.request_id)), Some(e)),
     };
     let live = Live::new(view, refresh, host.now);
@@ -279,7 +316,12 @@ fn insights_window(req: &ConsoleRequest) -> Result<(&'static str, u32), ConsoleE
 /// A release version as it may appear in a URL: semantic-version characters, bounded. Anything
 /// else cannot name a release, so it is a 404 without asking the backend.
 fn release_version(segment: &str) -> Result<String, ConsoleError> {
-    let version = decode_path_segment(segment).unwrap_or_default();
+    plausible_version(&decode_path_segment(segment).unwrap_or_default())
+}
+
+/// VERSION if it could name a release; otherwise the 404 page for it.
+fn plausible_version(version: &str) -> Result<String, ConsoleError> {
+    let version = version.to_owned();
     let plausible = (1..=128).contains(&version.len())
         && version
             .bytes()

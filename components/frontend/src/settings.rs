@@ -1,5 +1,6 @@
 //! The console's Spin variables, read and checked once per request.
 
+use crate::links::{Links, RepositoryStyle};
 use spin_edge::{Variable, value_or_default};
 use std::fmt;
 use std::time::Duration;
@@ -30,6 +31,24 @@ pub const VARIABLES: &[Variable] = &[
         secret: false,
         meaning: "How long a page waits for the API before it shows the \"not answering\" banner (503).",
     },
+    Variable {
+        name: "repository_url",
+        default: "",
+        secret: false,
+        meaning: "The repository's web address, e.g. `https://github.com/acme/automatizacion`: release pages link each commit and the changes since the release before. Empty: no links.",
+    },
+    Variable {
+        name: "repository_style",
+        default: "github",
+        secret: false,
+        meaning: "How the repository host spells commit and compare pages: `github` (also Gitea, Forgejo) or `gitlab`.",
+    },
+    Variable {
+        name: "rundeck_job_url",
+        default: "",
+        secret: false,
+        meaning: "The `approve-release` job's page in Rundeck: pending approvals link to it with the version filled in. Empty: no links.",
+    },
 ];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +61,8 @@ pub struct Settings {
     pub refresh_seconds: u32,
     /// How long a page waits for the backend before it gives up with a 503.
     pub backend_timeout: Duration,
+    /// The repository's and Rundeck's pages the console links to.
+    pub links: Links,
 }
 
 /// A variable whose value the console cannot use. Its name is safe to show; its value is not.
@@ -73,7 +94,43 @@ impl Settings {
                 &read("backend_timeout_ms"),
                 120_000,
             )?),
+            links: Links {
+                repository: {
+                    let style = parse_style(&read("repository_style"))?;
+                    parse_web_url("repository_url", &read("repository_url"))?
+                        .map(|url| (url, style))
+                },
+                rundeck_job: parse_web_url("rundeck_job_url", &read("rundeck_job_url"))?,
+            },
         })
+    }
+}
+
+/// An http(s) page address for a link, or `None` when empty.
+fn parse_web_url(variable: &'static str, url: &str) -> Result<Option<String>, SettingsError> {
+    if url.is_empty() {
+        return Ok(None);
+    }
+    let plain = url.chars().all(|c| c.is_ascii_graphic()) && !url.contains(['?', '#', '"', '<']);
+    let authority = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .and_then(|rest| rest.split('/').next())
+        .filter(|host| !host.is_empty() && !host.contains('@'));
+    match (plain, authority) {
+        (true, Some(_)) => Ok(Some(url.trim_end_matches('/').to_owned())),
+        _ => Err(invalid(
+            variable,
+            "expected an http(s) page address without query or fragment",
+        )),
+    }
+}
+
+fn parse_style(style: &str) -> Result<RepositoryStyle, SettingsError> {
+    match style {
+        "github" => Ok(RepositoryStyle::GitHub),
+        "gitlab" => Ok(RepositoryStyle::GitLab),
+        _ => Err(invalid("repository_style", "expected github or gitlab")),
     }
 }
 
@@ -168,6 +225,23 @@ mod tests {
         assert_eq!(settings.backend_token.as_deref(), Some("eyJ.abc.def"));
         assert_eq!(settings.refresh_seconds, 0);
         assert_eq!(settings.backend_timeout, Duration::from_millis(250));
+        assert_eq!(
+            settings.links,
+            Links::default(),
+            "no links unless configured"
+        );
+        let linked = load(&[
+            ("repository_url", "https://gitlab.example.com/acme/app/"),
+            ("repository_style", "gitlab"),
+        ])
+        .unwrap();
+        assert_eq!(
+            linked.links.repository,
+            Some((
+                "https://gitlab.example.com/acme/app".into(),
+                RepositoryStyle::GitLab
+            ))
+        );
     }
 
     #[test]
@@ -182,6 +256,11 @@ mod tests {
             ("refresh_seconds", "-1"),
             ("refresh_seconds", "3601"),
             ("backend_timeout_ms", "soon"),
+            ("repository_url", "github.com/acme/app"),
+            ("repository_url", "https://github.com/acme/app?tab=1"),
+            ("repository_url", "javascript:alert(1)"),
+            ("repository_style", "bitbucket"),
+            ("rundeck_job_url", "https://user@rundeck"),
         ];
         for (variable, value) in cases {
             let error = load(&[(variable, value)]).unwrap_err();

@@ -62,6 +62,10 @@ fn every_page_shows_a_release_story_created_through_the_api(runtime: Runtime) {
     );
     assert!(!release.body.contains(SCRIPT), "release notes are escaped");
     assert!(
+        !release.body.contains("Decide in Rundeck") && !release.body.contains("/commit/"),
+        "no links out unless configured"
+    );
+    assert!(
         release.body.contains("Faster pages. &#60;script&#62;")
             || release.body.contains("Faster pages. &lt;script&gt;")
     );
@@ -140,10 +144,10 @@ fn releases_and_the_audit_log_filter_through_the_api(runtime: Runtime) {
     let typo = host.get("/releases?version=1.4%25");
     typo.assert_shows(
         400,
-        &["This filter cannot be used", "Version starts with: `1.4%`"],
+        &["This cannot be looked up", "Version starts with: `1.4%`"],
     );
     let look_alike = host.get("/audit?actor=d%D0%B0ve");
-    look_alike.assert_shows(400, &["This filter cannot be used", "Actor: "]);
+    look_alike.assert_shows(400, &["This cannot be looked up", "Actor: "]);
 
     let created = host.get("/audit?action=release.created&target=release%2F1.4.0");
     created.assert_shows(
@@ -162,6 +166,71 @@ fn releases_and_the_audit_log_filter_through_the_api(runtime: Runtime) {
     );
     host.get("/audit?actor=nobody")
         .assert_shows(200, &["No audit event matches these filters."]);
+}
+
+/// With a repository and Rundeck configured, a release links its commit and the changes since
+/// the release it replaces, pending approvals link to the approve job, and two releases
+/// compare side by side; without a choice the comparison says what to do, and half a choice
+/// or an unknown release gets a page that says which.
+fn releases_link_out_and_compare(runtime: Runtime) {
+    let host = console(runtime, "links")
+        .var("repository_url", "https://git.example.com/acme/app")
+        .var("repository_style", "gitlab")
+        .var(
+            "rundeck_job_url",
+            "https://rundeck.example.com/project/automatizacion/job/show/0b1c",
+        )
+        .start();
+    host.pending_release_story("1.4.0", "Faster pages.");
+    let kestra = token("kestra", &["deployer"]);
+    let next_commit = "fedcba9876543210fedcba9876543210fedcba98";
+    let mut later = host_harness::release_body("1.5.0");
+    later["digest"] =
+        "sha256:5555555555555555555555555555555555555555555555555555555555555555".into();
+    later["commit"] = next_commit.into();
+    assert_eq!(host.post_json("/api/releases", &kestra, &later).status, 201);
+    let first_commit = host_harness::release_body("1.4.0")["commit"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let decide =
+        "https://rundeck.example.com/project/automatizacion/job/show/0b1c?opt.version=1.4.0";
+
+    let newer = host.get("/releases/1.5.0");
+    newer.assert_shows(
+        200,
+        &[
+            &format!("href=\"https://git.example.com/acme/app/-/commit/{next_commit}\""),
+            "<a href=\"/releases/1.4.0\">1.4.0</a>: <a href=\"/compare?from=1.4.0&#38;to=1.5.0\">",
+            &format!(
+                "href=\"https://git.example.com/acme/app/-/compare/{first_commit}...{next_commit}\""
+            ),
+        ],
+    );
+    let first = host.get("/releases/1.4.0");
+    first.assert_shows(200, &["nothing: the first release", decide]);
+    host.get("/approvals?state=pending")
+        .assert_shows(200, &[decide]);
+    host.get("/").assert_shows(200, &[decide]);
+
+    let compared = host.get("/compare?from=1.4.0&to=1.5.0");
+    compared.assert_shows(
+        200,
+        &[
+            "<h1>Compare 1.4.0 with 1.5.0</h1>",
+            "The artifact differs (another digest).",
+            &format!("/-/compare/{first_commit}...{next_commit}"),
+            "<h2 id=\"from-heading\">From 1.4.0</h2>",
+            "staging <span class=\"env\">staging</span>: <span class=\"badge ok\">succeeded</span>",
+            "not deployed",
+        ],
+    );
+    host.get("/compare")
+        .assert_shows(200, &["Choose two releases to compare"]);
+    host.get("/compare?from=1.4.0")
+        .assert_shows(400, &["To: a comparison needs two releases"]);
+    host.get("/compare?from=1.4.0&to=9.9.9")
+        .assert_shows(404, &["The ledger has no release 9.9.9."]);
 }
 
 fn assets_are_served_with_etag_and_cache_control(runtime: Runtime) {
@@ -408,6 +477,7 @@ host_harness::on_both_runtimes!(
     a_pages_trace_id_is_in_the_consoles_and_the_backends_log_lines,
     every_page_shows_a_release_story_created_through_the_api,
     releases_and_the_audit_log_filter_through_the_api,
+    releases_link_out_and_compare,
     assets_are_served_with_etag_and_cache_control,
     an_unknown_release_is_a_404_page,
     a_backend_that_is_down_gives_a_503_page_with_a_banner,

@@ -174,6 +174,7 @@ impl<'a> Ledger<'a> {
             release,
             deployments: store::deployments_of(&self.sql, id)?,
             approval: store::approval_of(&self.sql, id)?,
+            previous: store::release_before(&self.sql, id)?,
         })
     }
 

@@ -110,6 +110,22 @@ pub struct ReleaseDetail {
     pub release: Release,
     pub deployments: Vec<Deployment>,
     pub approval: Option<Approval>,
+    /// The release recorded just before this one, which it replaces: what a diff of the
+    /// changes starts from. `null` for the first release.
+    pub previous: Option<ReleaseRef>,
+}
+
+/// A release named by its version and the commit it was built from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ReleaseRef {
+    #[cfg_attr(feature = "openapi", schema(example = "1.3.2"))]
+    pub version: Version,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "fedcba9876543210fedcba9876543210fedcba98")
+    )]
+    pub commit: CommitSha,
 }
 
 /// The release a cluster runs now: its latest succeeded deployment not since rolled back.

@@ -3,6 +3,7 @@
 use super::releases::ApprovalView;
 use super::{Chrome, Pager, Section, VersionLink, api_page_path};
 use crate::api::{Approval, Page};
+use crate::links::Links;
 use crate::time::Millis;
 use askama::Template;
 
@@ -25,6 +26,8 @@ pub struct Filter {
 pub struct ApprovalRow {
     pub release: VersionLink,
     pub approval: ApprovalView,
+    /// Rundeck's approve job, for a pending approval when `rundeck_job_url` is set.
+    pub decide_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -38,7 +41,13 @@ pub struct ApprovalsPage {
 }
 
 impl ApprovalsPage {
-    pub fn new(page: &Page<Approval>, state: Option<&str>, first_page: bool, now: Millis) -> Self {
+    pub fn new(
+        page: &Page<Approval>,
+        state: Option<&str>,
+        first_page: bool,
+        links: &Links,
+        now: Millis,
+    ) -> Self {
         let href = |s: Option<&str>| match s {
             Some(s) => format!("/approvals?state={s}"),
             None => "/approvals".to_owned(),
@@ -63,6 +72,9 @@ impl ApprovalsPage {
                 .map(|a| ApprovalRow {
                     release: VersionLink::new(&a.version),
                     approval: ApprovalView::new(a, now),
+                    decide_href: (a.state == "pending")
+                        .then(|| links.decide(&a.version))
+                        .flatten(),
                 })
                 .collect(),
             pager: Pager::new(&href(state), first_page, page.next_cursor.as_deref()),

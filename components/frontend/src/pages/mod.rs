@@ -4,6 +4,7 @@
 pub mod approvals;
 pub mod audit;
 mod chart;
+pub mod compare;
 pub mod insights;
 pub mod overview;
 pub mod problem;

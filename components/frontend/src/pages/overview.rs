@@ -6,6 +6,7 @@ use super::releases::ReleaseRow;
 use super::{Badge, Chrome, Section, VersionLink};
 use crate::api::{Approval, ClusterStatus, Info, Overview, Page, Release};
 use crate::backend::{Backend, BackendError};
+use crate::links::Links;
 use crate::time::{Millis, Moment, absolute};
 use askama::Template;
 
@@ -60,6 +61,8 @@ pub struct PendingRow {
     pub release: VersionLink,
     pub requested_by: String,
     pub requested_at: Moment,
+    /// Rundeck's approve job for it, when `rundeck_job_url` is set.
+    pub decide_href: Option<String>,
 }
 
 pub struct OverviewView {
@@ -74,7 +77,7 @@ pub struct OverviewView {
 }
 
 impl OverviewView {
-    pub fn new(data: &OverviewData, now: Millis) -> Self {
+    pub fn new(data: &OverviewData, links: &Links, now: Millis) -> Self {
         Self {
             cluster_name: data.info.cluster_name.clone(),
             region: data.info.region.clone(),
@@ -112,6 +115,7 @@ impl OverviewView {
                     release: VersionLink::new(&a.version),
                     requested_by: super::acting(&a.requested_by, a.on_behalf_of.as_deref()),
                     requested_at: Moment::new(&a.requested_at, now),
+                    decide_href: links.decide(&a.version),
                 })
                 .collect(),
             more_pending: data.pending.next_cursor.is_some(),

@@ -1,9 +1,11 @@
 //! `/releases` (paginated) and `/releases/{version}` (artifact, timeline per cluster, approval).
 
+use super::compare;
 use super::search::Search;
 use super::{Badge, Chrome, Pager, Section, VersionLink, api_page_path, safe_link, short_digest};
 use crate::api::{Approval, Deployment, Page, Release, ReleaseDetail};
 use crate::http::encode_path_segment;
+use crate::links::Links;
 use crate::time::{Millis, Moment};
 use askama::Template;
 
@@ -97,6 +99,15 @@ impl ApprovalView {
     }
 }
 
+/// The release a release replaces, and the ways to see what changed since.
+pub struct PreviousView {
+    pub release: VersionLink,
+    /// The console's comparison of the two releases.
+    pub compare_page: String,
+    /// The repository's diff of their commits, when `repository_url` is set.
+    pub diff_href: Option<String>,
+}
+
 #[derive(Template)]
 #[template(path = "release.html")]
 pub struct ReleasePage {
@@ -105,27 +116,43 @@ pub struct ReleasePage {
     pub artifact: String,
     pub digest: String,
     pub commit: String,
+    pub commit_href: Option<String>,
     pub notes: String,
     pub created_by: String,
     pub created_at: Moment,
     pub timelines: Vec<ClusterTimeline>,
     pub approval: Option<ApprovalView>,
+    pub decide_href: Option<String>,
+    pub previous: Option<PreviousView>,
 }
 
 impl ReleasePage {
-    pub fn new(detail: &ReleaseDetail, now: Millis) -> Self {
+    pub fn new(detail: &ReleaseDetail, links: &Links, now: Millis) -> Self {
         let release = &detail.release;
+        let pending = detail
+            .approval
+            .as_ref()
+            .is_some_and(|a| a.state == "pending");
         Self {
             chrome: Chrome::new(Section::Releases, format!("Release {}", release.version)),
             version: release.version.clone(),
             artifact: release.artifact.clone(),
             digest: release.digest.clone(),
             commit: release.commit.clone(),
+            commit_href: links.commit(&release.commit),
             notes: release.notes.clone(),
             created_by: super::acting(&release.created_by, release.on_behalf_of.as_deref()),
             created_at: Moment::new(&release.created_at, now),
             timelines: timelines(&detail.deployments, now),
             approval: detail.approval.as_ref().map(|a| ApprovalView::new(a, now)),
+            decide_href: pending.then(|| links.decide(&release.version)).flatten(),
+            previous: detail.previous.as_ref().map(|p| PreviousView {
+                release: VersionLink::new(&p.version),
+                compare_page: compare::page_path(&p.version, &release.version),
+                diff_href: (p.commit != release.commit)
+                    .then(|| links.compare(&p.commit, &release.commit))
+                    .flatten(),
+            }),
         }
     }
 }

@@ -11,7 +11,8 @@ pub use observations::{insert_observation, latest_observation};
 use crate::db::{DbError, Row, Sql, Value};
 use crate::filters::{AuditFilter, ReleaseFilter};
 use crate::model::{
-    Approval, AuditEvent, Counts, Deployment, NewDeployment, NewRelease, Page, PageRequest, Release,
+    Approval, AuditEvent, Counts, Deployment, NewDeployment, NewRelease, Page, PageRequest,
+    Release, ReleaseRef,
 };
 use crate::time::Timestamp;
 use crate::types::{ApprovalState, DeploymentStatus, Environment, FromText, Subject, Version};
@@ -150,6 +151,21 @@ pub fn release_by_version(sql: &Sql, version: &str) -> Result<Option<(i64, Relea
         .as_ref()
         .map(release_from)
         .transpose()
+}
+
+/// The release recorded just before the one with id RELEASE_ID.
+pub fn release_before(sql: &Sql, release_id: i64) -> Result<Option<ReleaseRef>, DbError> {
+    let row = sql.query_one(
+        "SELECT version, git_commit FROM releases WHERE id < $1 ORDER BY id DESC LIMIT 1",
+        &[release_id.into()],
+    )?;
+    row.map(|row| {
+        Ok(ReleaseRef {
+            version: parsed(&row, 0)?,
+            commit: parsed(&row, 1)?,
+        })
+    })
+    .transpose()
 }
 
 pub fn list_releases(

@@ -172,5 +172,22 @@ pub fn release_detail_has_timeline_and_approval(db: &TestDb) {
         );
         assert_eq!(first.message.as_deref(), Some("succeeded on staging"));
         assert_eq!(detail.approval.unwrap().state, ApprovalState::Approved);
+        assert_eq!(detail.previous, None, "the first release replaces none");
+
+        // Each later release names the one recorded just before it, whatever its version.
+        created_release(ledger, "0.9.0", DIGEST_B);
+        created_release(
+            ledger,
+            "1.1.0",
+            "sha256:cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc",
+        );
+        let previous = |version: &str| {
+            let detail = ledger.release_detail(&v(version)).unwrap();
+            detail
+                .previous
+                .map(|p| (p.version.to_string(), p.commit.to_string()))
+        };
+        assert_eq!(previous("0.9.0"), Some(("1.0.0".into(), COMMIT.into())));
+        assert_eq!(previous("1.1.0"), Some(("0.9.0".into(), COMMIT.into())));
     });
 }

@@ -4,7 +4,7 @@
 # the pipeline tests), Prometheus and promtool (the alert and dashboard tests), the parts the
 # suite reads from outside the repository (scripts/parts.sh: Spin 3.6.3, its WIT, the CRDs and
 # the Karmada control plane's binaries, into target/parts), and for the console's browser tests
-# Debian's Chromium, Node.js and playwright-core.
+# Debian's Chromium, Node.js, playwright-core and axe-core.
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,10 +53,15 @@ fi
 # checks, the CRDs and the control plane's binaries: from ../shared, else from upstream.
 scripts/parts.sh
 
-# playwright-core drives the system Chromium; it downloads no browser of its own.
-want=$(node -p "require('./package.json').devDependencies['playwright-core']")
-have=$(node -p "require('./node_modules/playwright-core/package.json').version" 2>/dev/null || true)
-if [[ $want != "$have" ]]; then
-  echo "install-tools: installing playwright-core $want from the npm registry" >&2
+# playwright-core drives the system Chromium (it downloads no browser of its own); axe-core
+# audits each page's accessibility in it. Both as package-lock.json pins them.
+# shellcheck disable=SC2016 # JavaScript's template literal, not the shell's.
+stale=$(node -e '
+  const deps = require("./package.json").devDependencies;
+  const have = (name) => { try { return require(`./node_modules/${name}/package.json`).version; } catch { return ""; } };
+  console.log(Object.keys(deps).filter((name) => have(name) !== deps[name]).join(" "));
+')
+if [[ -n $stale ]]; then
+  echo "install-tools: installing $stale from the npm registry" >&2
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
 fi

@@ -33,6 +33,7 @@ fn the_console_works_in_chromium_at_desktop_and_phone_widths(runtime: Runtime) {
         .env("BASE_URL", &host.base)
         .env("APPROVER_TOKEN", token("alice", &["approver"]))
         .env("VERSION", version)
+        .env("EARLIER", "0.9.0")
         .env("OUT_DIR", &out_dir)
         .env("CHROMIUM", &chromium)
         .output()
@@ -48,6 +49,13 @@ fn the_console_works_in_chromium_at_desktop_and_phone_widths(runtime: Runtime) {
         "insights-desktop.png",
         "insights-phone-light.png",
         "insights-phone-dark.png",
+        "releases-filtered-desktop.png",
+        "compare-desktop.png",
+        "compare-phone-light.png",
+        "compare-phone-dark.png",
+        "compare-empty-phone-light.png",
+        "audit-filtered-phone-dark.png",
+        "filter-refused-phone-light.png",
     ] {
         let size = std::fs::metadata(out_dir.join(shot)).map_or(0, |m| m.len());
         assert!(size > 10_000, "{shot} is {size} bytes");

@@ -4,13 +4,17 @@
 //   APPROVER_TOKEN  a bearer token with the approver role, to decide the approval
 //   VERSION         the release the story recorded (its notes carry a <script>)
 //   OUT_DIR         where the screenshots go
+//   EARLIER         an older release in the ledger, to compare with VERSION
 // Exits non-zero with one line per failed check.
 import { chromium } from 'playwright-core';
 import { mkdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-const { BASE_URL, APPROVER_TOKEN, VERSION, OUT_DIR } = process.env;
-for (const [name, value] of Object.entries({ BASE_URL, APPROVER_TOKEN, VERSION, OUT_DIR })) {
+const axePath = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+const { BASE_URL, APPROVER_TOKEN, VERSION, OUT_DIR, EARLIER } = process.env;
+for (const [name, value] of Object.entries({ BASE_URL, APPROVER_TOKEN, VERSION, OUT_DIR, EARLIER })) {
   if (!value) {
     console.error(`console.mjs: ${name} is not set`);
     process.exit(2);
@@ -118,6 +122,11 @@ try {
   // pending list without a reload.
   await page.goto(`${BASE_URL}/`);
   await page.evaluate(() => { window.__sameDocument = true; });
+  let fragments = 0;
+  page.on('request', (req) => { if (new URL(req.url()).pathname === '/fragments/overview') fragments += 1; });
+  // A keyboard user is on the release's link in the live region when the refresh comes.
+  const liveLink = page.locator(`#live #releases-heading ~ div a[href="${releaseHref}"]`).first();
+  await liveLink.focus();
   const decided = await fetch(`${BASE_URL}/api/releases/${VERSION}/approval/decision`, {
     method: 'POST',
     headers: { authorization: `Bearer ${APPROVER_TOKEN}`, 'content-type': 'application/json' },
@@ -133,6 +142,25 @@ try {
     failures.push('the overview did not show the decision after its refresh');
   }
   check(await page.evaluate(() => window.__sameDocument === true), 'the overview refreshed without a reload');
+  const focused = await page.evaluate(() => {
+    const el = document.activeElement;
+    return { tag: el.tagName, href: el.getAttribute('href'), inLive: !!el.closest('#live') };
+  });
+  check(focused.tag === 'A' && focused.href === releaseHref && focused.inLive,
+    `the refresh keeps the focus on the same link (${JSON.stringify(focused)})`);
+  check((await page.locator('#live-announcer[role="status"][aria-live="polite"]').textContent())
+    === 'The overview has new data.', 'the change is announced politely');
+  // Pausing stops the refresh (WCAG 2.2.2); resuming starts it again.
+  const pause = page.locator('#live-pause');
+  check(await pause.isVisible(), 'the overview offers to pause its updates');
+  await pause.click();
+  check((await pause.getAttribute('aria-pressed')) === 'true', 'the pause button says it is pressed');
+  const beforePause = fragments;
+  await page.clock.runFor(3000);
+  await page.waitForTimeout(300);
+  check(fragments === beforePause, `paused, the overview still asked for data (${fragments - beforePause} times)`);
+  await pause.click();
+  check((await pause.textContent()) === 'Pause updates', 'the button offers to pause again');
 
   await page.goto(`${BASE_URL}${releaseHref}`);
   check(await page.locator('.approval .badge', { hasText: 'approved' }).isVisible(), 'the release shows approved');
@@ -158,8 +186,71 @@ try {
   check(await page.locator('details table tbody tr').count() >= 4, 'every chart has its data table');
   check(await page.locator('.figure .badge').count() > 0, 'the figures carry their DORA level');
   await page.screenshot({ path: join(OUT_DIR, 'insights-desktop.png'), fullPage: true });
+  // Filters and the comparison, as a reader uses them: the form, then the result.
+  await page.goto(`${BASE_URL}/releases`);
+  await page.selectOption('#filter-state', 'approved');
+  await page.locator('form.search button[type="submit"]').click();
+  await page.waitForURL(/state=approved/, { timeout: 30000 }).catch(() => {});
+  check(await page.locator(`main table a[href="${releaseHref}"]`).isVisible(), 'filtering by approval finds the release');
+  await page.screenshot({ path: join(OUT_DIR, 'releases-filtered-desktop.png'), fullPage: true });
+  // EARLIER was recorded after VERSION (as a hotfix line would be): it replaces VERSION.
+  await page.goto(`${BASE_URL}/releases/${EARLIER}`);
+  await page.locator('a', { hasText: 'compare the releases' }).click();
+  await page.waitForURL(/\/compare\?/, { timeout: 30000 }).catch(() => {});
+  check((await page.locator('h1').textContent()) === `Compare ${VERSION} with ${EARLIER}`,
+    'a release links to its comparison with the one before');
+  await page.screenshot({ path: join(OUT_DIR, 'compare-desktop.png'), fullPage: true });
   check(desktop.errors.length === 0, `desktop logged errors: ${desktop.errors.join('; ')}`);
   await desktop.context.close();
+
+  // Exact times by keyboard, in UTC or the reader's own zone (Tokyo here: UTC+9, no DST).
+  const tokyo = await open({ viewport: { width: 1280, height: 900 }, timezoneId: 'Asia/Tokyo' });
+  await tokyo.page.goto(`${BASE_URL}${releaseHref}`);
+  let reached = false;
+  for (let i = 0; i < 200 && !reached; i += 1) {
+    await tokyo.page.keyboard.press('Tab');
+    reached = await tokyo.page.evaluate(() => document.activeElement?.id === 'time-format');
+  }
+  check(reached, 'the time format can be reached with the Tab key');
+  await tokyo.page.keyboard.press('ArrowDown');
+  const firstTime = tokyo.page.locator('main time').first();
+  const utcTitle = await firstTime.getAttribute('title');
+  check((await firstTime.textContent()) === utcTitle, `exact UTC times read as their tooltip (${await firstTime.textContent()})`);
+  await tokyo.page.selectOption('#time-format', 'local');
+  const inTokyo = new Date(Date.parse(utcTitle.replace(' UTC', 'Z').replace(' ', 'T')) + 9 * 3600 * 1000);
+  const pad = (n) => String(n).padStart(2, '0');
+  const expected = `${inTokyo.getUTCFullYear()}-${pad(inTokyo.getUTCMonth() + 1)}-${pad(inTokyo.getUTCDate())} ` +
+    `${pad(inTokyo.getUTCHours())}:${pad(inTokyo.getUTCMinutes())}:${pad(inTokyo.getUTCSeconds())} GMT+9`;
+  check((await firstTime.textContent()) === expected, `local times read ${await firstTime.textContent()}, not ${expected}`);
+  await tokyo.page.reload();
+  check((await tokyo.page.locator('main time').first().textContent()) === expected, 'the choice is kept');
+  check(tokyo.errors.length === 0, `Tokyo logged errors: ${tokyo.errors.join('; ')}`);
+  await tokyo.context.close();
+
+  // axe-core on every page, light and dark, desktop and phone: no serious or critical issue.
+  const audited = ['/', '/releases', '/releases?state=pending&version=1', releaseHref, '/compare',
+    `/compare?from=${EARLIER}&to=${VERSION}`, '/approvals', '/approvals?state=approved', '/audit',
+    '/audit?action=release.created', '/insights', '/releases?version=1.4%25', '/no/such/page'];
+  const modes = [['desktop', { width: 1280, height: 900 }], ['phone', { width: 390, height: 844 }]];
+  for (const [device, viewport] of modes) {
+    for (const colorScheme of ['light', 'dark']) {
+      // The test injects axe itself, which the console's Content-Security-Policy would refuse.
+      const audit = await open({ viewport, colorScheme, bypassCSP: true });
+      await audit.page.clock.install();
+      for (const path of audited) {
+        await audit.page.goto(`${BASE_URL}${path}`);
+        await audit.page.addScriptTag({ path: axePath });
+        const violations = await audit.page.evaluate(async () => {
+          const result = await window.axe.run(document, { resultTypes: ['violations'] });
+          return result.violations
+            .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+            .map((v) => `${v.id} (${v.impact}) at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+        });
+        check(violations.length === 0, `axe, ${path} on ${device} ${colorScheme}: ${violations.join('; ')}`);
+      }
+      await audit.context.close();
+    }
+  }
 
   // Phone width, light and dark: no sideways scrolling of the page itself.
   for (const colorScheme of ['light', 'dark']) {
@@ -167,8 +258,18 @@ try {
       viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
       colorScheme,
     });
-    for (const [name, path] of [['overview', '/'], ['release', releaseHref], ['insights', '/insights']]) {
-      await phone.page.goto(`${BASE_URL}${path}`);
+    const pages = [['overview', '/'], ['release', releaseHref], ['insights', '/insights'],
+      ['compare', `/compare?from=${EARLIER}&to=${VERSION}`], ['audit-filtered', '/audit?action=release.created'],
+      ['compare-empty', '/compare'], ['filter-refused', '/releases?version=1.4%25']];
+    for (const [name, path] of pages) {
+      const logged = phone.errors.length;
+      const response = await phone.page.goto(`${BASE_URL}${path}`);
+      if (name === 'filter-refused') {
+        check(response.status() === 400, `a refused filter answered ${response.status()}`);
+        // Chromium logs the page's own 400 as a failed resource: expected here, nowhere else.
+        const own = phone.errors.slice(logged).filter((e) => e.includes('status of 400'));
+        phone.errors.splice(logged, own.length);
+      }
       const overflow = await phone.page.evaluate(
         () => document.documentElement.scrollWidth - document.documentElement.clientWidth);
       check(overflow <= 0, `${name} scrolls sideways by ${overflow}px on a phone (${colorScheme})`);
@@ -186,7 +287,8 @@ try {
 
   // Without JavaScript every page still has its data.
   const noScript = await open({ javaScriptEnabled: false });
-  for (const path of ['/', '/releases', releaseHref, '/approvals', '/audit', '/insights']) {
+  for (const path of ['/', '/releases', releaseHref, '/approvals', '/audit', '/insights',
+    `/compare?from=${EARLIER}&to=${VERSION}`, '/releases?state=approved']) {
     const response = await noScript.page.goto(`${BASE_URL}${path}`);
     check(response.status() === 200, `${path} without JavaScript answered ${response.status()}`);
   }

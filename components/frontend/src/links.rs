@@ -3,7 +3,7 @@
 //! the release filled in. Each is optional: without its setting the console shows the text
 //! without a link.
 
-use crate::http::{encode_path_segment, encode_query_value};
+use spin_edge::{encode_path_segment, encode_query_value};
 
 /// How a repository host spells its commit and compare pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -5,19 +5,9 @@
 use super::releases::ApprovalView;
 use super::{Badge, Chrome, Section, VersionLink};
 use crate::api::ReleaseDetail;
-use crate::http::encode_query_value;
 use crate::links::Links;
 use crate::time::{Millis, Moment};
 use askama::Template;
-
-/// The console's comparison of FROM and TO.
-pub fn page_path(from: &str, to: &str) -> String {
-    format!(
-        "/compare?from={}&to={}",
-        encode_query_value(from),
-        encode_query_value(to)
-    )
-}
 
 /// Where a release ran: each cluster's latest event of it.
 pub struct Ran {

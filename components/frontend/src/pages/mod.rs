@@ -108,6 +108,15 @@ pub fn release_href(version: &str) -> String {
     format!("/releases/{}", encode_path_segment(version))
 }
 
+/// The console's comparison of releases FROM and TO (`compare.rs`).
+pub fn compare_href(from: &str, to: &str) -> String {
+    format!(
+        "/compare?from={}&to={}",
+        encode_query_value(from),
+        encode_query_value(to)
+    )
+}
+
 /// A release version and the console page that shows it.
 pub struct VersionLink {
     pub version: String,

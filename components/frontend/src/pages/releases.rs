@@ -1,6 +1,5 @@
 //! `/releases` (paginated) and `/releases/{version}` (artifact, timeline per cluster, approval).
 
-use super::compare;
 use super::search::Search;
 use super::{Badge, Chrome, Pager, Section, VersionLink, api_page_path, safe_link, short_digest};
 use crate::api::{Approval, Deployment, Page, Release, ReleaseDetail};
@@ -148,7 +147,7 @@ impl ReleasePage {
             decide_href: pending.then(|| links.decide(&release.version)).flatten(),
             previous: detail.previous.as_ref().map(|p| PreviousView {
                 release: VersionLink::new(&p.version),
-                compare_page: compare::page_path(&p.version, &release.version),
+                compare_page: super::compare_href(&p.version, &release.version),
                 diff_href: (p.commit != release.commit)
                     .then(|| links.compare(&p.commit, &release.commit))
                     .flatten(),

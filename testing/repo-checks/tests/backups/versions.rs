@@ -170,3 +170,20 @@ fn a_dump_from_a_newer_release_is_refused_and_changes_nothing() {
     );
     assert_eq!(answers(&host), before);
 }
+
+/// Both restore scripts know the schema this build migrates to: one left behind would refuse
+/// every backup the release itself takes.
+#[test]
+fn the_restore_scripts_know_the_latest_schema() {
+    for script in ["k8s/database/restore.sh", "scripts/sqlite-backup.sh"] {
+        let text = std::fs::read_to_string(repo().join(script)).unwrap();
+        let known = text
+            .lines()
+            .find_map(|l| {
+                l.trim_start_matches("export ")
+                    .strip_prefix("KNOWN_SCHEMA=")
+            })
+            .unwrap_or_else(|| panic!("{script} sets no KNOWN_SCHEMA"));
+        assert_eq!(known.parse::<i64>().unwrap(), LATEST, "{script}");
+    }
+}

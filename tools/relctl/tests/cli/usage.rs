@@ -67,22 +67,53 @@ fn a_terminal_gets_clap_s_whole_error() {
     );
 }
 
+/// tools/relctl/README.md's "Install" block, typed as written into a person's shell whose
+/// home is a scratch directory (with `~/.local/bin` on `PATH`, as the README says), at the
+/// checkout: `make install-relctl` builds relctl and installs it, and `man` finds its page.
 #[test]
 fn installed_completions_complete_and_man_finds_every_page() {
-    let prefix = host_harness::scratch_dir("relctl-install");
-    let install = Command::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/install-relctl.sh"
-    ))
-    .arg(&prefix)
-    .arg(env!("CARGO_BIN_EXE_relctl"))
-    .output()
-    .unwrap();
-    assert!(
-        install.status.success(),
-        "{}",
-        String::from_utf8_lossy(&install.stderr)
+    let home = host_harness::scratch_dir("relctl-install-home");
+    let readme =
+        std::fs::read_to_string(host_harness::repo().join("tools/relctl/README.md")).unwrap();
+    let block = readme
+        .split("## Install")
+        .nth(1)
+        .and_then(|section| section.split("```sh\n").nth(1))
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("the README's Install section has a sh block");
+    // A person's environment, not this test's (cargo's variables for a test would make the
+    // build inside rebuild everything); the real toolchain, wherever HOME pointed before.
+    let real_home = std::path::PathBuf::from(std::env::var("HOME").unwrap());
+    let toolchain = |name: &str, default: &str| {
+        std::env::var_os(name).unwrap_or_else(|| real_home.join(default).into())
+    };
+    let path = format!(
+        "{}/.local/bin:{}",
+        home.display(),
+        std::env::var("PATH").unwrap()
     );
+    let typed = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", block])
+        .current_dir(host_harness::repo())
+        .env_clear()
+        .env("HOME", &home)
+        .env("PATH", path)
+        .env("CARGO_HOME", toolchain("CARGO_HOME", ".cargo"))
+        .env("RUSTUP_HOME", toolchain("RUSTUP_HOME", ".rustup"))
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .unwrap();
+    let shown = succeeds(typed, &[block]);
+    // man justifies the NAME line, so words are compared, not spaces.
+    let words: Vec<&str> = shown.split_whitespace().collect();
+    assert!(
+        words
+            .windows(5)
+            .any(|w| w == ["relctl", "-", "Every", "step", "of"]),
+        "man relctl showed no relctl(1): {shown}"
+    );
+    let prefix = home.join(".local");
     let installed = |path: &str| prefix.join(path);
     for file in [
         "bin/relctl",
@@ -102,16 +133,8 @@ fn installed_completions_complete_and_man_finds_every_page() {
              _relctl relctl \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
             script.display()
         );
-        let out = Command::new("bash")
-            .args(["-c", &program])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+        let out = Command::new("bash").args(["-c", &program]).output();
+        succeeds(out.unwrap(), &[words])
     };
     let subcommands = complete("relctl rel");
     for name in ["release", "releases", "release-artifact"] {
@@ -135,14 +158,8 @@ fn installed_completions_complete_and_man_finds_every_page() {
             .args(["-M", &installed("share/man").display().to_string(), page])
             .env("MANPAGER", "cat")
             .env("MANWIDTH", "100")
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "man {page}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+            .output();
+        succeeds(out.unwrap(), &["man", page])
     };
     let main_page = man("relctl");
     for name in ["record-release", "releases", "approvals", "completions"] {

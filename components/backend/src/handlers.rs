@@ -10,7 +10,7 @@ use crate::input::{
 };
 use crate::metrics;
 use crate::problem::{ApiError, Problem, ReadProblems, Unavailable, WriteProblems};
-use crate::query::{AUDIT_FILTERS, Query, RELEASE_FILTERS};
+use crate::query::{AUDIT_QUERY, Query, RELEASES_QUERY};
 use crate::read_model::DORA_MAX_AGE_MICROS;
 use ledger::Created;
 use ledger::filters::{AuditFilter, ReleaseFilter};
@@ -196,8 +196,7 @@ pub fn metrics_text(cx: &mut Call) -> Handled {
         (status = 200, description = "A page of releases", body = Page<Release>),
         ReadProblems))]
 pub fn list_releases(cx: &mut Call) -> Handled {
-    let allowed = [&["limit", "cursor"][..], &RELEASE_FILTERS[..]].concat();
-    let query = Query::parse(&cx.req.query, &allowed)?;
+    let query = Query::parse(&cx.req.query, &RELEASES_QUERY)?;
     let (filter, page) = (query.release_filter()?, query.page()?);
     cx.authorize_read()?;
     let read = first_page(page)
@@ -377,8 +376,7 @@ pub fn list_approvals(cx: &mut Call) -> Handled {
         (status = 200, description = "A page of audit events", body = Page<AuditEvent>),
         ReadProblems))]
 pub fn audit(cx: &mut Call) -> Handled {
-    let allowed = [&["limit", "cursor"][..], &AUDIT_FILTERS[..]].concat();
-    let query = Query::parse(&cx.req.query, &allowed)?;
+    let query = Query::parse(&cx.req.query, &AUDIT_QUERY)?;
     let (filter, page) = (query.audit_filter()?, query.page()?);
     cx.authorize_read()?;
     let read = first_page(page)

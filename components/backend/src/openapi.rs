@@ -7,7 +7,7 @@ use crate::query::CURSOR_PATTERN;
 use crate::routes;
 use ledger::Clusters;
 use ledger::drift::MAX_SOURCE;
-use ledger::filters::{AUDIT_ACTIONS, AuditTarget, VersionPrefix};
+use ledger::filters::{AUDIT_ACTIONS, ApprovalFilter, AuditTarget, VersionPrefix};
 use ledger::insights::Window;
 use ledger::model::PageRequest;
 use ledger::types::{
@@ -176,7 +176,7 @@ fn constrain(doc: &mut Value, clusters: &Clusters) {
         (
             "/api/releases",
             "state",
-            json!({"type": "string", "enum": ["none", "pending", "approved", "rejected"]}),
+            json!({"type": "string", "enum": ApprovalFilter::WORDS}),
         ),
         (
             "/api/releases",

@@ -13,11 +13,11 @@ use spin_edge::decode_query_value;
 /// A `next_cursor`: the id of a page's last item, as [`Query::page`] reads it.
 pub const CURSOR_PATTERN: &str = "^[1-9][0-9]{0,17}$";
 
-/// What `GET /api/releases` may be narrowed by, besides its page.
-pub const RELEASE_FILTERS: [&str; 4] = ["version", "state", "cluster", "person"];
+/// What `GET /api/releases` takes: its filters, then its page.
+pub const RELEASES_QUERY: [&str; 6] = ["version", "state", "cluster", "person", "limit", "cursor"];
 
-/// What `GET /api/audit` may be narrowed by, besides its page.
-pub const AUDIT_FILTERS: [&str; 3] = ["action", "actor", "target"];
+/// What `GET /api/audit` takes: its filters, then its page.
+pub const AUDIT_QUERY: [&str; 5] = ["action", "actor", "target", "limit", "cursor"];
 
 /// Query parameters, each allowed at most once and only if the route knows it.
 pub struct Query(Vec<(String, String)>);
@@ -114,7 +114,7 @@ impl Query {
         })
     }
 
-    /// The parameters [`RELEASE_FILTERS`] names, each validated, unset when absent.
+    /// The filters of [`RELEASES_QUERY`], each validated, unset when absent.
     pub fn release_filter(&self) -> Result<ReleaseFilter, ApiError> {
         Ok(ReleaseFilter {
             version: self.parsed("version", VersionPrefix::parse)?,
@@ -124,7 +124,7 @@ impl Query {
         })
     }
 
-    /// The parameters [`AUDIT_FILTERS`] names, each validated, unset when absent.
+    /// The filters of [`AUDIT_QUERY`], each validated, unset when absent.
     pub fn audit_filter(&self) -> Result<AuditFilter, ApiError> {
         Ok(AuditFilter {
             action: self.parsed("action", AuditFilter::parse_action)?,

@@ -4,7 +4,7 @@
 //! every parameter for emptiness and can use none.
 
 use crate::db::{Dialect, Value};
-use crate::types::{ClusterName, Invalid, Subject};
+use crate::types::{ClusterName, Invalid, Subject, invalid, shorten};
 
 /// The start of a version, `1.4` or `2.0.0-rc`: the characters a semantic version holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,10 +19,10 @@ impl VersionPrefix {
         if (1..=64).contains(&text.len()) && text.chars().all(allowed) {
             Ok(Self(text.to_owned()))
         } else {
-            Err(Invalid(format!(
+            invalid(format!(
                 "`{}` is not the start of a version: 1 to 64 letters, digits, `.`, `-` or `+`",
-                text.chars().take(80).collect::<String>()
-            )))
+                shorten(text)
+            ))
         }
     }
 
@@ -57,10 +57,10 @@ impl AuditTarget {
         if ok {
             Ok(Self(text.to_owned()))
         } else {
-            Err(Invalid(format!(
+            invalid(format!(
                 "`{}` is not an audit target, like release/1.4.0 or cluster/prod-east",
-                text.chars().take(80).collect::<String>()
-            )))
+                shorten(text)
+            ))
         }
     }
 
@@ -77,16 +77,17 @@ pub enum ApprovalFilter {
 }
 
 impl ApprovalFilter {
+    /// What [`ApprovalFilter::parse`] takes: the API's enum, relctl's and the console's choices.
+    pub const WORDS: [&'static str; 4] = ["none", "pending", "approved", "rejected"];
+
     pub fn parse(text: &str) -> Result<Self, Invalid> {
         match text {
             "none" => Ok(Self::None),
             _ => crate::types::ApprovalState::parse(text)
                 .map(Self::In)
-                .map_err(|_| {
-                    Invalid(format!(
-                        "`{}` is not one of: none, pending, approved, rejected",
-                        text.chars().take(80).collect::<String>()
-                    ))
+                .or_else(|_| {
+                    let words = Self::WORDS.join(", ");
+                    invalid(format!("`{}` is not one of: {words}", shorten(text)))
                 }),
         }
     }
@@ -132,7 +133,7 @@ impl AuditFilter {
             .ok_or_else(|| {
                 Invalid(format!(
                     "`{}` is not one of: {}",
-                    text.chars().take(80).collect::<String>(),
+                    shorten(text),
                     AUDIT_ACTIONS.join(", ")
                 ))
             })

@@ -7,7 +7,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ledger::Timestamp;
-use ledger::filters::VersionPrefix;
+use ledger::filters::{ApprovalFilter, VersionPrefix};
 use ledger::types::{
     ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
     FromText, Subject, Version, WebUrl,
@@ -152,7 +152,7 @@ pub struct ListReleases {
     #[arg(long = "version", value_name = "PREFIX", value_parser = parsed::<VersionPrefix>)]
     pub version_prefix: Option<VersionPrefix>,
     /// Only releases whose production approval is pending, approved or rejected, or none.
-    #[arg(long, value_parser = ["none", "pending", "approved", "rejected"])]
+    #[arg(long, value_parser = ApprovalFilter::WORDS)]
     pub state: Option<String>,
     /// Only releases with a deployment event on this cluster.
     #[arg(long, value_parser = parsed::<ClusterName>)]

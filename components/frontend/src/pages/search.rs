@@ -29,7 +29,7 @@ pub const RELEASE_FILTERS: &[Spec] = &[
         name: "state",
         label: "Approval",
         example: "",
-        choices: &["none", "pending", "approved", "rejected"],
+        choices: &ledger::filters::ApprovalFilter::WORDS,
     },
     Spec {
         name: "cluster",

@@ -13,7 +13,7 @@ impl fmt::Display for Invalid {
     }
 }
 
-fn invalid<T>(reason: impl Into<String>) -> Result<T, Invalid> {
+pub(crate) fn invalid<T>(reason: impl Into<String>) -> Result<T, Invalid> {
     Err(Invalid(reason.into()))
 }
 
@@ -128,7 +128,7 @@ macro_rules! word_enum {
 }
 
 /// Quotes at most 80 characters of a refused value, so an error never echoes a huge input.
-fn shorten(text: &str) -> String {
+pub(crate) fn shorten(text: &str) -> String {
     match text.char_indices().nth(80) {
         Some((cut, _)) => format!("{}…", &text[..cut]),
         None => text.to_owned(),

@@ -169,12 +169,7 @@ fn a_release_carries_its_commit_time() {
             .args(args)
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+        succeeds(out, args)
     };
     git(&["init", "-q"]);
     git(&["commit", "-q", "--allow-empty", "-m", "change"]);

@@ -39,6 +39,8 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 # relctl's installed man pages and completions, read as people do (man, a terminal from script).
 command -v man >/dev/null || missing+=(man-db)
 command -v script >/dev/null || missing+=(bsdutils)
+# make bench profiles the runtimes under load (bench/runner/src/perf.rs).
+command -v perf >/dev/null || missing+=(linux-perf)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then

@@ -14,7 +14,7 @@ packages=(cli@0.2.6 clocks@0.2.6 filesystem@0.2.6 http@0.2.6 io@0.2.6 random@0.2
   http@0.2.0 cli@0.2.0 clocks@0.2.0 filesystem@0.2.0 io@0.2.0 random@0.2.0 sockets@0.2.0
   cli-2023-10-18 clocks-2023-10-18 filesystem-2023-10-18 http-2023-10-18 io-2023-10-18
   random-2023-10-18 sockets-2023-10-18
-  spin@2.0.0 spin-postgres@4.0.0 spin-sqlite@3.0.0)
+  spin@2.0.0 spin-postgres@4.0.0 spin-sqlite@3.0.0 keyvalue-2024-10-17)
 
 rm -rf wit/deps
 mkdir -p wit/deps

@@ -8,11 +8,17 @@
 //!   on a connection also reads the schema);
 //! - `select`: run a statement on one open connection: the migration check's read;
 //! - `transaction`: `BEGIN`, that statement, `COMMIT` on one open connection;
-//! - `log`: print a 200-byte line to stdout (the access log).
+//! - `log`: print a 200-byte line to stdout (the access log);
+//! - `kv-two-gets`: read the read model's generation, then a kept answer, from the `default`
+//!   key-value store in two calls, as the read model does;
+//! - `kv-get-many`: the same two keys in one `wasi:keyvalue/batch` call (the candidate that
+//!   bench/README.md measured and did not choose);
+//! - `kv-seed`: keep the two keys (a 32-byte generation, an 8 KiB answer) once before those.
 #![cfg(target_arch = "wasm32")]
 #![allow(unsafe_code)]
 
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
+use spin_sdk::wit::wasi::keyvalue::{batch, store};
 use spin_sdk::{http_component, sqlite3, variables};
 
 /// Answers through `spin-edge`, as the app does: the SDK's own path sends the body in a
@@ -37,6 +43,9 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
 
 /// The ledger's migration check: the cheapest read of a ledger table.
 const READ: &str = "SELECT MAX(version) FROM schema_migrations";
+
+/// The read model's two keys and the sizes of their values: its generation and a kept answer.
+const KEPT: [(&str, usize); 2] = [("ledger:generation", 32), ("ledger:read:probe:page", 8192)];
 
 fn run(kind: &str, times: u32) -> Result<(), String> {
     let fail = |e: sqlite3::Error| format!("{e:?}");
@@ -68,6 +77,31 @@ fn run(kind: &str, times: u32) -> Result<(), String> {
             let line = "x".repeat(199);
             for _ in 0..times {
                 println!("{line}");
+            }
+        }
+        "kv-seed" | "kv-two-gets" | "kv-get-many" => {
+            let bucket = store::open("default").map_err(|e| format!("{e:?}"))?;
+            let kv = |e: store::Error| format!("{e:?}");
+            let keys = KEPT.map(|(key, _)| key.to_owned());
+            for _ in 0..times {
+                match kind {
+                    "kv-seed" => {
+                        for (key, bytes) in KEPT {
+                            bucket.set(key, &vec![b'x'; bytes]).map_err(kv)?;
+                        }
+                    }
+                    "kv-two-gets" => {
+                        for key in &keys {
+                            bucket.get(key).map_err(kv)?.ok_or("run kv-seed first")?;
+                        }
+                    }
+                    _ => {
+                        let found = batch::get_many(&bucket, &keys).map_err(kv)?;
+                        if found.len() != keys.len() {
+                            return Err("run kv-seed first".into());
+                        }
+                    }
+                }
             }
         }
         other => return Err(format!("unknown kind {other}")),

@@ -16,6 +16,19 @@ pub struct Measured {
     pub errors: usize,
 }
 
+impl Measured {
+    /// The mean of several rounds' figures (errors summed); RUNS is not empty.
+    pub fn mean(runs: &[Measured]) -> Measured {
+        let n = runs.len() as f64;
+        Measured {
+            rps: runs.iter().map(|m| m.rps).sum::<f64>() / n,
+            mean_ms: runs.iter().map(|m| m.mean_ms).sum::<f64>() / n,
+            p99_ms: runs.iter().map(|m| m.p99_ms).sum::<f64>() / n,
+            errors: runs.iter().map(|m| m.errors).sum(),
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct Call {
     pub method: &'static str,

@@ -6,18 +6,22 @@
 //! playground's time to `up` and memory against the control plane alone.
 //!
 //! The read model is measured on and off in the same run (the A/B of bench/README.md), and the
-//! instance-reuse candidate (bench/p3-probe) beside them; the targets of the read path are
+//! instance-reuse candidate (bench/p3-probe) beside them; the read model's store calls are
+//! measured per store, two gets against one batch `get-many` (stores.rs), and each runtime is
+//! profiled with `perf` under a read and a write (perf.rs); the targets of the read path are
 //! checked against the figures last.
 //!
 //! Environment: `BENCH_SECONDS` (per measurement, default 5), `BENCH_ONLY` (a comma-separated
-//! subset of start, sqlite, candidates, postgres, hello, profile, playground), `LEDGER_TEST_PG_URL` (an
-//! admin URL of a PostgreSQL server; `make bench` starts one).
+//! subset of start, sqlite, candidates, stores, perf, postgres, hello, profile, playground),
+//! `LEDGER_TEST_PG_URL` (an admin URL of a PostgreSQL server; `make bench` starts one).
 
 mod candidates;
 mod load;
+mod perf;
 mod playground;
 mod prices;
 mod servers;
+mod stores;
 mod table;
 mod targets;
 
@@ -25,13 +29,15 @@ use anyhow::Result;
 use candidates::{measure_reuse, print_candidates};
 use host_harness::Runtime;
 use load::{CONCURRENCY, get, load};
+use perf::{print_profiles, profile};
 use prices::{price_host_work, print_prices};
 use servers::{Peer, Server, addr, app, fresh_postgres, group_rss_kib, scratch, seed};
 use std::time::Duration;
-use table::{measure, print_table};
+use stores::{measure_stores, on_redis, print_stores};
+use table::{deployment_write, measure, print_table};
 
-/// `BENCH_ONLY=sqlite,profile` runs only those sections (start, sqlite, candidates, postgres,
-/// hello, profile, playground); unset runs all.
+/// `BENCH_ONLY=sqlite,profile` runs only those sections (start, sqlite, candidates, stores,
+/// perf, postgres, hello, profile, playground); unset runs all.
 fn wanted(section: &str) -> bool {
     std::env::var("BENCH_ONLY").map_or(true, |only| only.split(',').any(|s| s.trim() == section))
 }
@@ -60,23 +66,32 @@ async fn main() -> Result<()> {
         }
     }
 
-    // SQLite: each runtime with the read model on and off (today's design, for the A/B), and
-    // the Flask peer, side by side, each seeded with the same 100 releases.
+    // SQLite: each runtime with the read model on and off (today's design, for the A/B), Spin
+    // with the read model on Redis (the clusters' store), and the Flask peer, side by side,
+    // each seeded with the same 100 releases.
     let (mut sqlite, mut memory, mut prices, mut candidates) = (None, Vec::new(), Vec::new(), None);
-    let mut sqlite_servers = Vec::new();
-    if wanted("sqlite") || wanted("profile") || wanted("candidates") {
-        let with_model = |runtime, cache, on: bool| -> Result<host_harness::Host> {
-            let label = if on { "sqlite" } else { "sqlite-off" };
-            let model = if on { "on" } else { "off" };
-            Ok(app(runtime, label, cache)?.var("read_model", model).start())
+    let (mut sqlite_servers, mut profiles) = (Vec::new(), Vec::new());
+    if wanted("sqlite") || wanted("profile") || wanted("candidates") || wanted("perf") {
+        let with_model = |runtime, cache, model: &str| -> Result<host_harness::Host> {
+            let label = format!("sqlite-{model}");
+            Ok(app(runtime, &label, cache)?
+                .var("read_model", model)
+                .start())
         };
-        let spin = with_model(Runtime::Spin, &caches[0], true)?;
-        let spin_off = with_model(Runtime::Spin, &caches[0], false)?;
-        let spin_host = with_model(Runtime::SpinHost, &caches[1], true)?;
-        let spin_host_off = with_model(Runtime::SpinHost, &caches[1], false)?;
+        let spin = with_model(Runtime::Spin, &caches[0], "on")?;
+        // The read model on Redis, as the clusters keep it (its SQLite database as above).
+        let redis = host_harness::Redis::start();
+        let spin_redis = app(Runtime::Spin, "sqlite-redis", &caches[0])?
+            .spin_arg("--runtime-config-file")
+            .spin_arg(&on_redis(&redis)?.display().to_string())
+            .start();
+        let spin_off = with_model(Runtime::Spin, &caches[0], "off")?;
+        let spin_host = with_model(Runtime::SpinHost, &caches[1], "on")?;
+        let spin_host_off = with_model(Runtime::SpinHost, &caches[1], "off")?;
         let peer = Peer::start()?;
         sqlite_servers = vec![
             Server::of("Spin", &spin),
+            Server::of("Spin, Redis", &spin_redis),
             Server::of("Spin, off", &spin_off),
             Server::of("spin-host", &spin_host),
             Server::of("spin-host, off", &spin_host_off),
@@ -108,8 +123,35 @@ async fn main() -> Result<()> {
                 );
             }
         }
-        drop((spin, spin_off, spin_host, spin_host_off, peer));
+        if wanted("perf") {
+            for server in sqlite_servers
+                .iter()
+                .filter(|s| matches!(s.name, "Spin" | "spin-host"))
+            {
+                let read = "GET /api/releases?limit=20";
+                profiles
+                    .push(profile(server, read, duration, get("/api/releases?limit=20")).await?);
+                let write = "POST …/deployments";
+                profiles.push(profile(server, write, duration, deployment_write()).await?);
+            }
+        }
+        drop((
+            spin,
+            spin_redis,
+            spin_off,
+            spin_host,
+            spin_host_off,
+            peer,
+            redis,
+        ));
     }
+
+    // The key-value A/B: a kept read's store calls, two gets against one get-many, per store.
+    let stores = if wanted("stores") {
+        Some(measure_stores([&caches[0], &caches[1]], duration).await?)
+    } else {
+        None
+    };
 
     // PostgreSQL: both runtimes, each on a fresh database with the same seed.
     let mut postgres = None;
@@ -167,7 +209,7 @@ async fn main() -> Result<()> {
     let peer_column = sqlite_servers.iter().position(|s| s.name == "Flask");
     if let Some(sqlite) = &sqlite {
         print_table(
-            "SQLite, 100 releases: each runtime with the read model on and off (ratios: throughput · p99 against the Flask peer)",
+            "SQLite, 100 releases: each runtime with the read model on and off, and under Spin on Redis as in clusters (ratios: throughput · p99 against the Flask peer)",
             &sqlite_servers,
             sqlite,
             peer_column,
@@ -176,6 +218,10 @@ async fn main() -> Result<()> {
     if let (Some(sqlite), Some(candidates)) = (&sqlite, &candidates) {
         print_candidates(&sqlite_servers, sqlite, candidates);
     }
+    if let Some(stores) = &stores {
+        print_stores(stores);
+    }
+    print_profiles(&profiles);
     if let Some(postgres) = &postgres {
         print_table("PostgreSQL, 100 releases", &pg_servers, postgres, None);
     }

@@ -8,7 +8,15 @@ use host_harness::Runtime;
 use std::time::Duration;
 
 /// The kinds of host work `bench/cost-probe` repeats, each priced by the latency it adds.
-const PROBED: &[&str] = &["variable", "open", "select", "transaction", "log"];
+const PROBED: &[&str] = &[
+    "variable",
+    "open",
+    "select",
+    "transaction",
+    "log",
+    "kv-two-gets",
+    "kv-get-many",
+];
 /// How many times the probe repeats its kind of work in one request.
 const REPEATS: u32 = 10;
 
@@ -36,6 +44,7 @@ pub async fn price_host_work(
         .manifest(host_harness::repo().join("bench/cost-probe/spin.toml"))
         .ready_path("/")
         .start();
+    crate::stores::seed_probe(&probe, name)?;
     let empty = load_from(1, addr(&probe), duration, get("/")).await?;
     let mut per_unit_us = Vec::new();
     for kind in PROBED {
@@ -74,7 +83,9 @@ pub fn print_prices(prices: &[Prices]) {
             "open" => "open the database + its first statement",
             "select" => "one more statement (the migration check's read)",
             "transaction" => "BEGIN + that statement + COMMIT",
-            _ => "print a 200-byte log line",
+            "log" => "print a 200-byte log line",
+            "kv-two-gets" => "key-value: generation + 8 KiB answer, two gets",
+            _ => "key-value: the same in one get-many",
         };
         let mut line = format!("| {what:<48} |");
         for p in prices {

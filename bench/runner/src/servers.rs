@@ -129,10 +129,10 @@ impl Server {
     }
 }
 
-/// Peak resident memory of a process group (Spin runs its trigger as a child process, gunicorn
-/// its workers), in KiB.
-pub fn group_rss_kib(group: u32) -> u64 {
-    let mut total = 0;
+/// The processes of a process group: Spin runs its trigger as a child process, gunicorn its
+/// workers.
+pub fn group_pids(group: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
             continue;
@@ -141,16 +141,26 @@ pub fn group_rss_kib(group: u32) -> u64 {
             .rsplit_once(')')
             .and_then(|(_, rest)| rest.split_whitespace().nth(2)?.parse::<u32>().ok())
             == Some(group);
-        if in_group {
-            let status = std::fs::read_to_string(entry.path().join("status")).unwrap_or_default();
-            total += status
+        if in_group && let Ok(pid) = entry.file_name().to_string_lossy().parse() {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Peak resident memory of a process group, in KiB.
+pub fn group_rss_kib(group: u32) -> u64 {
+    group_pids(group)
+        .into_iter()
+        .map(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status
                 .lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))
                 .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-                .unwrap_or(0);
-        }
-    }
-    total
+                .unwrap_or(0)
+        })
+        .sum()
 }
 
 pub fn app(runtime: Runtime, label: &str, cache: &std::path::Path) -> Result<HostBuilder> {

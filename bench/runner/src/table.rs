@@ -9,11 +9,24 @@ use std::time::Duration;
 struct Row {
     label: &'static str,
     make: std::sync::Arc<dyn Fn(usize, usize) -> Call + Send + Sync>,
+    /// Only the app serves it (the console, or the overview the peer has no route for).
     console: bool,
 }
 
-fn rows() -> Vec<Row> {
+/// A deployment recorded on one of the seeded releases, by a deployer: the write measured.
+pub fn deployment_write() -> impl Fn(usize, usize) -> Call + Send + Sync + 'static {
     let deployer = host_harness::token("bench", &["deployer"]);
+    move |worker, n| Call {
+        method: "POST",
+        path: format!("/api/releases/1.{}.0/deployments", worker % 100),
+        token: Some(deployer.clone()),
+        body: Some(format!(
+            r#"{{"cluster":"staging","status":"started","message":"bench {worker}-{n}"}}"#
+        )),
+    }
+}
+
+fn rows() -> Vec<Row> {
     let row = |label, path: &'static str| Row {
         label,
         make: std::sync::Arc::new(get(path)),
@@ -30,15 +43,13 @@ fn rows() -> Vec<Row> {
             console: true,
         },
         Row {
+            label: "GET /api/overview (the console's backend call)",
+            make: std::sync::Arc::new(get("/api/overview")),
+            console: true,
+        },
+        Row {
             label: "POST …/deployments",
-            make: std::sync::Arc::new(move |worker, n| Call {
-                method: "POST",
-                path: format!("/api/releases/1.{}.0/deployments", worker % 100),
-                token: Some(deployer.clone()),
-                body: Some(format!(
-                    r#"{{"cluster":"staging","status":"started","message":"bench {worker}-{n}"}}"#
-                )),
-            }),
+            make: std::sync::Arc::new(deployment_write()),
             console: false,
         },
     ]
@@ -65,17 +76,7 @@ pub async fn measure(
         }
         let means = runs
             .into_iter()
-            .map(|runs| {
-                (!runs.is_empty()).then(|| {
-                    let n = runs.len() as f64;
-                    Measured {
-                        rps: runs.iter().map(|m| m.rps).sum::<f64>() / n,
-                        mean_ms: runs.iter().map(|m| m.mean_ms).sum::<f64>() / n,
-                        p99_ms: runs.iter().map(|m| m.p99_ms).sum::<f64>() / n,
-                        errors: runs.iter().map(|m| m.errors).sum(),
-                    }
-                })
-            })
+            .map(|runs| (!runs.is_empty()).then(|| Measured::mean(&runs)))
             .collect();
         table.push((row.label, means));
     }

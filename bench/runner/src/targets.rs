@@ -1,5 +1,5 @@
-//! The read path's targets (issue 23), checked against the figures this run measured: each
-//! printed as met or missed with the figure that decided it. Ratios, never absolute speeds,
+//! The read path's targets (issue 34, after 23), checked against the figures this run measured:
+//! each printed as met or missed with the figure that decided it. Ratios, never absolute speeds,
 //! where a target compares against the peer or the bare component of the same run.
 
 use crate::load::Measured;
@@ -19,10 +19,12 @@ pub struct Figures<'a> {
     pub sizes: &'a [(&'static str, u64)],
 }
 
-const READS: [&str; 3] = [
+/// The API's reads (the peer serves no overview: that row is held to the hello target only).
+const READS: [&str; 4] = [
     "GET /api/releases?limit=100",
     "GET /api/releases?limit=20",
     "GET /api/clusters",
+    "GET /api/overview (the console's backend call)",
 ];
 const OVERVIEW: &str = "GET / (console overview)";
 const WRITES: &str = "POST …/deployments";
@@ -45,7 +47,7 @@ fn cell<'a>(table: Table<'a>, servers: &[Server], row: &str, name: &str) -> Opti
 }
 
 pub fn print(f: &Figures) {
-    println!("\nTargets (issue 23), from this run's figures:");
+    println!("\nTargets (issue 34), from this run's figures:");
     if let Some(sqlite) = f.sqlite {
         for runtime in ["Spin", "spin-host"] {
             let hello = f.hellos.iter().find(|(n, _)| *n == runtime).map(|(_, m)| m);
@@ -58,8 +60,8 @@ pub fn print(f: &Figures) {
                 };
                 if let Some(p) = peer {
                     verdict(
-                        &format!("{runtime} {row} ahead of the peer, p99 at or below it"),
-                        m.rps > p.rps && m.p99_ms <= p.p99_ms,
+                        &format!("{runtime} {row} at 1.2× the peer or more, p99 at or below it"),
+                        m.rps >= 1.2 * p.rps && m.p99_ms <= p.p99_ms,
                         format!(
                             "{:.2}× its throughput, {:.1} ms against its {:.1} ms",
                             m.rps / p.rps,
@@ -70,8 +72,8 @@ pub fn print(f: &Figures) {
                 }
                 if let Some(h) = hello {
                     verdict(
-                        &format!("{runtime} {row} at 70 % of the bare hello component or more"),
-                        m.rps >= 0.7 * h.rps,
+                        &format!("{runtime} {row} at 50 % of the bare hello component or more"),
+                        m.rps >= 0.5 * h.rps,
                         format!("{:.0} %", 100.0 * m.rps / h.rps),
                     );
                 }
@@ -79,8 +81,8 @@ pub fn print(f: &Figures) {
         }
         if let Some(m) = cell(sqlite, f.servers, OVERVIEW, "Spin") {
             verdict(
-                "the console overview under Spin at 3 × 373 req/s, p99 < 25 ms",
-                m.rps >= 3.0 * 373.0 && m.p99_ms < 25.0,
+                "the console overview under Spin at 1,500 req/s or more, p99 < 25 ms",
+                m.rps >= 1500.0 && m.p99_ms < 25.0,
                 format!("{:.0} req/s, p99 {:.1} ms", m.rps, m.p99_ms),
             );
         }

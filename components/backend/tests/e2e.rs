@@ -365,7 +365,47 @@ fn a_database_host_outside_db_outbound_host_is_refused(runtime: Runtime) {
     });
 }
 
+/// A kept answer comes from the runtime's real `default` key-value store: the test rewrites the
+/// kept entry in the store's file (`sqlite_key_value.db`, as both runtimes keep it) under the
+/// current generation, and the next read serves what it wrote. Were the store not read (or its
+/// entry misread), the read would come from the database. An entry counts only within
+/// `MAX_AGE_MICROS` of being written, so a machine that stalls two seconds between the rewrite
+/// and the read gets another try.
+fn a_kept_read_comes_from_the_runtime_store(runtime: Runtime) {
+    let host = HostBuilder::on(runtime, "kept").start();
+    host.create_release(&token("kestra", &["deployer"]), "5.0.0")
+        .assert_is(201, "application/json");
+    let store = rusqlite::Connection::open(host.sqlite_dir.join("sqlite_key_value.db")).unwrap();
+    store
+        .busy_timeout(std::time::Duration::from_secs(5))
+        .unwrap();
+    let served = (0..5).any(|_| {
+        host.get("/api/releases/5.0.0").assert_is(200, "application/json");
+        let (key, entry): (String, Vec<u8>) = store
+            .query_row(
+                "SELECT key, value FROM spin_key_value WHERE key LIKE 'ledger:read:%:release/5.0.0'",
+                [],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .unwrap();
+        // read_model.rs keeps `generation \n read-at (µs) \n body`.
+        let generation = entry.split(|&b| b == b'\n').next().unwrap().to_vec();
+        let mut forged = generation;
+        let now = ledger::Timestamp::now().as_micros().to_string();
+        forged.extend_from_slice(format!("\n{now}\n{{\"kept\":true}}").as_bytes());
+        store
+            .execute(
+                "UPDATE spin_key_value SET value = ?1 WHERE key = ?2",
+                (&forged, &key),
+            )
+            .unwrap();
+        host.get("/api/releases/5.0.0").json() == json!({"kept": true})
+    });
+    assert!(served, "the entry written in the store was never served");
+}
+
 host_harness::on_both_runtimes!(
+    a_kept_read_comes_from_the_runtime_store,
     variables_come_from_the_environment_and_flags,
     migrations_survive_a_restart_on_the_same_store,
     a_database_host_outside_db_outbound_host_is_refused,

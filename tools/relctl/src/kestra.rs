@@ -55,21 +55,31 @@ pub enum Stage {
     Ended(String),
 }
 
-/// The stage of EXECUTION (`GET …/executions/{id}`), whose Pause task is PAUSE.
+/// The stage of EXECUTION (`GET …/executions/{id}`), whose Pause task is PAUSE. A Pause run
+/// goes CREATED → PAUSED → SUCCESS, or through RUNNING after PAUSED when it has subtasks
+/// (testing/reference/kestra/runtime.json, `onResumeEffect`); so a RUNNING execution whose
+/// Pause run is not done was resumed only if that run's `histories` hold PAUSED. Before that,
+/// the executor has created the run and not yet paused the execution.
 pub fn stage(execution: &Value, pause: &str) -> Stage {
     let state = execution["state"]["current"].as_str().unwrap_or("");
     let pause_run = execution["taskRunList"]
         .as_array()
         .into_iter()
         .flatten()
-        .find(|run| run["taskId"] == pause)
-        .map(|run| run["state"]["current"].as_str().unwrap_or("").to_owned());
-    match (state, pause_run.as_deref()) {
+        .find(|run| run["taskId"] == pause);
+    let pause_state = pause_run.map(|run| run["state"]["current"].as_str().unwrap_or(""));
+    let was_paused = pause_run.is_some_and(|run| {
+        run["state"]["histories"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|history| history["state"] == "PAUSED")
+    });
+    match (state, pause_state) {
         ("PAUSED", _) => Stage::Paused,
         (_, Some("SUCCESS")) => Stage::Resumed,
-        ("CREATED" | "QUEUED" | "RUNNING", None) => Stage::Before,
-        // Resumed, and the executor has not yet marked the Pause's run done.
-        ("RUNNING", Some(_)) => Stage::Resumed,
+        ("RUNNING", Some(_)) if was_paused => Stage::Resumed,
+        ("CREATED" | "QUEUED" | "RUNNING", _) => Stage::Before,
         (other, _) => Stage::Ended(other.to_owned()),
     }
 }
@@ -225,24 +235,43 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn execution(state: &str, pause: Option<&str>) -> Value {
+    /// An execution in STATE whose Pause run went through PAUSE's states, the last current.
+    fn execution(state: &str, pause: &[&str]) -> Value {
         let mut runs = vec![json!({"taskId": "request_approval", "state": {"current": "SUCCESS"}})];
-        if let Some(pause) = pause {
-            runs.push(json!({"taskId": "wait_for_decision", "state": {"current": pause}}));
+        if let Some(current) = pause.last() {
+            let histories: Vec<Value> = pause.iter().map(|s| json!({"state": s})).collect();
+            runs.push(json!({"taskId": "wait_for_decision",
+                "state": {"current": current, "histories": histories}}));
         }
         json!({"state": {"current": state}, "taskRunList": runs})
     }
 
     #[test]
     fn an_execution_is_before_at_or_past_its_pause() {
-        let at = |state, pause| stage(&execution(state, pause), "wait_for_decision");
-        assert_eq!(at("RUNNING", None), Stage::Before);
-        assert_eq!(at("QUEUED", None), Stage::Before);
-        assert_eq!(at("PAUSED", Some("PAUSED")), Stage::Paused);
-        assert_eq!(at("RUNNING", Some("SUCCESS")), Stage::Resumed);
-        assert_eq!(at("RUNNING", Some("PAUSED")), Stage::Resumed);
-        assert_eq!(at("SUCCESS", Some("SUCCESS")), Stage::Resumed);
-        assert_eq!(at("FAILED", Some("FAILED")), Stage::Ended("FAILED".into()));
-        assert_eq!(at("SUCCESS", None), Stage::Ended("SUCCESS".into()));
+        let at = |state, pause: &[&str]| stage(&execution(state, pause), "wait_for_decision");
+        assert_eq!(at("RUNNING", &[]), Stage::Before);
+        assert_eq!(at("QUEUED", &[]), Stage::Before);
+        // Created, or running, but not yet paused: a decision now must wait for the pause.
+        assert_eq!(at("RUNNING", &["CREATED"]), Stage::Before);
+        assert_eq!(at("RUNNING", &["CREATED", "RUNNING"]), Stage::Before);
+        assert_eq!(at("PAUSED", &["CREATED", "PAUSED"]), Stage::Paused);
+        assert_eq!(
+            at("RUNNING", &["CREATED", "PAUSED", "SUCCESS"]),
+            Stage::Resumed
+        );
+        // Resumed, running its subtasks.
+        assert_eq!(
+            at("RUNNING", &["CREATED", "PAUSED", "RUNNING"]),
+            Stage::Resumed
+        );
+        assert_eq!(
+            at("SUCCESS", &["CREATED", "PAUSED", "SUCCESS"]),
+            Stage::Resumed
+        );
+        assert_eq!(
+            at("FAILED", &["CREATED", "PAUSED", "FAILED"]),
+            Stage::Ended("FAILED".into())
+        );
+        assert_eq!(at("SUCCESS", &[]), Stage::Ended("SUCCESS".into()));
     }
 }

@@ -169,7 +169,45 @@ fn requests_are_routed_and_refused_as_spin_does(runtime: Runtime) {
     assert_eq!(host.get("/api/health").status, 200);
 }
 
+/// `wasi:keyvalue` on the `default` store, as bench/cost-probe uses it: `get-many` answers only
+/// the keys the store holds (the probe refuses an answer without both), `set` and `get` reach the
+/// same file, `sqlite_key_value.db`, that `fermyon:spin/key-value` uses.
+fn wasi_keyvalue_batch_reads_what_the_store_holds(runtime: Runtime) {
+    host_harness::wasm("cost_probe");
+    let host = HostBuilder::on(runtime, "keyvalue")
+        .manifest(host_harness::repo().join("bench/cost-probe/spin.toml"))
+        .ready_path("/")
+        .start();
+    let missing = host.get("/?kv-get-many=1");
+    assert_eq!(
+        (missing.status, missing.body.as_str()),
+        (500, "run kv-seed first")
+    );
+    for path in ["/?kv-seed=1", "/?kv-get-many=2", "/?kv-two-gets=2"] {
+        let reply = host.get(path);
+        assert_eq!(reply.status, 200, "{path}: {}", reply.body);
+    }
+    let store = rusqlite::Connection::open(host.sqlite_dir.join("sqlite_key_value.db")).unwrap();
+    let sizes: Vec<(String, usize)> = store
+        .prepare(
+            "SELECT key, length(value) FROM spin_key_value WHERE store = 'default' ORDER BY key",
+        )
+        .unwrap()
+        .query_map([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        sizes,
+        [
+            ("ledger:generation".to_owned(), 32),
+            ("ledger:read:probe:page".to_owned(), 8192)
+        ]
+    );
+}
+
 host_harness::on_both_runtimes!(
+    wasi_keyvalue_batch_reads_what_the_store_holds,
     requests_are_routed_and_refused_as_spin_does,
     the_most_specific_route_answers_and_sigterm_stops_cleanly,
     outbound_requests_follow_allowed_hosts_and_chain_to_components,

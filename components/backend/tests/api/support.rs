@@ -35,6 +35,8 @@ pub struct MemoryKeyValue {
     pub fail_next_set_of: std::cell::RefCell<Option<String>>,
     /// Every call fails, as a store that cannot be reached.
     pub broken: std::cell::Cell<bool>,
+    /// Host calls that read the store.
+    pub reads: std::cell::Cell<usize>,
 }
 
 impl backend::read_model::KeyValue for &MemoryKeyValue {
@@ -42,6 +44,7 @@ impl backend::read_model::KeyValue for &MemoryKeyValue {
         if self.broken.get() {
             return Err("the store is unreachable".into());
         }
+        self.reads.set(self.reads.get() + 1);
         Ok(self.entries.borrow().get(key).cloned())
     }
 

@@ -20,6 +20,7 @@ wasmtime::component::bindgen!({
         "spin:sqlite/sqlite.connection": PooledSqlite,
         "spin:postgres/postgres.connection": PooledPg,
         "fermyon:spin/key-value.store": KvStore,
+        "wasi:keyvalue/store.bucket": KvStore,
     },
 });
 

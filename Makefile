@@ -23,8 +23,7 @@ help:
 
 ## The Spin components (wasm32-wasip2) and the local host.
 build:
-	cargo build --target wasm32-wasip2 --release $(APP)
-	cargo build --target wasm32-wasip2 --release -p outbound-probe -p hello -p cost-probe
+	cargo build --target wasm32-wasip2 --release $(COMPONENTS)
 	cargo build --profile host -p spin-host
 
 run: build

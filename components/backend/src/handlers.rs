@@ -3,7 +3,7 @@
 
 use crate::auth::Role;
 use crate::build_info;
-use crate::context::{Call, Effect};
+use crate::call::{Call, Effect};
 use crate::http::ApiResponse;
 use crate::input::{
     ApprovalRequestInput, DecisionInput, DeploymentInput, ObservationInput, ReleaseInput,
@@ -11,7 +11,7 @@ use crate::input::{
 use crate::metrics;
 use crate::problem::{ApiError, Problem, ReadProblems, Unavailable, WriteProblems};
 use crate::query::{AUDIT_QUERY, Query, RELEASES_QUERY};
-use crate::read_model::DORA_MAX_AGE_MICROS;
+use crate::read_model::{DORA_MAX_AGE_MICROS, Read};
 use ledger::Created;
 use ledger::filters::{AuditFilter, ReleaseFilter};
 use ledger::insights::{Insights, Window};
@@ -129,7 +129,7 @@ pub fn overview(cx: &mut Call) -> Handled {
         limit: OVERVIEW_LISTED,
         before_id: None,
     };
-    cx.read_json(Some("overview"), |ledger| {
+    cx.read_json(Some(Read::overview()), |ledger| {
         Ok(Overview {
             info: info.clone(),
             clusters: ledger.clusters()?,
@@ -165,7 +165,7 @@ pub fn metrics_text(cx: &mut Call) -> Handled {
         now: cx.host.now,
     };
     let counts = cx.read_ledger(|ledger| ledger.counts())?;
-    let dora = cx.read_kept(Some("metrics:dora"), DORA_MAX_AGE_MICROS, |ledger| {
+    let dora = cx.read_kept(Some(Read::dora()), DORA_MAX_AGE_MICROS, |ledger| {
         Ok(metrics::dora(&ledger.insights(&window)?).into_bytes())
     })?;
     let text = metrics::render(
@@ -201,10 +201,8 @@ pub fn list_releases(cx: &mut Call) -> Handled {
     cx.authorize_read()?;
     let read = first_page(page)
         .filter(|_| filter == ReleaseFilter::default())
-        .map(|limit| format!("releases?limit={limit}"));
-    cx.read_json(read.as_deref(), |ledger| {
-        ledger.list_releases_matching(&filter, page)
-    })
+        .map(Read::releases);
+    cx.read_json(read, |ledger| ledger.list_releases_matching(&filter, page))
 }
 
 /// Records a release. Posting the same version and digest again is harmless.
@@ -242,8 +240,9 @@ pub fn get_release(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     cx.authorize_read()?;
     let version = cx.version()?;
-    let read = format!("release/{version}");
-    cx.read_json(Some(&read), |ledger| ledger.release_detail(&version))
+    cx.read_json(Some(Read::release(&version)), |ledger| {
+        ledger.release_detail(&version)
+    })
 }
 
 /// Records a deployment event. Production clusters need an approved approval.
@@ -299,7 +298,7 @@ pub fn observe(cx: &mut Call) -> Handled {
 pub fn clusters(cx: &mut Call) -> Handled {
     Query::parse(&cx.req.query, &[])?;
     cx.authorize_read()?;
-    cx.read_json(Some("clusters"), |ledger| ledger.clusters())
+    cx.read_json(Some(Read::clusters()), |ledger| ledger.clusters())
 }
 
 /// Requests the production approval, once the release has succeeded on a staging cluster.
@@ -360,8 +359,8 @@ pub fn list_approvals(cx: &mut Call) -> Handled {
     let (state, page) = (query.approval_state()?, query.page()?);
     cx.authorize_read()?;
     let state_name = state.map_or("any", ApprovalState::as_str);
-    let read = first_page(page).map(|limit| format!("approvals?state={state_name}&limit={limit}"));
-    cx.read_json(read.as_deref(), |ledger| ledger.list_approvals(state, page))
+    let read = first_page(page).map(|limit| Read::approvals(state_name, limit));
+    cx.read_json(read, |ledger| ledger.list_approvals(state, page))
 }
 
 /// The audit log, newest first, optionally narrowed: every filter given must hold.
@@ -381,10 +380,8 @@ pub fn audit(cx: &mut Call) -> Handled {
     cx.authorize_read()?;
     let read = first_page(page)
         .filter(|_| filter == AuditFilter::default())
-        .map(|limit| format!("audit?limit={limit}"));
-    cx.read_json(read.as_deref(), |ledger| {
-        ledger.audit_matching(&filter, page)
-    })
+        .map(Read::audit);
+    cx.read_json(read, |ledger| ledger.audit_matching(&filter, page))
 }
 
 /// DORA's four keys for one environment over the last `days` days, and week by week (UTC

@@ -1,7 +1,5 @@
 //! The request and response as the router sees them, free of any host's HTTP types.
 
-use crate::read_model::KeyValue;
-use ledger::{DbError, Executor, Timestamp};
 use spin_edge::RequestHead;
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
@@ -72,25 +70,3 @@ impl ApiRequest {
 
 /// An API answer.
 pub type ApiResponse = spin_edge::Response;
-
-/// Opens the database: PostgreSQL at the given `db_url`, or the default SQLite database.
-pub type OpenDb<'a> = dyn Fn(Option<&str>) -> Result<Box<dyn Executor + 'a>, DbError> + 'a;
-
-/// Opens the key-value store the read model lives in (Spin's `default` store).
-pub type OpenKeyValue<'a> = dyn Fn() -> Result<Box<dyn KeyValue + 'a>, String> + 'a;
-
-/// What the host lends the router for one request.
-pub struct Host<'a> {
-    /// A Spin variable's value, or `None` if it is not set.
-    pub variable: &'a dyn Fn(&str) -> Option<String>,
-    pub open_db: &'a OpenDb<'a>,
-    pub open_key_value: &'a OpenKeyValue<'a>,
-    pub now: Timestamp,
-    /// A fresh random id, used when the request brings no usable `x-request-id`.
-    pub fresh_request_id: String,
-    /// A fresh random trace id (32 hex digits), used when the request brings no usable
-    /// `traceparent`.
-    pub fresh_trace_id: String,
-    /// Reads the body of a request whose body is [`Body::Unread`]; called at most once.
-    pub read_body: &'a dyn Fn() -> Body,
-}

@@ -7,8 +7,9 @@
 
 mod auth;
 mod build_info;
-mod context;
+mod call;
 mod handlers;
+mod host;
 mod http;
 mod input;
 mod metrics;
@@ -25,7 +26,8 @@ mod settings;
 mod spin;
 
 pub use build_info::{COMMIT, VERSION};
-pub use http::{ApiRequest, ApiResponse, BODY_DEADLINE_MS, Body, Host, MAX_BODY_BYTES};
+pub use host::{Host, KeyValue};
+pub use http::{ApiRequest, ApiResponse, BODY_DEADLINE_MS, Body, MAX_BODY_BYTES};
 pub use router::handle;
 pub use routes::Route;
 pub use settings::{Settings, VARIABLES};

@@ -17,7 +17,9 @@
 //! outside the API. The store holds one entry per kept read (first pages, release details),
 //! never one per cursor, so it stays as small as the set of releases.
 
+use crate::host::KeyValue;
 use ledger::Timestamp;
+use ledger::types::Version;
 
 /// How long a kept answer may be served at most, whatever the generation says.
 pub const MAX_AGE_MICROS: i64 = 2_000_000;
@@ -30,20 +32,52 @@ pub const DORA_MAX_AGE_MICROS: i64 = 60_000_000;
 /// The key every write sets after its commit.
 pub const GENERATION: &str = "ledger:generation";
 
-/// What the read model needs from a key-value store (Spin's `default` store in the
-/// component; a map in the native tests). Errors are the store's, in words.
-pub trait KeyValue {
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String>;
-    fn set(&self, key: &str, value: &[u8]) -> Result<(), String>;
+/// A read the model may keep, named by its route and parsed query: one constructor per read,
+/// so that every key the store holds is spelled here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Read(String);
+
+impl Read {
+    pub fn overview() -> Self {
+        Self("overview".into())
+    }
+
+    pub fn clusters() -> Self {
+        Self("clusters".into())
+    }
+
+    /// The first page of releases, unfiltered.
+    pub fn releases(limit: u32) -> Self {
+        Self(format!("releases?limit={limit}"))
+    }
+
+    pub fn release(version: &Version) -> Self {
+        Self(format!("release/{version}"))
+    }
+
+    /// The first page of approvals in STATE (`any` for all of them).
+    pub fn approvals(state: &str, limit: u32) -> Self {
+        Self(format!("approvals?state={state}&limit={limit}"))
+    }
+
+    /// The first page of the audit log, unfiltered.
+    pub fn audit(limit: u32) -> Self {
+        Self(format!("audit?limit={limit}"))
+    }
+
+    /// DORA's four keys for `/metrics` (kept up to [`DORA_MAX_AGE_MICROS`]).
+    pub fn dora() -> Self {
+        Self("metrics:dora".into())
+    }
 }
 
-/// A read the model may keep: a key naming the answer (the route and its parsed query) within
-/// a configuration (`scope`: the settings and build the answer depends on).
+/// The store's key for a READ within a configuration (`scope`: the settings and build the
+/// answer depends on).
 pub struct ReadKey(String);
 
 impl ReadKey {
-    pub fn new(scope: &str, read: &str) -> Self {
-        Self(format!("ledger:read:{scope}:{read}"))
+    pub fn new(scope: &str, read: &Read) -> Self {
+        Self(format!("ledger:read:{scope}:{}", read.0))
     }
 }
 

@@ -1,8 +1,9 @@
 //! Routing: each request to its route from the table in `routes`, and the one place where
 //! errors become problem responses and every request becomes an access-log line.
 
-use crate::context::Call;
-use crate::http::{ApiRequest, ApiResponse, Host};
+use crate::call::Call;
+use crate::host::Host;
+use crate::http::{ApiRequest, ApiResponse};
 use crate::openapi;
 use crate::problem::ApiError;
 use crate::routes;

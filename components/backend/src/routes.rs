@@ -2,7 +2,7 @@
 //! and method come from the handler's `#[utoipa::path]` attribute, so dispatch, the `Allow`
 //! header and the OpenAPI document all read the same table and cannot disagree.
 
-use crate::context::Call;
+use crate::call::Call;
 use crate::handlers::{self, Handled};
 use utoipa::openapi::path::{HttpMethod, Operation};
 use utoipa::openapi::{RefOr, schema::Schema};

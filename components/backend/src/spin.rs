@@ -2,8 +2,8 @@
 //! databases and a body reader (called only by routes that take a body, after authentication),
 //! and writes the response and one access-log line to stdout.
 
-use crate::http::{ApiRequest, BODY_DEADLINE_MS, Body, Host, MAX_BODY_BYTES};
-use crate::read_model::KeyValue;
+use crate::host::{Host, KeyValue};
+use crate::http::{ApiRequest, BODY_DEADLINE_MS, Body, MAX_BODY_BYTES};
 use ledger::Timestamp;
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::{http_component, key_value, variables};

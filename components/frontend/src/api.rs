@@ -1,5 +1,6 @@
-//! The backend's JSON, as far as the console reads it. The console depends on the public API,
-//! not on the ledger crate: it keeps only the fields it shows, and ignores the rest.
+//! The backend's JSON, as far as the console reads it. The console reads the public API's
+//! records, not the ledger's types: it keeps only the fields it shows, and ignores the rest. (It
+//! uses the ledger crate for time alone: `ledger::time`, see `crate::time`.)
 
 use serde::Deserialize;
 

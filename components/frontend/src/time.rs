@@ -60,63 +60,10 @@ pub fn absolute(at: Millis) -> String {
     )
 }
 
-/// Reads `YYYY-MM-DDTHH:MM:SS[.fff…](Z|+00:00)`; other offsets are converted.
+/// Reads `YYYY-MM-DDTHH:MM:SS[.fff…](Z|±HH:MM)` with the ledger's own parser, the one that
+/// reads times into the ledger: one rule for which dates exist on both sides.
 pub fn parse_rfc3339(text: &str) -> Option<Millis> {
-    let bytes = text.as_bytes();
-    let number = |range: std::ops::Range<usize>| -> Option<i64> {
-        let digits = bytes.get(range)?;
-        digits
-            .iter()
-            .all(u8::is_ascii_digit)
-            .then(|| std::str::from_utf8(digits).ok()?.parse().ok())?
-    };
-    let separators = [(4, b'-'), (7, b'-'), (13, b':'), (16, b':')];
-    if separators.iter().any(|&(i, c)| bytes.get(i) != Some(&c))
-        || !matches!(bytes.get(10), Some(b'T' | b't' | b' '))
-    {
-        return None;
-    }
-    let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
-    let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if !(1..=12).contains(&month)
-        || !(1..=31).contains(&day)
-        || hour > 23
-        || minute > 59
-        || second > 60
-    {
-        return None;
-    }
-    let mut rest = &text[19..];
-    let mut millis = 0;
-    if let Some(fraction) = rest.strip_prefix('.') {
-        let digits = fraction.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return None;
-        }
-        let padded = format!("{:0<3}", &fraction[..digits.min(3)]);
-        millis = padded.parse::<i64>().ok()?;
-        rest = &fraction[digits..];
-    }
-    let offset_secs = match rest {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match rest.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let offset = rest.get(1..)?;
-            let (h, m) = offset.split_once(':')?;
-            if h.len() != 2 || m.len() != 2 {
-                return None;
-            }
-            sign * (h.parse::<i64>().ok()? * 3600 + m.parse::<i64>().ok()? * 60)
-        }
-    };
-    // Both are 1 to 31 at most by now.
-    let days = ledger::time::days_from_civil(year, month as u32, day as u32);
-    let secs = days * 86_400 + hour * 3600 + minute * 60 + second - offset_secs;
-    Some(secs * 1000 + millis)
+    ledger::Timestamp::parse_rfc3339(text).map(|at| at.as_micros().div_euclid(1000))
 }
 
 #[cfg(test)]
@@ -145,6 +92,8 @@ mod tests {
             "yesterday",
             "2026-11-26",
             "2026-13-01T00:00:00Z",
+            "2026-02-31T00:00:00Z",
+            "2025-02-29T00:00:00Z",
             "2026-11-26T24:00:00Z",
             "2026-11-26T14:09:42",
             "2026-11-26T14:09:42.Z",

@@ -2,9 +2,9 @@
 //!
 //! Every write calls [`ensure`] first: one cheap read when the schema is current, otherwise
 //! the missing migrations are applied, each in its own transaction. Reads skip even that read
-//! and call [`ensure`] only when the schema refuses them (see `Ledger::read`). Instances that start at
-//! once queue on a lock (SQLite's write lock, PostgreSQL's advisory lock) and then find the work
-//! already done, so a migration never runs twice.
+//! and call [`ensure`] only when the schema refuses them (see `Ledger::read`). Instances that
+//! start at once queue on a lock (SQLite's write lock, PostgreSQL's advisory lock) and then find
+//! the work already done, so a migration never runs twice.
 
 use crate::db::{DbError, Dialect, Executor, Sql, Value};
 use crate::time::Timestamp;

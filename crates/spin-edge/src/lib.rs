@@ -1,8 +1,8 @@
 //! What both components do at the Spin boundary, written once: the request as a router sees
 //! it (headers lowered, target split), the response handed to Spin whole, one access-log line
 //! per request that nobody can forge or hide text in, the W3C trace that ties a page to its
-//! API calls, and percent-coding with one rule for `+`, and the Spin variables each reads. Each component keeps only what is its
-//! own (the API's body reader, the console's outgoing calls).
+//! API calls, percent-coding with one rule for `+`, and the Spin variables each reads. Each
+//! component keeps only what is its own (the API's body reader, the console's outgoing calls).
 
 mod access_log;
 mod percent;

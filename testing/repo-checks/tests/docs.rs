@@ -1,6 +1,6 @@
 //! The documentation a newcomer reads: every relative link in every Markdown file resolves to
-//! a file or folder of the checkout (and a `#fragment` to one of its headings), and the root
-//! README stays short enough to read in five minutes.
+//! a file or folder of the checkout (and a `#fragment` to one of its headings), the root
+//! README stays short enough to read in five minutes, and comments wrap as the code does.
 
 use repo_checks::{read, repo};
 use std::path::{Path, PathBuf};
@@ -11,14 +11,17 @@ const SKIPPED: &[&str] = &["target", ".git", "node_modules", ".spin", "test-arti
 /// About five minutes of reading at 230 words a minute, tables and the diagram included.
 const ROOT_README_WORDS: usize = 1_150;
 
-/// Every Markdown file of the checkout, as a path from its root.
-fn markdown_files(dir: &Path, found: &mut Vec<PathBuf>) {
+/// The widest line a comment may take: `cargo fmt`'s width for code (`max_width`).
+const COMMENT_WIDTH: usize = 100;
+
+/// Every file of the checkout whose name ends with SUFFIX, as a path from its root.
+fn files_ending(suffix: &str, dir: &Path, found: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if path.is_dir() && !SKIPPED.contains(&name.as_str()) {
-            markdown_files(&path, found);
-        } else if name.ends_with(".md") {
+            files_ending(suffix, &path, found);
+        } else if name.ends_with(suffix) {
             found.push(path.strip_prefix(repo()).unwrap().to_owned());
         }
     }
@@ -103,7 +106,7 @@ fn broken(file: &Path, target: &str) -> Option<String> {
 #[test]
 fn every_relative_link_in_the_documentation_resolves() {
     let mut files = Vec::new();
-    markdown_files(&repo(), &mut files);
+    files_ending(".md", &repo(), &mut files);
     assert!(
         files.len() > 10,
         "only {} Markdown files found",
@@ -147,5 +150,27 @@ fn the_root_readme_reads_in_five_minutes() {
     assert!(
         words <= ROOT_README_WORDS,
         "README.md has {words} words; move detail next to its code and link it"
+    );
+}
+
+/// `cargo fmt` leaves comments alone, so a long one stays long: each comment line of every Rust
+/// file fits in [`COMMENT_WIDTH`] characters, as the code around it does.
+#[test]
+fn comments_wrap_as_the_code_does() {
+    let mut files = Vec::new();
+    files_ending(".rs", &repo(), &mut files);
+    assert!(files.len() > 100, "found only {} Rust files", files.len());
+    let mut long = Vec::new();
+    for file in &files {
+        let text = read(&file.to_string_lossy());
+        for (n, line) in text.lines().enumerate() {
+            if line.trim_start().starts_with("//") && line.chars().count() > COMMENT_WIDTH {
+                long.push(format!("{}:{}", file.display(), n + 1));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "comment lines over {COMMENT_WIDTH} characters: {long:?}"
     );
 }

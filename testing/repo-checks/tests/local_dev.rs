@@ -1,6 +1,6 @@
 //! The Kind environment (`local-dev/up.sh`), checked where no container runtime can run it:
-//! the Kind configurations against kind v0.32.0's own schema (`testing/reference/kind`, strict keys,
-//! types and enums, as kind's loader is), names and ports, pins, and the ordered plan that
+//! the Kind configurations against kind v0.32.0's own schema (`testing/reference/kind`, strict
+//! keys, types and enums, as kind's loader is), names and ports, pins, and the ordered plan that
 //! `up.sh --dry-run` prints. Also: every documented sequence of `kubectl apply` steps for the
 //! Karmada control plane is the one the scripts run.
 

@@ -11,7 +11,8 @@
 //! A ConfigMap, Secret or key that is missing is an error, as it keeps the operator's pod from
 //! starting; so is what the operator's admission webhook refuses (`spinapp_validating.go`): an
 //! executor that does not exist in the namespace, `replicas` with `enableAutoscaling`, or
-//! `replicas` below 1. The members here run no webhook, so the stand-in refuses instead. A variable naming a SpinApp's Service on the same cluster
+//! `replicas` below 1. The members here run no webhook, so the stand-in refuses instead. A
+//! variable naming a SpinApp's Service on the same cluster
 //! (`http://NAME.NAMESPACE.svc.cluster.local`) is given that Service's loopback address
 //! instead (`service`): the stand-in's cluster DNS.
 

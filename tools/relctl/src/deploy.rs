@@ -10,7 +10,7 @@ use crate::failure::Failure;
 use crate::karmada::{Karmada, kubectl_error};
 use crate::ledger_client::{Cluster, LedgerClient, NewEvent};
 use crate::overlay;
-use crate::steps;
+use crate::smoke;
 use ledger::types::{ApprovalState, ClusterName, DeploymentStatus, Digest, Version, WebUrl};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -206,7 +206,7 @@ fn roll_out(
         .roll_out(rollout.digest, rollout.new_name)
         .and_then(|ready| {
             for (cluster, url) in &smoke {
-                steps::smoke(url, cluster, version, env.timeout)?;
+                smoke::smoke(url, cluster, version, env.timeout)?;
             }
             Ok(ready)
         });

@@ -18,7 +18,8 @@ mod overlay;
 mod reads;
 mod records;
 mod signature;
-mod steps;
+mod smoke;
+mod tokens;
 pub mod usage;
 
 pub use cli::{Cli, Command};
@@ -28,7 +29,7 @@ use ledger_client::LedgerClient;
 
 /// Runs one step; `Ok` carries what it prints.
 pub fn run(cli: Cli) -> Result<String, Failure> {
-    let ledger = || LedgerClient::new(&cli.ledger, steps::ledger_token()?);
+    let ledger = || LedgerClient::new(&cli.ledger, tokens::ledger_token()?);
     match cli.command {
         Command::RecordRelease(args) => records::record_release(&ledger()?, &args),
         Command::RecordDeployment(args) => records::record_deployment(&ledger()?, &args),
@@ -45,9 +46,9 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
         Command::Observe(args) => observe::observe(&ledger()?, &args),
         Command::Failback(args) => failback::failback(&args),
         Command::PushDigest => build::push_digest_from_stdin(),
-        Command::Smoke(args) => steps::smoke_check(&args),
+        Command::Smoke(args) => smoke::smoke_check(&args),
         Command::ResumeKestra(args) => kestra::resume(&args),
-        Command::Token(args) => steps::mint_token(&args),
+        Command::Token(args) => tokens::mint_token(&args),
         Command::VerifyTag(args) => signature::verify_tag(&args),
         Command::Releases(args) => reads::releases(&ledger()?, &args),
         Command::Release(args) => reads::release(&ledger()?, &args),

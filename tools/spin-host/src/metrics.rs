@@ -4,9 +4,11 @@
 //!
 //! | name | type | labels |
 //! | --- | --- | --- |
-//! | `spin_request_count_total` | counter | `trigger_type`, `app_id`, `component_id` (Spin's own `spin.request_count`, as the Collector's Prometheus exporter names it) |
+//! | `spin_request_count_total` | counter | `trigger_type`, `app_id`, `component_id` (1) |
 //! | `http_server_requests_total` | counter | `component`, `route`, `method`, `status` |
 //! | `http_server_request_duration_seconds` | histogram | `component`, `route` |
+//!
+//! (1) Spin's own `spin.request_count`, as the Collector's Prometheus exporter names it.
 
 use spin_edge::label_value;
 use std::collections::BTreeMap;

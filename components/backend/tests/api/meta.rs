@@ -1,4 +1,5 @@
-//! Health, readiness and build information; request ids, trace ids and log lines; unknown routes and methods; failures that must not leak.
+//! Health, readiness and build information; request ids, trace ids and log lines; unknown routes
+//! and methods; failures that must not leak.
 
 use super::support::*;
 

@@ -1,4 +1,5 @@
-//! The release story end to end, the overview against the separate reads, and how many statements each read runs.
+//! The release story end to end, the overview against the separate reads, and how many statements
+//! each read runs.
 
 use super::support::*;
 
@@ -209,8 +210,8 @@ fn overview_matches_the_separate_reads(app: &App) {
 /// Reads run only the statements their answer needs, with no migration check in front (see
 /// `Ledger::read`): one per list, three for every cluster's status however many clusters there
 /// are (its release, its latest event, its latest observation); `/metrics` adds the four keys'
-/// four aggregates. Under Spin each statement is a host call on a connection opened for the request, the
-/// dearest part of a read. The bounds keep a route from quietly growing more.
+/// four aggregates. Under Spin each statement is a host call on a connection opened for the
+/// request, the dearest part of a read. The bounds keep a route from quietly growing more.
 #[test]
 fn reads_run_few_statements() {
     let app = App::sqlite();

@@ -1,7 +1,5 @@
 //! What every API test shares: the app over a real database, requests, tokens and checks.
 
-#![allow(dead_code)]
-
 pub use backend::{AccessLog, ApiRequest, ApiResponse, Body, Host};
 pub use ledger::{DbError, Executor, Timestamp};
 pub use native_db::testing::{Counting, TestDb};
@@ -39,7 +37,7 @@ pub struct MemoryKeyValue {
     pub reads: std::cell::Cell<usize>,
 }
 
-impl backend::read_model::KeyValue for &MemoryKeyValue {
+impl backend::KeyValue for &MemoryKeyValue {
     fn get(&self, key: &str) -> Result<Option<Vec<u8>>, String> {
         if self.broken.get() {
             return Err("the store is unreachable".into());
@@ -99,9 +97,8 @@ impl App {
             };
             Ok(Box::new(Counting(exec, &self.statements)))
         };
-        let open_key_value = || -> Result<Box<dyn backend::read_model::KeyValue + '_>, String> {
-            Ok(Box::new(&self.key_value))
-        };
+        let open_key_value =
+            || -> Result<Box<dyn backend::KeyValue + '_>, String> { Ok(Box::new(&self.key_value)) };
         self.requests.set(self.requests.get() + 1);
         let host = Host {
             variable: &variable,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use std::fmt;
 
 text_newtype!(
-    /// A semantic version (semver.org 2.0), kept in its canonical text form. It identifies a release.
+    /// A semantic version (semver.org 2.0), kept in its canonical text form: a release's name.
     Version
 );
 

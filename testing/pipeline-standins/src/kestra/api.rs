@@ -7,9 +7,10 @@
 //! unknown one, 409 for one that is not paused; the 1.x path
 //! `POST …/executions/{id}/resume` now matches "create an execution of flow `resume`" and
 //! answers 404 "Requested Flow is not found". Also `GET …/executions/{id}` (state, inputs, task
-//! runs with their states: a Pause's run is PAUSED while it waits, SUCCESS once resumed), saving flows
-//! (`POST …/flows`, `PUT …/flows/{namespace}/{id}`, YAML), `/ping`, and the open Webhook path
-//! `…/executions/webhook/{namespace}/{id}/{key}` when an executor serves it (`server`).
+//! runs with their states: a Pause's run is PAUSED while it waits, SUCCESS once resumed),
+//! saving flows (`POST …/flows`, `PUT …/flows/{namespace}/{id}`, YAML), `/ping`, and the open
+//! Webhook path `…/executions/webhook/{namespace}/{id}/{key}` when an executor serves it
+//! (`server`).
 
 use super::run::{Shared, State};
 use crate::reference;

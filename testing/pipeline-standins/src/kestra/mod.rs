@@ -11,3 +11,4 @@ pub mod run;
 pub mod save;
 mod schedule;
 pub mod server;
+mod state;

@@ -14,6 +14,7 @@
 
 use super::pebble::{self, Scope};
 use super::save::save;
+pub use super::state::{Shared, State};
 use super::{inputs, plugins};
 use crate::reference;
 use serde_json::{Value, json};
@@ -21,34 +22,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// An execution's state, as Kestra names them.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum State {
-    /// Waiting for another execution of the flow to end (`concurrency.limit`).
-    Queued,
-    /// Ended before it ran, by `concurrency.behavior: CANCEL`.
-    Cancelled,
-    Running,
-    /// Stopped at a Pause; the API double's resume lets it go on.
-    Paused,
-    Success,
-    /// Failed, with the failing task's id and why.
-    Failed(String),
-}
-
 /// Why an execution stopped at its breakpoint (never a task's own failure).
 const BREAKPOINT: &str = "\u{0}breakpoint";
-
-/// What the API double shares with the executor: each execution's flow and state.
-#[derive(Default)]
-pub struct Shared {
-    pub executions: BTreeMap<String, (String, String, State)>,
-    pub flows: BTreeMap<(String, String), Value>,
-    /// Each execution's tasks that have started, in order.
-    pub task_runs: BTreeMap<String, Vec<String>>,
-    /// Each execution's inputs, as `GET …/executions/{id}` shows them.
-    pub inputs: BTreeMap<String, Value>,
-}
 
 /// Runs before a task (by id): the SpinKube and Rundeck stand-ins hook in here.
 pub type Hook = Box<dyn FnMut(&mut Execution)>;

@@ -1,12 +1,13 @@
 //! The production rollout against clusters that run what they are given (`clusters`): the
-//! **SpinKube stand-in** runs every production SpinApp that Karmada placed with real Spin. The flow's own `deploy_production` command, read from the flow file and run with
-//! the environment its task declares, first rolls out this checkout's build (version 0.1.0,
-//! what it reports), then a release that cannot run: a pushed digest that cannot be pulled, or
-//! the real 1.4.0 on clusters whose `db_url` Secret is wrong, so that it starts and never gets
-//! ready. Each time relctl waits, records `failed`, puts 0.1.0 back by its digest, from its own
-//! commit's manifests (the commit before the tag's: v1.4.0's own adds `manifests_of` to the
-//! ConfigMap, which must not survive the put-back) and records `rolled_back`, and 0.1.0 answers
-//! on both clusters from the first request to the last.
+//! **SpinKube stand-in** runs every production SpinApp that Karmada placed with real Spin. The
+//! flow's own `deploy_production` command, read from the flow file and run with the environment
+//! its task declares, first rolls out this checkout's build (version 0.1.0, what it reports),
+//! then a release that cannot run: a pushed digest that cannot be pulled, or the real 1.4.0 on
+//! clusters whose `db_url` Secret is wrong, so that it starts and never gets ready. Each time
+//! relctl waits, records `failed`, puts 0.1.0 back by its digest, from its own commit's manifests
+//! (the commit before the tag's: v1.4.0's own adds `manifests_of` to the ConfigMap, which must
+//! not survive the put-back) and records `rolled_back`, and 0.1.0 answers on both clusters from
+//! the first request to the last.
 
 use super::clusters::OnClusters;
 use super::doubles::previous_commit;

@@ -2,10 +2,11 @@
 //! the body), each loaded on first use.
 
 use crate::auth::{Principal, Role, bearer_token};
-use crate::http::{ApiRequest, ApiResponse, Body, Host};
+use crate::host::Host;
+use crate::http::{ApiRequest, ApiResponse, Body};
 use crate::input;
 use crate::problem::ApiError;
-use crate::read_model::{self, ReadKey};
+use crate::read_model::{self, Read, ReadKey};
 use crate::settings::Settings;
 use ledger::types::{ClusterName, Version};
 use ledger::{Context, Ledger, LedgerError};
@@ -160,13 +161,13 @@ impl<'r> Call<'r, '_> {
         Ok(Ledger::read(exec.as_ref(), &settings.clusters, now, work)?)
     }
 
-    /// A read's answer as JSON: the read model's, when it keeps a current one for READ (a
-    /// key naming the route and its parsed query), else the ledger's, which it then keeps.
+    /// A read's answer as JSON: the read model's, when it keeps a current one for READ (the
+    /// route and its parsed query, `read_model::Read`), else the ledger's, which it then keeps.
     /// Reads that would fill the store with one entry per cursor pass `None`. A store that
     /// fails is passed by: the ledger answers.
     pub fn read_json<T: Serialize>(
         &mut self,
-        read: Option<&str>,
+        read: Option<Read>,
         work: impl Fn(&Ledger) -> Result<T, LedgerError>,
     ) -> Result<ApiResponse, ApiError> {
         let body = self.read_kept(read, read_model::MAX_AGE_MICROS, |ledger| {
@@ -179,7 +180,7 @@ impl<'r> Call<'r, '_> {
     /// MAX_AGE (microseconds) while no write happens; see [`Call::read_json`].
     pub fn read_kept(
         &mut self,
-        read: Option<&str>,
+        read: Option<Read>,
         max_age: i64,
         work: impl Fn(&Ledger) -> Result<Vec<u8>, LedgerError>,
     ) -> Result<Vec<u8>, ApiError> {
@@ -187,7 +188,7 @@ impl<'r> Call<'r, '_> {
         let settings = self.settings()?;
         let key = read
             .filter(|_| settings.read_model)
-            .map(|read| ReadKey::new(&settings.read_scope, read));
+            .map(|read| ReadKey::new(&settings.read_scope, &read));
         let fresh = &self.host.fresh_request_id;
         let kept = key.and_then(|key| {
             let store = open_key_value().ok()?;

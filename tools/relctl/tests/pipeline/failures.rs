@@ -13,9 +13,11 @@ use std::process::Command;
 
 /// PREVIOUS ran (on production too, when the PRODUCTION check is to fail, and then on
 /// PostgreSQL), VERSION is recorded as built, and the failing check finds another version at
-/// once, so its wait is cut to five seconds. The clusters run VERSION for real; what PREVIOUS
-/// is put back as is the overlays' placeholder digest, which Karmada carries but no registry
-/// holds (`spinkube` puts back a previous release that really serves).
+/// once, so its wait is cut to twenty seconds: still room for the stand-in's Spin processes to
+/// start on a busy machine (five was not, once), without a minute's wait for a check that fails.
+/// The clusters run VERSION for real; what PREVIOUS is put back as is the overlays' placeholder
+/// digest, which Karmada carries but no registry holds (`spinkube` puts back a previous release
+/// that really serves).
 fn failing(label: &str, production: bool) -> (Pipeline, Execution) {
     let mut pipeline = Pipeline::on_clusters(label, production);
     pipeline.seed_previous(production);
@@ -27,7 +29,7 @@ fn failing(label: &str, production: bool) -> (Pipeline, Execution) {
         pipeline.smoke_finds_another_version("deploy_staging", &["staging_url"]);
     }
     let mut execution = pipeline.start();
-    execution.set_var("deploy_timeout", "5");
+    execution.set_var("deploy_timeout", "20");
     (pipeline, execution)
 }
 

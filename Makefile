@@ -64,8 +64,10 @@ restore:
 playground: tools build
 	local-dev/playground.sh up
 
-control-plane:
+control-plane:  # then the SpinKube stand-in's status-only mode: every SpinApp ready, nothing runs
 	local-dev/control-plane.sh up
+	cargo run -q -p spinkube-standin -- ready-without-running \
+	  --kubeconfigs $${CONTROL_PLANE_DIR:-target/control-plane}/kubeconfig --members staging,prod-east,prod-west
 
 clusters:
 	local-dev/up.sh

@@ -10,7 +10,6 @@
 #   down    stops every process by its PID and removes the state directory.
 #   status  one line per process and per member cluster.
 #   env     prints `export KUBECONFIG=…` for the control plane's four contexts.
-#   report-ready  the SpinKube operator stand-in: marks every member SpinApp ready again.
 #
 # State lives in $CONTROL_PLANE_DIR (default target/control-plane). Binaries come from PATH,
 # else target/parts/bin; Karmada's CRDs and manifests and SpinKube's CRDs from target/parts
@@ -18,6 +17,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
+# shellcheck source=local-dev/lib.sh
+source "$repo/local-dev/lib.sh"
+# shellcheck source=local-dev/credentials.sh
+source "$repo/local-dev/credentials.sh"
 
 STATE=${CONTROL_PLANE_DIR:-$repo/target/control-plane}
 PARTS=${PARTS_DIR:-$repo/target/parts}
@@ -30,10 +33,7 @@ declare -A REGION=([staging]=eu-central-1 [prod-east]=eu-east-1 [prod-west]=eu-w
 declare -A ZONE=([staging]=eu-central-1a [prod-east]=eu-east-1a [prod-west]=eu-west-1a)
 BINARIES=(kube-apiserver kube-controller-manager karmada-controller-manager karmada-scheduler
   karmada-webhook karmada-aggregated-apiserver karmadactl)
-
-started=$SECONDS
-say() { printf '[%3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
-die() { echo "control-plane: $*" >&2; exit 1; }
+PROCESS_DIR=$STATE
 
 # ---------------------------------------------------------------------------------------------
 # Binaries
@@ -46,129 +46,14 @@ install_binaries() {
   for name in "${BINARIES[@]}"; do
     [[ -x $bin_dir/$name ]] || command -v "$name" >/dev/null || die "no $name on PATH or in $bin_dir"
   done
-  if ! command -v etcd >/dev/null; then
-    say "installing etcd-server from Debian's packages"
-    apt-get update -qq >/dev/null
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null
-    # The package starts a system etcd on the default ports; ours picks its own.
-    systemctl disable --now etcd >/dev/null 2>&1 || true
-  fi
+  command -v etcd >/dev/null || apt_install etcd-server etcd
   command -v kubectl >/dev/null || die "kubectl is missing (https://kubernetes.io/docs/tasks/tools/)"
   command -v openssl >/dev/null || die "openssl is missing (apt-get install openssl)"
 }
 
 # ---------------------------------------------------------------------------------------------
-# Ports, certificates, kubeconfigs
-# ---------------------------------------------------------------------------------------------
-free_ports() {
-  python3 - "$1" <<'EOF'
-import socket, sys
-held = []
-for _ in range(int(sys.argv[1])):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    held.append(s)
-print(" ".join(str(s.getsockname()[1]) for s in held))
-EOF
-}
-
-# Every port this control plane listens on, chosen once per state directory.
-allocate_ports() {
-  [[ -f $STATE/ports.env ]] && return
-  local -a p
-  read -r -a p <<<"$(free_ports 12)"
-  cat >"$STATE/ports.env" <<EOF
-ETCD_CLIENT_PORT=${p[0]}
-ETCD_PEER_PORT=${p[1]}
-KARMADA_APISERVER_PORT=${p[2]}
-STAGING_APISERVER_PORT=${p[3]}
-PROD_EAST_APISERVER_PORT=${p[4]}
-PROD_WEST_APISERVER_PORT=${p[5]}
-AGGREGATED_APISERVER_PORT=${p[6]}
-WEBHOOK_PORT=${p[7]}
-WEBHOOK_HEALTH_PORT=${p[8]}
-CONTROLLER_MANAGER_HEALTH_PORT=${p[9]}
-SCHEDULER_HEALTH_PORT=${p[10]}
-SCHEDULER_METRICS_PORT=${p[11]}
-EOF
-}
-
-apiserver_port() {
-  case $1 in
-    karmada) echo "$KARMADA_APISERVER_PORT" ;;
-    staging) echo "$STAGING_APISERVER_PORT" ;;
-    prod-east) echo "$PROD_EAST_APISERVER_PORT" ;;
-    prod-west) echo "$PROD_WEST_APISERVER_PORT" ;;
-  esac
-}
-
-# One CA signs serving and client certificates; a second is the front proxy's (aggregation).
-make_pki() {
-  local pki=$STATE/pki
-  [[ -f $pki/admin.crt ]] && return
-  mkdir -p "$pki"
-  say "generating certificates"
-  (
-    cd "$pki"
-    ca() {
-      openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$2" \
-        -keyout "$1.key" -out "$1.crt" 2>/dev/null
-    }
-    # sign NAME CA SUBJECT [SANS]
-    sign() {
-      openssl req -newkey rsa:2048 -nodes -subj "$3" -keyout "$1.key" -out "$1.csr" 2>/dev/null
-      local ext=$1.ext
-      echo "basicConstraints=CA:FALSE" >"$ext"
-      echo "extendedKeyUsage=serverAuth,clientAuth" >>"$ext"
-      [[ -n ${4:-} ]] && echo "subjectAltName=$4" >>"$ext"
-      openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial -days 30 \
-        -extfile "$ext" -out "$1.crt" 2>/dev/null
-      rm -f "$1.csr" "$ext"
-    }
-    ca ca automatizacion-control-plane-ca
-    ca front-proxy-ca automatizacion-front-proxy-ca
-    sign server ca "/CN=automatizacion-control-plane" \
-      "IP:127.0.0.1,DNS:localhost,DNS:karmada-aggregated-apiserver.karmada-system.svc,DNS:karmada-webhook.karmada-system.svc"
-    sign front-proxy-client front-proxy-ca "/CN=front-proxy-client"
-    sign admin ca "/O=system:masters/CN=automatizacion-admin"
-    openssl genrsa -out sa.key 2048 2>/dev/null
-    openssl rsa -in sa.key -pubout -out sa.pub 2>/dev/null
-  )
-  mkdir -p "$STATE/webhook-certs"
-  cp "$pki/server.crt" "$STATE/webhook-certs/tls.crt"
-  cp "$pki/server.key" "$STATE/webhook-certs/tls.key"
-}
-
-# kubeconfig/NAME for each API server, and one `kubeconfig` with all four contexts
-# (karmada-apiserver, staging, prod-east, prod-west).
-make_kubeconfigs() {
-  local name context file merged=()
-  mkdir -p "$STATE/kubeconfig"
-  for name in karmada "${MEMBERS[@]}"; do
-    context=$name
-    [[ $name == karmada ]] && context="karmada-apiserver"
-    file=$STATE/kubeconfig/$name
-    merged+=("$file")
-    [[ -f $file ]] && continue
-    kubectl config --kubeconfig="$file" set-cluster "$context" --embed-certs \
-      --server="https://127.0.0.1:$(apiserver_port "$name")" --certificate-authority="$STATE/pki/ca.crt" >/dev/null
-    kubectl config --kubeconfig="$file" set-credentials "$context-admin" --embed-certs \
-      --client-certificate="$STATE/pki/admin.crt" --client-key="$STATE/pki/admin.key" >/dev/null
-    kubectl config --kubeconfig="$file" set-context "$context" --cluster="$context" --user="$context-admin" >/dev/null
-    kubectl config --kubeconfig="$file" use-context "$context" >/dev/null
-  done
-  (IFS=:; KUBECONFIG="${merged[*]}" kubectl config view --flatten) >"$STATE/kubeconfig/all.partial"
-  kubectl config --kubeconfig="$STATE/kubeconfig/all.partial" use-context karmada-apiserver >/dev/null
-  mv "$STATE/kubeconfig/all.partial" "$STATE/kubeconfig/all"
-}
-
-# ---------------------------------------------------------------------------------------------
 # Processes
 # ---------------------------------------------------------------------------------------------
-PROCESS_DIR=$STATE
-# shellcheck source=local-dev/processes.sh
-source "$repo/local-dev/processes.sh"
-
 # wait_for NAME WHAT COMMAND...: polls COMMAND until it succeeds; fails with NAME's log tail.
 wait_for() {
   local name=$1 what=$2
@@ -276,31 +161,9 @@ start_karmada() {
   local ca
   ca=$(base64 -w0 "$STATE/pki/ca.crt")
   # Cluster objects are served by karmada-aggregated-apiserver, reached through an
-  # ExternalName Service that names loopback.
-  kc karmada apply -f - >/dev/null <<EOF
-apiVersion: v1
-kind: Namespace
-metadata: {name: karmada-system}
----
-apiVersion: v1
-kind: Service
-metadata: {name: karmada-aggregated-apiserver, namespace: karmada-system}
-spec:
-  type: ExternalName
-  externalName: 127.0.0.1
-  ports: [{port: $AGGREGATED_APISERVER_PORT, protocol: TCP}]
----
-apiVersion: apiregistration.k8s.io/v1
-kind: APIService
-metadata: {name: v1alpha1.cluster.karmada.io, labels: {app: karmada-aggregated-apiserver}}
-spec:
-  group: cluster.karmada.io
-  version: v1alpha1
-  groupPriorityMinimum: 2000
-  versionPriority: 10
-  caBundle: $ca
-  service: {name: karmada-aggregated-apiserver, namespace: karmada-system, port: $AGGREGATED_APISERVER_PORT}
-EOF
+  # ExternalName Service that names loopback (local-dev/manifests/aggregated-apiserver.yaml).
+  CA_BUNDLE=$ca render local-dev/manifests/aggregated-apiserver.yaml CA_BUNDLE \
+    AGGREGATED_APISERVER_PORT | kc karmada apply -f - >/dev/null
   wait_for karmada-webhook "TLS port" tls_open "$WEBHOOK_PORT"
   sed -e "s|{{caBundle}}|$ca|g" \
     -e "s|url: https://karmada-webhook.karmada-system.svc:443/|url: https://127.0.0.1:$WEBHOOK_PORT/|g" \
@@ -350,23 +213,6 @@ apply_project() {
     --all --all-namespaces --timeout=90s >/dev/null
 }
 
-# A stand-in for the SpinKube operator, which cannot run without nodes: reports every member
-# SpinApp as the operator does once its pods are up (readyReplicas = desired, Available). Without
-# it Karmada's interpreter judges every SpinApp unhealthy, and after the production policy's
-# 120 s toleration application failover evicts production from both clusters' schedule.
-operator_stand_in_reports_ready() {
-  local member namespace name replicas status
-  for member in "${MEMBERS[@]}"; do
-    while read -r namespace name replicas; do
-      [[ -n $name ]] || continue
-      status=$(printf '{"status":{"readyReplicas":%d,"activeScheduler":"containerd-shim-spin","conditions":[{"type":"Available","status":"True","reason":"MinimumReplicasAvailable","message":"operator stand-in: %d replicas ready","lastTransitionTime":"%s"}]}}' \
-        "${replicas:-1}" "${replicas:-1}" "$(date -u +%Y-%m-%dT%H:%M:%SZ)")
-      kc "$member" -n "$namespace" patch spinapp "$name" --subresource=status --type=merge -p "$status" >/dev/null
-    done < <(kc "$member" get spinapps --all-namespaces --no-headers \
-      -o custom-columns=NS:.metadata.namespace,NAME:.metadata.name,REPLICAS:.spec.replicas 2>/dev/null)
-  done
-}
-
 up() {
   install_binaries
   mkdir -p "$STATE"
@@ -379,32 +225,8 @@ up() {
   start_etcd
   start_karmada
   join_members
-  if [[ ${1:-} != --no-workloads ]]; then
-    apply_project
-    say "operator stand-in: reporting every member SpinApp ready"
-    operator_stand_in_reports_ready
-  fi
+  [[ ${1:-} == --no-workloads ]] || apply_project
   say "ready: export KUBECONFIG=$STATE/kubeconfig/all (contexts karmada-apiserver, ${MEMBERS[*]})"
-}
-
-# stop NAME...: SIGTERM, up to 5 s to exit, then SIGKILL.
-stop() {
-  local name pid pids=()
-  for name in "$@"; do
-    [[ -f $STATE/pids/$name ]] || continue
-    pid=$(cat "$STATE/pids/$name")
-    kill "$pid" 2>/dev/null && pids+=("$pid")
-  done
-  for _ in $(seq 1 50); do
-    any_alive "${pids[@]}" || return 0
-    sleep 0.1
-  done
-  kill -KILL "${pids[@]}" 2>/dev/null || true
-}
-any_alive() {
-  local pid
-  for pid in "$@"; do kill -0 "$pid" 2>/dev/null && return 0; done
-  return 1
 }
 
 # Clients first, then API servers, then etcd: an API server whose etcd is gone takes tens of
@@ -458,6 +280,5 @@ case ${1:-} in
   down) down ;;
   status) status ;;
   env) echo "export KUBECONFIG=$STATE/kubeconfig/all" ;;
-  report-ready) operator_stand_in_reports_ready ;;
-  *) die "usage: control-plane.sh up [--no-workloads] | down | status | env | report-ready" ;;
+  *) die "usage: control-plane.sh up [--no-workloads] | down | status | env" ;;
 esac

@@ -38,45 +38,25 @@ PUSHER=alice APPROVER=carol
 KESTRA_USER=playground@example.com KESTRA_PASSWORD=Playgr0und-only
 FLOW=kestra/flows/automatizacion.release.yml
 
-started=$SECONDS
-say() { printf '[%3ds] %s\n' $((SECONDS - started)) "$*" >&2; }
-die() { echo "playground: $*" >&2; exit 1; }
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 PROCESS_DIR=$DIR
-# shellcheck source=local-dev/processes.sh
-source "$repo/local-dev/processes.sh"
-
-# until_ok WHAT SECONDS COMMAND...: polls COMMAND until it succeeds.
-until_ok() {
-  local what=$1 limit=$2
-  shift 2
-  local deadline=$((SECONDS + limit))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || die "$what: not ready after $limit s (logs in $DIR/logs)"
-    sleep 0.5
-  done
-}
-
-pg_bin() {
-  local dir
-  for dir in /usr/lib/postgresql/*/bin; do [[ -x $dir/$1 ]] && { echo "$dir/$1"; return; }; done
-  die "PostgreSQL's $1 is missing (apt-get install postgresql)"
-}
+# shellcheck source=local-dev/lib.sh
+source "$repo/local-dev/lib.sh"
+# shellcheck source=local-dev/playground-release.sh
+source "$repo/local-dev/playground-release.sh"
 
 start_services() {
   # shellcheck source=/dev/null
   [[ -f $DIR/ports.env ]] && source "$DIR/ports.env"
   if [[ -z ${REGISTRY_PORT:-} ]]; then
-    REGISTRY_PORT=$(free_port) PG_PORT=$(free_port) REDIS_PORT=$(free_port) KESTRA_PORT=$(free_port)
+    read -r REGISTRY_PORT PG_PORT REDIS_PORT KESTRA_PORT <<<"$(free_ports 4)"
     printf 'REGISTRY_PORT=%s\nPG_PORT=%s\nREDIS_PORT=%s\nKESTRA_PORT=%s\n' \
       "$REGISTRY_PORT" "$PG_PORT" "$REDIS_PORT" "$KESTRA_PORT" >"$DIR/ports.env"
   fi
   command -v docker-registry >/dev/null || die "docker-registry is missing (make tools installs it)"
   command -v redis-server >/dev/null || die "redis-server is missing (make tools installs it)"
   mkdir -p "$DIR/registry"
-  printf 'version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: 127.0.0.1:%s\n' \
-    "$DIR/registry/data" "$REGISTRY_PORT" >"$DIR/registry/config.yml"
+  PORT=$REGISTRY_PORT DATA=$DIR/registry/data render local-dev/manifests/registry.yml PORT DATA \
+    >"$DIR/registry/config.yml"
   start registry docker-registry serve "$DIR/registry/config.yml"
   start redis redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save "" --appendonly no \
     --requirepass playground
@@ -153,169 +133,19 @@ issuers() {
     "${jwks[0]}" "${jwks[1]}"
 }
 
-# The pusher's SSH signing key, made once, and the allowed signers that name her.
-signing_key() {
-  mkdir -p "$DIR/keys"
-  [[ -f $DIR/keys/$PUSHER ]] || ssh-keygen -q -t ed25519 -N '' -C "$PUSHER" -f "$DIR/keys/$PUSHER"
-  printf '%s %s\n' "$PUSHER" "$(cat "$DIR/keys/$PUSHER.pub")" >"$DIR/keys/allowed_signers"
+# console MEMBER frontend|backend: where the stand-in serves that app of MEMBER's.
+console() {
+  jq -er --arg member "$1" --arg app "${NAMESPACE[$1]}/automatizacion-$2" '.[$member][$app] // empty' \
+    "$DIR/standin/endpoints.json" 2>/dev/null
 }
-
-console() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv[2]][sys.argv[3]])' \
-  "$DIR/standin/endpoints.json" "$1" "${NAMESPACE[$1]}/automatizacion-$2" 2>/dev/null; }
 serves() { local url; url=$(console "$1" frontend) && curl -fsS --max-time 5 "$url/" | grep -q 'Served by'; }
-
-kestra_url() { echo "http://127.0.0.1:$KESTRA_PORT"; }
-
-# The release flow as an operator sets it for these loopback services, saved through the Kestra
-# stand-in's API as kestra/README.md says (POST the first time, PUT after).
-save_flow() {
-  local flow=$DIR/kestra/automatizacion.release.yml name value code
-  cp "$FLOW" "$flow"
-  while read -r name value; do
-    grep -q "^  $name: " "$flow" || die "$FLOW has no variable $name"
-    sed -i "s|^  $name: .*|  $name: \"$value\"|" "$flow"
-  done <<EOF
-repository_url file://$DIR/origin.git
-artifact 127.0.0.1:$REGISTRY_PORT/automatizacion
-spin_registry_flags --push-flag=--insecure
-ledger_url $(console prod-east backend)
-staging_url $(console staging backend)
-prod_east_url $(console prod-east backend)
-prod_west_url $(console prod-west backend)
-kestra_url $(kestra_url)
-deploy_timeout 300
-EOF
-  local api=(curl -sS -o "$DIR/kestra/saved.json" -w '%{http_code}' -u "$KESTRA_USER:$KESTRA_PASSWORD"
-    -H 'content-type: application/x-yaml' --data-binary "@$flow")
-  code=$("${api[@]}" "$(kestra_url)/api/v1/main/flows")
-  if [[ $code == 422 ]] && grep -q 'already exists' "$DIR/kestra/saved.json"; then
-    code=$("${api[@]}" -X PUT "$(kestra_url)/api/v1/main/flows/automatizacion/release")
-  fi
-  [[ $code == 200 ]] || die "Kestra refused the release flow ($code): $(cat "$DIR/kestra/saved.json")"
-}
-
-# The Kestra stand-in, with its secrets as Kestra OSS reads them (SECRET_*, base64). Script
-# tasks find the builder image's tools here: relctl, Spin, kubectl, git and cargo.
-start_kestra() {
-  running kestra && return
-  local spin key
-  signing_key
-  spin=$(spin_bin)
-  [[ $spin == */* ]] || spin=$(command -v spin)
-  mkdir -p "$DIR/kestra"
-  [[ -f $DIR/kestra/webhook-key ]] || python3 -c 'import secrets; print(secrets.token_hex(24), end="")' >"$DIR/kestra/webhook-key"
-  key=$(base64 -w0 <"$DIR/kestra/webhook-key")
-  (
-    export SECRET_RELEASE_WEBHOOK_KEY=$key SECRET_GIT_USERNAME="" SECRET_GIT_PASSWORD=""
-    export SECRET_REGISTRY_USER="" SECRET_REGISTRY_PASSWORD=""
-    SECRET_LEDGER_SIGNING_KEY=$(base64 -w0 <"$DIR/keys/kestra-1.pem")
-    SECRET_KARMADA_KUBECONFIG=$(base64 -w0 <"$CONTROL_PLANE_DIR/kubeconfig/karmada")
-    SECRET_ALLOWED_SIGNERS=$(base64 -w0 <"$DIR/keys/allowed_signers")
-    export SECRET_LEDGER_SIGNING_KEY SECRET_KARMADA_KUBECONFIG SECRET_ALLOWED_SIGNERS
-    start kestra target/debug/kestra-standin --listen "127.0.0.1:$KESTRA_PORT" \
-      --user "$KESTRA_USER" --password "$KESTRA_PASSWORD" --workdirs "$DIR/kestra/work" \
-      --tools-path "$repo/target/debug:$(dirname "$spin"):$PATH" --cargo-cache "build_and_push=$repo/target"
-  )
-  until_ok "the Kestra stand-in" 30 curl -fsS "$(kestra_url)/ping"
-}
-
-# The playground's git origin: this checkout's last commit with the playground's k8s/ and
-# karmada/ on top (the platform team's copy), tagged vVERSION and signed by the pusher, as a
-# push leaves it. A tag that is there already stays: a re-run of a version builds the same commit.
-tag_release() {
-  local version=$1 work=$DIR/origin-work
-  [[ -d $DIR/origin.git ]] || git -c init.defaultBranch=main init -q --bare "$DIR/origin.git"
-  git -C "$DIR/origin.git" rev-parse -q --verify "refs/tags/v$version" >/dev/null && return
-  [[ -z $(git status --porcelain) ]] || say "note: uncommitted changes are not in v$version (it builds the last commit)"
-  rm -rf "$work" && git -c init.defaultBranch=main init -q "$work"
-  git -C "$work" fetch -q "$repo" HEAD
-  git -C "$work" checkout -q FETCH_HEAD
-  rm -rf "$work/k8s" "$work/karmada" && cp -r "$DIR/checkout/k8s" "$DIR/checkout/karmada" "$work/"
-  git -C "$work" add -A
-  git -C "$work" -c user.name=playground -c user.email=playground@example.com \
-    commit -q --allow-empty -m "playground: manifests for the loopback registry, PostgreSQL and issuers"
-  git -C "$work" -c user.name="$PUSHER" -c user.email="$PUSHER@example.com" -c gpg.format=ssh \
-    -c user.signingkey="$DIR/keys/$PUSHER" tag -s -m "Release $version from the playground" "v$version"
-  git -C "$work" push -q "$DIR/origin.git" "v$version"
-  rm -rf "$work"
-}
-
-release() {
-  local version=${1:-} validator body code id
-  [[ -n $version ]] || die "usage: playground.sh release VERSION (e.g. 1.4.0)"
-  [[ -f $DIR/ports.env ]] || die "not started: make playground first"
-  validator=$(sed -n "/- id: version/,/validator:/s/^ *validator: '\(.*\)'$/\1/p" "$FLOW")
-  [[ $version =~ ^($validator)$ ]] || die "$version is not a version the release flow takes (semver without the v, e.g. 1.4.0)"
-  # shellcheck source=/dev/null
-  source "$DIR/ports.env"
-  start_kestra
-  save_flow
-  tag_release "$version"
-  body=$(printf '{"ref": "refs/tags/v%s", "deleted": false, "pusher": {"name": "%s"}}' "$version" "$PUSHER")
-  code=$(curl -sS -o "$DIR/kestra/webhook.json" -w '%{http_code}' -H 'content-type: application/json' --data "$body" \
-    "$(kestra_url)/api/v1/main/executions/webhook/automatizacion/release/$(cat "$DIR/kestra/webhook-key")")
-  [[ $code == 200 ]] || die "the webhook started no release ($code): $(cat "$DIR/kestra/webhook.json")"
-  id=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <"$DIR/kestra/webhook.json")
-  printf '%s %s\n' "$id" "$version" >"$DIR/kestra/execution"
-  say "v$version signed and pushed by $PUSHER: Kestra execution $id (its log: $DIR/logs/kestra.log)"
-  wait_release
-}
-
-# STATE TASKS of the release in progress, e.g. `PAUSED staging,clone,…`.
-execution_state() {
-  curl -fsS -u "$KESTRA_USER:$KESTRA_PASSWORD" "$(kestra_url)/api/v1/main/executions/$1" |
-    python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["state"]["current"], ",".join(t["taskId"] for t in d["taskRunList"]) or "-")'
-}
-
-wait_release() {
-  [[ -f $DIR/kestra/execution ]] || die "no release in progress (playground.sh release VERSION)"
-  # shellcheck source=/dev/null
-  source "$DIR/ports.env"
-  local id version state tasks shown=0 deadline=$((SECONDS + 1800))
-  read -r id version <"$DIR/kestra/execution"
-  while :; do
-    read -r state tasks < <(execution_state "$id") || die "the Kestra stand-in does not answer (logs in $DIR/logs)"
-    local list=()
-    [[ $tasks == - ]] || IFS=, read -ra list <<<"$tasks"
-    for (( ; shown < ${#list[@]}; shown++)); do say "  ${list[shown]}"; done
-    case $state in
-      PAUSED)
-        say "v$version runs on staging and waits for a decision. As $APPROVER, an approver:"
-        cat <<EOF
-  eval "\$(local-dev/playground.sh approver-env)"
-  relctl decide --version $version --decision approve --comment "tried it on staging"
-  relctl resume-kestra --execution "\$KESTRA_EXECUTION" --version $version
-  local-dev/playground.sh wait
-EOF
-        return 0 ;;
-      SUCCESS) say "v$version: the release flow succeeded"; return 0 ;;
-      FAILED) tail -n 20 "$DIR/logs/kestra.log" >&2; die "v$version: the release flow failed (the ledger has each step)" ;;
-    esac
-    ((SECONDS < deadline)) || die "v$version: still $state after 30 minutes"
-    sleep 2
-  done
-}
-
-# What `eval` needs to decide as the approver, as Rundeck's approve job signs one in.
-approver_env() {
-  [[ -f $DIR/kestra/execution ]] || die "no release in progress (playground.sh release VERSION)"
-  # shellcheck source=/dev/null
-  source "$DIR/ports.env"
-  local id version
-  read -r id version <"$DIR/kestra/execution"
-  # shellcheck disable=SC2016 # $PATH is the caller's, expanded by their eval
-  printf 'export PATH=%q:"$PATH"\n' "$repo/target/debug"
-  printf 'export LEDGER_URL=%q LEDGER_ISSUER=rundeck LEDGER_KEY_ID=rundeck-1 LEDGER_SUBJECT=%q LEDGER_ROLE=approver\n' \
-    "$(console prod-east backend)" "$APPROVER"
-  printf 'export LEDGER_SIGNING_KEY=%q\n' "$(cat "$DIR/keys/rundeck-1.pem")"
-  printf 'export KESTRA_URL=%q KESTRA_USER=%q KESTRA_PASSWORD=%q KESTRA_EXECUTION=%q\n' \
-    "$(kestra_url)" "$KESTRA_USER" "$KESTRA_PASSWORD" "$id"
-}
 
 up() {
   mkdir -p "$DIR"
+  # Without workloads: `configure` applies the playground's own, just before the stand-in
+  # starts writing their status.
   say "starting the Karmada control plane (local-dev/control-plane.sh)"
-  local-dev/control-plane.sh up >"$DIR/control-plane.log" 2>&1 ||
+  local-dev/control-plane.sh up --no-workloads >"$DIR/control-plane.log" 2>&1 ||
     { tail -n 5 "$DIR/control-plane.log" >&2; die "the control plane did not start"; }
   say "starting the registry, PostgreSQL and Redis"
   start_services
@@ -342,7 +172,7 @@ status() {
     if url=$(console "$member" frontend); then
       served=$(curl -fsS --max-time 5 "$url/" | grep -o 'Served by <strong>[^<]*</strong> ([^)]*)' | sed 's/<[^>]*>//g') || served="not answering"
       api=$(console "$member" backend)
-      version=$(curl -fsS --max-time 5 "$api/api/info" | python3 -c 'import json,sys; print(json.load(sys.stdin)["version"])') || version="?"
+      version=$(curl -fsS --max-time 5 "$api/api/info" | jq -er .version) || version="?"
       printf '%-10s console %s  api %s  version %s  %s\n' "$member" "$url" "$api" "$version" "$served"
     else
       printf '%-10s not serving yet (kubectl --context %s get spinapps -A)\n' "$member" "$member"
@@ -366,15 +196,8 @@ status() {
 
 down() {
   [[ -d $DIR ]] || return 0
-  local name
-  for name in kestra standin redis registry postgres; do
-    if [[ -f $DIR/pids/$name ]]; then kill -- "-$(cat "$DIR/pids/$name")" 2>/dev/null || true; fi
-  done
+  stop kestra standin redis registry postgres
   local-dev/control-plane.sh down >/dev/null 2>&1 || true
-  for name in kestra standin redis registry postgres; do
-    running "$name" && sleep 1
-    if [[ -f $DIR/pids/$name ]]; then kill -KILL -- "-$(cat "$DIR/pids/$name")" 2>/dev/null || true; fi
-  done
   rm -rf "$DIR"
   say "stopped and removed $DIR"
 }

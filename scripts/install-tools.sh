@@ -41,6 +41,9 @@ command -v man >/dev/null || missing+=(man-db)
 command -v script >/dev/null || missing+=(bsdutils)
 # make bench profiles the runtimes under load (bench/runner/src/perf.rs).
 command -v perf >/dev/null || missing+=(linux-perf)
+# The local-dev scripts read JSON with jq and render manifests with envsubst.
+command -v jq >/dev/null || missing+=(jq)
+command -v envsubst >/dev/null || missing+=(gettext-base)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then

@@ -25,7 +25,8 @@ SHARED=${SHARED_DIR:-../shared}
 MIRROR=${PARTS_MIRROR:-}
 LOCK=scripts/parts.lock
 
-die() { echo "parts: $*" >&2; exit 1; }
+# shellcheck source=local-dev/lib.sh
+source local-dev/lib.sh
 
 # A source with its ${VERSION} names filled in from versions.env.
 expand() {

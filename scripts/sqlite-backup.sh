@@ -14,7 +14,8 @@
 #
 # `make backup` and `make restore BACKUP=…` call it; `make test` runs both against real Spin.
 set -euo pipefail
-die() { echo "sqlite-backup: $*" >&2; exit 1; }
+# shellcheck source=local-dev/lib.sh
+source "$(dirname "$0")/../local-dev/lib.sh"
 command -v python3 >/dev/null || die "python3 is missing (apt-get install python3)"
 
 action=${1:-}

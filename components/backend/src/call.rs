@@ -21,9 +21,6 @@ pub struct Call<'r, 'h> {
     /// The path's one variable segment (`{version}`, `{name}`), when the route has one, as it
     /// arrived; the handler parses it into the type it names.
     pub path_segment: Option<String>,
-    /// The OpenAPI document for these clusters. The router lends it, so that handlers need not
-    /// know the route table that the document is made from.
-    pub openapi: fn(&ledger::Clusters) -> serde_json::Value,
     pub(crate) principal: Option<Principal>,
     pub(crate) settings: Option<Settings>,
     pub(crate) body: Option<Body>,

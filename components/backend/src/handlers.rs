@@ -139,16 +139,6 @@ pub fn overview(cx: &mut Call) -> Handled {
     })
 }
 
-/// This document: OpenAPI 3.1, generated from the Rust types.
-#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
-    responses(
-        (status = 200, description = "The OpenAPI document, with the configured clusters", body = Object),
-        Unavailable))]
-pub fn openapi_json(cx: &mut Call) -> Handled {
-    let document = (cx.openapi)(&cx.settings()?.clusters);
-    Ok(ApiResponse::json(200, &document))
-}
-
 /// Gauges read from storage, in Prometheus text format. They show what the ledger holds, so
 /// they are read like it: public only while `public_read` is `true`. DORA's four keys are
 /// kept in the read model between writes (for up to a minute), so scrapes do not recompute

@@ -13,12 +13,12 @@ mod host;
 mod http;
 mod input;
 mod metrics;
-pub mod openapi;
+mod openapi;
 mod problem;
 mod query;
 pub mod read_model;
 mod router;
-pub mod routes;
+mod routes;
 mod settings;
 // The SDK's `#[http_component]` expands to the component's unsafe export glue.
 #[cfg(target_arch = "wasm32")]
@@ -28,7 +28,7 @@ mod spin;
 pub use build_info::{COMMIT, VERSION};
 pub use host::{Host, KeyValue};
 pub use http::{ApiRequest, ApiResponse, BODY_DEADLINE_MS, Body, MAX_BODY_BYTES};
-pub use router::handle;
+pub use router::{handle, openapi_document, route_table};
 pub use routes::Route;
 pub use settings::{Settings, VARIABLES};
 pub use spin_edge::AccessLog;

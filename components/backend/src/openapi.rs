@@ -4,7 +4,7 @@
 
 use crate::problem::Problem;
 use crate::query::CURSOR_PATTERN;
-use crate::routes;
+use crate::routes::Route;
 use ledger::Clusters;
 use ledger::drift::MAX_SOURCE;
 use ledger::filters::{AUDIT_ACTIONS, ApprovalFilter, AuditTarget, VersionPrefix};
@@ -54,11 +54,12 @@ impl utoipa::Modify for BearerAuth {
     }
 }
 
-/// The document for a backend serving `clusters` (deployments name one of them).
-pub fn document(clusters: &Clusters) -> Value {
+/// The document of the routes in `table`, for a backend serving `clusters` (deployments name
+/// one of them).
+pub fn document(table: &[Route], clusters: &Clusters) -> Value {
     let mut doc = ApiDoc::openapi();
     doc.info.version = crate::build_info::VERSION.to_owned();
-    for route in routes::all() {
+    for route in table {
         let mut schemas = Vec::new();
         (route.schemas)(&mut schemas);
         doc.components

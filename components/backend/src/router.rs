@@ -1,13 +1,39 @@
 //! Routing: each request to its route from the table in `routes`, and the one place where
-//! errors become problem responses and every request becomes an access-log line.
+//! errors become problem responses and every request becomes an access-log line. The OpenAPI
+//! document is served from here: it is made from the whole table, which only the router sees.
 
 use crate::call::Call;
+use crate::handlers::Handled;
 use crate::host::Host;
 use crate::http::{ApiRequest, ApiResponse};
 use crate::openapi;
-use crate::problem::ApiError;
-use crate::routes;
+use crate::problem::{ApiError, Unavailable};
+use crate::routes::{self, Route};
 use spin_edge::AccessLog;
+
+/// Every route: the API's, and the document that describes them all, after `/api/info`.
+pub fn route_table() -> Vec<Route> {
+    let mut table = routes::all();
+    let after_info = table.iter().position(|r| r.pattern == "/api/info");
+    let document = Route::of::<__path_openapi_json>(openapi_json);
+    table.insert(after_info.map_or(0, |i| i + 1), document);
+    table
+}
+
+/// The OpenAPI document a backend serving `clusters` answers at `/api/openapi.json`.
+pub fn openapi_document(clusters: &ledger::Clusters) -> serde_json::Value {
+    openapi::document(&route_table(), clusters)
+}
+
+/// This document: OpenAPI 3.1, generated from the Rust types.
+#[utoipa::path(get, path = "/api/openapi.json", tag = "meta",
+    responses(
+        (status = 200, description = "The OpenAPI document, with the configured clusters", body = Object),
+        Unavailable))]
+fn openapi_json(cx: &mut Call) -> Handled {
+    let document = openapi_document(&cx.settings()?.clusters);
+    Ok(ApiResponse::json(200, &document))
+}
 
 /// Handles one request and describes it for the access log.
 pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
@@ -17,14 +43,13 @@ pub fn handle(req: &ApiRequest, host: &Host) -> (ApiResponse, AccessLog) {
         .filter(|id| valid_request_id(id))
         .map_or_else(|| host.fresh_request_id.clone(), str::to_owned);
     let trace_id = spin_edge::trace_id_of(req.header_value("traceparent"), &host.fresh_trace_id);
-    let routes = routes::all();
+    let routes = route_table();
     let (matching, path_segment) = routes::matching(&routes, &req.path);
     let mut call = Call {
         req,
         host,
         request_id,
         path_segment,
-        openapi: openapi::document,
         principal: None,
         settings: None,
         body: None,

@@ -1,6 +1,7 @@
 //! The route table: every operation of the API, each named once by its handler. Its pattern
 //! and method come from the handler's `#[utoipa::path]` attribute, so dispatch, the `Allow`
-//! header and the OpenAPI document all read the same table and cannot disagree.
+//! header and the OpenAPI document all read the same table and cannot disagree. The document's
+//! own route is made from this table, so the router adds it (`router::route_table`).
 
 use crate::call::Call;
 use crate::handlers::{self, Handled};
@@ -20,7 +21,7 @@ pub struct Route {
 }
 
 impl Route {
-    fn of<P: utoipa::Path + utoipa::__dev::SchemaReferences>(
+    pub(crate) fn of<P: utoipa::Path + utoipa::__dev::SchemaReferences>(
         handler: fn(&mut Call) -> Handled,
     ) -> Self {
         let method = match P::methods().as_slice() {
@@ -39,14 +40,13 @@ impl Route {
     }
 }
 
-/// Every route, in the order the OpenAPI document lists them.
+/// Every route of the API but the document's own, in the order the document lists them.
 pub fn all() -> Vec<Route> {
     use handlers::*;
     vec![
         Route::of::<__path_health>(health),
         Route::of::<__path_ready>(ready),
         Route::of::<__path_info>(info),
-        Route::of::<__path_openapi_json>(openapi_json),
         Route::of::<__path_metrics_text>(metrics_text),
         Route::of::<__path_overview>(overview),
         Route::of::<__path_list_releases>(list_releases),

@@ -1,10 +1,12 @@
 //! Starting the app on a free loopback port, on real Spin or on `spin-host`, and talking to it
 //! over HTTP: shared by the end-to-end tests of the backend, the console and the host, the
-//! browser test, and the benchmark.
+//! browser test, and the benchmark; and the suite's Karmada control plane ([`control_plane`]),
+//! shared by every test that runs on it.
 
 mod agent;
 mod client;
 mod cluster_parts;
+pub mod control_plane;
 mod fixtures;
 mod host;
 mod runtime;

@@ -6,7 +6,8 @@
 //! [`desired`] resolves a SpinApp the way spin-operator v0.6.1 builds its pods
 //! (`internal/controller/deployment.go`, `internal/runtimeconfig`) and containerd-shim-spin
 //! v0.24.0 runs them; [`standin`] keeps the processes in line with the members; [`service`]
-//! gives each SpinApp the stable address its Service would.
+//! gives each SpinApp the stable address its Service would; [`status`] writes every SpinApp
+//! status, including the status-only mode, where nothing runs.
 
 mod config;
 pub mod desired;
@@ -15,3 +16,4 @@ mod process;
 pub mod put_back;
 pub mod service;
 pub mod standin;
+pub mod status;

@@ -1,12 +1,15 @@
 //! For tests that let the stand-in run the clusters of the suite's shared control plane: what
 //! they change there (the policies and overrides, the workloads' images and ConfigMaps, each
 //! environment's Secret, every SpinApp's status) is put back as the repository and
-//! `control-plane.sh up` left it.
+//! `scripts/with-control-plane.sh` left it: every status ready, with nothing running.
 
 use crate::kube::{kubectl, kubectl_json};
+use crate::status;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+/// The control plane's members (`local-dev/control-plane.sh`).
+const MEMBERS: [&str; 3] = ["staging", "prod-east", "prod-west"];
 
 pub struct PutBack {
     kubeconfigs: PathBuf,
@@ -60,9 +63,8 @@ impl Drop for PutBack {
             }
         }
         let _ = std::fs::remove_file(file);
-        let _ = Command::new(repo.join("local-dev/control-plane.sh"))
-            .arg("report-ready")
-            .env("CONTROL_PLANE_DIR", self.kubeconfigs.parent().unwrap())
-            .status();
+        for member in MEMBERS {
+            let _ = status::report_without_running(&self.kubeconfigs.join(member), false);
+        }
     }
 }

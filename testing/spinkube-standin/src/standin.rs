@@ -19,9 +19,10 @@
 
 pub use crate::config::Config;
 use crate::desired::{self, Desired, NotYet, Services};
-use crate::kube::{KubectlLookup, kubectl, kubectl_json};
+use crate::kube::{KubectlLookup, kubectl_json};
 use crate::process::{Instance, exited, ready, start, stop};
 use crate::service::Service;
+use crate::status::{self, condition};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -124,7 +125,7 @@ impl StandIn {
             let status = entry.status(app, waiting.as_deref());
             if entry.written.as_ref() != Some(&status) {
                 // A SpinApp deleted since the listing refuses its status; the next pass knows.
-                match write_status(&kubeconfig, &namespace, &name, &status) {
+                match status::write(&kubeconfig, &namespace, &name, &status) {
                     Ok(()) => entry.written = Some(status),
                     Err(why) => eprintln!("spinkube-standin: {member}: {why}"),
                 }
@@ -299,33 +300,6 @@ impl App {
         json!({"readyReplicas": ready, "activeScheduler": "containerd-shim-spin",
                "conditions": [available, progressing]})
     }
-}
-
-fn write_status(
-    kubeconfig: &Path,
-    namespace: &str,
-    name: &str,
-    status: &Value,
-) -> Result<(), String> {
-    let patch = json!({ "status": status }).to_string();
-    let args = [
-        "-n",
-        namespace,
-        "patch",
-        "spinapp",
-        name,
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &patch,
-    ];
-    kubectl(kubeconfig, &args).map(drop)
-}
-
-fn condition(kind: &str, status: bool, reason: &str, message: &str) -> Value {
-    // One fixed time: a status that says the same thing is the same status.
-    json!({"type": kind, "status": if status { "True" } else { "False" }, "reason": reason,
-           "message": message, "lastTransitionTime": "2026-01-01T00:00:00Z"})
 }
 
 fn text(record: &Value, key: &str) -> String {

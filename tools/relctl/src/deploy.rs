@@ -5,10 +5,11 @@
 //! digest and the smoke checks passed; on any failure after the start, `failed`, the previous
 //! release put back (its own commit's manifests, its recorded digest), and `rolled_back`.
 
+use crate::answers::Cluster;
 use crate::cli::{self, EnvironmentName, Target};
 use crate::failure::Failure;
 use crate::karmada::{Karmada, kubectl_error};
-use crate::ledger_client::{Cluster, LedgerClient, NewEvent};
+use crate::ledger_client::{LedgerClient, NewEvent};
 use crate::overlay;
 use crate::smoke;
 use ledger::types::{ApprovalState, ClusterName, DeploymentStatus, Digest, Version, WebUrl};
@@ -261,7 +262,7 @@ fn roll_out(
 fn put_back(
     ledger: &LedgerClient,
     env: &Environment,
-    previous: &crate::ledger_client::Current,
+    previous: &crate::answers::Current,
 ) -> Result<String, Failure> {
     let release = ledger.release(&previous.version)?;
     let checkout = Checkout::at(&env.root, release.commit.as_str())?;

@@ -2,59 +2,17 @@
 //! release record (idempotent by digest) are retried with back-off when nothing answers or the
 //! server fails (5xx); other writes are sent once, so a step never records twice.
 
+use crate::answers::{Approval, Cluster, Release, ReleaseDetail};
 use crate::failure::Failure;
 use ledger::Timestamp;
 use ledger::types::{
-    ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
-    Environment, Subject, Version, WebUrl,
+    ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest, Subject, Version,
+    WebUrl,
 };
+use serde::Serialize;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::time::Duration;
-
-/// A release as the ledger returns it, with what the pipeline reads of it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Release {
-    pub version: Version,
-    pub artifact: ArtifactRef,
-    pub digest: Digest,
-    pub commit: CommitSha,
-    #[serde(default)]
-    pub approval: Option<Approval>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Approval {
-    pub state: ApprovalState,
-    pub decided_by: Option<Subject>,
-}
-
-/// A configured cluster and what it runs now.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Cluster {
-    pub name: ClusterName,
-    pub environment: Environment,
-    pub current: Option<Current>,
-    /// The release being rolled out there, when the cluster is already seen running it.
-    #[serde(default)]
-    pub rolling_out: Option<Version>,
-    /// How what the cluster was last seen running differs from `current`.
-    #[serde(default)]
-    pub drift: Option<Drift>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Drift {
-    pub summary: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-pub struct Current {
-    pub version: Version,
-    pub artifact: ArtifactRef,
-    pub digest: Digest,
-}
 
 /// The body of `POST /api/clusters/{name}/observations`.
 #[derive(Debug, Serialize)]
@@ -245,7 +203,7 @@ impl LedgerClient {
     }
 
     /// The release, or `None` when the ledger has no such version.
-    pub fn find_release(&self, version: &Version) -> Result<Option<Release>, Failure> {
+    pub fn find_release(&self, version: &Version) -> Result<Option<ReleaseDetail>, Failure> {
         match self.retried("GET", &format!("/api/releases/{version}"), None) {
             Ok(value) => record(value).map(Some),
             Err(Failure::Refused { status: 404, .. }) => Ok(None),
@@ -253,7 +211,7 @@ impl LedgerClient {
         }
     }
 
-    pub fn release(&self, version: &Version) -> Result<Release, Failure> {
+    pub fn release(&self, version: &Version) -> Result<ReleaseDetail, Failure> {
         record(self.retried("GET", &format!("/api/releases/{version}"), None)?)
     }
 

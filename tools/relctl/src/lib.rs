@@ -5,6 +5,7 @@
 //! fails at once with a one-line reason and records nothing. Each command is one function;
 //! [`run`] only dispatches.
 
+pub mod answers;
 mod build;
 mod cli;
 mod deploy;

@@ -3,10 +3,11 @@
 //! interpreter's ReflectStatus copies the member's `spec.image`), so one read of the control
 //! plane covers every cluster without a credential for any member.
 
+use crate::answers::Cluster;
 use crate::cli;
 use crate::failure::Failure;
 use crate::karmada::Karmada;
-use crate::ledger_client::{Cluster, LedgerClient, Seen};
+use crate::ledger_client::{LedgerClient, Seen};
 use ledger::Timestamp;
 use ledger::types::{ClusterName, Digest};
 use serde_json::Value;

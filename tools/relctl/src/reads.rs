@@ -3,93 +3,19 @@
 //! the ledger's own JSON (a list as one array, however many pages it took), so nothing a
 //! script reads is reshaped here.
 //!
-//! The tables read the answers into the ledger's validated types, so an answer that is not
+//! The tables read the answers into relctl's records (`answers`), so an answer that is not
 //! what the API documents fails with one line instead of printing a half-empty table.
 
+use crate::answers::{Approval, Cluster, Release, ReleaseDetail};
 use crate::cli::{Format, ListApprovals, ListReleases, Listing, ShowRelease, Shown};
 use crate::failure::Failure;
 use crate::ledger_client::LedgerClient;
-use ledger::types::{
-    ApprovalState, ArtifactRef, ClusterName, CommitSha, DeploymentStatus, Digest, Environment,
-    Subject, Version,
-};
-use serde::Deserialize;
+use ledger::types::Digest;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 /// The most a page of the ledger holds (`limit` 1 to 100).
 const PAGE: u32 = 100;
-
-#[derive(Deserialize)]
-struct Release {
-    version: Version,
-    artifact: ArtifactRef,
-    digest: Digest,
-    commit: CommitSha,
-    commit_time: Option<String>,
-    notes: String,
-    created_by: Subject,
-    on_behalf_of: Option<Subject>,
-    created_at: String,
-}
-
-#[derive(Deserialize)]
-struct ReleaseDetail {
-    #[serde(flatten)]
-    release: Release,
-    deployments: Vec<Deployment>,
-    approval: Option<Approval>,
-}
-
-#[derive(Deserialize)]
-struct Deployment {
-    cluster: ClusterName,
-    environment: Environment,
-    status: DeploymentStatus,
-    message: Option<String>,
-    recorded_by: Subject,
-    recorded_at: String,
-}
-
-#[derive(Deserialize)]
-struct Approval {
-    version: Version,
-    state: ApprovalState,
-    requested_by: Subject,
-    on_behalf_of: Option<Subject>,
-    requested_at: String,
-    decided_by: Option<Subject>,
-    decided_at: Option<String>,
-    comment: Option<String>,
-}
-
-#[derive(Deserialize)]
-struct Cluster {
-    name: ClusterName,
-    environment: Environment,
-    current: Option<Current>,
-    last_event: Option<LastEvent>,
-    rolling_out: Option<Version>,
-    drift: Option<Drift>,
-}
-
-#[derive(Deserialize)]
-struct Current {
-    version: Version,
-    succeeded_at: String,
-}
-
-#[derive(Deserialize)]
-struct LastEvent {
-    version: Version,
-    status: DeploymentStatus,
-    at: String,
-}
-
-#[derive(Deserialize)]
-struct Drift {
-    summary: String,
-}
 
 pub fn releases(ledger: &LedgerClient, args: &ListReleases) -> Result<String, Failure> {
     let filters = [

@@ -13,7 +13,7 @@ fn the_openapi_document_covers_every_route_and_error() {
         "bearer"
     );
     let paths = doc["paths"].as_object().unwrap();
-    let routes = backend::routes::all();
+    let routes = backend::route_table();
     let patterns: std::collections::BTreeSet<&str> =
         routes.iter().map(|r| r.pattern.as_str()).collect();
     assert_eq!(

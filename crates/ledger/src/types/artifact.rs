@@ -6,7 +6,8 @@ use std::fmt;
 
 text_newtype!(
     /// An OCI artifact reference: `[registry[:port]/]repository[:tag][@digest]`.
-    ArtifactRef
+    ArtifactRef,
+    example = "ghcr.io/acme/automatizacion:1.4.0"
 );
 
 impl ArtifactRef {
@@ -149,7 +150,8 @@ fn valid_path_component(component: &str) -> bool {
 
 text_newtype!(
     /// A content digest: `sha256:` followed by 64 lowercase hex digits.
-    Digest
+    Digest,
+    example = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 );
 
 impl Digest {

@@ -43,14 +43,15 @@ macro_rules! deserialize_by_parse {
 }
 
 /// Declares a newtype over `String` that serialises and displays as its text, and
-/// deserialises through its `parse`.
+/// deserialises through its `parse`. Its example is in the OpenAPI document, where clients
+/// (and the test that holds the console and relctl to the document) take it as a valid value.
 macro_rules! text_newtype {
-    ($(#[$doc:meta])* $name:ident) => {
+    ($(#[$doc:meta])* $name:ident, example = $example:literal) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
         #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
         #[serde(transparent)]
-        #[cfg_attr(feature = "openapi", schema(value_type = String))]
+        #[cfg_attr(feature = "openapi", schema(value_type = String, examples($example)))]
         pub struct $name(String);
 
         impl $name {

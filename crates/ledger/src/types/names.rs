@@ -6,7 +6,8 @@ use std::fmt;
 
 text_newtype!(
     /// A full git commit id: 40 hex digits, kept in lowercase.
-    CommitSha
+    CommitSha,
+    example = "0123456789abcdef0123456789abcdef01234567"
 );
 
 impl CommitSha {
@@ -26,7 +27,8 @@ impl CommitSha {
 
 text_newtype!(
     /// A cluster's name: a DNS label (RFC 1123), as Karmada names member clusters.
-    ClusterName
+    ClusterName,
+    example = "prod-east"
 );
 
 impl ClusterName {
@@ -56,7 +58,8 @@ impl ClusterName {
 text_newtype!(
     /// Who did something: the `sub` claim of a verified token, in its canonical form (see
     /// [`crate::identity`]), so that one person is one subject.
-    Subject
+    Subject,
+    example = "alice"
 );
 
 impl Subject {
@@ -75,7 +78,8 @@ impl Subject {
 
 text_newtype!(
     /// An `http` or `https` URL, such as a pipeline execution's page.
-    WebUrl
+    WebUrl,
+    example = "https://kestra.example.com/ui/main/executions/automatizacion/release/5Zz1"
 );
 
 impl WebUrl {

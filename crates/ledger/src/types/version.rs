@@ -6,7 +6,8 @@ use std::fmt;
 
 text_newtype!(
     /// A semantic version (semver.org 2.0), kept in its canonical text form: a release's name.
-    Version
+    Version,
+    example = "1.4.0"
 );
 
 /// The longest version the ledger records, in characters (the console refuses longer ones too).

@@ -10,10 +10,11 @@
 
 mod digests;
 
+use host_harness::control_plane::{eventually, exclusive, get, kubeconfigs, kubectl};
 use manifest_check::Object;
-use repo_checks::control_plane::{eventually, exclusive, get, kubectl};
 use repo_checks::repo;
 use serde_json::{Value, json};
+use spinkube_standin::status;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -144,35 +145,10 @@ fn production_replicas_are_divided_four_and_two_by_the_interpreter_inside_karmad
 }
 
 /// What the SpinKube operator would write on a member: `status.readyReplicas` and the
-/// `Available` condition. This stands in for the operator, which cannot run without nodes.
-fn operator_stand_in_reports(member: &str, app: &str, ready: i64, available: bool) {
-    let status = json!({"status": {
-        "readyReplicas": ready,
-        "activeScheduler": "containerd-shim-spin",
-        "conditions": [{
-            "type": "Available",
-            "status": if available { "True" } else { "False" },
-            "reason": if available { "MinimumReplicasAvailable" } else { "MinimumReplicasUnavailable" },
-            "message": format!("{ready} replicas ready"),
-            "lastTransitionTime": "2026-01-01T00:00:00Z",
-        }],
-    }});
-    kubectl(
-        member,
-        &[
-            "-n",
-            PRODUCTION,
-            "patch",
-            "spinapp",
-            app,
-            "--subresource=status",
-            "--type=merge",
-            "-p",
-            &status.to_string(),
-        ],
-        None,
-    )
-    .unwrap();
+/// `Available` condition, as the SpinKube stand-in writes them (`spinkube_standin::status`).
+fn operator_stand_in_reports(member: &str, app: &str, ready: i64) {
+    let reported = status::replicas(ready, &format!("{ready} replicas ready"));
+    status::write(&kubeconfigs().join(member), PRODUCTION, app, &reported).unwrap();
 }
 
 /// The control plane's view: summed ready replicas, and each member's health.
@@ -215,11 +191,11 @@ fn member_statuses_from_an_operator_stand_in_aggregate_and_flip_health_on_the_co
             })
         }
     };
-    operator_stand_in_reports("prod-east", app, 4, true);
-    operator_stand_in_reports("prod-west", app, 2, true);
+    operator_stand_in_reports("prod-east", app, 4);
+    operator_stand_in_reports("prod-west", app, 2);
     eventually("6 ready replicas, both clusters healthy", healthy(6));
 
-    operator_stand_in_reports("prod-west", app, 0, false);
+    operator_stand_in_reports("prod-west", app, 0);
     eventually("prod-west unhealthy, 4 ready", || {
         let (sum, health) = aggregated(app)?;
         let want = vec![
@@ -243,7 +219,7 @@ fn member_statuses_from_an_operator_stand_in_aggregate_and_flip_health_on_the_co
     );
 
     // Back to healthy well within the policy's 120 s failover toleration.
-    operator_stand_in_reports("prod-west", app, 2, true);
+    operator_stand_in_reports("prod-west", app, 2);
     eventually("both clusters healthy again", healthy(6));
 }
 
@@ -381,7 +357,7 @@ fn the_restore_pod_k8s_readme_starts_passes_server_side_validation() {
     );
     let out = std::process::Command::new("bash")
         .args(["-c", &command])
-        .env("KUBECONFIG", repo_checks::control_plane::kubeconfig())
+        .env("KUBECONFIG", kubeconfigs().join("all"))
         .output()
         .unwrap();
     let printed = String::from_utf8_lossy(&out.stdout);

@@ -4,7 +4,8 @@
 //! through each environment's Secret, with staging's override as the test clusters' copy of
 //! the repository says (`build::origin`). Everything is put back when the scenario ends.
 
-use super::{control_plane, succeeded};
+use super::{kubeconfigs, succeeded};
+use host_harness::control_plane::{KARMADA, kubectl_ok};
 use host_harness::{Redis, repo, scratch_dir};
 use native_db::testing::TestDb;
 use spinkube_standin::put_back::PutBack;
@@ -35,7 +36,7 @@ impl Clusters {
         let compiled = COMPILED.get_or_init(|| scratch_dir("pipeline-wasmtime-cache"));
         std::os::unix::fs::symlink(compiled, state.join("compiled")).unwrap();
         let config = Config {
-            kubeconfigs: control_plane(),
+            kubeconfigs: kubeconfigs(),
             members: members.iter().map(|m| (*m).to_owned()).collect(),
             spin: host_harness::spin_bin().to_owned(),
             state: state.clone(),
@@ -92,27 +93,6 @@ impl Drop for Clusters {
     }
 }
 
-/// `kubectl` on the Karmada API server, with STDIN.
-pub fn kubectl_in(args: &[&str], stdin: Option<&str>) -> String {
-    use std::io::Write;
-    use std::process::Stdio;
-    let mut child = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(control_plane().join("karmada"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = child.stdin.take().unwrap();
-    if let Some(text) = stdin {
-        let mut input = input;
-        input.write_all(text.as_bytes()).unwrap();
-    }
-    succeeded(child.wait_with_output().unwrap())
-}
-
 /// The members run by the stand-in for one scenario, with what they read.
 pub struct OnClusters {
     /// Declared first, so it stops before the control plane is put back.
@@ -125,11 +105,11 @@ pub struct OnClusters {
 
 impl OnClusters {
     pub fn start(label: &str, members: &[&str]) -> Self {
-        let put_back = PutBack::take(&control_plane());
+        let put_back = PutBack::take(&kubeconfigs());
         let db = TestDb::postgres();
         let db_url = db.db_url().unwrap().to_owned();
         let overrides = super::build::checkout().join("karmada/overrides/staging.yaml");
-        kubectl_in(&["apply", "-f", overrides.to_str().unwrap()], None);
+        kubectl_ok(KARMADA, &["apply", "-f", overrides.to_str().unwrap()], None);
         let world = OnClusters {
             clusters: Clusters::start(&format!("{label}-spinkube"), members),
             db_url: db_url.clone(),
@@ -151,6 +131,6 @@ impl OnClusters {
             .env("KV_URL", &self.redis.url)
             .output()
             .unwrap();
-        kubectl_in(&["apply", "-f", "-"], Some(&succeeded(secrets)));
+        kubectl_ok(KARMADA, &["apply", "-f", "-"], Some(&succeeded(secrets)));
     }
 }

@@ -6,7 +6,7 @@
 use super::build::{allowed_signers, built, checkout, origin};
 use super::clusters::OnClusters;
 use super::{
-    PREVIOUS, PRODUCTION_BEFORE, STAGING_BEFORE, VERSION, control_plane, path_with_tools,
+    PREVIOUS, PRODUCTION_BEFORE, STAGING_BEFORE, VERSION, kubeconfigs, path_with_tools,
     production_images, registry, restore_workloads,
 };
 use host_harness::{Host, HostBuilder, repo, scratch_dir, token};
@@ -54,7 +54,7 @@ pub fn signed(issuer: &str, sub: &str, role: &str) -> String {
 
 /// The Kestra stand-in with its secrets, on a fresh scratch directory.
 pub fn kestra_standin(label: &str) -> Kestra {
-    let kubeconfig = std::fs::read_to_string(control_plane().join("karmada")).unwrap();
+    let kubeconfig = std::fs::read_to_string(kubeconfigs().join("karmada")).unwrap();
     let secrets = [
         ("RELEASE_WEBHOOK_KEY", "hook-key-1".to_owned()),
         ("GIT_USERNAME", String::new()),
@@ -422,7 +422,7 @@ pub fn previous_commit() -> String {
 /// plane's kubeconfig.
 fn load_as_the_readme_says(rundeck: &mut Rundeck) {
     let dir = scratch_dir("rundeck-loading");
-    let kubeconfig = std::fs::read_to_string(control_plane().join("karmada")).unwrap();
+    let kubeconfig = std::fs::read_to_string(kubeconfigs().join("karmada")).unwrap();
     for (file, content) in [
         (
             "rundeck-approver.pem",

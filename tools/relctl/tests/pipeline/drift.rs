@@ -11,7 +11,7 @@
 use super::build::checkout;
 use super::doubles::Pipeline;
 use super::{
-    PREVIOUS, PRODUCTION_BEFORE, control_plane, exclusive, kubectl, restore_workloads, succeeded,
+    PREVIOUS, PRODUCTION_BEFORE, exclusive, json_of, kubeconfigs, restore_workloads, succeeded,
 };
 use host_harness::token;
 use serde_json::{Value, json};
@@ -24,7 +24,7 @@ fn relctl(pipeline: &Pipeline, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_relctl"))
         .env("LEDGER_URL", &pipeline.ledger.base)
         .env("LEDGER_TOKEN", token("kestra", &["deployer"]))
-        .env("KARMADA_KUBECONFIG", control_plane().join("karmada"))
+        .env("KARMADA_KUBECONFIG", kubeconfigs().join("karmada"))
         .args(args)
         .output()
         .unwrap()
@@ -192,7 +192,7 @@ const POLICY: [&str; 2] = ["propagationpolicy", "automatizacion-production"];
 impl HandChange {
     fn new(image: &str) -> Self {
         let get = [&["get"], &BACKEND[..]].concat();
-        let was = kubectl("prod-west", &get)["spec"]["image"]
+        let was = json_of("prod-west", &get)["spec"]["image"]
             .as_str()
             .unwrap()
             .to_owned();
@@ -232,12 +232,12 @@ fn suspend(suspension: Value) {
         &["--type=merge", "-p", &patch],
     ]
     .concat();
-    kubectl("karmada-apiserver", &args);
+    json_of("karmada-apiserver", &args);
 }
 
 /// Whether the Work that carries the backend SpinApp to prod-west has dispatching suspended.
 fn prod_west_suspended() -> bool {
-    let works = kubectl(
+    let works = json_of(
         "karmada-apiserver",
         &["-n", "karmada-es-prod-west", "get", "works.work.karmada.io"],
     );
@@ -257,5 +257,5 @@ fn set_image(image: &str) {
         &["-n", "automatizacion", "--type=merge", "-p", &patch],
     ]
     .concat();
-    kubectl("prod-west", &args);
+    json_of("prod-west", &args);
 }

@@ -10,10 +10,8 @@
 //! (`--cluster-failure-threshold` 10 s: local-dev/control-plane.sh), so the second check comes
 //! 40 s after the first, not 90 s.
 
-use super::failover::{
-    APPS, MEMBERS, NAMESPACE, Scene, all_on_prod_east, json_of, something_serves,
-};
-use super::{control_plane, exclusive};
+use super::failover::{APPS, MEMBERS, NAMESPACE, Scene, all_on_prod_east, something_serves};
+use super::{exclusive, json_of, kubeconfigs};
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -27,7 +25,7 @@ struct CutOff;
 
 impl CutOff {
     fn member(name: &str) -> Self {
-        let dir = control_plane().parent().unwrap().to_owned();
+        let dir = kubeconfigs().parent().unwrap().to_owned();
         let pid = std::fs::read_to_string(dir.join(format!("pids/{name}-apiserver"))).unwrap();
         let pid = pid.trim();
         // Abruptly, as a link goes down: a stopping server would first drain its watches.
@@ -132,7 +130,7 @@ fn a_cluster_cut_off_during_failback_leaves_the_kept_copy_kept() {
 
     let mut failback = Command::new(env!("CARGO_BIN_EXE_relctl"))
         .args(["failback", "--settle", SETTLE, "--kubeconfig"])
-        .arg(control_plane().join("karmada"))
+        .arg(kubeconfigs().join("karmada"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

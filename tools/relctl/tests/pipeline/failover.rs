@@ -3,13 +3,16 @@
 //! (and a grace period, where a policy has one, 600 → 15), so the test takes a minute, not ten.
 //! 15 s leaves the stand-in's report of a rescheduled copy far inside the toleration.
 //!
-//! No SpinKube operator runs here, so a **stand-in for its status reporting** keeps every
-//! production SpinApp's status as the operator would: ready replicas equal to the desired count
-//! and `Available`, or none ready on a cluster the test has taken down. What Karmada then does
+//! No SpinKube operator runs here, so the SpinKube stand-in's **status-only mode**
+//! (`spinkube_standin::status`, nothing runs) keeps every production SpinApp's status as the
+//! operator would: ready replicas equal to the desired count and `Available`, or none ready on
+//! a cluster the test has taken down. What Karmada then does
 //! (judge health through the interpreter, evict, reschedule, purge) is Karmada's own.
 
-use super::{control_plane, exclusive, succeeded};
+use super::{exclusive, json_of, kubeconfigs, succeeded};
+use host_harness::control_plane::{KARMADA, kubectl_ok};
 use serde_json::{Value, json};
+use spinkube_standin::status;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -23,26 +26,6 @@ pub(super) const APPS: [&str; 2] = ["automatizacion-backend", "automatizacion-fr
 const TOLERATION: u64 = 15;
 /// Longest wait for Karmada to reach a state the test expects.
 const SETTLE: Duration = Duration::from_secs(120);
-
-pub(super) fn kubectl(context: &str, args: &[&str]) -> String {
-    succeeded(kubectl_output(context, args))
-}
-
-fn kubectl_output(context: &str, args: &[&str]) -> std::process::Output {
-    Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(control_plane().join("all"))
-        .args(["--context", context])
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-pub(super) fn json_of(context: &str, args: &[&str]) -> Value {
-    let mut args = args.to_vec();
-    args.extend(["-o", "json"]);
-    serde_json::from_str(&kubectl(context, &args)).unwrap()
-}
 
 /// Where production is, as Karmada and the members say it.
 #[derive(Debug, Default)]
@@ -130,7 +113,7 @@ fn text(record: &Value, key: &str) -> String {
     record[key].as_str().unwrap().to_owned()
 }
 
-/// The stand-in for SpinKube's status reporting, on prod-east and prod-west.
+/// The SpinKube stand-in's status-only mode, on prod-east and prod-west, every 200 ms.
 pub(super) struct StatusStandIn {
     down: Arc<Mutex<BTreeSet<String>>>,
     stop: Arc<AtomicBool>,
@@ -176,48 +159,11 @@ impl Drop for StatusStandIn {
     }
 }
 
-/// Writes each SpinApp's status on MEMBER as the operator would, where it differs. A member
-/// that does not answer (cut off by a scene) is passed by, as an operator in it could not
-/// report either.
+/// Writes each SpinApp's status on MEMBER as the operator would, where it differs
+/// (`spinkube_standin::status`). A member that does not answer (cut off by a scene) is passed by,
+/// as an operator in it could not report either.
 fn report(member: &str, down: bool) {
-    let listed = kubectl_output(member, &["-n", NAMESPACE, "get", "spinapps", "-o", "json"]);
-    let Ok(apps) = serde_json::from_slice::<Value>(&listed.stdout) else {
-        return;
-    };
-    for app in apps["items"].as_array().unwrap() {
-        let desired = app["spec"]["replicas"].as_i64().unwrap_or(1);
-        let ready = if down { 0 } else { desired };
-        let available = if down { "False" } else { "True" };
-        let status = &app["status"];
-        let current = status["conditions"].as_array().and_then(|c| {
-            c.iter()
-                .find(|c| c["type"] == "Available")
-                .map(|c| c["status"].clone())
-        });
-        if status["readyReplicas"].as_i64() == Some(ready) && current == Some(available.into()) {
-            continue;
-        }
-        let patch = json!({"status": {"readyReplicas": ready, "conditions": [{
-            "type": "Available", "status": available,
-            "reason": if down { "MinimumReplicasUnavailable" } else { "MinimumReplicasAvailable" },
-            "message": format!("SpinKube status stand-in: {ready}/{desired} ready"),
-            "lastTransitionTime": "2026-12-04T00:00:00Z"}]}});
-        let name = text(&app["metadata"], "name");
-        kubectl_output(
-            member,
-            &[
-                "-n",
-                NAMESPACE,
-                "patch",
-                "spinapp",
-                &name,
-                "--subresource=status",
-                "--type=merge",
-                "-p",
-                &patch.to_string(),
-            ],
-        );
-    }
+    let _ = status::report_without_running(&kubeconfigs().join(member), down);
 }
 
 /// One failover scene: the production policy with the shortened clock, the status stand-in,
@@ -245,8 +191,8 @@ impl Scene {
             shortened["gracePeriodSeconds"] = TOLERATION.into();
         }
         let patch = json!({"spec": {"failover": {"application": shortened}}});
-        kubectl(
-            "karmada-apiserver",
+        kubectl_ok(
+            KARMADA,
             &[
                 "-n",
                 NAMESPACE,
@@ -257,6 +203,7 @@ impl Scene {
                 "-p",
                 &patch.to_string(),
             ],
+            None,
         );
         let scene = Scene {
             stand_in: StatusStandIn::start(),
@@ -317,7 +264,7 @@ impl Scene {
             }
             let out = Command::new(env!("CARGO_BIN_EXE_relctl"))
                 .args(["failback", "--settle", "1", "--kubeconfig"])
-                .arg(control_plane().join("karmada"))
+                .arg(kubeconfigs().join("karmada"))
                 .output()
                 .unwrap();
             succeeded(out);
@@ -331,10 +278,7 @@ impl Drop for Scene {
     fn drop(&mut self) {
         self.stand_in.set_down(&[]);
         let karmada = host_harness::repo().join("karmada");
-        kubectl(
-            "karmada-apiserver",
-            &["apply", "-k", karmada.to_str().unwrap()],
-        );
+        kubectl_ok(KARMADA, &["apply", "-k", karmada.to_str().unwrap()], None);
     }
 }
 

@@ -3,12 +3,11 @@
 
 use super::doubles::{Pipeline, pairs, staging_new_production, statuses_on};
 use super::{
-    PREVIOUS, PRODUCTION_BEFORE, STAGING_BEFORE, VERSION, control_plane, exclusive, images_on,
-    kubectl, restore_workloads, succeeded,
+    PREVIOUS, PRODUCTION_BEFORE, STAGING_BEFORE, VERSION, exclusive, images_on, json_of,
+    kubeconfigs, restore_workloads, succeeded,
 };
-use host_harness::repo;
 use pipeline_standins::kestra::run::{Execution, State};
-use serde_json::json;
+use spinkube_standin::status;
 use std::process::Command;
 
 /// PREVIOUS ran (on production too, when the PRODUCTION check is to fail, and then on
@@ -116,7 +115,7 @@ fn a_failed_production_rollout_is_rolled_back_on_both_clusters() {
 #[test]
 fn waiting_for_readiness_times_out_with_each_clusters_conditions() {
     let _lock = exclusive();
-    let kubeconfig = control_plane().join("karmada");
+    let kubeconfig = kubeconfigs().join("karmada");
     let wait = |timeout: &str| {
         Command::new(env!("CARGO_BIN_EXE_relctl"))
             .args([
@@ -136,23 +135,19 @@ fn waiting_for_readiness_times_out_with_each_clusters_conditions() {
         "automatizacion-backend 6/6, automatizacion-frontend 6/6"
     );
     // What the SpinKube operator would report when prod-west's replicas are down.
-    let down = json!({"status": {"readyReplicas": 0, "conditions": [{
-        "type": "Available", "status": "False", "reason": "MinimumReplicasUnavailable",
-        "message": "0 of 2 replicas ready", "lastTransitionTime": "2026-01-01T00:00:00Z"}]}});
+    let prod_west = kubeconfigs().join("prod-west");
+    let down = status::replicas(0, "0 of 2 replicas ready");
+    status::write(
+        &prod_west,
+        "automatizacion",
+        "automatizacion-frontend",
+        &down,
+    )
+    .unwrap();
     let frontend = ["-n", "automatizacion", "spinapp", "automatizacion-frontend"];
-    let patch = [
-        "--subresource=status",
-        "--type=merge",
-        "-p",
-        &down.to_string(),
-    ];
-    kubectl(
-        "prod-west",
-        &[&["patch"], &frontend[..], &patch[..]].concat(),
-    );
     // Karmada aggregates the report within a second or two; wait until it has.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while kubectl("karmada-apiserver", &[&["get"], &frontend[..]].concat())["status"]["readyReplicas"]
+    while json_of("karmada-apiserver", &[&["get"], &frontend[..]].concat())["status"]["readyReplicas"]
         != 4
     {
         assert!(
@@ -162,14 +157,7 @@ fn waiting_for_readiness_times_out_with_each_clusters_conditions() {
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
     let timed_out = wait("4");
-    // The operator stand-in reports every member SpinApp ready again.
-    succeeded(
-        Command::new(repo().join("local-dev/control-plane.sh"))
-            .arg("report-ready")
-            .env("CONTROL_PLANE_DIR", control_plane().parent().unwrap())
-            .output()
-            .unwrap(),
-    );
+    status::report_without_running(&prod_west, false).unwrap();
 
     let line = super::one_line(&timed_out, 3);
     assert!(

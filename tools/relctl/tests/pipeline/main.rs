@@ -11,8 +11,8 @@
 //! (`testing/spinkube-standin`, see `clusters`) runs what Karmada placed on each member with
 //! real Spin, so the flow's smoke checks reach the clusters' own Services, and a release that
 //! cannot be pulled or never gets ready fails and is rolled back while the previous one serves
-//! (`spinkube`). A **stand-in for SpinKube's status reporting** gives Karmada's failover the
-//! statuses the operator would write (`failover`).
+//! (`spinkube`). The same stand-in's status-only mode, where nothing runs, gives Karmada's
+//! failover the statuses the operator would write (`failover`).
 //!
 //! The build and push run once (`build::built`), from a tag of this checkout with the test
 //! clusters' settings on top; each scenario then runs the whole flow from a fresh ledger that
@@ -33,11 +33,9 @@ mod rollback;
 mod scenarios;
 mod spinkube;
 
+use host_harness::control_plane::{KARMADA, exclusive, json_of, kubeconfigs, kubectl_ok};
 use host_harness::spin_bin;
-use serde_json::Value;
 use std::path::PathBuf;
-use std::process::Command;
-use std::sync::{Mutex, MutexGuard};
 
 const VERSION: &str = "1.4.0";
 const PREVIOUS: &str = "1.3.0";
@@ -52,20 +50,6 @@ fn registry() -> String {
         .expect("TEST_REGISTRY: run through scripts/with-registry.sh (make test does)")
 }
 
-fn control_plane() -> PathBuf {
-    let dir =
-        PathBuf::from(std::env::var("CONTROL_PLANE_DIR").expect(
-            "CONTROL_PLANE_DIR: run through scripts/with-control-plane.sh (make test does)",
-        ));
-    dir.join("kubeconfig")
-}
-
-/// One scenario at a time: they share the Karmada control plane's environments.
-fn exclusive() -> MutexGuard<'static, ()> {
-    static LOCK: Mutex<()> = Mutex::new(());
-    LOCK.lock().unwrap_or_else(|p| p.into_inner())
-}
-
 /// relctl and Spin first on PATH, as in the builder image.
 fn path_with_tools() -> String {
     let relctl = PathBuf::from(env!("CARGO_BIN_EXE_relctl"));
@@ -78,18 +62,6 @@ fn path_with_tools() -> String {
     )
 }
 
-fn kubectl(context: &str, args: &[&str]) -> Value {
-    let out = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(control_plane().join("all"))
-        .args(["--context", context])
-        .args(args)
-        .args(["-o", "json"])
-        .output()
-        .unwrap();
-    serde_json::from_str(&succeeded(out)).unwrap()
-}
-
 /// Every production SpinApp's image on prod-east, then on prod-west.
 fn production_images() -> Vec<String> {
     let mut images = images_on("prod-east", "automatizacion");
@@ -98,7 +70,7 @@ fn production_images() -> Vec<String> {
 }
 
 fn images_on(member: &str, namespace: &str) -> Vec<String> {
-    let apps = kubectl(member, &["-n", namespace, "get", "spinapps"]);
+    let apps = json_of(member, &["-n", namespace, "get", "spinapps"]);
     apps["items"]
         .as_array()
         .unwrap()
@@ -110,14 +82,8 @@ fn images_on(member: &str, namespace: &str) -> Vec<String> {
 /// Puts the control plane's workloads back as the repository pins them.
 fn restore_workloads() {
     for environment in ["staging", "production"] {
-        let out = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(control_plane().join("karmada"))
-            .args(["apply", "-k"])
-            .arg(host_harness::repo().join(format!("karmada/workloads/{environment}")))
-            .output()
-            .unwrap();
-        succeeded(out);
+        let workload = host_harness::repo().join(format!("karmada/workloads/{environment}"));
+        kubectl_ok(KARMADA, &["apply", "-k", workload.to_str().unwrap()], None);
     }
 }
 

@@ -11,7 +11,7 @@
 
 use super::clusters::OnClusters;
 use super::doubles::previous_commit;
-use super::{control_plane, exclusive, registry, succeeded};
+use super::{exclusive, kubeconfigs, registry, succeeded};
 use host_harness::{HostBuilder, push_checkout, release_body, repo, scratch_dir, token};
 use serde_json::json;
 use std::process::Command;
@@ -123,7 +123,7 @@ impl World {
     /// Whether a production member's ConfigMap carries what only v1.4.0's own commit adds.
     fn config_has_newer_manifests(&self) -> bool {
         MEMBERS.iter().any(|member| {
-            let config = super::kubectl(
+            let config = super::json_of(
                 member,
                 &[
                     "-n",
@@ -152,7 +152,7 @@ impl World {
             ),
             (
                 "KARMADA_KUBECONFIG",
-                control_plane().join("karmada").display().to_string(),
+                kubeconfigs().join("karmada").display().to_string(),
             ),
             ("LEDGER_URL", self.ledger.base.clone()),
             ("LEDGER_TOKEN", self.kestra.clone()),

@@ -1,4 +1,4 @@
-//! Prometheus text exposition. Spin instances live for one request, so every gauge is read
+//! Prometheus text exposition. Spin instances live for one request, so every figure is read
 //! from storage at scrape time; nothing is counted in memory.
 
 use ledger::insights::Insights;
@@ -20,15 +20,17 @@ pub fn render(counts: &Counts, dora: &str, version: &str, commit: &str, now: Tim
     for (state, count) in &counts.approvals {
         let _ = writeln!(out, "ledger_approvals{{state=\"{state}\"}} {count}");
     }
-    gauge(
+    // The ledger's log of events only grows, so their count is a counter: `increase()` over
+    // it is the events of a window (a restore from an older backup reads as a reset).
+    counter(
         &mut out,
-        "ledger_deployment_events",
+        "ledger_deployment_events_total",
         "Deployment events by cluster and status.",
     );
     for (cluster, status, count) in &counts.deployments {
         let _ = writeln!(
             out,
-            "ledger_deployment_events{{cluster=\"{}\",status=\"{status}\"}} {count}",
+            "ledger_deployment_events_total{{cluster=\"{}\",status=\"{status}\"}} {count}",
             label_value(cluster.as_str())
         );
     }
@@ -181,6 +183,10 @@ fn gauge(out: &mut String, name: &str, help: &str) {
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge");
 }
 
+fn counter(out: &mut String, name: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,12 +285,11 @@ mod tests {
         );
         assert!(text.contains("ledger_oldest_pending_approval_age_seconds 90.5\n"));
         assert!(text.contains("# TYPE ledger_releases gauge\nledger_releases 3\n"));
+        assert!(text.contains("# TYPE ledger_deployment_events_total counter\n"));
         assert!(text.contains("ledger_approvals{state=\"rejected\"} 2\n"));
-        assert!(
-            text.contains(
-                "ledger_deployment_events{cluster=\"prod-east\",status=\"succeeded\"} 4\n"
-            )
-        );
+        assert!(text.contains(
+            "ledger_deployment_events_total{cluster=\"prod-east\",status=\"succeeded\"} 4\n"
+        ));
         assert!(text.contains("ledger_build_info{version=\"0.1.0\",commit=\"a\\\"b\"} 1\n"));
     }
 }

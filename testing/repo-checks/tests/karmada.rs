@@ -1,6 +1,8 @@
-//! Karmada: the SpinApp interpreter's Lua run for real, the policies against their CRDs and
-//! against the objects they select, and the production split of 6 replicas.
+//! Karmada: the SpinApp interpreter's Lua run for real (on Lua 5.1 in Karmada's sandbox, and
+//! through `karmadactl interpret`), the policies against their CRDs and against the objects
+//! they select, and the production split of 6 replicas.
 
+mod interpret;
 mod lua;
 
 use lua::{DISABLED, Sandbox, normalize};
@@ -67,14 +69,20 @@ fn run(case: &Value) -> Value {
     }
 }
 
-#[test]
-fn every_interpreter_case_gives_its_hand_written_output() {
+/// The interpreter's cases, each with its hand-written output
+/// (`karmada/interpreter/testdata/cases.yaml`).
+fn cases() -> Vec<Value> {
     let path = repo().join("karmada/interpreter/testdata/cases.yaml");
     let data =
         &parse_yaml(&std::fs::read_to_string(&path).unwrap(), "cases.yaml").unwrap()[0].value;
-    let cases = data["cases"].as_array().unwrap();
+    data["cases"].as_array().unwrap().clone()
+}
+
+#[test]
+fn every_interpreter_case_gives_its_hand_written_output() {
+    let cases = cases();
     let mut operations = std::collections::BTreeSet::new();
-    for case in cases {
+    for case in &cases {
         operations.insert(case["operation"].as_str().unwrap().to_owned());
         let got = normalize(run(case));
         let expected = normalize(case["expected"].clone());

@@ -1,7 +1,9 @@
-//! Observability (k8s/observability/): the alert rules under `promtool test rules`, and the
-//! dashboard against a real Prometheus (Debian's `prometheus`) scraping the app on spin-host:
-//! the ledger's gauges from `/metrics` and the host's request metrics from its admin address.
-//! Every panel's query must parse and return data.
+//! Observability (k8s/observability/): the alert rules under `promtool test rules`, each with
+//! a severity the kubernetes-mixin routes on and a runbook in the README; every metric under
+//! `promtool check metrics`; and the dashboard against a real Prometheus (Debian's
+//! `prometheus`) scraping the app on spin-host: the ledger's figures from `/metrics` and the
+//! host's request metrics from its admin address. Every panel's query and every release
+//! annotation must parse and return data.
 
 use host_harness::{HostBuilder, free_port, repo, scratch_dir, token};
 use serde_json::{Value, json};
@@ -57,6 +59,88 @@ fn every_alert_passes_its_promtool_tests_and_each_has_a_silent_case() {
                 "{name} has no case where it fires"
             );
         }
+    }
+}
+
+/// Where each alert's runbook is: its section of k8s/observability/README.md.
+const RUNBOOKS: &str =
+    "https://github.com/acme/automatizacion/blob/main/k8s/observability/README.md#";
+
+#[test]
+fn every_alert_has_a_severity_the_mixin_routes_and_a_runbook_that_says_what_to_do() {
+    let rules: Value =
+        serde_yaml::from_str(&std::fs::read_to_string(observability("alerts.yaml")).unwrap())
+            .unwrap();
+    let readme = std::fs::read_to_string(observability("README.md")).unwrap();
+    for group in rules["groups"].as_array().unwrap() {
+        for rule in group["rules"].as_array().unwrap() {
+            let name = rule["alert"].as_str().unwrap();
+            let severity = rule["labels"]["severity"].as_str().unwrap_or_default();
+            assert!(
+                ["critical", "warning", "info"].contains(&severity),
+                "{name}: severity {severity:?}"
+            );
+            let runbook = rule["annotations"]["runbook_url"]
+                .as_str()
+                .unwrap_or_default();
+            assert_eq!(runbook, format!("{RUNBOOKS}{}", name.to_lowercase()));
+            // GitHub's anchor for `### NAME` is NAME in lowercase; the section says something.
+            let section = readme
+                .split(&format!("\n### {name}\n"))
+                .nth(1)
+                .unwrap_or_else(|| panic!("the README has no runbook section for {name}"));
+            let says = section.split("\n#").next().unwrap_or_default().trim();
+            assert!(
+                says.len() > 100,
+                "{name}'s runbook says too little: {says:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_metric_passes_promtools_lint() {
+    let admin = format!("127.0.0.1:{}", free_port());
+    let app = HostBuilder::new("metrics-lint")
+        .admin_listen(&admin)
+        .start();
+    let kestra = token("kestra", &["deployer"]);
+    app.create_release(&kestra, "1.0.0");
+    let event = json!({"cluster": "staging", "status": "succeeded"});
+    let sent = app.post_json("/api/releases/1.0.0/deployments", &kestra, &event);
+    assert_eq!(sent.status, 201);
+    let ledger = app.get("/metrics");
+    assert_eq!(ledger.status, 200);
+    assert!(
+        ledger
+            .body
+            .contains("# TYPE ledger_deployment_events_total counter")
+    );
+    let host = ureq::get(&format!("http://{admin}/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    for (what, text) in [
+        ("the ledger's", ledger.body.as_str()),
+        ("the host's", &host),
+    ] {
+        let mut lint = Command::new("promtool")
+            .args(["check", "metrics"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::io::Write::write_all(&mut lint.stdin.take().unwrap(), text.as_bytes()).unwrap();
+        let out = lint.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "promtool finds fault with {what} metrics: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -299,6 +383,26 @@ fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
         }
     }
     assert_eq!(checked, panels.len());
+    // The release markers: a cluster's new release shows while it is new (Prometheus has held
+    // every series for less than the annotation's two minutes here).
+    let annotations = dashboard["annotations"]["list"].as_array().unwrap();
+    assert!(!annotations.is_empty(), "the dashboard marks no releases");
+    for annotation in annotations {
+        let expr = as_grafana_sends(annotation["expr"].as_str().unwrap());
+        let marks = prometheus.eventually(&format!("{expr} marks a release"), |p| {
+            let answer = p.query(&expr);
+            assert_eq!(answer["status"], "success", "{expr}: {answer}");
+            let marks = answer["data"]["result"].as_array().unwrap().clone();
+            (!marks.is_empty()).then_some(marks)
+        });
+        let title = annotation["titleFormat"].as_str().unwrap();
+        assert!(title.contains("{{version}}") && title.contains("{{cluster}}"));
+        assert!(
+            marks.iter().any(|m| m["metric"]["cluster"] == "prod-east"
+                && m["metric"]["version"] == "0.9.0"),
+            "{marks:?}"
+        );
+    }
 
     // The figures are the right ones, not just present.
     // 0.9.0 succeeded on prod-east after its failure; 1.0.0 waits for approval.

@@ -143,8 +143,8 @@ fn story(app: &App) {
         "ledger_releases 1",
         "ledger_approvals{state=\"approved\"} 1",
         "ledger_approvals{state=\"pending\"} 0",
-        "ledger_deployment_events{cluster=\"prod-east\",status=\"succeeded\"} 1",
-        "ledger_deployment_events{cluster=\"staging\",status=\"started\"} 1",
+        "ledger_deployment_events_total{cluster=\"prod-east\",status=\"succeeded\"} 1",
+        "ledger_deployment_events_total{cluster=\"staging\",status=\"started\"} 1",
     ] {
         assert!(
             text.lines().any(|l| l == line),

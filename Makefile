@@ -34,7 +34,7 @@ tools:
 
 lint: tools
 	cargo fmt --all --check
-	shellcheck -x scripts/*.sh k8s/platform/*.sh k8s/database/*.sh local-dev/*.sh .ci/run
+	shellcheck -x scripts/*.sh k8s/platform/*.sh k8s/database/*.sh local-dev/*.sh kestra/*.sh .ci/run
 	cargo clippy --workspace --all-targets -- -D warnings
 	cargo clippy --target wasm32-wasip2 $(COMPONENTS) -- -D warnings
 	cargo clippy --target wasm32-wasip2 -p p3-probe -- -D warnings  # alone: its SDK feature stays its own

@@ -13,9 +13,9 @@ signing_key() {
 kestra_url() { echo "http://127.0.0.1:$KESTRA_PORT"; }
 
 # The release flow as an operator sets it for these loopback services, saved through the Kestra
-# stand-in's API as kestra/README.md says (POST the first time, PUT after).
+# stand-in's API by kestra/deploy-flows.sh, as CI deploys flows (POST the first time, PUT after).
 save_flow() {
-  local flow=$DIR/kestra/automatizacion.release.yml name value code
+  local flow=$DIR/kestra/automatizacion.release.yml name value
   cp "$FLOW" "$flow"
   while read -r name value; do
     grep -q "^  $name: " "$flow" || die "$FLOW has no variable $name"
@@ -31,13 +31,8 @@ prod_west_url $(console prod-west backend)
 kestra_url $(kestra_url)
 deploy_timeout 300
 EOF
-  local api=(curl -sS -o "$DIR/kestra/saved.json" -w '%{http_code}' -u "$KESTRA_USER:$KESTRA_PASSWORD"
-    -H 'content-type: application/x-yaml' --data-binary "@$flow")
-  code=$("${api[@]}" "$(kestra_url)/api/v1/main/flows")
-  if [[ $code == 422 ]] && grep -q 'already exists' "$DIR/kestra/saved.json"; then
-    code=$("${api[@]}" -X PUT "$(kestra_url)/api/v1/main/flows/automatizacion/release")
-  fi
-  [[ $code == 200 ]] || die "Kestra refused the release flow ($code): $(cat "$DIR/kestra/saved.json")"
+  KESTRA_URL=$(kestra_url) KESTRA_USER=$KESTRA_USER KESTRA_PASSWORD=$KESTRA_PASSWORD \
+    kestra/deploy-flows.sh "$flow" >/dev/null
 }
 
 # The Kestra stand-in, with its secrets as Kestra OSS reads them (SECRET_*, base64). Script

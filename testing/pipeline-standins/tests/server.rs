@@ -210,3 +210,63 @@ fn a_webhook_starts_an_execution_that_pauses_until_resumed() {
         "not paused any more"
     );
 }
+
+/// `kestra/deploy-flows.sh` against the stand-in's API, with `ARGS` (flow files).
+fn deploy_flows(server: &Server, files: &[&std::path::Path]) -> std::process::Output {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    Command::new(repo.join("kestra/deploy-flows.sh"))
+        .args(files)
+        .env("KESTRA_URL", &server.base)
+        .env("KESTRA_USER", USER)
+        .env("KESTRA_PASSWORD", PASSWORD)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn ci_deploys_the_repositorys_flows_read_only_then_replaces_them_and_stops_on_a_refusal() {
+    let server = start();
+    let flows = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kestra/flows");
+    let release = flows.join("automatizacion.release.yml");
+    let observe = flows.join("automatizacion.observe.yml");
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    let first = deploy_flows(&server, &[&release, &observe]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert_eq!(
+        text(&first),
+        "automatizacion.release: created\nautomatizacion.observe: created\n"
+    );
+    let again = deploy_flows(&server, &[&release]);
+    assert_eq!(text(&again), "automatizacion.release: replaced\n");
+    // Each carries the one system label a flow may carry, which makes it read-only in the UI
+    // (and the stand-in checks labels as Kestra does at save, as the refusal below shows).
+    for flow in [&release, &observe] {
+        let yaml = std::fs::read_to_string(flow).unwrap();
+        assert!(
+            yaml.contains("labels:\n  system.readOnly: \"true\"\n"),
+            "{}",
+            flow.display()
+        );
+    }
+
+    // A flow Kestra refuses stops the script with one line, and nothing after it is sent.
+    let dir = std::env::temp_dir().join(format!("deploy-flows-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let refused = dir.join("refused.yml");
+    let labelled = "id: refused\nnamespace: demo\nlabels:\n  system.owner: me\ntasks:\n  - id: hello\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n";
+    std::fs::write(&refused, labelled).unwrap();
+    let stopped = deploy_flows(&server, &[&refused, &observe]);
+    let why = String::from_utf8_lossy(&stopped.stderr).into_owned();
+    assert_eq!(stopped.status.code(), Some(1), "{why}");
+    assert_eq!(why.lines().count(), 1, "{why}");
+    assert!(why.starts_with("deploy-flows: Kestra refused"), "{why}");
+    assert!(
+        why.contains("System labels can only be set by Kestra itself"),
+        "{why}"
+    );
+    assert_eq!(text(&stopped), "");
+}

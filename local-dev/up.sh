@@ -110,7 +110,7 @@ for member in $MEMBERS; do
   run kubectl --kubeconfig "$(kubeconfig "$member")" -n shim-installer wait --for=condition=Complete \
     "job/install-shim-$node" --timeout=300s
   step "SpinKube on $member (k8s/platform/install.sh)"
-  run env KUBECONFIG="$(kubeconfig "$member")" k8s/platform/install.sh
+  run env KUBECONFIG="$(kubeconfig "$member")" k8s/platform/install.sh --kind
 done
 
 # ---------------------------------------------------------------------------------------------

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
-# Installs SpinKube's prerequisites into the cluster of the current kubectl context, at the
-# versions pinned in versions.env: cert-manager (the operator's webhooks need it), the
-# spin-operator CRDs, the operator chart, and the ingress controller. The RuntimeClass and the
+# install.sh [--kind] [--dry-run]: installs SpinKube's prerequisites into the cluster KUBECONFIG
+# names (its current context, which it prints first), at the versions pinned in versions.env:
+# cert-manager (the operator's webhooks need it), the spin-operator CRDs, the operator chart,
+# and ingress-nginx. ingress-nginx comes as its `cloud` provider (a LoadBalancer Service, for a
+# cluster with a load balancer); `--kind` installs its `kind` provider instead (host ports on
+# the node labelled ingress-ready), which only local-dev/up.sh passes: on any other cluster
+# those pods stay Pending. `--dry-run` prints the commands instead. The RuntimeClass and the
 # SpinAppExecutor are part of the app's own manifests (k8s/base). Nodes must run
 # containerd-shim-spin already (Kind: local-dev/up.sh installs it first).
 set -euo pipefail
@@ -9,17 +13,34 @@ cd "$(dirname "$0")"
 # shellcheck source=k8s/platform/versions.env
 source ./versions.env
 
-kubectl apply -f "https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml"
-kubectl wait --for=condition=Available --timeout=300s -n cert-manager deployment --all
+provider=cloud dry_run=0
+for arg in "$@"; do
+  case $arg in
+    --kind) provider=kind ;;
+    --dry-run) dry_run=1 ;;
+    *) echo "usage: k8s/platform/install.sh [--kind] [--dry-run]" >&2; exit 2 ;;
+  esac
+done
+run() {
+  if ((dry_run)); then printf '+ %s\n' "$*"; else "$@"; fi
+}
+
+if ((!dry_run)); then
+  context=$(kubectl config current-context) || { echo "install.sh: no current kubectl context" >&2; exit 1; }
+  echo "install.sh: installing into context $context ($(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}'))" >&2
+fi
+
+run kubectl apply -f "https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml"
+run kubectl wait --for=condition=Available --timeout=300s -n cert-manager deployment --all
 
 base=https://raw.githubusercontent.com/spinframework/spin-operator/$SPIN_OPERATOR_VERSION/config/crd/bases
-kubectl apply -f "$base/core.spinkube.dev_spinapps.yaml" -f "$base/core.spinkube.dev_spinappexecutors.yaml"
+run kubectl apply -f "$base/core.spinkube.dev_spinapps.yaml" -f "$base/core.spinkube.dev_spinappexecutors.yaml"
 
-helm upgrade --install spin-operator --namespace spin-operator --create-namespace \
+run helm upgrade --install spin-operator --namespace spin-operator --create-namespace \
   --version "$SPIN_OPERATOR_CHART_VERSION" --wait oci://ghcr.io/spinframework/charts/spin-operator
 
-kubectl apply -f "https://raw.githubusercontent.com/kubernetes/ingress-nginx/$INGRESS_NGINX_VERSION/deploy/static/provider/kind/deploy.yaml"
-kubectl wait --for=condition=Available --timeout=300s -n ingress-nginx deployment --all
+run kubectl apply -f "https://raw.githubusercontent.com/kubernetes/ingress-nginx/$INGRESS_NGINX_VERSION/deploy/static/provider/$provider/deploy.yaml"
+run kubectl wait --for=condition=Available --timeout=300s -n ingress-nginx deployment --all
 # Slow clients are cut off by the ingress, before any Spin instance waits on them (seconds).
-kubectl -n ingress-nginx patch configmap ingress-nginx-controller --type merge \
+run kubectl -n ingress-nginx patch configmap ingress-nginx-controller --type merge \
   -p '{"data":{"client-header-timeout":"10","client-body-timeout":"10"}}'

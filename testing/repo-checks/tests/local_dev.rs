@@ -443,3 +443,45 @@ fn the_control_plane_applies_exactly_what_the_karmada_readme_documents() {
     let body = body.split("\n}").next().unwrap();
     assert_eq!(apply_steps(body), documented, "local-dev/control-plane.sh");
 }
+
+/// `k8s/platform/install.sh`'s commands: ingress-nginx's `cloud` provider for a cluster it is
+/// pointed at, its `kind` provider (host ports on a Kind node) only when asked, as only `up.sh`
+/// asks.
+#[test]
+fn the_platform_install_uses_the_kind_ingress_only_on_kind() {
+    let install = |args: &[&str]| {
+        stdout_of(
+            Command::new(repo().join("k8s/platform/install.sh"))
+                .args(args)
+                .arg("--dry-run"),
+        )
+    };
+    let anywhere = install(&[]);
+    assert!(
+        anywhere.contains("/deploy/static/provider/cloud/deploy.yaml"),
+        "{anywhere}"
+    );
+    assert!(!anywhere.contains("provider/kind"), "{anywhere}");
+    let kind = install(&["--kind"]);
+    assert!(
+        kind.contains("/deploy/static/provider/kind/deploy.yaml"),
+        "{kind}"
+    );
+    let plan = plan();
+    for member in ["staging", "prod-east", "prod-west"] {
+        let spinkube = plan
+            .iter()
+            .find(|c| {
+                c.contains("k8s/platform/install.sh")
+                    && c.contains(&format!("kubeconfig/{member} "))
+            })
+            .unwrap_or_else(|| panic!("SpinKube is never installed on {member}"));
+        assert!(spinkube.ends_with("install.sh --kind"), "{spinkube}");
+    }
+    let refused = Command::new(repo().join("k8s/platform/install.sh"))
+        .arg("--kinds")
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&refused.stderr).lines().count(), 1);
+}

@@ -4,6 +4,7 @@
 //! component's `watch` covers every crate of this workspace it is built from, as cargo says.
 
 use host_harness::{repo, scratch_dir, spin_bin, spin_toml};
+use repo_checks::stdout_of;
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -13,16 +14,9 @@ const SCHEMA_LINE: &str = "#:schema https://schemas.spinframework.dev/spin/manif
 
 /// Spin's own schema of the manifest, from the Spin the suite runs.
 fn spin_schema() -> Value {
-    let out = Command::new(spin_bin())
-        .args(["maintenance", "generate-manifest-schema"])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
+    let schema =
+        stdout_of(Command::new(spin_bin()).args(["maintenance", "generate-manifest-schema"]));
+    serde_json::from_str(&schema).unwrap()
 }
 
 /// The schema's complaints about MANIFEST (as JSON), one per line; none when it passes.
@@ -39,18 +33,12 @@ fn complaints(schema: &Value, manifest: &Value) -> String {
     let check = "import json, sys, jsonschema_rs\n\
         schema, manifest = (json.load(open(p)) for p in sys.argv[1:])\n\
         for e in jsonschema_rs.validator_for(schema).iter_errors(manifest): print(e.message)";
-    let out = Command::new(python)
-        .args(["-c", check])
-        .arg(dir.join("schema.json"))
-        .arg(dir.join("manifest.json"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    stdout_of(
+        Command::new(python)
+            .args(["-c", check])
+            .arg(dir.join("schema.json"))
+            .arg(dir.join("manifest.json")),
+    )
 }
 
 #[test]
@@ -101,23 +89,18 @@ fn local_crates(metadata: &Value, package: &str) -> BTreeSet<String> {
 
 #[test]
 fn each_components_watch_covers_every_crate_it_is_built_from() {
-    let out = Command::new(env!("CARGO"))
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--filter-platform",
-            "wasm32-wasip2",
-        ])
-        .current_dir(repo())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let metadata = stdout_of(
+        Command::new(env!("CARGO"))
+            .args([
+                "metadata",
+                "--format-version",
+                "1",
+                "--filter-platform",
+                "wasm32-wasip2",
+            ])
+            .current_dir(repo()),
     );
-    let metadata: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let metadata: Value = serde_json::from_str(&metadata).unwrap();
     let manifest = spin_toml();
     for (component, settings) in manifest["component"].as_table().unwrap() {
         let watch: Vec<&str> = settings["build"]["watch"]

@@ -7,7 +7,8 @@
 #           prod-west) with the SpinKube CRDs; joins the members, then applies what
 #           karmada/README.md says, in its order. Nothing runs pods: objects are stored,
 #           propagated, overridden and their status aggregated.
-#   down    stops every process by its PID and removes the state directory.
+#   down    stops every process by its PID (and the nodes of local-dev/nodes.sh, if any) and
+#           removes the state directory.
 #   status  one line per process and per member cluster.
 #   env     prints `export KUBECONFIG=…` for the control plane's four contexts.
 #
@@ -82,6 +83,17 @@ start_etcd() {
   wait_for etcd "client port" curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
 }
 
+# Each cluster's Service addresses: apart, so that the host can route each member's range to
+# that member's node (local-dev/nodes.sh).
+service_range() {
+  case $1 in
+    staging) echo 10.91.0.0/16 ;;
+    prod-east) echo 10.92.0.0/16 ;;
+    prod-west) echo 10.93.0.0/16 ;;
+    *) echo 10.96.0.0/16 ;;
+  esac
+}
+
 # start_apiserver NAME [EXTRA FLAGS...]: every API server shares the etcd under its own prefix.
 start_apiserver() {
   local name=$1 pki=$STATE/pki
@@ -93,7 +105,9 @@ start_apiserver() {
     --client-ca-file="$pki/ca.crt" \
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range=10.96.0.0/16 --authorization-mode=RBAC \
+    --service-cluster-ip-range="$(service_range "$name")" --authorization-mode=RBAC \
+    --kubelet-client-certificate="$pki/admin.crt" --kubelet-client-key="$pki/admin.key" \
+    --kubelet-preferred-address-types=InternalIP \
     --endpoint-reconciler-type=none \
     --proxy-client-cert-file="$pki/front-proxy-client.crt" --proxy-client-key-file="$pki/front-proxy-client.key" \
     --requestheader-client-ca-file="$pki/front-proxy-ca.crt" --requestheader-allowed-names=front-proxy-client \
@@ -235,6 +249,7 @@ down() {
   [[ -d $STATE ]] || return 0
   [[ -f $STATE/ports.env || -z $(ls -A "$STATE") ]] ||
     die "refusing to remove $STATE: it is not a control plane's state directory"
+  [[ ! -d $STATE/nodes ]] || CONTROL_PLANE_DIR=$STATE local-dev/nodes.sh down
   local file clients=() servers=()
   for file in "$STATE"/pids/*; do
     [[ -f $file ]] || continue

@@ -9,7 +9,7 @@
 # its release publishes. An edited part is edited here, from the checked original.
 #
 #   --plan   prints each part's kind, path, source URL, expected hash and ../shared path.
-#   KIND...  the parts of these kinds (data, edited, binary, build, peer),
+#   KIND...  the parts of these kinds (data, edited, binary, build, local, peer),
 #   PATH...  and these parts (a folder selects the parts under it); every part by default.
 #
 # PARTS_DIR (target/parts), SHARED_DIR (../shared) and PARTS_MIRROR (a base URL that replaces
@@ -194,6 +194,17 @@ part() {
         built_binary "$extra" "$dest"
       fi
       ;;
+    local)
+      [[ -x $dest || ($shared_file != *.xz && -f $dest) ]] && return
+      [[ -f $shared_file ]] ||
+        die "cannot fetch $PART: only $SHARED/$SHARED_PATH holds it (built from $(expand "$source") with the changes ../shared/kbox/README.md lists)"
+      if [[ $shared_file == *.xz ]]; then
+        from_shared_xz "$shared_file" "$dest" "$sha"
+      else
+        cp "$shared_file" "$dest.partial"
+        install_checked "$dest.partial" "$dest" "$sha"
+      fi
+      ;;
     peer)
       if [[ -d $shared_file ]]; then
         rm -rf "$dest" && cp -r "$shared_file" "$dest"
@@ -211,8 +222,8 @@ paths=()
 for arg in "$@"; do
   case $arg in
     --plan) plan=true ;;
-    data|edited|binary|build|peer) kinds+=("$arg") ;;
-    -*) die "usage: scripts/parts.sh [--plan] [data|edited|binary|build|peer ...] [PATH ...]" ;;
+    data|edited|binary|build|local|peer) kinds+=("$arg") ;;
+    -*) die "usage: scripts/parts.sh [--plan] [data|edited|binary|build|local|peer ...] [PATH ...]" ;;
     *) paths+=("${arg%/}") ;;
   esac
 done
@@ -237,6 +248,7 @@ while read -r kind path sha source shared extra; do
       binary) check="checksums: $(expand "$extra")" ;;
       build) check="built from $(expand "$source") $extra at commit $KARMADA_COMMIT with Go $GO_VERSION" ;;
       peer) check="only in ../shared" ;;
+      local) check="only in ../shared (sha256 $sha)" ;;
       *) check="sha256 $sha" ;;
     esac
     printf '%s\t%s\t%s\t%s\t../shared/%s\n' "$kind" "$path" "$(expand "$source")" "$check" "$shared"

@@ -1,0 +1,351 @@
+#!/usr/bin/env bash
+# nodes.sh up [MEMBER...] | down | status | ctr: real SpinKube nodes for the members of the
+# container-free control plane (local-dev/control-plane.sh), so that their SpinApps run as pods
+# (local-dev/README.md, "Real nodes").
+#
+#   up      for each MEMBER (default: every member) a node MEMBER-node in a network namespace of
+#           its own, as a machine of that cluster: containerd 1.7 with containerd-shim-spin, a
+#           kubelet, kube-proxy, the real spin-operator with its admission webhooks, and a
+#           cluster DNS (a stand-in: dnsmasq); beside the member's API server, a scheduler and
+#           the controllers that make pods.
+#   down    drains and stops every node, then removes what they leave outside their
+#           directories: mounts, pod cgroups, network namespaces and /run/containerd.
+#   status  one line per process, then each member's nodes and pods.
+#   ctr MEMBER ARGS...  containerd's own client on MEMBER's node (`ctr -n k8s.io containers ls`
+#           lists its pods' containers with the runtime that runs each).
+#
+# Node N (staging 1, prod-east 2, prod-west 3) is 10.200.N.2 on a veth whose host end is
+# 10.200.N.1; its pods are 10.244.N.0/24 and its Services 10.9N.0.0/16 (control-plane.sh),
+# both routed from the host, so that tests reach pods and ClusterIPs. The node reaches the
+# member's API server and the registry on the host's loopback through forwarders (socat).
+#
+# State lives in $CONTROL_PLANE_DIR/nodes; binaries come from target/parts (scripts/parts.sh).
+# One set of nodes per machine: their namespaces, links and subnets have fixed names.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repo=$PWD
+# shellcheck source=local-dev/lib.sh
+source "$repo/local-dev/lib.sh"
+
+CONTROL_PLANE=${CONTROL_PLANE_DIR:-$repo/target/control-plane}
+STATE=$CONTROL_PLANE/nodes
+PARTS=${PARTS_DIR:-$repo/target/parts}
+PROCESS_DIR=$STATE
+MEMBERS=(staging prod-east prod-west)
+# The pause image as the node's archive names it: imported, never pulled.
+# shellcheck disable=SC2034 # render reads it by name
+PAUSE_IMAGE=localhost:5077/pause:3.10.2
+# The host's own network namespace, named so that forwarders inside a node can reach it.
+HOST_NETNS=kbox-host
+
+kc() { kubectl --kubeconfig="$CONTROL_PLANE/kubeconfig/$1" "${@:2}"; }
+node_dir() { echo "$STATE/$1"; }
+member_index() {
+  local i
+  for i in "${!MEMBERS[@]}"; do [[ ${MEMBERS[$i]} == "$1" ]] && { echo $((i + 1)); return; }; done
+  die "no member $1 (members: ${MEMBERS[*]})"
+}
+netns_of() { echo "kbox-$1"; }
+node_ip() { echo "10.200.$(member_index "$1").2"; }
+pod_subnet() { echo "10.244.$(member_index "$1").0/24"; }
+cgroup_root_of() { echo "automatizacion-node-$1"; }
+# in_node MEMBER COMMAND...: COMMAND in the node's network namespace, and only that: unlike
+# `ip netns exec`, nsenter keeps the host's /sys, whose cgroups the kubelet needs.
+in_node() { nsenter --net="/run/netns/$(netns_of "$1")" "${@:2}"; }
+ctr_of() { in_node "$1" "$PARTS/node/ctr" --address "$(node_dir "$1")/containerd.sock" "${@:2}"; }
+
+install_parts() {
+  PARTS_DIR=$PARTS "$repo/scripts/parts.sh" bin/kubelet bin/kube-scheduler bin/kube-proxy \
+    bin/spin-operator node spin-operator
+  command -v runc >/dev/null || apt_install runc
+  command -v socat >/dev/null || apt_install socat
+  command -v conntrack >/dev/null || apt_install conntrack
+  command -v iptables >/dev/null || apt_install iptables
+  command -v dnsmasq >/dev/null || apt_install dnsmasq-base
+  [[ -x /usr/lib/cni/bridge ]] || apt_install containernetworking-plugins
+  [[ -f $CONTROL_PLANE/ports.env ]] ||
+    die "no control plane in $CONTROL_PLANE: run local-dev/control-plane.sh up first"
+}
+
+# The member's kube-apiserver port, as control-plane.sh chose it.
+apiserver_port_of() {
+  local var
+  var=$(tr 'a-z-' 'A-Z_' <<<"$1")_APISERVER_PORT
+  # shellcheck source=/dev/null
+  (source "$CONTROL_PLANE/ports.env" && echo "${!var}")
+}
+
+# The node's network namespace: a veth to the host, routes to its pods and Services, and a
+# forwarder per host loopback port it needs (the API server, the registry).
+make_network() {
+  local member=$1 netns index host_end
+  netns=$(netns_of "$member")
+  index=$(member_index "$member")
+  host_end=$netns
+  [[ -e /run/netns/$HOST_NETNS ]] || ip netns attach "$HOST_NETNS" $$
+  [[ ! -e /run/netns/$netns ]] || die "$netns exists: another set of nodes runs here (local-dev/nodes.sh down)"
+  ip netns add "$netns"
+  ip link add "$host_end" type veth peer name eth0 netns "$netns"
+  ip addr add "10.200.$index.1/24" dev "$host_end"
+  ip link set "$host_end" up
+  ip -n "$netns" addr add "$(node_ip "$member")/24" dev eth0
+  ip -n "$netns" link set eth0 up
+  ip -n "$netns" link set lo up
+  ip -n "$netns" route add default via "10.200.$index.1"
+  in_node "$member" sysctl -qw net.ipv4.ip_forward=1
+  ip route add "$(pod_subnet "$member")" via "$(node_ip "$member")"
+  ip route add "10.9$index.0.0/16" via "$(node_ip "$member")"
+  forward_out "$member" api "$(apiserver_port_of "$member")"
+  forward_out "$member" registry "${REGISTRY##*:}"
+}
+
+# forward_out MEMBER NAME PORT: the host's 127.0.0.1:PORT, as 127.0.0.1:PORT inside the node.
+forward_out() {
+  start "$2-forwarder-$1" nsenter --net="/run/netns/$(netns_of "$1")" socat \
+    "TCP-LISTEN:$3,bind=127.0.0.1,fork,reuseaddr" \
+    "EXEC:nsenter --net=/run/netns/$HOST_NETNS socat STDIO TCP\:127.0.0.1\:$3"
+}
+
+start_containerd() {
+  local member=$1 node
+  node=$(node_dir "$member")
+  mkdir -p "$node"/{cni,cni-ipam,containerd,certs.d/"$REGISTRY"}
+  NODE=$node render local-dev/manifests/node/containerd.toml NODE PAUSE_IMAGE >"$node/containerd.toml"
+  NODE=$node POD_SUBNET=$(pod_subnet "$member") MEMBER=$member \
+    render local-dev/manifests/node/cni.conflist NODE POD_SUBNET MEMBER >"$node/cni/10-bridge.conflist"
+  render local-dev/manifests/node/registry-hosts.toml REGISTRY >"$node/certs.d/$REGISTRY/hosts.toml"
+  PATH=$PARTS/node:$PATH start "containerd-$member" nsenter --net="/run/netns/$(netns_of "$member")" \
+    "$PARTS/node/containerd" --config "$node/containerd.toml"
+  until_ok "containerd of $member" 30 ctr_of "$member" version
+  ctr_of "$member" -n k8s.io images import "$PARTS/node/pause-image.tar" >/dev/null
+}
+
+# A scheduler and the controllers that turn Deployments into pods and Services into endpoints,
+# beside the ones control-plane.sh runs; `service-ca-certificate-publisher` fills the ConfigMap
+# this API server mounts into every pod (openshift-service-ca.crt).
+start_member_controllers() {
+  local member=$1 kubeconfig=$CONTROL_PLANE/kubeconfig/$1
+  start "kube-scheduler-$member" "$PARTS/bin/kube-scheduler" --kubeconfig="$kubeconfig" \
+    --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
+    --leader-elect=false --bind-address=127.0.0.1 --secure-port="$(free_ports 1)"
+  start "kube-controller-manager-$member" "$PARTS/bin/kube-controller-manager" \
+    --kubeconfig="$kubeconfig" --authentication-kubeconfig="$kubeconfig" \
+    --authorization-kubeconfig="$kubeconfig" --leader-elect=false --secure-port=0 \
+    --controllers=deployment-controller,replicaset-controller,node-lifecycle-controller,root-ca-certificate-publisher-controller,service-ca-certificate-publisher-controller,endpointslice-controller \
+    --root-ca-file="$CONTROL_PLANE/pki/ca.crt"
+}
+
+start_kubelet() {
+  local member=$1 node controller
+  node=$(node_dir "$member")
+  mkdir -p "$node/kubelet"
+  for controller in /sys/fs/cgroup/*/; do
+    [[ $controller == */unified/ ]] || mkdir -p "$controller$(cgroup_root_of "$member")"
+  done
+  NODE=$node CGROUP_ROOT=$(cgroup_root_of "$member") CA_FILE=$CONTROL_PLANE/pki/ca.crt \
+    CLUSTER_DNS=$(node_ip "$member") \
+    render local-dev/manifests/node/kubelet.yaml NODE CGROUP_ROOT CA_FILE CLUSTER_DNS >"$node/kubelet.yaml"
+  start "kubelet-$member" nsenter --net="/run/netns/$(netns_of "$member")" "$PARTS/bin/kubelet" \
+    --config="$node/kubelet.yaml" --kubeconfig="$CONTROL_PLANE/kubeconfig/$member" \
+    --root-dir="$node/kubelet" --cert-dir="$node/kubelet-pki" --hostname-override="$member-node" \
+    --node-ip="$(node_ip "$member")"
+  until_ok "the kubelet of $member" 60 kc "$member" wait --for=condition=Ready "node/$member-node" --timeout=2s
+}
+
+start_kube_proxy() {
+  local member=$1 node
+  node=$(node_dir "$member")
+  POD_SUBNET=$(pod_subnet "$member") NODE_NAME=$member-node KUBECONFIG_FILE=$CONTROL_PLANE/kubeconfig/$member \
+    render local-dev/manifests/node/kube-proxy.yaml POD_SUBNET NODE_NAME KUBECONFIG_FILE >"$node/kube-proxy.yaml"
+  start "kube-proxy-$member" nsenter --net="/run/netns/$(netns_of "$member")" "$PARTS/bin/kube-proxy" \
+    --config="$node/kube-proxy.yaml"
+  until_ok "kube-proxy of $member" 30 in_node "$member" curl -fsS --max-time 2 http://127.0.0.1:10256/healthz
+}
+
+# A stand-in for CoreDNS (no cluster DNS server is available here): Debian's dnsmasq on the
+# node's address, answering NAME.NAMESPACE.svc.cluster.local with each ClusterIP Service of the
+# member, as `records` keeps them, and nothing outside cluster.local.
+start_cluster_dns() {
+  local member=$1 node
+  node=$(node_dir "$member")
+  mkdir -p "$node/dns"
+  : >"$node/dns/hosts"
+  start "cluster-dns-$member" nsenter --net="/run/netns/$(netns_of "$member")" dnsmasq \
+    --keep-in-foreground --log-facility=- --pid-file= --user=root --no-resolv --no-hosts \
+    --addn-hosts="$node/dns/hosts" --listen-address="$(node_ip "$member")" --bind-interfaces \
+    --local=/cluster.local/ --domain-needed
+  start "cluster-dns-records-$member" "$repo/local-dev/nodes.sh" records "$member"
+}
+
+# records MEMBER: rewrites the DNS stand-in's hosts file from the member's Services whenever
+# one changes, and has dnsmasq read it again.
+records() {
+  local member=$1 node
+  node=$(node_dir "$member")
+  kc "$member" get services --all-namespaces --watch -o name | while read -r _; do
+    kc "$member" get services --all-namespaces -o jsonpath='{range .items[?(@.spec.type=="ClusterIP")]}{.spec.clusterIP} {.metadata.name}.{.metadata.namespace}.svc.cluster.local{"\n"}{end}' |
+      { grep -v '^None ' || true; } >"$node/dns/hosts.new"
+    if ! cmp -s "$node/dns/hosts.new" "$node/dns/hosts"; then
+      mv "$node/dns/hosts.new" "$node/dns/hosts"
+      running "cluster-dns-$member" && kill -HUP "$(cat "$STATE/pids/cluster-dns-$member")"
+    fi
+  done
+}
+
+# spin-operator on the node, with webhooks on: the API server calls them at the node's address,
+# with a certificate for it that the control plane's CA signs.
+start_operator() {
+  local member=$1 node ip certs
+  node=$(node_dir "$member")
+  ip=$(node_ip "$member")
+  certs=$node/operator-tmp/k8s-webhook-server/serving-certs
+  mkdir -p "$certs"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=spin-operator-webhook-$member" \
+    -keyout "$certs/tls.key" -out "$certs/tls.csr" 2>/dev/null
+  openssl x509 -req -in "$certs/tls.csr" -CA "$CONTROL_PLANE/pki/ca.crt" -CAkey "$CONTROL_PLANE/pki/ca.key" \
+    -CAcreateserial -days 30 -out "$certs/tls.crt" 2>/dev/null \
+    -extfile <(printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:%s\n' "$ip")
+  rm -f "$certs/tls.csr"
+  TMPDIR=$node/operator-tmp start "spin-operator-$member" nsenter --net="/run/netns/$(netns_of "$member")" \
+    "$PARTS/bin/spin-operator" --kubeconfig="$CONTROL_PLANE/kubeconfig/$member" --enable-webhooks \
+    --health-probe-bind-address=127.0.0.1:8082 --metrics-bind-address=0
+  until_ok "spin-operator of $member" 60 in_node "$member" curl -fsS --max-time 2 http://127.0.0.1:8082/healthz
+  until_ok "spin-operator's webhooks on $member" 30 curl -s --max-time 2 -o /dev/null \
+    --cacert "$CONTROL_PLANE/pki/ca.crt" "https://$ip:9443/"
+  webhooks "https://$ip:9443" | kc "$member" apply -f - >/dev/null
+}
+
+# spin-operator's webhook configurations, pointed at URL with the control plane's CA.
+webhooks() {
+  local ca
+  ca=$(base64 -w0 "$CONTROL_PLANE/pki/ca.crt")
+  awk -v base="$1" -v ca="$ca" '
+    /^    service:$/ { in_service = 1; next }
+    in_service && /^      (name|namespace):/ { next }
+    in_service && /^      path:/ { print "    url: " base $2; print "    caBundle: " ca; in_service = 0; next }
+    { print }' "$PARTS/spin-operator/webhook-manifests.yaml"
+}
+
+up() {
+  install_parts
+  REGISTRY=${REGISTRY:-${TEST_REGISTRY:-127.0.0.1:5000}}
+  local members=("$@") member
+  ((${#members[@]})) || members=("${MEMBERS[@]}")
+  mkdir -p "$STATE"
+  for member in "${members[@]}"; do
+    member_index "$member" >/dev/null
+    say "starting $member-node: containerd, kubelet, kube-proxy, spin-operator; a scheduler and controllers"
+    echo "$member" >>"$STATE/members"
+    make_network "$member"
+    start_containerd "$member"
+    start_member_controllers "$member"
+    start_kubelet "$member"
+    start_kube_proxy "$member"
+    start_cluster_dns "$member"
+    start_operator "$member"
+  done
+  say "ready: kubectl --kubeconfig $CONTROL_PLANE/kubeconfig/all --context MEMBER get pods -A -o wide"
+}
+
+started_members() { sort -u "$STATE/members" 2>/dev/null || true; }
+
+# Deletes the node's pods while its kubelet still runs, so that each is torn down through CNI,
+# with nothing left running to put them back; gives up after 30 s (clean_node then forces).
+drain() {
+  running "kubelet-$1" || return 0
+  kc "$1" delete pods --all-namespaces --field-selector "spec.nodeName=$1-node" --grace-period=1 \
+    --wait=false >/dev/null 2>&1 || return 0
+  local deadline=$((SECONDS + 30))
+  while [[ -n $(ctr_of "$1" -n k8s.io tasks ls -q 2>/dev/null) ]] && ((SECONDS < deadline)); do sleep 0.5; done
+}
+
+# Every trace one node leaves outside its directory, once its processes are gone. Deleting its
+# network namespace takes its links, routes and NAT rules along.
+clean_node() {
+  local member=$1 node cgroup controller
+  node=$(node_dir "$member")
+  cgroup=$(cgroup_root_of "$member")
+  # Shims outlive containerd (daemons of their own, named by its socket), and their sandbox
+  # processes stay in the node's pod cgroups.
+  pkill -KILL -f -- "-address $node/containerd.sock" 2>/dev/null || true
+  for controller in /sys/fs/cgroup/*/"$cgroup"; do
+    [[ -d $controller ]] || continue
+    # shellcheck disable=SC2038 # xargs reads the PIDs in the files, not file names
+    find "$controller" -name tasks -exec cat {} + | xargs -r kill -KILL 2>/dev/null || true
+  done
+  findmnt -rn -o TARGET | { grep -F "$node/" || true; } | sort -r | while read -r mount; do
+    umount -l "$mount" 2>/dev/null || true
+  done
+  [[ ! -e /run/netns/$(netns_of "$member") ]] || ip netns delete "$(netns_of "$member")"
+  sleep 0.2
+  for controller in /sys/fs/cgroup/*/"$cgroup"; do
+    [[ -d $controller ]] || continue
+    find "$controller" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+  rm -f /var/lib/cni/results/"automatizacion-$member"-*
+}
+
+# Pods' network namespaces left without their link to a node (only `lo` remains in them).
+clean_orphaned_pod_netns() {
+  local netns
+  for netns in /run/netns/cni-*; do
+    [[ -e $netns ]] || continue
+    netns=${netns##*/}
+    [[ -z $(ip netns pids "$netns" 2>/dev/null) ]] || continue
+    [[ $(ip -n "$netns" -o link show 2>/dev/null | grep -vc ': lo:') == 0 ]] || continue
+    ip netns delete "$netns"
+  done
+}
+
+down() {
+  [[ -d $STATE ]] || return 0
+  local member
+  for member in $(started_members); do
+    kc "$member" delete mutatingwebhookconfiguration mutating-webhook-configuration \
+      --ignore-not-found --timeout=5s >/dev/null 2>&1 || true
+    kc "$member" delete validatingwebhookconfiguration validating-webhook-configuration \
+      --ignore-not-found --timeout=5s >/dev/null 2>&1 || true
+    stop "spin-operator-$member" "kube-scheduler-$member" "kube-controller-manager-$member"
+    drain "$member"
+    stop "kubelet-$member" "kube-proxy-$member" "cluster-dns-records-$member" "cluster-dns-$member"
+    stop "containerd-$member" "api-forwarder-$member" "registry-forwarder-$member"
+    clean_node "$member"
+  done
+  clean_orphaned_pod_netns
+  # What every containerd shares: left alone while another one runs.
+  if ! pgrep -x containerd >/dev/null; then
+    rm -rf /run/containerd/{s,spin,runc,fifo}
+    [[ ! -e /run/netns/$HOST_NETNS ]] || ip netns delete "$HOST_NETNS"
+  fi
+  rm -rf "$STATE"
+  say "stopped the nodes and removed $STATE"
+}
+
+status() {
+  [[ -d $STATE ]] || { echo "nodes: none started ($STATE)"; return 1; }
+  local pid_file name state=0 member
+  for pid_file in "$STATE"/pids/*; do
+    name=$(basename "$pid_file")
+    if running "$name"; then
+      printf '%-34s running (pid %s)\n' "$name" "$(cat "$pid_file")"
+    else
+      printf '%-34s STOPPED (log: %s)\n' "$name" "$STATE/logs/$name.log"
+      state=1
+    fi
+  done
+  for member in $(started_members); do
+    echo "$member:"
+    kc "$member" get nodes -o wide 2>/dev/null | sed 's/^/  /' || state=1
+    kc "$member" get pods --all-namespaces -o wide 2>/dev/null | sed 's/^/  /' || state=1
+  done
+  return $state
+}
+
+case ${1:-} in
+  up) up "${@:2}" ;;
+  down) down ;;
+  status) status ;;
+  ctr) ctr_of "$2" "${@:3}" ;;
+  records) records "$2" ;;
+  *) die "usage: nodes.sh up [MEMBER...] | down | status | ctr MEMBER ARGS..." ;;
+esac

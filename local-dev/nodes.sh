@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# nodes.sh up [MEMBER...] | down | status | ctr: real SpinKube nodes for the members of the
+# nodes.sh up [MEMBER...] | down | status | ctr | outside: real SpinKube nodes for the members of the
 # container-free control plane (local-dev/control-plane.sh), so that their SpinApps run as pods
 # (local-dev/README.md, "Real nodes").
 #
@@ -13,6 +13,8 @@
 #   status  one line per process, then each member's nodes and pods.
 #   ctr MEMBER ARGS...  containerd's own client on MEMBER's node (`ctr -n k8s.io containers ls`
 #           lists its pods' containers with the runtime that runs each).
+#   outside MEMBER NAMESPACE SERVICE PORT HOST_PORT  a Service on MEMBER for something that runs
+#           on the host's loopback (PostgreSQL, Redis), as a cluster reaches a managed database.
 #
 # Node N (staging 1, prod-east 2, prod-west 3) is 10.200.N.2 on a veth whose host end is
 # 10.200.N.1; its pods are 10.244.N.0/24 and its Services 10.9N.0.0/16 (control-plane.sh),
@@ -49,6 +51,18 @@ netns_of() { echo "kbox-$1"; }
 node_ip() { echo "10.200.$(member_index "$1").2"; }
 pod_subnet() { echo "10.244.$(member_index "$1").0/24"; }
 cgroup_root_of() { echo "automatizacion-node-$1"; }
+# The node's pod cgroup in each hierarchy: one on cgroup v2, one per controller on v1.
+cgroup_dirs() {
+  local root controller
+  root=$(cgroup_root_of "$1")
+  if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+    echo "/sys/fs/cgroup/$root"
+    return
+  fi
+  for controller in /sys/fs/cgroup/*/; do
+    [[ $controller == */unified/ ]] || echo "$controller$root"
+  done
+}
 # in_node MEMBER COMMAND...: COMMAND in the node's network namespace, and only that: unlike
 # `ip netns exec`, nsenter keeps the host's /sys, whose cgroups the kubelet needs.
 in_node() { nsenter --net="/run/netns/$(netns_of "$1")" "${@:2}"; }
@@ -136,12 +150,10 @@ start_member_controllers() {
 }
 
 start_kubelet() {
-  local member=$1 node controller
+  local member=$1 node
   node=$(node_dir "$member")
   mkdir -p "$node/kubelet"
-  for controller in /sys/fs/cgroup/*/; do
-    [[ $controller == */unified/ ]] || mkdir -p "$controller$(cgroup_root_of "$member")"
-  done
+  cgroup_dirs "$member" | xargs mkdir -p
   NODE=$node CGROUP_ROOT=$(cgroup_root_of "$member") CA_FILE=$CONTROL_PLANE/pki/ca.crt \
     CLUSTER_DNS=$(node_ip "$member") \
     render local-dev/manifests/node/kubelet.yaml NODE CGROUP_ROOT CA_FILE CLUSTER_DNS >"$node/kubelet.yaml"
@@ -190,6 +202,20 @@ records() {
       running "cluster-dns-$member" && kill -HUP "$(cat "$STATE/pids/cluster-dns-$member")"
     fi
   done
+}
+
+# outside MEMBER NAMESPACE SERVICE PORT HOST_PORT: SERVICE.NAMESPACE:PORT on MEMBER reaches the
+# host's 127.0.0.1:HOST_PORT (the suite's PostgreSQL or Redis, say), as a managed database is
+# reached from a cluster.
+outside() {
+  (($# == 5)) || die "usage: nodes.sh outside MEMBER NAMESPACE SERVICE PORT HOST_PORT"
+  local member=$1 host_address
+  running "kubelet-$member" || die "no node runs for $member (nodes.sh up $member)"
+  host_address=10.200.$(member_index "$member").1
+  start "outside-$member-$2-$3" socat "TCP-LISTEN:$5,bind=$host_address,fork,reuseaddr" "TCP:127.0.0.1:$5"
+  NAMESPACE=$2 SERVICE=$3 PORT=$4 HOST_PORT=$5 HOST_ADDRESS=$host_address \
+    render local-dev/manifests/node/outside-service.yaml NAMESPACE SERVICE PORT HOST_PORT HOST_ADDRESS |
+    kc "$member" apply -f - >/dev/null
 }
 
 # spin-operator on the node, with webhooks on: the API server calls them at the node's address,
@@ -262,23 +288,23 @@ drain() {
 # Every trace one node leaves outside its directory, once its processes are gone. Deleting its
 # network namespace takes its links, routes and NAT rules along.
 clean_node() {
-  local member=$1 node cgroup controller
+  local member=$1 node controller
   node=$(node_dir "$member")
-  cgroup=$(cgroup_root_of "$member")
   # Shims outlive containerd (daemons of their own, named by its socket), and their sandbox
   # processes stay in the node's pod cgroups.
   pkill -KILL -f -- "-address $node/containerd.sock" 2>/dev/null || true
-  for controller in /sys/fs/cgroup/*/"$cgroup"; do
+  for controller in $(cgroup_dirs "$member"); do
     [[ -d $controller ]] || continue
     # shellcheck disable=SC2038 # xargs reads the PIDs in the files, not file names
-    find "$controller" -name tasks -exec cat {} + | xargs -r kill -KILL 2>/dev/null || true
+    find "$controller" \( -name tasks -o -name cgroup.procs \) -exec cat {} + |
+      xargs -r kill -KILL 2>/dev/null || true
   done
   findmnt -rn -o TARGET | { grep -F "$node/" || true; } | sort -r | while read -r mount; do
     umount -l "$mount" 2>/dev/null || true
   done
   [[ ! -e /run/netns/$(netns_of "$member") ]] || ip netns delete "$(netns_of "$member")"
   sleep 0.2
-  for controller in /sys/fs/cgroup/*/"$cgroup"; do
+  for controller in $(cgroup_dirs "$member"); do
     [[ -d $controller ]] || continue
     find "$controller" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
@@ -309,6 +335,8 @@ down() {
     drain "$member"
     stop "kubelet-$member" "kube-proxy-$member" "cluster-dns-records-$member" "cluster-dns-$member"
     stop "containerd-$member" "api-forwarder-$member" "registry-forwarder-$member"
+    local outside_forwarders=("$STATE/pids/outside-$member-"*)
+    [[ ! -e ${outside_forwarders[0]} ]] || stop "${outside_forwarders[@]##*/}"
     clean_node "$member"
   done
   clean_orphaned_pod_netns
@@ -346,6 +374,7 @@ case ${1:-} in
   down) down ;;
   status) status ;;
   ctr) ctr_of "$2" "${@:3}" ;;
+  outside) outside "${@:2}" ;;
   records) records "$2" ;;
-  *) die "usage: nodes.sh up [MEMBER...] | down | status | ctr MEMBER ARGS..." ;;
+  *) die "usage: nodes.sh up [MEMBER...] | down | status | ctr MEMBER ARGS... | outside MEMBER NAMESPACE SERVICE PORT HOST_PORT" ;;
 esac

@@ -2,9 +2,10 @@
 # Installs what `make test` needs and a fresh machine lacks: the wasm32-wasip2 target, rustfmt
 # and clippy, wasm-tools, shellcheck, etcd and an OCI registry (the Karmada control plane and
 # the pipeline tests), Prometheus and promtool (the alert and dashboard tests), the parts the
-# suite reads from outside the repository (scripts/parts.sh: Spin 3.6.3, its WIT, the CRDs and
-# the Karmada control plane's binaries, into target/parts), and for the console's browser tests
-# Debian's Chromium, Node.js, playwright-core and axe-core.
+# suite reads from outside the repository (scripts/parts.sh: Spin 3.6.3, its WIT, the CRDs, the
+# Karmada control plane's binaries and a SpinKube node's, into target/parts), what a real node
+# needs from Debian (runc, CNI plugins, iptables, socat, dnsmasq), and for the console's browser
+# tests Debian's Chromium, Node.js, playwright-core and axe-core.
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,14 @@ command -v perf >/dev/null || missing+=(linux-perf)
 # The local-dev scripts read JSON with jq and render manifests with envsubst.
 command -v jq >/dev/null || missing+=(jq)
 command -v envsubst >/dev/null || missing+=(gettext-base)
+# A real SpinKube node per member (local-dev/nodes.sh): the runc its sandboxes need, its pods'
+# network, kube-proxy's tools, the forwarders and the cluster DNS stand-in.
+command -v runc >/dev/null || missing+=(runc)
+[[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
+command -v iptables >/dev/null || missing+=(iptables)
+command -v conntrack >/dev/null || missing+=(conntrack)
+command -v socat >/dev/null || missing+=(socat)
+command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
 command -v node >/dev/null || missing+=(nodejs)
 command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then

@@ -42,6 +42,27 @@ impl Nodes {
     }
 }
 
+impl Nodes {
+    /// Makes SERVICE.NAMESPACE:PORT on MEMBER reach the host's 127.0.0.1:HOST_PORT, as a cluster
+    /// reaches a managed database (`nodes.sh outside`).
+    ///
+    /// # Panics
+    /// When nodes.sh refuses.
+    pub fn outside(
+        &self,
+        member: &str,
+        namespace: &str,
+        service: &str,
+        port: u16,
+        host_port: &str,
+    ) {
+        let port = port.to_string();
+        let args = ["outside", member, namespace, service, &port, host_port];
+        let out = nodes_sh(&args, &[]);
+        assert!(out.status.success(), "nodes.sh outside: {}", text(&out));
+    }
+}
+
 impl Drop for Nodes {
     fn drop(&mut self) {
         let out = nodes_sh(&["down"], &[]);

@@ -1,15 +1,18 @@
-//! The app as SpinKube runs it, with no imitation in the chain: Karmada places two SpinApps of
-//! this checkout's artifact on staging, the real spin-operator (webhooks on) makes their
-//! Deployments and Services, a real kubelet and containerd run them as pods through
-//! containerd-shim-spin, their readiness probes make them ready, and the SpinApp's status
-//! reaches Karmada through the operator and the interpreter's aggregation. The console reaches
-//! the API by its Service's DNS name (the one stand-in: dnsmasq for CoreDNS) through the real
-//! kube-proxy. One test, in phases, as each phase starts from what the one before left.
+//! The project's staging workload as SpinKube runs it, with no imitation in the chain: Karmada
+//! places `karmada/workloads/staging` (this checkout's artifact, pushed to the suite's registry)
+//! on staging; the real spin-operator (webhooks on) makes its Deployments and Services; a real
+//! kubelet and containerd run them as pods through containerd-shim-spin; their probes make them
+//! ready, the API's through PostgreSQL; and the SpinApps' status reaches Karmada through the
+//! operator and the interpreter's aggregation. The API reaches PostgreSQL and Redis, and the
+//! console the API, by their Services' DNS names (the one stand-in: dnsmasq for CoreDNS)
+//! through the real kube-proxy. One test, in phases, as each starts from what the one before
+//! left.
 
 use host_harness::control_plane::{
     KARMADA, eventually_within, exclusive, get, kubeconfigs, kubectl, kubectl_ok,
 };
-use host_harness::push_checkout;
+use host_harness::{Redis, push_checkout, repo};
+use native_db::testing::TestDb;
 use serde_json::Value;
 use spinkube_nodes::Nodes;
 use spinkube_standin::put_back::PutBack;
@@ -17,85 +20,24 @@ use std::process::Command;
 use std::time::Duration;
 
 const MEMBER: &str = "staging";
-const NAMESPACE: &str = "node-check";
-const API: &str = "ledger-api";
-const CONSOLE: &str = "console";
+const NAMESPACE: &str = "automatizacion-staging";
+const BACKEND: &str = "automatizacion-backend";
+const FRONTEND: &str = "automatizacion-frontend";
 /// From nothing to ready pods takes ~15 s here; a busy machine may take several times that.
 const WAIT: Duration = Duration::from_secs(180);
 
-/// Karmada's objects for the check: a namespace of its own, placed on staging only, with the
-/// project's executor (k8s/base) and two SpinApps of IMAGE, as k8s/base declares them in
-/// shape: the API with its probes, the console pointed at the API's Service.
-fn workload(image: &str) -> String {
-    format!(
-        r#"
-apiVersion: v1
-kind: Namespace
-metadata: {{name: {NAMESPACE}}}
----
-apiVersion: policy.karmada.io/v1alpha1
-kind: PropagationPolicy
-metadata: {{name: node-check, namespace: {NAMESPACE}}}
-spec:
-  propagateDeps: true
-  resourceSelectors:
-    - {{apiVersion: core.spinkube.dev/v1alpha1, kind: SpinApp}}
-    - {{apiVersion: core.spinkube.dev/v1alpha1, kind: SpinAppExecutor}}
-  placement:
-    clusterAffinity: {{clusterNames: [{MEMBER}]}}
----
-apiVersion: core.spinkube.dev/v1alpha1
-kind: SpinApp
-metadata: {{name: {API}, namespace: {NAMESPACE}}}
-spec:
-  image: {image}
-  executor: containerd-shim-spin
-  replicas: 2
-  components: [backend]
-  checks:
-    readiness: {{httpGet: {{path: /api/ready, httpHeaders: []}}, periodSeconds: 2}}
-    liveness: {{httpGet: {{path: /api/health, httpHeaders: []}}}}
-  variables:
-    - {{name: cluster_name, value: {MEMBER}}}
-    - {{name: region, value: eu-central-1}}
----
-apiVersion: core.spinkube.dev/v1alpha1
-kind: SpinApp
-metadata: {{name: {CONSOLE}, namespace: {NAMESPACE}}}
-spec:
-  image: {image}
-  executor: containerd-shim-spin
-  replicas: 1
-  components: [frontend]
-  checks:
-    readiness: {{httpGet: {{path: /healthz, httpHeaders: []}}, periodSeconds: 2}}
-  variables:
-    - {{name: backend_url, value: "http://{API}.{NAMESPACE}.svc.cluster.local"}}
-"#
-    )
-}
-
-/// Puts back what the test changed on the shared control plane, after the nodes are gone (it is
-/// dropped after them): the check's namespace, the Deployments and Services the operator made
-/// for the project's staging SpinApps, and every SpinApp status (`PutBack`).
+/// Puts back what the test changed on the shared control plane, once the node is gone (it is
+/// dropped after it): what the operator and the test made on the member (Deployments,
+/// Services, EndpointSlices), then the workloads, overrides, Secrets and every SpinApp's
+/// status, as `PutBack` does.
 struct Cleanup {
     _put_back: PutBack,
 }
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        let _ = kubectl(
-            KARMADA,
-            &["delete", "namespace", NAMESPACE, "--ignore-not-found"],
-            None,
-        );
-        for namespace in ["automatizacion-staging", NAMESPACE] {
-            let _ = kubectl(
-                MEMBER,
-                &["-n", namespace, "delete", "deployments,services", "--all"],
-                None,
-            );
-        }
+        let what = "deployments,services,endpointslices";
+        let _ = kubectl(MEMBER, &["-n", NAMESPACE, "delete", what, "--all"], None);
     }
 }
 
@@ -112,13 +54,13 @@ fn http_get(url: &str) -> Result<(u16, String), String> {
     }
 }
 
-/// The member's Deployment NAME once READY of its pods are ready.
-fn ready_deployment(name: &str, ready: i64) -> Value {
-    eventually_within(WAIT, &format!("{ready} ready pods of {name}"), || {
+/// The member's Deployment NAME once one of its pods is ready (staging runs one replica).
+fn ready_deployment(name: &str) -> Value {
+    eventually_within(WAIT, &format!("a ready pod of {name}"), || {
         let deployment = get(MEMBER, NAMESPACE, &format!("deployment/{name}"))?;
         match deployment["status"]["readyReplicas"].as_i64() {
-            Some(n) if n == ready => Ok(deployment),
-            other => Err(format!("readyReplicas {other:?}")),
+            Some(1) => Ok(deployment),
+            other => Err(format!("readyReplicas {other:?}: {}", deployment["status"])),
         }
     })
 }
@@ -137,23 +79,76 @@ fn pods_of(name: &str) -> Result<Vec<Value>, String> {
     Ok(pods["items"].as_array().cloned().unwrap_or_default())
 }
 
-fn cluster_ip(name: &str) -> String {
-    let service = get(MEMBER, NAMESPACE, &format!("service/{name}")).unwrap();
-    service["spec"]["clusterIP"].as_str().unwrap().to_owned()
+/// GET PATH from the member's Service NAME, by its ClusterIP: a 200's body.
+fn through_service(name: &str, path: &str) -> Result<String, String> {
+    let service = get(MEMBER, NAMESPACE, &format!("service/{name}"))?;
+    let ip = service["spec"]["clusterIP"]
+        .as_str()
+        .ok_or("no clusterIP")?;
+    match http_get(&format!("http://{ip}{path}"))? {
+        (200, body) => Ok(body),
+        (code, body) => Err(format!("{code}: {body}")),
+    }
+}
+
+/// The URL of SERVICE (port PORT) in the staging namespace, with URL's scheme, credentials and
+/// path: how a pod names what URL names on the host's loopback.
+fn in_cluster(url: &str, service: &str, port: u16) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (credentials, rest) = rest.rsplit_once('@').unwrap();
+    let path = rest.find('/').map_or("", |at| &rest[at..]);
+    format!("{scheme}://{credentials}@{service}.{NAMESPACE}.svc.cluster.local:{port}{path}")
+}
+
+fn loopback_port(url: &str) -> String {
+    let authority = url.rsplit_once('@').unwrap().1;
+    let authority = authority.split('/').next().unwrap();
+    authority.rsplit_once(':').unwrap().1.to_owned()
+}
+
+/// Staging's Secrets naming the suite's PostgreSQL and a Redis by their Services on the member
+/// (`nodes.sh outside`), and its override naming the suite's registry, on Karmada.
+fn staging_reads_from_outside(nodes: &Nodes, db_url: &str, kv_url: &str) {
+    for (service, port, url) in [
+        ("automatizacion-db", 5432, db_url),
+        ("automatizacion-kv", 6379, kv_url),
+    ] {
+        nodes.outside(MEMBER, NAMESPACE, service, port, &loopback_port(url));
+    }
+    let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
+        .env("NAMESPACE", NAMESPACE)
+        .env("DB_URL", in_cluster(db_url, "automatizacion-db", 5432))
+        .env("KV_URL", in_cluster(kv_url, "automatizacion-kv", 6379))
+        .output()
+        .unwrap();
+    assert!(secrets.status.success(), "{secrets:?}");
+    let secrets = String::from_utf8(secrets.stdout).unwrap();
+    kubectl_ok(KARMADA, &["apply", "-f", "-"], Some(&secrets));
+    let registry = std::env::var("TEST_REGISTRY").unwrap();
+    let overrides = std::fs::read_to_string(repo().join("karmada/overrides/staging.yaml"))
+        .unwrap()
+        .replace(
+            "value: registry.staging.internal:5000",
+            &format!("value: {registry}"),
+        );
+    kubectl_ok(KARMADA, &["apply", "-f", "-"], Some(&overrides));
 }
 
 #[test]
-fn spinapps_placed_by_karmada_run_as_pods_on_a_real_spinkube_node() {
+fn the_staging_workload_runs_as_pods_on_a_real_spinkube_node() {
     let _one_at_a_time = exclusive();
     let registry =
         std::env::var("TEST_REGISTRY").expect("TEST_REGISTRY (scripts/with-registry.sh)");
     let image = push_checkout(&registry, "node-check");
+    let db = TestDb::postgres();
+    let redis = Redis::start();
     let _cleanup = Cleanup {
         _put_back: PutBack::take(&kubeconfigs()),
     };
     let nodes = Nodes::up(&[MEMBER]);
 
-    // The operator's admission webhook answers for the member, as on SpinKube.
+    // The operator's admission webhook answers for the member, as on SpinKube, and the
+    // repository's staging workload passes it (a server-side dry run).
     let refused = kubectl(
         MEMBER,
         &["apply", "-f", "-"],
@@ -166,34 +161,43 @@ fn spinapps_placed_by_karmada_run_as_pods_on_a_real_spinkube_node() {
         refused.contains("executor does not exist in namespace"),
         "{refused}"
     );
-
-    // The project's own staging workload passes those webhooks (a server-side dry run).
-    let staging = host_harness::repo().join("karmada/workloads/staging");
+    let workload = repo().join("karmada/workloads/staging");
     let admitted = kubectl(
         MEMBER,
-        &["apply", "--dry-run=server", "-k", staging.to_str().unwrap()],
+        &[
+            "apply",
+            "--dry-run=server",
+            "-k",
+            workload.to_str().unwrap(),
+        ],
         None,
     );
     assert!(admitted.is_ok(), "{admitted:?}");
 
-    kubectl_ok(KARMADA, &["apply", "-f", "-"], Some(&workload(&image)));
-    let executor = std::fs::read_to_string(host_harness::repo().join("k8s/base/executor.yaml"))
-        .expect("k8s/base/executor.yaml");
-    kubectl_ok(
-        KARMADA,
-        &["-n", NAMESPACE, "apply", "-f", "-"],
-        Some(&executor),
-    );
+    staging_reads_from_outside(&nodes, db.db_url().unwrap(), &redis.url);
+    let patch = serde_json::json!({"spec": {"image": image}}).to_string();
+    for app in [BACKEND, FRONTEND] {
+        let args = [
+            "-n",
+            NAMESPACE,
+            "patch",
+            "spinapp",
+            app,
+            "--type=merge",
+            "-p",
+        ];
+        kubectl_ok(KARMADA, &[&args[..], &[&patch]].concat(), None);
+    }
 
     // Pods on the member's node, ready by their probes, through the Deployment's status.
-    let api = ready_deployment(API, 2);
-    ready_deployment(CONSOLE, 1);
+    let backend = ready_deployment(BACKEND);
+    ready_deployment(FRONTEND);
     assert_eq!(
-        api["spec"]["template"]["spec"]["runtimeClassName"].as_str(),
+        backend["spec"]["template"]["spec"]["runtimeClassName"].as_str(),
         Some("wasmtime-spin-v2"),
         "the operator's Deployment runs on the executor's RuntimeClass"
     );
-    let pods = pods_of(API).unwrap();
+    let pods = pods_of(BACKEND).unwrap();
     assert!(!pods.is_empty());
     for pod in &pods {
         assert_eq!(pod["spec"]["nodeName"].as_str(), Some("staging-node"));
@@ -201,9 +205,10 @@ fn spinapps_placed_by_karmada_run_as_pods_on_a_real_spinkube_node() {
 
     // The node is real: containerd created the pods' containers with the Spin shim.
     let containers = nodes.ctr(MEMBER, &["-n", "k8s.io", "containers", "ls"]);
+    let digest = image.rsplit_once('@').unwrap().1;
     let ours: Vec<&str> = containers
         .lines()
-        .filter(|line| line.contains(&image))
+        .filter(|line| line.contains(digest))
         .collect();
     assert!(!ours.is_empty(), "no container of {image}:\n{containers}");
     for line in ours {
@@ -211,34 +216,26 @@ fn spinapps_placed_by_karmada_run_as_pods_on_a_real_spinkube_node() {
     }
 
     // The operator's SpinApp status on the member, and Karmada's aggregation of it.
-    eventually_within(WAIT, "the API's SpinApp status in Karmada", || {
-        let template = get(KARMADA, NAMESPACE, &format!("spinapp/{API}"))?;
+    eventually_within(WAIT, "the backend's SpinApp status in Karmada", || {
+        let template = get(KARMADA, NAMESPACE, &format!("spinapp/{BACKEND}"))?;
         match template["status"]["readyReplicas"].as_i64() {
-            Some(2) => Ok(()),
+            Some(1) => Ok(()),
             other => Err(format!("readyReplicas {other:?}: {}", template["status"])),
         }
     });
 
-    // The API through its Service (the real kube-proxy), and the console through its own,
-    // reaching the API by the Service's DNS name.
-    let info = eventually_within(WAIT, "the API through its ClusterIP", || {
-        let (code, body) = http_get(&format!("http://{}/api/info", cluster_ip(API)))?;
-        if code == 200 {
-            serde_json::from_str::<Value>(&body).map_err(|e| e.to_string())
-        } else {
-            Err(format!("{code}: {body}"))
-        }
+    // The API through its Service (the real kube-proxy), ready on PostgreSQL with staging's
+    // override; the console through its own, reaching the API by the Service's DNS name.
+    let ready = eventually_within(WAIT, "the API ready through its Service", || {
+        through_service(BACKEND, "/api/ready")
     });
-    assert_eq!(info["name"], "automatizacion");
+    assert!(ready.contains("\"ready\""), "{ready}");
+    let info: Value =
+        serde_json::from_str(&through_service(BACKEND, "/api/info").unwrap()).unwrap();
     assert_eq!(info["cluster_name"], MEMBER);
-    let page = eventually_within(
-        WAIT,
-        "the console through its ClusterIP",
-        || match http_get(&format!("http://{}/", cluster_ip(CONSOLE)))? {
-            (200, body) => Ok(body),
-            (code, body) => Err(format!("{code}: {body}")),
-        },
-    );
+    let page = eventually_within(WAIT, "the console through its Service", || {
+        through_service(FRONTEND, "/")
+    });
     let served_by = format!(
         "Served by <strong>{MEMBER}</strong> (eu-central-1) · backend {}",
         info["version"].as_str().unwrap()
@@ -248,16 +245,16 @@ fn spinapps_placed_by_karmada_run_as_pods_on_a_real_spinkube_node() {
     // Deleting a template through Karmada takes its Deployment and pods off the node.
     kubectl_ok(
         KARMADA,
-        &["-n", NAMESPACE, "delete", "spinapp", CONSOLE],
+        &["-n", NAMESPACE, "delete", "spinapp", FRONTEND],
         None,
     );
     eventually_within(
         WAIT,
         "the console's pods gone from the node",
-        || match pods_of(CONSOLE)?.len() {
+        || match pods_of(FRONTEND)?.len() {
             0 => Ok(()),
             left => Err(format!("{left} pods left")),
         },
     );
-    assert!(get(MEMBER, NAMESPACE, &format!("deployment/{CONSOLE}")).is_err());
+    assert!(get(MEMBER, NAMESPACE, &format!("deployment/{FRONTEND}")).is_err());
 }

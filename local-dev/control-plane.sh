@@ -268,16 +268,8 @@ down() {
 
 status() {
   [[ -f $STATE/ports.env ]] || { echo "control plane: not started ($STATE)"; return 1; }
-  local pid_file name state=0
-  for pid_file in "$STATE"/pids/*; do
-    name=$(basename "$pid_file")
-    if running "$name"; then
-      printf '%-30s running (pid %s)\n' "$name" "$(cat "$pid_file")"
-    else
-      printf '%-30s STOPPED (log: %s)\n' "$name" "$STATE/logs/$name.log"
-      state=1
-    fi
-  done
+  local state=0
+  process_lines || state=1
   local rss
   rss=$(cat "$STATE"/pids/* | xargs ps -o rss= -p 2>/dev/null | awk '{kib += $1} END {print int(kib / 1024)}')
   echo "resident memory of all of the above: $rss MiB"

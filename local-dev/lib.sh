@@ -88,6 +88,23 @@ any_alive() {
   return 1
 }
 
+# process_lines: one line per process started here, running or stopped (with its log); fails
+# when one has stopped.
+process_lines() {
+  local pid_file name state=0
+  for pid_file in "$PROCESS_DIR"/pids/*; do
+    [[ -f $pid_file ]] || continue
+    name=$(basename "$pid_file")
+    if running "$name"; then
+      printf '%-34s running (pid %s)\n' "$name" "$(cat "$pid_file")"
+    else
+      printf '%-34s STOPPED (log: %s)\n' "$name" "$PROCESS_DIR/logs/$name.log"
+      state=1
+    fi
+  done
+  return $state
+}
+
 # until_ok WHAT SECONDS COMMAND...: polls COMMAND every half second until it succeeds; dies
 # naming WHAT after SECONDS.
 until_ok() {

@@ -351,16 +351,8 @@ down() {
 
 status() {
   [[ -d $STATE ]] || { echo "nodes: none started ($STATE)"; return 1; }
-  local pid_file name state=0 member
-  for pid_file in "$STATE"/pids/*; do
-    name=$(basename "$pid_file")
-    if running "$name"; then
-      printf '%-34s running (pid %s)\n' "$name" "$(cat "$pid_file")"
-    else
-      printf '%-34s STOPPED (log: %s)\n' "$name" "$STATE/logs/$name.log"
-      state=1
-    fi
-  done
+  local state=0 member
+  process_lines || state=1
   for member in $(started_members); do
     echo "$member:"
     kc "$member" get nodes -o wide 2>/dev/null | sed 's/^/  /' || state=1

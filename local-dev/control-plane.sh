@@ -83,17 +83,6 @@ start_etcd() {
   wait_for etcd "client port" curl -fsS --max-time 2 "http://127.0.0.1:$ETCD_CLIENT_PORT/health"
 }
 
-# Each cluster's Service addresses: apart, so that the host can route each member's range to
-# that member's node (local-dev/nodes.sh).
-service_range() {
-  case $1 in
-    staging) echo 10.91.0.0/16 ;;
-    prod-east) echo 10.92.0.0/16 ;;
-    prod-west) echo 10.93.0.0/16 ;;
-    *) echo 10.96.0.0/16 ;;
-  esac
-}
-
 # start_apiserver NAME [EXTRA FLAGS...]: every API server shares the etcd under its own prefix.
 start_apiserver() {
   local name=$1 pki=$STATE/pki

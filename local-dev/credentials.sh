@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# Sourced by control-plane.sh: the control plane's ports, certificates and kubeconfigs, made
-# once per state directory ($STATE), so that a second `up` finds what the first one made.
+# Sourced by control-plane.sh (and nodes.sh, for the addresses): the control plane's ports,
+# Service ranges, certificates and kubeconfigs, made once per state directory ($STATE), so that
+# a second `up` finds what the first one made.
 
 # Every port this control plane listens on, chosen once per state directory.
 allocate_ports() {
@@ -29,6 +30,17 @@ apiserver_port() {
     staging) echo "$STAGING_APISERVER_PORT" ;;
     prod-east) echo "$PROD_EAST_APISERVER_PORT" ;;
     prod-west) echo "$PROD_WEST_APISERVER_PORT" ;;
+  esac
+}
+
+# Each cluster's Service addresses: apart, so that the host can route each member's range to
+# that member's node (local-dev/nodes.sh).
+service_range() {
+  case $1 in
+    staging) echo 10.91.0.0/16 ;;
+    prod-east) echo 10.92.0.0/16 ;;
+    prod-west) echo 10.93.0.0/16 ;;
+    *) echo 10.96.0.0/16 ;;
   esac
 }
 

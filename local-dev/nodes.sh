@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# nodes.sh up [MEMBER...] | down | status | ctr | outside: real SpinKube nodes for the members of the
-# container-free control plane (local-dev/control-plane.sh), so that their SpinApps run as pods
-# (local-dev/README.md, "Real nodes").
+# nodes.sh up [MEMBER...] | down | status | ctr | outside: real SpinKube nodes for the members
+# of the container-free control plane (local-dev/control-plane.sh), so that their SpinApps run
+# as pods (local-dev/README.md, "Real SpinKube nodes").
 #
 #   up      for each MEMBER (default: every member) a node MEMBER-node in a network namespace of
 #           its own, as a machine of that cluster: containerd 1.7 with containerd-shim-spin, a
@@ -17,7 +17,7 @@
 #           on the host's loopback (PostgreSQL, Redis), as a cluster reaches a managed database.
 #
 # Node N (staging 1, prod-east 2, prod-west 3) is 10.200.N.2 on a veth whose host end is
-# 10.200.N.1; its pods are 10.244.N.0/24 and its Services 10.9N.0.0/16 (control-plane.sh),
+# 10.200.N.1; its pods are 10.244.N.0/24 and its Services the member's range (credentials.sh),
 # both routed from the host, so that tests reach pods and ClusterIPs. The node reaches the
 # member's API server and the registry on the host's loopback through forwarders (socat).
 #
@@ -28,6 +28,8 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 # shellcheck source=local-dev/lib.sh
 source "$repo/local-dev/lib.sh"
+# shellcheck source=local-dev/credentials.sh
+source "$repo/local-dev/credentials.sh"
 
 CONTROL_PLANE=${CONTROL_PLANE_DIR:-$repo/target/control-plane}
 STATE=$CONTROL_PLANE/nodes
@@ -79,14 +81,8 @@ install_parts() {
   [[ -x /usr/lib/cni/bridge ]] || apt_install containernetworking-plugins
   [[ -f $CONTROL_PLANE/ports.env ]] ||
     die "no control plane in $CONTROL_PLANE: run local-dev/control-plane.sh up first"
-}
-
-# The member's kube-apiserver port, as control-plane.sh chose it.
-apiserver_port_of() {
-  local var
-  var=$(tr 'a-z-' 'A-Z_' <<<"$1")_APISERVER_PORT
   # shellcheck source=/dev/null
-  (source "$CONTROL_PLANE/ports.env" && echo "${!var}")
+  source "$CONTROL_PLANE/ports.env"
 }
 
 # The node's network namespace: a veth to the host, routes to its pods and Services, and a
@@ -108,8 +104,8 @@ make_network() {
   ip -n "$netns" route add default via "10.200.$index.1"
   in_node "$member" sysctl -qw net.ipv4.ip_forward=1
   ip route add "$(pod_subnet "$member")" via "$(node_ip "$member")"
-  ip route add "10.9$index.0.0/16" via "$(node_ip "$member")"
-  forward_out "$member" api "$(apiserver_port_of "$member")"
+  ip route add "$(service_range "$member")" via "$(node_ip "$member")"
+  forward_out "$member" api "$(apiserver_port "$member")"
   forward_out "$member" registry "${REGISTRY##*:}"
 }
 
@@ -275,14 +271,22 @@ up() {
 
 started_members() { sort -u "$STATE/members" 2>/dev/null || true; }
 
-# Deletes the node's pods while its kubelet still runs, so that each is torn down through CNI,
-# with nothing left running to put them back; gives up after 30 s (clean_node then forces).
+# Deletes every node's pods while its kubelet still runs, so that each is torn down through
+# CNI, with nothing left running to put them back; waits up to 30 s for all nodes together
+# (clean_node then forces what is left).
 drain() {
-  running "kubelet-$1" || return 0
-  kc "$1" delete pods --all-namespaces --field-selector "spec.nodeName=$1-node" --grace-period=1 \
-    --wait=false >/dev/null 2>&1 || return 0
-  local deadline=$((SECONDS + 30))
-  while [[ -n $(ctr_of "$1" -n k8s.io tasks ls -q 2>/dev/null) ]] && ((SECONDS < deadline)); do sleep 0.5; done
+  local member deadline=$((SECONDS + 30))
+  for member in "$@"; do
+    running "kubelet-$member" || continue
+    kc "$member" delete pods --all-namespaces --field-selector "spec.nodeName=$member-node" \
+      --grace-period=1 --wait=false >/dev/null 2>&1 || true
+  done
+  for member in "$@"; do
+    while running "kubelet-$member" && [[ -n $(ctr_of "$member" -n k8s.io tasks ls -q 2>/dev/null) ]] &&
+      ((SECONDS < deadline)); do
+      sleep 0.5
+    done
+  done
 }
 
 # Every trace one node leaves outside its directory, once its processes are gone. Deleting its
@@ -325,20 +329,21 @@ clean_orphaned_pod_netns() {
 
 down() {
   [[ -d $STATE ]] || return 0
-  local member
-  for member in $(started_members); do
+  local member members controllers=() rest=()
+  read -r -a members <<<"$(started_members | xargs)"
+  for member in "${members[@]}"; do
     kc "$member" delete mutatingwebhookconfiguration mutating-webhook-configuration \
       --ignore-not-found --timeout=5s >/dev/null 2>&1 || true
     kc "$member" delete validatingwebhookconfiguration validating-webhook-configuration \
       --ignore-not-found --timeout=5s >/dev/null 2>&1 || true
-    stop "spin-operator-$member" "kube-scheduler-$member" "kube-controller-manager-$member"
-    drain "$member"
-    stop "kubelet-$member" "kube-proxy-$member" "cluster-dns-records-$member" "cluster-dns-$member"
-    stop "containerd-$member" "api-forwarder-$member" "registry-forwarder-$member"
-    local outside_forwarders=("$STATE/pids/outside-$member-"*)
-    [[ ! -e ${outside_forwarders[0]} ]] || stop "${outside_forwarders[@]##*/}"
-    clean_node "$member"
+    controllers+=("spin-operator-$member" "kube-scheduler-$member" "kube-controller-manager-$member")
   done
+  stop "${controllers[@]}"
+  drain "${members[@]}"
+  # Everything else at once: each process by its name in pids/ (the outside forwarders too).
+  for member in "$STATE"/pids/*; do rest+=("${member##*/}"); done
+  stop "${rest[@]}"
+  for member in "${members[@]}"; do clean_node "$member"; done
   clean_orphaned_pod_netns
   # What every containerd shares: left alone while another one runs.
   if ! pgrep -x containerd >/dev/null; then

@@ -2,14 +2,15 @@
 # playground.sh up|status|down: the whole system on one machine, without containers
 # (local-dev/README.md, "Playground").
 #
-#   up      the real Karmada control plane (control-plane.sh), an OCI registry, the ledger's
-#           PostgreSQL and the read model's Redis on loopback; builds the app from this checkout
-#           and pushes it; pins that digest in the playground's own copy of k8s/ and karmada/
-#           (target/playground/checkout, configured for these loopback services as a platform
-#           team configures its copy); applies it; and starts the SpinKube stand-in, which runs
-#           each cluster's SpinApps with real Spin. Ends when every cluster's console answers.
-#   status  each cluster's console and API URL, the version and cluster it serves, the release
-#           in progress, and the memory in use.
+#   up      the real Karmada control plane (control-plane.sh) with a real SpinKube node per
+#           cluster (nodes.sh), an OCI registry, the ledger's PostgreSQL and the read model's
+#           Redis on loopback, which each cluster reaches through Services of its own; builds
+#           the app from this checkout and pushes it; pins that digest in the playground's own
+#           copy of k8s/ and karmada/ (target/playground/checkout, configured as a platform team
+#           configures its copy); and applies it, so that every cluster runs its SpinApps as
+#           pods. Ends when every cluster's console answers.
+#   status  each cluster's console and API URL (their Services), the version and cluster it
+#           serves, the pods that serve them, the release in progress, and the memory in use.
 #   release VERSION
 #           walks the release flow (kestra/flows) through the Kestra stand-in, as a pushed tag
 #           vVERSION starts it: tags this checkout's last commit with the playground's
@@ -86,20 +87,17 @@ spin_bin() { command -v spin >/dev/null && spin --version 2>/dev/null | grep -q 
 # Builds and pushes this checkout; prints the pushed digest.
 build_and_push() {
   make -s build >&2
-  cargo build -q -p relctl -p spinkube-standin -p pipeline-standins -p token >&2
+  cargo build -q -p relctl -p pipeline-standins -p token >&2
   "$(spin_bin)" registry push --insecure "127.0.0.1:$REGISTRY_PORT/automatizacion:playground" |
     target/debug/relctl push-digest
 }
 
-# The playground's copy of k8s/ and karmada/, pinned to DIGEST and pointed at the loopback
-# PostgreSQL; the registry is staging's mirror; Secrets name the ledger and the read model.
+# The playground's copy of k8s/ and karmada/, pinned to DIGEST; the registry is staging's
+# mirror; Secrets name the ledger and the read model by the Services each cluster has for them.
 configure() {
   local digest=$1 registry=127.0.0.1:$REGISTRY_PORT checkout=$DIR/checkout environment
   rm -rf "$checkout" && mkdir -p "$checkout"
   cp -r k8s karmada "$checkout/"
-  # Every db_outbound_host (the base's and staging's) names the loopback PostgreSQL.
-  grep -rlE 'postgres://automatizacion-db\.[a-z-]+\.svc\.cluster\.local:5432' "$checkout" |
-    xargs sed -i -E "s#postgres://automatizacion-db\.[a-z-]+\.svc\.cluster\.local:5432#postgres://127.0.0.1:$PG_PORT#g"
   sed -i "s|value: registry.staging.internal:5000|value: $registry|" "$checkout/karmada/overrides/staging.yaml"
   # The ledger trusts the pipeline's own issuers (kestra/README.md, "Identity").
   sed -i "s|^  auth_issuers: \"\"|  auth_issuers: '$(issuers)'|" "$checkout/k8s/base/config.yaml"
@@ -109,14 +107,24 @@ configure() {
   done
   local karmada=$CONTROL_PLANE_DIR/kubeconfig/karmada
   kubectl --kubeconfig "$karmada" apply -k "$checkout/karmada" >/dev/null
+  local member namespace
+  # The ledger's PostgreSQL and the read model's Redis run outside the clusters, as managed
+  # ones would: each cluster reaches them at the Service names db_outbound_host and the
+  # Secrets use.
+  for member in "${MEMBERS[@]}"; do
+    namespace=${NAMESPACE[$member]}
+    until_ok "namespace $namespace on $member" 60 \
+      kubectl --kubeconfig "$CONTROL_PLANE_DIR/kubeconfig/$member" get namespace "$namespace"
+    local-dev/nodes.sh outside "$member" "$namespace" automatizacion-db 5432 "$PG_PORT"
+    local-dev/nodes.sh outside "$member" "$namespace" automatizacion-kv 6379 "$REDIS_PORT"
+  done
+  for namespace in automatizacion-staging automatizacion; do
+    NAMESPACE=$namespace DB_URL="postgres://postgres@automatizacion-db.$namespace.svc.cluster.local:5432/ledger" \
+      KV_URL="redis://:playground@automatizacion-kv.$namespace.svc.cluster.local:6379" scripts/make-secrets.sh |
+      kubectl --kubeconfig "$karmada" apply -f - >/dev/null
+  done
   for environment in staging production; do
     kubectl --kubeconfig "$karmada" apply -k "$checkout/karmada/workloads/$environment" >/dev/null
-  done
-  local namespace
-  for namespace in automatizacion-staging automatizacion; do
-    NAMESPACE=$namespace DB_URL="postgres://postgres@127.0.0.1:$PG_PORT/ledger" \
-      KV_URL="redis://:playground@127.0.0.1:$REDIS_PORT" scripts/make-secrets.sh |
-      kubectl --kubeconfig "$karmada" apply -f - >/dev/null
   done
 }
 
@@ -133,10 +141,17 @@ issuers() {
     "${jwks[0]}" "${jwks[1]}"
 }
 
-# console MEMBER frontend|backend: where the stand-in serves that app of MEMBER's.
+# console MEMBER frontend|backend: that app's Service on MEMBER, by its ClusterIP (the host
+# routes each cluster's Service range to its node).
 console() {
-  jq -er --arg member "$1" --arg app "${NAMESPACE[$1]}/automatizacion-$2" '.[$member][$app] // empty' \
-    "$DIR/standin/endpoints.json" 2>/dev/null
+  local ip
+  ip=$(kubectl --kubeconfig "$CONTROL_PLANE_DIR/kubeconfig/$1" -n "${NAMESPACE[$1]}" get service \
+    "automatizacion-$2" -o jsonpath='{.spec.clusterIP}' 2>/dev/null) && [[ -n $ip ]] && echo "http://$ip"
+}
+# The pods serving MEMBER's apps, with their addresses and nodes.
+pods_of() {
+  kubectl --kubeconfig "$CONTROL_PLANE_DIR/kubeconfig/$1" -n "${NAMESPACE[$1]}" get pods \
+    -o jsonpath='{range .items[*]}{.metadata.name} {.status.podIP} {.spec.nodeName} {.status.phase}{"\n"}{end}' 2>/dev/null
 }
 serves() { local url; url=$(console "$1" frontend) && curl -fsS --max-time 5 "$url/" | grep -q 'Served by'; }
 
@@ -149,14 +164,14 @@ up() {
     { tail -n 5 "$DIR/control-plane.log" >&2; die "the control plane did not start"; }
   say "starting the registry, PostgreSQL and Redis"
   start_services
+  say "starting a SpinKube node for each cluster (local-dev/nodes.sh)"
+  REGISTRY=127.0.0.1:$REGISTRY_PORT local-dev/nodes.sh up >"$DIR/nodes.log" 2>&1 ||
+    { tail -n 5 "$DIR/nodes.log" >&2; die "the nodes did not start"; }
   say "building this checkout and pushing it"
   local digest
   digest=$(build_and_push)
   say "pinning $digest in target/playground/checkout and applying it"
   configure "$digest"
-  say "starting the SpinKube stand-in (real Spin for every SpinApp on every cluster)"
-  start standin target/debug/spinkube-standin --kubeconfigs "$CONTROL_PLANE_DIR/kubeconfig" \
-    --members "$(IFS=,; echo "${MEMBERS[*]}")" --state "$DIR/standin" --spin "$(spin_bin)" --insecure-registry
   local member
   for member in "${MEMBERS[@]}"; do until_ok "$member's console" 240 serves "$member"; done
   say "up in $((SECONDS - started)) s"
@@ -174,6 +189,7 @@ status() {
       api=$(console "$member" backend)
       version=$(curl -fsS --max-time 5 "$api/api/info" | jq -er .version) || version="?"
       printf '%-10s console %s  api %s  version %s  %s\n' "$member" "$url" "$api" "$version" "$served"
+      pods_of "$member" | sed 's/^/  pod /'
     else
       printf '%-10s not serving yet (kubectl --context %s get spinapps -A)\n' "$member" "$member"
       state=1
@@ -185,18 +201,20 @@ status() {
     progress=$(execution_state "$id") || progress="the Kestra stand-in does not answer"
     echo "release v$release: Kestra execution $id ${progress%% *}, last task ${progress##*[ ,]}"
   fi
-  # Every process was started in a group of its own: count each group whole.
+  # Every process was started in a group of its own: count each group whole, and the pods'
+  # shims, which containerd starts as daemons of their own.
   local groups rss
-  groups=" $(cat "$DIR"/pids/* "$CONTROL_PLANE_DIR"/pids/* 2>/dev/null | xargs) "
-  rss=$(ps -e -o pgid=,rss= | awk -v groups="$groups" 'index(groups, " " $1 " ") {kib += $2} END {print int(kib / 1024)}')
-  echo "memory: $rss MiB resident (control plane, registry, PostgreSQL, Redis, the stand-ins and their Spins)"
+  groups=" $(cat "$DIR"/pids/* "$CONTROL_PLANE_DIR"/pids/* "$CONTROL_PLANE_DIR"/nodes/pids/* 2>/dev/null | xargs) "
+  rss=$(ps -e -o pgid=,rss=,args= | awk -v groups="$groups" -v nodes="$CONTROL_PLANE_DIR/nodes/" \
+    'index(groups, " " $1 " ") || index($0, nodes) {kib += $2} END {print int(kib / 1024)}')
+  echo "memory: $rss MiB resident (control plane, nodes and their pods, registry, PostgreSQL, Redis, Kestra stand-in)"
   echo "kubectl: export KUBECONFIG=$CONTROL_PLANE_DIR/kubeconfig/all"
   return $state
 }
 
 down() {
   [[ -d $DIR ]] || return 0
-  stop kestra standin redis registry postgres
+  stop kestra redis registry postgres
   local-dev/control-plane.sh down >/dev/null 2>&1 || true
   rm -rf "$DIR"
   say "stopped and removed $DIR"

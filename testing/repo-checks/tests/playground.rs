@@ -2,13 +2,15 @@
 //! line of README.md's `make playground` block (local-dev/README.md's is the same), typed in
 //! order into one shell at the checkout, in a state directory of its own (`PLAYGROUND_DIR`)
 //! beside the suite's control plane. Each cluster's console must say which cluster and region
-//! serve it; the release must reach staging alone, wait for the approval, and reach production
-//! once carol has approved it; and `down` must leave nothing running.
+//! serve it, from pods on that cluster's real SpinKube node; the release must reach staging
+//! alone, wait for the approval, and reach production once carol has approved it; and `down`
+//! must leave nothing running.
 
 use repo_checks::{read, repo};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
 
 /// The commands of README's block that starts the playground, comments dropped.
 fn walkthrough(readme: &str) -> Vec<String> {
@@ -167,7 +169,7 @@ fn the_readmes_playground_walkthrough_works_as_written() {
         if let Some(version) = command.strip_prefix("local-dev/playground.sh release ") {
             // Staging runs the release; production waits for the decision.
             assert!(printed.contains("relctl decide --version"), "{printed}");
-            assert_eq!(version_served(&dir, "staging"), version);
+            serves_only(&dir, "staging", version);
             for member in ["prod-east", "prod-west"] {
                 assert_ne!(
                     version_served(&dir, member),
@@ -180,7 +182,7 @@ fn the_readmes_playground_walkthrough_works_as_written() {
         if command.ends_with("playground.sh wait") {
             let version = released.as_deref().expect("wait follows a release");
             for member in ["staging", "prod-east", "prod-west"] {
-                assert_eq!(version_served(&dir, member), version, "{member}");
+                serves_only(&dir, member, version);
             }
         }
     }
@@ -197,22 +199,42 @@ fn the_readmes_playground_walkthrough_works_as_written() {
     );
 }
 
-/// The version MEMBER's backend says it runs, at the Service address the stand-in gave it.
+/// The version MEMBER's backend says it runs, through its Service on that cluster.
 fn version_served(playground: &Path, member: &str) -> String {
-    let endpoints: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(playground.join("standin/endpoints.json")).unwrap(),
-    )
-    .unwrap();
     let namespace = if member == "staging" {
         "automatizacion-staging"
     } else {
         "automatizacion"
     };
-    let api = endpoints[member][format!("{namespace}/automatizacion-backend")]
-        .as_str()
-        .unwrap_or_else(|| panic!("no backend Service on {member}: {endpoints}"));
-    let info: serde_json::Value = serde_json::from_str(&page(&format!("{api}/api/info"))).unwrap();
+    let kubeconfig = playground.join("control-plane/kubeconfig").join(member);
+    let out = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(kubeconfig)
+        .args(["-n", namespace, "get", "service", "automatizacion-backend"])
+        .args(["-o", "jsonpath={.spec.clusterIP}"])
+        .output()
+        .unwrap();
+    let ip = String::from_utf8(out.stdout).unwrap();
+    assert!(!ip.is_empty(), "no backend Service on {member}");
+    let info: serde_json::Value =
+        serde_json::from_str(&page(&format!("http://{ip}/api/info"))).unwrap();
     info["version"].as_str().unwrap().to_owned()
+}
+
+/// MEMBER serves VERSION, from every pod its Service picks: a rollout that the flow saw answer
+/// may still be taking the previous release's pods away, which takes seconds.
+fn serves_only(playground: &Path, member: &str, version: &str) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut in_a_row = 0;
+    while in_a_row < 10 {
+        let served = version_served(playground, member);
+        in_a_row = if served == version { in_a_row + 1 } else { 0 };
+        assert!(
+            Instant::now() < deadline,
+            "{member} still serves {served}, not only {version}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }
 
 /// Each line of `status` names a console whose page says that cluster and its region serve it.
@@ -228,6 +250,14 @@ fn check_consoles(status: &str) {
             .unwrap_or_else(|| panic!("status says nothing of {member}:\n{status}"));
         let served_by = format!("Served by {member} ({region})");
         assert!(line.ends_with(&served_by), "{line}");
+        let on_its_node = format!(" {member}-node Running");
+        assert!(
+            status
+                .lines()
+                .any(|l| l.starts_with("  pod automatizacion-frontend-")
+                    && l.ends_with(&on_its_node)),
+            "no running console pod on {member}-node:\n{status}"
+        );
         let console = line.split_whitespace().nth(2).unwrap();
         let html = page(console);
         assert!(

@@ -138,7 +138,8 @@ start_karmada() {
     kc "$member" wait --for=condition=Established crd --all --timeout=60s >/dev/null
   done
   kc karmada apply -f "$KARMADA_MANIFESTS/admin-clusterrole-aggregation.yaml" \
-    -f "$KARMADA_MANIFESTS/cluster-proxy-admin-rbac.yaml" >/dev/null
+    -f "$KARMADA_MANIFESTS/cluster-proxy-admin-rbac.yaml" \
+    -f local-dev/manifests/cluster-proxy-binding.yaml >/dev/null
 
   say "starting karmada-aggregated-apiserver, karmada-webhook, controllers and scheduler"
   start karmada-aggregated-apiserver "$(binary karmada-aggregated-apiserver)" \

@@ -3,14 +3,19 @@
 //! cluster DNS stand-in, each member's node in a network namespace of its own. Its pods and
 //! Services are reached from the host at their own addresses.
 
-use host_harness::control_plane::kubeconfigs;
+use host_harness::control_plane::{KARMADA, kubeconfigs, kubectl, kubectl_ok};
 use host_harness::repo;
 use std::process::{Command, Output};
 
-/// The nodes of some members, started for a test and stopped, with everything they leave
-/// outside their directories, when dropped.
+/// The app's namespaces on the members (karmada/namespaces.yaml).
+const NAMESPACES: [&str; 2] = ["automatizacion", "automatizacion-staging"];
+
+/// The nodes of some members, started for a test and stopped when dropped, with everything
+/// they leave outside their directories and what the operator and `outside` made on the
+/// members (Deployments, Services, EndpointSlices), so that the next test finds the members as
+/// the suite's control plane left them.
 pub struct Nodes {
-    _private: (),
+    members: Vec<String>,
 }
 
 impl Nodes {
@@ -22,8 +27,12 @@ impl Nodes {
         let registry = std::env::var("TEST_REGISTRY")
             .expect("TEST_REGISTRY: run under scripts/with-registry.sh, as `make test` does");
         let out = nodes_sh(&[&["up"], members].concat(), &[("REGISTRY", &registry)]);
+        // Made before the check, so that what a failed start left is cleaned up too.
+        let nodes = Nodes {
+            members: members.iter().map(|m| (*m).to_owned()).collect(),
+        };
         assert!(out.status.success(), "nodes.sh up: {}", text(&out));
-        Nodes { _private: () }
+        nodes
     }
 
     /// `ctr ARGS…` against MEMBER's containerd: its stdout.
@@ -63,11 +72,72 @@ impl Nodes {
     }
 }
 
+impl Nodes {
+    /// NAMESPACE on each member reads the PostgreSQL at DB_URL and the Redis at KV_URL (both on
+    /// the host's loopback) through Services of their own, `automatizacion-db` and
+    /// `automatizacion-kv` (`outside`); Karmada holds the namespace's Secret naming them.
+    ///
+    /// # Panics
+    /// When a Service or the Secret cannot be made.
+    pub fn read_from_outside(&self, namespace: &str, db_url: &str, kv_url: &str) {
+        for member in &self.members {
+            for (service, port, url) in [
+                ("automatizacion-db", 5432, db_url),
+                ("automatizacion-kv", 6379, kv_url),
+            ] {
+                self.outside(member, namespace, service, port, &loopback_port(url));
+            }
+        }
+        let db = in_cluster(db_url, namespace, "automatizacion-db", 5432);
+        let kv = in_cluster(kv_url, namespace, "automatizacion-kv", 6379);
+        apply_secrets(namespace, &db, &kv);
+    }
+}
+
+/// `scripts/make-secrets.sh` for NAMESPACE, applied on Karmada, which takes the Secret to the
+/// members with the SpinApps.
+fn apply_secrets(namespace: &str, db_url: &str, kv_url: &str) {
+    let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
+        .env("NAMESPACE", namespace)
+        .env("DB_URL", db_url)
+        .env("KV_URL", kv_url)
+        .output()
+        .unwrap();
+    assert!(
+        secrets.status.success(),
+        "make-secrets.sh: {}",
+        text(&secrets)
+    );
+    let secrets = String::from_utf8(secrets.stdout).unwrap();
+    kubectl_ok(KARMADA, &["apply", "-f", "-"], Some(&secrets));
+}
+
+/// URL (on the host's loopback) as a pod names it: the Service SERVICE in NAMESPACE on PORT,
+/// with URL's scheme, credentials and path.
+fn in_cluster(url: &str, namespace: &str, service: &str, port: u16) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    let (credentials, rest) = rest.rsplit_once('@').unwrap();
+    let path = rest.find('/').map_or("", |at| &rest[at..]);
+    format!("{scheme}://{credentials}@{service}.{namespace}.svc.cluster.local:{port}{path}")
+}
+
+fn loopback_port(url: &str) -> String {
+    let authority = url.rsplit_once('@').unwrap().1;
+    let authority = authority.split('/').next().unwrap();
+    authority.rsplit_once(':').unwrap().1.to_owned()
+}
+
 impl Drop for Nodes {
     fn drop(&mut self) {
         let out = nodes_sh(&["down"], &[]);
         if !out.status.success() {
             eprintln!("nodes.sh down: {}", text(&out));
+        }
+        let made = "deployments,services,endpointslices";
+        for member in &self.members {
+            for namespace in NAMESPACES {
+                let _ = kubectl(member, &["-n", namespace, "delete", made, "--all"], None);
+            }
         }
     }
 }

@@ -26,21 +26,6 @@ const FRONTEND: &str = "automatizacion-frontend";
 /// From nothing to ready pods takes ~15 s here; a busy machine may take several times that.
 const WAIT: Duration = Duration::from_secs(180);
 
-/// Puts back what the test changed on the shared control plane, once the node is gone (it is
-/// dropped after it): what the operator and the test made on the member (Deployments,
-/// Services, EndpointSlices), then the workloads, overrides, Secrets and every SpinApp's
-/// status, as `PutBack` does.
-struct Cleanup {
-    _put_back: PutBack,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let what = "deployments,services,endpointslices";
-        let _ = kubectl(MEMBER, &["-n", NAMESPACE, "delete", what, "--all"], None);
-    }
-}
-
 fn http_get(url: &str) -> Result<(u16, String), String> {
     let out = Command::new("curl")
         .args(["-s", "-m", "5", "-w", "\n%{http_code}", url])
@@ -91,39 +76,8 @@ fn through_service(name: &str, path: &str) -> Result<String, String> {
     }
 }
 
-/// The URL of SERVICE (port PORT) in the staging namespace, with URL's scheme, credentials and
-/// path: how a pod names what URL names on the host's loopback.
-fn in_cluster(url: &str, service: &str, port: u16) -> String {
-    let (scheme, rest) = url.split_once("://").unwrap();
-    let (credentials, rest) = rest.rsplit_once('@').unwrap();
-    let path = rest.find('/').map_or("", |at| &rest[at..]);
-    format!("{scheme}://{credentials}@{service}.{NAMESPACE}.svc.cluster.local:{port}{path}")
-}
-
-fn loopback_port(url: &str) -> String {
-    let authority = url.rsplit_once('@').unwrap().1;
-    let authority = authority.split('/').next().unwrap();
-    authority.rsplit_once(':').unwrap().1.to_owned()
-}
-
-/// Staging's Secrets naming the suite's PostgreSQL and a Redis by their Services on the member
-/// (`nodes.sh outside`), and its override naming the suite's registry, on Karmada.
-fn staging_reads_from_outside(nodes: &Nodes, db_url: &str, kv_url: &str) {
-    for (service, port, url) in [
-        ("automatizacion-db", 5432, db_url),
-        ("automatizacion-kv", 6379, kv_url),
-    ] {
-        nodes.outside(MEMBER, NAMESPACE, service, port, &loopback_port(url));
-    }
-    let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
-        .env("NAMESPACE", NAMESPACE)
-        .env("DB_URL", in_cluster(db_url, "automatizacion-db", 5432))
-        .env("KV_URL", in_cluster(kv_url, "automatizacion-kv", 6379))
-        .output()
-        .unwrap();
-    assert!(secrets.status.success(), "{secrets:?}");
-    let secrets = String::from_utf8(secrets.stdout).unwrap();
-    kubectl_ok(KARMADA, &["apply", "-f", "-"], Some(&secrets));
+/// Staging's override naming the suite's registry, on Karmada.
+fn staging_pulls_from_the_suite_registry() {
     let registry = std::env::var("TEST_REGISTRY").unwrap();
     let overrides = std::fs::read_to_string(repo().join("karmada/overrides/staging.yaml"))
         .unwrap()
@@ -142,9 +96,8 @@ fn the_staging_workload_runs_as_pods_on_a_real_spinkube_node() {
     let image = push_checkout(&registry, "node-check");
     let db = TestDb::postgres();
     let redis = Redis::start();
-    let _cleanup = Cleanup {
-        _put_back: PutBack::take(&kubeconfigs()),
-    };
+    // Dropped after the nodes, which leave the member as they found it.
+    let _put_back = PutBack::take(&kubeconfigs());
     let nodes = Nodes::up(&[MEMBER]);
 
     // The operator's admission webhook answers for the member, as on SpinKube, and the
@@ -174,7 +127,8 @@ fn the_staging_workload_runs_as_pods_on_a_real_spinkube_node() {
     );
     assert!(admitted.is_ok(), "{admitted:?}");
 
-    staging_reads_from_outside(&nodes, db.db_url().unwrap(), &redis.url);
+    nodes.read_from_outside(NAMESPACE, db.db_url().unwrap(), &redis.url);
+    staging_pulls_from_the_suite_registry();
     let patch = serde_json::json!({"spec": {"image": image}}).to_string();
     for app in [BACKEND, FRONTEND] {
         let args = [

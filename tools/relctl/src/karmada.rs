@@ -1,9 +1,13 @@
 //! Waiting on Karmada: its aggregated SpinApp status (the interpreter's AggregateStatus) on the
-//! control plane, read with kubectl. With a digest, also until every member's Work carries it
-//! and is applied, so that "ready" is never the previous release's readiness.
+//! control plane, read with kubectl; every member's Work carrying the SpinApp (with a digest,
+//! that digest) and applied; and on each member, through Karmada's cluster proxy, the
+//! Deployment the operator made from it rolled out (`rollout`), so that "ready" is never the
+//! previous release's pods. A member with no such Deployment (an executor with
+//! `createDeployment: false`) is judged by the SpinApp status alone.
 
 use crate::cli;
 use crate::failure::Failure;
+use crate::rollout;
 use ledger::types::Digest;
 use serde_json::Value;
 use std::path::Path;
@@ -27,12 +31,8 @@ pub struct Karmada<'a> {
 
 impl Karmada<'_> {
     pub fn get(&self, args: &[&str]) -> Result<Value, String> {
-        let mut command = Command::new("kubectl");
-        command.arg("--kubeconfig").arg(self.kubeconfig);
-        if let Some(context) = self.context {
-            command.args(["--context", context]);
-        }
-        let output = command
+        let output = self
+            .kubectl()
             .args(args)
             .args(["-o", "json"])
             .output()
@@ -47,15 +47,40 @@ impl Karmada<'_> {
         serde_json::from_slice(&output.stdout).map_err(|e| format!("kubectl's JSON: {e}"))
     }
 
-    /// Runs `kubectl ARGS` with BODY on its standard input (`create -f -`, `replace -f -`).
-    pub fn send(&self, args: &[&str], body: &str) -> Result<(), String> {
-        use std::io::Write;
+    /// `kubectl get --raw PATH`: the object, or `None` when the server says it is not found.
+    fn raw(&self, path: &str) -> Result<Option<Value>, String> {
+        let output = self
+            .kubectl()
+            .args(["get", "--raw", path])
+            .output()
+            .map_err(|e| format!("cannot run kubectl: {e}"))?;
+        if !output.status.success() {
+            let why = kubectl_error(&output);
+            return if why.contains("NotFound") {
+                Ok(None)
+            } else {
+                Err(format!("kubectl get --raw {path}: {why}"))
+            };
+        }
+        serde_json::from_slice(&output.stdout)
+            .map(Some)
+            .map_err(|e| format!("kubectl's JSON: {e}"))
+    }
+
+    fn kubectl(&self) -> Command {
         let mut command = Command::new("kubectl");
         command.arg("--kubeconfig").arg(self.kubeconfig);
         if let Some(context) = self.context {
             command.args(["--context", context]);
         }
-        let mut child = command
+        command
+    }
+
+    /// Runs `kubectl ARGS` with BODY on its standard input (`create -f -`, `replace -f -`).
+    pub fn send(&self, args: &[&str], body: &str) -> Result<(), String> {
+        use std::io::Write;
+        let mut child = self
+            .kubectl()
             .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -105,18 +130,21 @@ impl Karmada<'_> {
         if apps.is_empty() {
             return Err(format!("no SpinApps in {namespace}"));
         }
-        let works = match digest {
-            Some(_) => self.get(&["get", "works.work.karmada.io", "--all-namespaces"])?,
-            None => Value::Null,
-        };
+        let works = self.get(&["get", "works.work.karmada.io", "--all-namespaces"])?;
         let mut summary = Vec::new();
         let mut missing = Vec::new();
         for app in &apps {
             let name = app["metadata"]["name"].as_str().unwrap_or("?");
-            match app_ready(app).and_then(|ready| match digest {
-                Some(digest) => works_carry(&works, namespace, name, digest).map(|()| ready),
-                None => Ok(ready),
-            }) {
+            // The members' rollouts first: they say why, where the aggregated count only
+            // says how many.
+            let ready = clusters_carrying(&works, namespace, name, digest).and_then(|clusters| {
+                for cluster in clusters {
+                    self.rolled_out(&cluster, namespace, name, digest)
+                        .map_err(|why| format!("on {cluster}, {why}"))?;
+                }
+                app_ready(app)
+            });
+            match ready {
                 Ok(ready) => summary.push(format!("{name} {ready}")),
                 Err(why) => missing.push(format!("{name}: {why}")),
             }
@@ -125,6 +153,37 @@ impl Karmada<'_> {
             Ok(summary.join(", "))
         } else {
             Err(missing.join("; "))
+        }
+    }
+
+    /// Whether the Deployment of NAMESPACE/NAME on CLUSTER has rolled out (DIGEST, when
+    /// given), read through Karmada's cluster proxy; with its pods' waiting reasons if not.
+    fn rolled_out(
+        &self,
+        cluster: &str,
+        namespace: &str,
+        name: &str,
+        digest: Option<&Digest>,
+    ) -> Result<(), String> {
+        let member = format!("/apis/cluster.karmada.io/v1alpha1/clusters/{cluster}/proxy");
+        let path = format!("{member}/apis/apps/v1/namespaces/{namespace}/deployments/{name}");
+        let Some(deployment) = self.raw(&path)? else {
+            return Ok(());
+        };
+        let why = match rollout::judge(&deployment, digest) {
+            Ok(_) => return Ok(()),
+            Err(why) => why,
+        };
+        let selector = format!("core.spinkube.dev/app-name={name}");
+        let pods = format!("{member}/api/v1/namespaces/{namespace}/pods?labelSelector={selector}");
+        let reasons = match self.raw(&pods) {
+            Ok(Some(pods)) => rollout::waiting_reasons(&pods),
+            _ => Vec::new(),
+        };
+        if reasons.is_empty() {
+            Err(why)
+        } else {
+            Err(format!("{why}; pods waiting: {}", reasons.join(", ")))
         }
     }
 }
@@ -176,9 +235,15 @@ fn app_ready(app: &Value) -> Result<String, String> {
     Err(format!("{ready}/{desired} ready, {conditions}"))
 }
 
-/// Whether every Work that carries NAMESPACE/NAME to a member pins DIGEST and is applied.
-fn works_carry(works: &Value, namespace: &str, name: &str, digest: &Digest) -> Result<(), String> {
-    let mut count = 0;
+/// The members whose Work carries NAMESPACE/NAME, once every such Work is applied (and pins
+/// DIGEST, when given).
+fn clusters_carrying(
+    works: &Value,
+    namespace: &str,
+    name: &str,
+    digest: Option<&Digest>,
+) -> Result<Vec<String>, String> {
+    let mut clusters = Vec::new();
     for work in works["items"].as_array().into_iter().flatten() {
         for manifest in work["spec"]["workload"]["manifests"]
             .as_array()
@@ -192,13 +257,12 @@ fn works_carry(works: &Value, namespace: &str, name: &str, digest: &Digest) -> R
             {
                 continue;
             }
-            count += 1;
             let cluster = work["metadata"]["namespace"]
                 .as_str()
                 .unwrap_or("?")
                 .trim_start_matches("karmada-es-");
             let image = manifest["spec"]["image"].as_str().unwrap_or("");
-            if !image.ends_with(&format!("@{digest}")) {
+            if digest.is_some_and(|digest| !image.ends_with(&format!("@{digest}"))) {
                 return Err(format!("{cluster} still has {image}"));
             }
             let applied = work["status"]["conditions"].as_array().is_some_and(|c| {
@@ -208,11 +272,12 @@ fn works_carry(works: &Value, namespace: &str, name: &str, digest: &Digest) -> R
             if !applied {
                 return Err(format!("not yet applied on {cluster}"));
             }
+            clusters.push(cluster.to_owned());
         }
     }
-    if count == 0 {
+    if clusters.is_empty() {
         Err("Karmada has not scheduled it to any cluster".into())
     } else {
-        Ok(())
+        Ok(clusters)
     }
 }

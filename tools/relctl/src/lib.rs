@@ -18,6 +18,7 @@ mod observe;
 mod overlay;
 mod reads;
 mod records;
+mod rollout;
 mod signature;
 mod smoke;
 mod tokens;

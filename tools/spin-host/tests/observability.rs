@@ -62,6 +62,23 @@ fn every_alert_passes_its_promtool_tests_and_each_has_a_silent_case() {
     }
 }
 
+/// The Prometheus Operator's PrometheusRule holds exactly alerts.yaml's rules, so the alerts
+/// above are the ones either kind of Prometheus loads.
+#[test]
+fn the_prometheus_rule_holds_the_alert_rules_unchanged() {
+    let read = |file: &str| -> Value {
+        serde_yaml::from_str(&std::fs::read_to_string(observability(file)).unwrap()).unwrap()
+    };
+    let alerts = read("alerts.yaml");
+    let rule = read("prometheus-operator/prometheus-rule.yaml");
+    assert_eq!(rule["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(rule["kind"], "PrometheusRule");
+    assert!(
+        rule["spec"]["groups"] == alerts["groups"],
+        "prometheus-rule.yaml differs from alerts.yaml: run scripts/prometheus-rule.sh"
+    );
+}
+
 /// Where each alert's runbook is: its section of k8s/observability/README.md.
 const RUNBOOKS: &str =
     "https://github.com/acme/automatizacion/blob/main/k8s/observability/README.md#";

@@ -279,6 +279,60 @@ fn every_rendered_k8s_manifest_passes_server_side_validation_on_a_member() {
     assert!(error.contains("replicaCount"), "{error}");
 }
 
+/// The Prometheus Operator's objects (`k8s/observability/prometheus-operator`) pass its own
+/// CRDs (`PROMETHEUS_OPERATOR_VERSION`, installed on a member for this), which refuse what they
+/// do not define.
+#[test]
+fn the_prometheus_operator_objects_pass_its_crds_on_a_member() {
+    let crds = repo().join("target/parts/crds/prometheus-operator");
+    let on_member = |args: &[&str], input: Option<&str>| kubectl("prod-east", args, input);
+    on_member(
+        &["apply", "--server-side", "-f", crds.to_str().unwrap()],
+        None,
+    )
+    .unwrap();
+    on_member(
+        &[
+            "wait",
+            "--for=condition=Established",
+            "crd/podmonitors.monitoring.coreos.com",
+            "crd/prometheusrules.monitoring.coreos.com",
+            "--timeout=60s",
+        ],
+        None,
+    )
+    .unwrap();
+    let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: monitoring}\n";
+    on_member(&["apply", "-f", "-"], Some(namespace)).unwrap();
+    let dir = "k8s/observability/prometheus-operator";
+    let strict = ["apply", "--dry-run=server", "--validate=strict"];
+    let path = repo().join(dir);
+    let out = on_member(
+        &[&strict[..], &["-k", path.to_str().unwrap()]].concat(),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{dir}: {e}"));
+    for object in [
+        "podmonitor.monitoring.coreos.com/automatizacion-backend",
+        "podmonitor.monitoring.coreos.com/otel-collector",
+        "prometheusrule.monitoring.coreos.com/automatizacion-alerts",
+    ] {
+        assert!(out.contains(object), "{object}: {out}");
+    }
+    let mut objects: Vec<Object> = repo_checks::rendered(dir);
+    let monitor = objects
+        .iter_mut()
+        .find(|o| o.kind() == "PodMonitor")
+        .unwrap();
+    monitor.value["spec"]["podMetricsEndpoints"][0]["scrapeEvery"] = json!("30s");
+    let refused = on_member(
+        &[&strict[..], &["-f", "-"]].concat(),
+        Some(&monitor.value.to_string()),
+    );
+    let error = refused.expect_err("a field the PodMonitor CRD does not define is refused");
+    assert!(error.contains("scrapeEvery"), "{error}");
+}
+
 #[test]
 fn karmadas_webhook_refuses_an_invalid_policy() {
     let policy = json!({

@@ -10,7 +10,7 @@ use host_harness::{Redis, repo, scratch_dir};
 use native_db::testing::TestDb;
 use spinkube_standin::put_back::PutBack;
 use spinkube_standin::standin::{Config, StandIn};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -22,7 +22,6 @@ const NAMESPACES: [&str; 2] = ["automatizacion-staging", "automatizacion"];
 /// The stand-in, stepping twice a second on a thread of its own until dropped.
 pub struct Clusters {
     standin: Arc<Mutex<StandIn>>,
-    state: PathBuf,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -39,7 +38,7 @@ impl Clusters {
             kubeconfigs: kubeconfigs(),
             members: members.iter().map(|m| (*m).to_owned()).collect(),
             spin: host_harness::spin_bin().to_owned(),
-            state: state.clone(),
+            state,
             insecure_registry: true,
         };
         let standin = Arc::new(Mutex::new(StandIn::new(config)));
@@ -53,15 +52,9 @@ impl Clusters {
         });
         Clusters {
             standin,
-            state,
             stop,
             thread: Some(thread),
         }
-    }
-
-    /// Where the stand-in keeps each process's directory and log.
-    pub fn state(&self) -> &Path {
-        &self.state
     }
 
     /// The console-facing Service of the backend in NAMESPACE on MEMBER: what the flow's smoke
@@ -97,7 +90,6 @@ impl Drop for Clusters {
 pub struct OnClusters {
     /// Declared first, so it stops before the control plane is put back.
     pub clusters: Clusters,
-    pub db_url: String,
     redis: Redis,
     _db: TestDb,
     _put_back: PutBack,
@@ -112,7 +104,6 @@ impl OnClusters {
         kubectl_ok(KARMADA, &["apply", "-f", overrides.to_str().unwrap()], None);
         let world = OnClusters {
             clusters: Clusters::start(&format!("{label}-spinkube"), members),
-            db_url: db_url.clone(),
             redis: Redis::start(),
             _db: db,
             _put_back: put_back,

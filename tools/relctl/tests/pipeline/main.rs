@@ -7,12 +7,14 @@
 //! place (`testing/pipeline-standins`): a **stand-in for Kestra** saves the flow file and
 //! executes it, pausing where the flow pauses, with a **Kestra API double** that only a real
 //! 2.0 resume call moves on; a **stand-in for Rundeck** runs the jobs' real scripts as named
-//! users under the real ACL; in every scenario that deploys, the **SpinKube stand-in**
-//! (`testing/spinkube-standin`, see `clusters`) runs what Karmada placed on each member with
-//! real Spin, so the flow's smoke checks reach the clusters' own Services, and a release that
-//! cannot be pulled or never gets ready fails and is rolled back while the previous one serves
-//! (`spinkube`). The same stand-in's status-only mode, where nothing runs, gives Karmada's
-//! failover the statuses the operator would write (`failover`).
+//! users under the real ACL. The production rollout runs on **real SpinKube nodes** (`nodes`:
+//! the real kubelet, containerd-shim-spin and spin-operator): a good release, one that cannot
+//! be pulled and one that never gets ready, the last two rolled back while the previous one
+//! serves (`spinkube`). The flow's other scenarios that deploy still run on the **SpinKube
+//! stand-in** (`testing/spinkube-standin`, see `clusters`), which runs what Karmada placed on
+//! each member with real Spin, so the flow's smoke checks reach the clusters' own Services;
+//! its status-only mode, where nothing runs, gives Karmada's failover the statuses the
+//! operator would write (`failover`).
 //!
 //! The build and push run once (`build::built`), from a tag of this checkout with the test
 //! clusters' settings on top; each scenario then runs the whole flow from a fresh ledger that
@@ -29,6 +31,7 @@ mod failover;
 mod failures;
 mod identity;
 mod kestra;
+mod nodes;
 mod rollback;
 mod scenarios;
 mod spinkube;

@@ -1,16 +1,19 @@
-//! The production rollout against clusters that run what they are given (`clusters`): the
-//! **SpinKube stand-in** runs every production SpinApp that Karmada placed with real Spin. The
-//! flow's own `deploy_production` command, read from the flow file and run with the environment
-//! its task declares, first rolls out this checkout's build (version 0.1.0, what it reports),
-//! then a release that cannot run: a pushed digest that cannot be pulled, or the real 1.4.0 on
-//! clusters whose `db_url` Secret is wrong, so that it starts and never gets ready. Each time
-//! relctl waits, records `failed`, puts 0.1.0 back by its digest, from its own commit's manifests
-//! (the commit before the tag's: v1.4.0's own adds `manifests_of` to the ConfigMap, which must
-//! not survive the put-back) and records `rolled_back`, and 0.1.0 answers on both clusters from
-//! the first request to the last.
+//! The production rollout on **real SpinKube nodes** (`nodes`): the real spin-operator makes
+//! each production SpinApp Karmada placed a Deployment, and a real kubelet runs its pods
+//! through containerd-shim-spin. The flow's own `deploy_production` command, read from the flow
+//! file and run with the environment its task declares, first rolls out this checkout's build
+//! (version 0.1.0, what it reports): relctl's readiness is the Deployments' rollout on each
+//! member, read through Karmada's cluster proxy, so when it returns no old pod is left. Then
+//! a release that cannot run: a pushed digest that cannot be pulled, or the real 1.4.0 whose
+//! manifests name the wrong PostgreSQL server for the API, so that its pods start and fail
+//! their readiness probe. Each time relctl waits, records `failed`, puts 0.1.0 back by its
+//! digest, from its own commit's manifests (the commit before the tag's: v1.4.0's own adds
+//! `manifests_of` to the ConfigMap, which must not survive the put-back) and records
+//! `rolled_back`, and 0.1.0 answers on both clusters' Services from the first request to the
+//! last.
 
-use super::clusters::OnClusters;
-use super::doubles::previous_commit;
+use super::build::origin_on_nodes;
+use super::nodes::OnNodes;
 use super::{exclusive, kubeconfigs, registry, succeeded};
 use host_harness::{HostBuilder, push_checkout, release_body, repo, scratch_dir, token};
 use serde_json::json;
@@ -22,12 +25,13 @@ use std::time::Duration;
 const SERVING: &str = "0.1.0";
 const BROKEN: &str = "0.2.0";
 const MEMBERS: [&str; 2] = ["prod-east", "prod-west"];
+const APPS: [&str; 2] = ["automatizacion-backend", "automatizacion-frontend"];
 
-/// A clone of the origin (`build::origin`) at REV, as the flow's `clone_release` leaves its
-/// working directory.
+/// A clone of the origin for real nodes (`build::origin_on_nodes`) at REV, as the flow's
+/// `clone_release` leaves its working directory.
 fn checkout(rev: &str) -> std::path::PathBuf {
     let root = scratch_dir("pipeline-spinkube-checkout").join("automatizacion");
-    let source = format!("file://{}", super::build::origin().display());
+    let source = format!("file://{}", origin_on_nodes().0.display());
     for args in [
         vec!["clone", "-q", &source, root.to_str().unwrap()],
         vec![
@@ -64,10 +68,10 @@ fn deploy_production(env: &[(&str, String)], root: &std::path::Path) -> std::pro
         .unwrap()
 }
 
-/// Production served by 0.1.0 through the stand-in, rolled out by the flow's command, with
-/// the ledger that recorded it; and the control plane put back when dropped.
+/// Production served by 0.1.0 on real nodes, rolled out by the flow's command, with the ledger
+/// that recorded it; and the control plane put back when dropped.
 struct World {
-    on: OnClusters,
+    on: OnNodes,
     ledger: host_harness::Host,
     kestra: String,
     root: std::path::PathBuf,
@@ -77,10 +81,11 @@ struct World {
 
 impl World {
     fn serving_previous(label: &str) -> Self {
-        let on = OnClusters::start(label, &MEMBERS);
+        let on = OnNodes::start(&MEMBERS);
         let image = push_checkout(&registry(), label);
         let (repository, digest) = image.split_once('@').unwrap();
-        let previous = previous_commit();
+        let (_, previous, release) = origin_on_nodes();
+        let previous = previous.clone();
         let mut world = World {
             on,
             ledger: HostBuilder::new(label).start(),
@@ -90,11 +95,18 @@ impl World {
             digest: digest.to_owned(),
         };
         world.approved(SERVING, digest, &previous);
-        // Time for Spin to pull and start the first release, from its own commit.
+        // Time for the nodes to pull and start the first release, from its own commit.
         succeeded(world.deploy(SERVING, digest, 180));
+        // relctl returned once each member's Deployment had rolled out: every pod it keeps
+        // runs 0.1.0, and none of the placeholder's is left.
+        for member in MEMBERS {
+            for app in APPS {
+                rolled_out(member, app, digest);
+            }
+        }
         assert!(!world.config_has_newer_manifests());
         // The releases after it come from the tag's commit, as clone_release checks it out.
-        world.root = checkout(&format!("v{}", super::VERSION));
+        world.root = checkout(release);
         world
     }
 
@@ -117,7 +129,7 @@ impl World {
     }
 
     fn backend(&self, member: &str) -> String {
-        self.on.clusters.backend(member, "automatizacion")
+        self.on.backend(member)
     }
 
     /// Whether a production member's ConfigMap carries what only v1.4.0's own commit adds.
@@ -162,7 +174,8 @@ impl World {
 
     /// Deploys VERSION (DIGEST), which must fail, while watching what both clusters serve;
     /// then checks that 0.1.0 answered throughout and the ledger tells the whole story.
-    fn fails_while_previous_serves(&self, version: &str, digest: &str) {
+    /// Returns relctl's reason.
+    fn fails_while_previous_serves(&self, version: &str, digest: &str) -> String {
         let urls = MEMBERS.map(|m| self.backend(m));
         let watching = Arc::new(AtomicBool::new(true));
         let answers = Arc::new(Mutex::new(Vec::new()));
@@ -178,9 +191,9 @@ impl World {
                 }
             })
         };
-        // It never becomes ready, so its smoke check gives up after 20 s, as the flow's
-        // deploy_timeout would after its own.
-        let failed = self.deploy(version, digest, 20);
+        // It never becomes ready, so relctl gives up after 30 s, as after the flow's
+        // deploy_timeout; the same time is enough to put 0.1.0's pods back.
+        let failed = self.deploy(version, digest, 30);
         watching.store(false, Ordering::SeqCst);
         watcher.join().unwrap();
 
@@ -190,6 +203,8 @@ impl World {
             reason.contains(&format!("{SERVING} was put back")),
             "{reason}"
         );
+        // Refused at the rollout, not at the smoke check.
+        assert!(reason.contains("not ready after 30s"), "{reason}");
         let answers = answers.lock().unwrap();
         assert!(!answers.is_empty());
         for (url, seen) in answers.iter() {
@@ -197,6 +212,9 @@ impl World {
         }
         let release = self.ledger.get(&format!("/api/releases/{version}")).json();
         for member in MEMBERS {
+            for app in APPS {
+                rolled_out(member, app, &self.digest);
+            }
             let statuses: Vec<&str> = release["deployments"]
                 .as_array()
                 .unwrap()
@@ -217,50 +235,45 @@ impl World {
             !self.config_has_newer_manifests(),
             "{SERVING} was put back with the failed release's manifests, not its own commit's"
         );
+        reason
     }
 }
 
+/// One test in phases, as each starts from the 0.1.0 the one before put back: the nodes and
+/// the first rollout are the slow part.
 #[test]
-fn a_release_that_cannot_be_pulled_is_rolled_back_while_the_previous_one_serves() {
+fn releases_that_cannot_run_are_rolled_back_while_the_previous_one_serves() {
     let _only = exclusive();
-    let world = World::serving_previous("pipeline-spinkube-unpullable");
+    let world = World::serving_previous("pipeline-spinkube");
+
+    // A digest that cannot be pulled: relctl says why, from the pods.
     let unpullable = format!("sha256:{}", "0".repeat(64));
     world.approved(BROKEN, &unpullable, &built_commit());
-    world.fails_while_previous_serves(BROKEN, &unpullable);
-}
+    let reason = world.fails_while_previous_serves(BROKEN, &unpullable);
+    assert!(
+        reason.contains("ImagePullBackOff") || reason.contains("ErrImagePull"),
+        "relctl does not say why: {reason}"
+    );
 
-#[test]
-fn a_release_that_starts_but_is_never_ready_is_rolled_back_while_the_previous_one_serves() {
-    let _only = exclusive();
-    let world = World::serving_previous("pipeline-spinkube-not-ready");
-    // The cluster's Secret now names a database the app may not reach: what was ready keeps
-    // serving, and every new process starts and fails its readiness check.
-    let (_, authority) = world.on.db_url.split_once('@').unwrap();
-    let host = authority.split('/').next().unwrap();
-    let wrong = world
-        .on
-        .db_url
-        .replace(host, &format!("127.0.0.1:{}", host_harness::free_port()));
-    world.on.apply_secrets("automatizacion", &wrong);
-    // The real 1.4.0 the flow built, which pulls and starts.
+    // The real 1.4.0 the flow built, which pulls and starts, but whose manifests, as
+    // clone_release left them, name the wrong PostgreSQL server for the API: its pods start
+    // and fail their readiness probe, while the pods that are ready keep theirs. (0.1.0 is put
+    // back from its own commit's manifests.)
+    let backend = world.root.join("k8s/base/backend.yaml");
+    let manifest = std::fs::read_to_string(&backend).unwrap();
+    let from_config =
+        "valueFrom:\n        configMapKeyRef: {name: automatizacion-config, key: db_outbound_host}";
+    assert!(manifest.contains(from_config), "{manifest}");
+    let wrong = "value: postgres://automatizacion-db-gone.automatizacion.svc.cluster.local:5432";
+    std::fs::write(&backend, manifest.replace(from_config, wrong)).unwrap();
     let built = super::build::built();
     world.approved(super::VERSION, &built.digest, &built.commit);
     world.fails_while_previous_serves(super::VERSION, &built.digest);
-    // It did start, and failed its readiness check.
-    let processes = world
-        .on
-        .clusters
-        .state()
-        .join("prod-east/automatizacion/automatizacion-backend");
-    let started_and_unready = std::fs::read_dir(processes).unwrap().any(|dir| {
-        let dir = dir.unwrap().path();
-        let image = std::fs::read_to_string(dir.join("image")).unwrap_or_default();
-        let log = std::fs::read_to_string(dir.join("spin.log")).unwrap_or_default();
-        image.ends_with(&built.digest) && log.contains(r#""route":"/api/ready","status":503"#)
-    });
+    // It did start, and failed its readiness probe: the kubelet's events on prod-east.
+    let pods = started_and_unready("prod-east", &built.digest);
     assert!(
-        started_and_unready,
-        "no 1.4.0 backend started and failed its readiness check"
+        !pods.is_empty(),
+        "no 1.4.0 pod started and failed its readiness probe"
     );
 }
 
@@ -280,12 +293,65 @@ fn find_task<'a>(tasks: &'a serde_yaml::Value, id: &str) -> Option<&'a serde_yam
     })
 }
 
-/// The version `/api/info` reports at URL, if it answers.
+/// The version `/api/info` reports at URL, if it answers. A refused connection is tried again,
+/// as a load balancer does: a Service may send one to a pod that was just told to stop, until
+/// kube-proxy has seen it go.
 fn version_at(url: &str) -> Option<String> {
     let out = Command::new("curl")
-        .args(["-fsS", "--max-time", "5", &format!("{url}/api/info")])
+        .args([
+            "-fsS",
+            "--max-time",
+            "5",
+            "--retry",
+            "5",
+            "--retry-connrefused",
+        ])
+        .args(["--retry-delay", "1", &format!("{url}/api/info")])
         .output()
         .ok()?;
     let info: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
     info["version"].as_str().map(str::to_owned)
+}
+
+/// The Deployment the operator made for APP on MEMBER has rolled out DIGEST: every replica
+/// it wants is new and available, and no old one is left.
+fn rolled_out(member: &str, app: &str, digest: &str) {
+    let deployment = super::json_of(member, &["-n", "automatizacion", "get", "deployment", app]);
+    let image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+        .as_str()
+        .unwrap();
+    assert!(image.ends_with(digest), "{member} {app}: {image}");
+    let status = &deployment["status"];
+    let wanted = &deployment["spec"]["replicas"];
+    assert_eq!(
+        status["observedGeneration"],
+        deployment["metadata"]["generation"]
+    );
+    for count in ["replicas", "updatedReplicas", "availableReplicas"] {
+        assert_eq!(&status[count], wanted, "{member} {app} {count}: {status}");
+    }
+}
+
+/// The pods on MEMBER that ran DIGEST and failed their readiness probe with a 503, as the
+/// kubelet's events tell it (the pods themselves are gone once the release is put back).
+fn started_and_unready(member: &str, digest: &str) -> Vec<String> {
+    let events = super::json_of(member, &["-n", "automatizacion", "get", "events"]);
+    let events = events["items"].as_array().unwrap();
+    let pods_where = |reason: &str, says: &dyn Fn(&str) -> bool| -> Vec<String> {
+        let found = events
+            .iter()
+            .filter(|e| e["reason"] == reason && says(e["message"].as_str().unwrap_or("")));
+        found
+            .map(|e| e["involvedObject"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let ran = pods_where("Started", &|_| true);
+    let of_digest = pods_where("Pulled", &|m| m.contains(digest));
+    let unready = pods_where("Unhealthy", &|m| {
+        m.contains("Readiness probe failed") && m.contains("503")
+    });
+    of_digest
+        .into_iter()
+        .filter(|pod| ran.contains(pod) && unready.contains(pod))
+        .collect()
 }

@@ -42,8 +42,10 @@ lint: tools
 test: lint build
 	scripts/check-components.sh
 	scripts/python-venv.sh target/contract-venv components/backend/tests/contract/requirements.txt
-	cargo test --workspace --no-run
-	scripts/with-postgres.sh scripts/with-registry.sh scripts/with-control-plane.sh cargo test --workspace
+	# --tests: every test target, and no doc-test runs (no crate here has a doc test; each run
+	# would cost a rustdoc pass over its crate).
+	cargo test --workspace --tests --no-run
+	scripts/with-postgres.sh scripts/with-registry.sh scripts/with-control-plane.sh cargo test --workspace --tests
 
 bench: tools build
 	[[ ! -f target/parts/peers/flask-ledger/requirements.txt ]] || \

@@ -6,7 +6,8 @@
 #           controllers and scheduler, and three member API servers (staging, prod-east,
 #           prod-west) with the SpinKube CRDs; joins the members, then applies what
 #           karmada/README.md says, in its order. Nothing runs pods: objects are stored,
-#           propagated, overridden and their status aggregated.
+#           propagated, overridden and their status aggregated. On a running control plane it
+#           starts what is missing and applies the project again, keeping its Secrets.
 #   down    stops every process by its PID (and the nodes of local-dev/nodes.sh, if any) and
 #           removes the state directory.
 #   status  one line per process and per member cluster.
@@ -202,15 +203,20 @@ join_members() {
   kc karmada wait --for=condition=Ready clusters.cluster.karmada.io --all --timeout=90s >/dev/null
 }
 
+has_secrets() { kc karmada -n "$1" get secret automatizacion-secrets >/dev/null 2>&1; }
+
 # What karmada/README.md documents, in its order (the tests run exactly this).
 apply_project() {
   say "applying karmada/ (interpreter, namespaces, policies)"
   kc karmada apply -k karmada >/dev/null
   say "applying the staging and production workloads and their Secrets"
   kc karmada apply -k karmada/workloads/staging >/dev/null
-  NAMESPACE=automatizacion-staging scripts/make-secrets.sh | kc karmada apply -f - >/dev/null
+  # A control plane brought up again keeps its Secrets (the keys that signed its tokens).
+  has_secrets automatizacion-staging ||
+    NAMESPACE=automatizacion-staging scripts/make-secrets.sh | kc karmada apply -f - >/dev/null
   kc karmada apply -k karmada/workloads/production >/dev/null
-  scripts/make-secrets.sh | kc karmada apply -f - >/dev/null
+  has_secrets automatizacion ||
+    scripts/make-secrets.sh | kc karmada apply -f - >/dev/null
   # Divided scheduling waits for the first cluster status refresh (up to 10 s after joining).
   say "waiting until Karmada has applied every binding to its members"
   kc karmada wait --for=condition=FullyApplied resourcebindings.work.karmada.io,clusterresourcebindings.work.karmada.io \

@@ -2,5 +2,6 @@
 //! kustomize renders them with the real schemas to check them against.
 
 mod checkout;
+pub mod shell;
 
 pub use checkout::{read, reference, rendered, repo, schemas, stdout_of};

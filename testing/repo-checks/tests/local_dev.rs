@@ -478,6 +478,17 @@ fn the_platform_install_uses_the_kind_ingress_only_on_kind() {
             .unwrap_or_else(|| panic!("SpinKube is never installed on {member}"));
         assert!(spinkube.ends_with("install.sh --kind"), "{spinkube}");
     }
+    // The Gateway API edge instead of ingress-nginx: Envoy Gateway, the GatewayClass that
+    // k8s/components/gateway-api names, and cert-manager's Gateway API support.
+    let gateway = install(&["--gateway-api"]);
+    assert!(!gateway.contains("ingress-nginx"), "{gateway}");
+    for step in [
+        "oci://docker.io/envoyproxy/gateway-helm",
+        "kubectl apply -f gateway-class.yaml",
+        "--enable-gateway-api",
+    ] {
+        assert!(gateway.contains(step), "{step}: {gateway}");
+    }
     let refused = Command::new(repo().join("k8s/platform/install.sh"))
         .arg("--kinds")
         .output()

@@ -6,114 +6,15 @@
 //! alone, wait for the approval, and reach production once carol has approved it; and `down`
 //! must leave nothing running.
 
-use repo_checks::{read, repo};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use repo_checks::repo;
+use repo_checks::shell::{Shell, sh_block};
+use std::path::Path;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The commands of README's block that starts the playground, comments dropped.
+/// The commands of the README's block that starts the playground.
 fn walkthrough(readme: &str) -> Vec<String> {
-    let readme = read(readme);
-    let block = readme
-        .split("```sh\n")
-        .skip(1)
-        .map(|rest| rest.split("```").next().unwrap())
-        .find(|block| block.contains("make playground"))
-        .expect("the README shows `make playground` in a sh block");
-    block
-        .lines()
-        .map(|line| line.split(" #").next().unwrap().trim().to_owned())
-        .filter(|line| !line.is_empty())
-        .collect()
-}
-
-/// One bash, with a person's environment rather than this test's (the variables cargo sets for
-/// a test, CARGO_*, LD_LIBRARY_PATH, …, would make the build inside rebuild everything), that
-/// lines are typed into one after another: what one line exports, the next sees.
-struct Shell {
-    child: Child,
-    input: ChildStdin,
-    output: BufReader<ChildStdout>,
-    errors: PathBuf,
-}
-
-/// Ends each typed line's output, with its exit status after it.
-const DONE: &str = "\u{1e}done";
-
-impl Shell {
-    fn start(playground: &Path) -> Self {
-        let errors = std::env::temp_dir().join(format!(
-            "automatizacion-playground-{}.stderr",
-            std::process::id()
-        ));
-        let mut shell = Command::new("bash");
-        shell
-            .current_dir(repo())
-            .env_clear()
-            .env("PLAYGROUND_DIR", playground)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&errors).unwrap());
-        for name in [
-            "PATH",
-            "HOME",
-            "USER",
-            "LANG",
-            "TERM",
-            "RUSTUP_HOME",
-            "CARGO_HOME",
-            "CI",
-        ] {
-            if let Some(value) = std::env::var_os(name) {
-                shell.env(name, value);
-            }
-        }
-        let mut child = shell.spawn().unwrap();
-        let input = child.stdin.take().unwrap();
-        let output = BufReader::new(child.stdout.take().unwrap());
-        Shell {
-            child,
-            input,
-            output,
-            errors,
-        }
-    }
-
-    /// Types LINE; its output, once it has ended, or why it failed.
-    fn type_line(&mut self, line: &str) -> Result<String, String> {
-        let errors_before = std::fs::metadata(&self.errors).unwrap().len() as usize;
-        writeln!(self.input, "{line} </dev/null\nprintf '\\n{DONE} %s\\n' $?").unwrap();
-        let mut printed = String::new();
-        let status = loop {
-            let mut text = String::new();
-            assert!(
-                self.output.read_line(&mut text).unwrap() > 0,
-                "the shell ended during `{line}`"
-            );
-            if let Some(status) = text.strip_prefix(DONE) {
-                break status.trim().to_owned();
-            }
-            printed.push_str(&text);
-        };
-        if status == "0" {
-            Ok(printed)
-        } else {
-            let errors = std::fs::read_to_string(&self.errors).unwrap();
-            Err(format!(
-                "`{line}` exited {status}:\n{printed}\n{}",
-                &errors[errors_before.min(errors.len())..]
-            ))
-        }
-    }
-}
-
-impl Drop for Shell {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_file(&self.errors);
-    }
+    sh_block(readme, "make playground")
 }
 
 /// Stops whatever the walkthrough left running, even when an assertion fails halfway.
@@ -157,7 +58,7 @@ fn the_readmes_playground_walkthrough_works_as_written() {
     let dir =
         std::env::temp_dir().join(format!("automatizacion-playground-{}", std::process::id()));
     let _down = Down(dir.clone());
-    let mut shell = Shell::start(&dir);
+    let mut shell = Shell::start(&[("PLAYGROUND_DIR", dir.as_os_str())]);
     let mut released = None;
     for command in &commands {
         let printed = shell

@@ -133,11 +133,19 @@ impl Drop for Nodes {
         if !out.status.success() {
             eprintln!("nodes.sh down: {}", text(&out));
         }
-        let made = "deployments,services,endpointslices";
-        for member in &self.members {
-            for namespace in NAMESPACES {
-                let _ = kubectl(member, &["-n", namespace, "delete", made, "--all"], None);
-            }
+        leave_as_found(&self.members);
+    }
+}
+
+/// Deletes what the operator and `outside` made on MEMBERS (Deployments, Services,
+/// EndpointSlices in the app's namespaces), once their nodes are gone: the members as the
+/// suite's control plane left them.
+pub fn leave_as_found(members: &[impl AsRef<str>]) {
+    let made = "deployments,services,endpointslices";
+    for member in members {
+        for namespace in NAMESPACES {
+            let args = ["-n", namespace, "delete", made, "--all"];
+            let _ = kubectl(member.as_ref(), &args, None);
         }
     }
 }

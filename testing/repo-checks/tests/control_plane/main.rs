@@ -279,29 +279,29 @@ fn every_rendered_k8s_manifest_passes_server_side_validation_on_a_member() {
     assert!(error.contains("replicaCount"), "{error}");
 }
 
+/// The CRDs `scripts/parts.sh` put in `target/parts/crds/DIR`, installed on prod-east and
+/// established.
+fn crds_on_prod_east(dir: &str) {
+    let crds = repo().join("target/parts/crds").join(dir);
+    let crds = crds.to_str().unwrap();
+    kubectl("prod-east", &["apply", "--server-side", "-f", crds], None).unwrap();
+    let wait = [
+        "wait",
+        "--for=condition=Established",
+        "crd",
+        "--all",
+        "--timeout=60s",
+    ];
+    kubectl("prod-east", &wait, None).unwrap();
+}
+
 /// The Prometheus Operator's objects (`k8s/observability/prometheus-operator`) pass its own
 /// CRDs (`PROMETHEUS_OPERATOR_VERSION`, installed on a member for this), which refuse what they
 /// do not define.
 #[test]
 fn the_prometheus_operator_objects_pass_its_crds_on_a_member() {
-    let crds = repo().join("target/parts/crds/prometheus-operator");
     let on_member = |args: &[&str], input: Option<&str>| kubectl("prod-east", args, input);
-    on_member(
-        &["apply", "--server-side", "-f", crds.to_str().unwrap()],
-        None,
-    )
-    .unwrap();
-    on_member(
-        &[
-            "wait",
-            "--for=condition=Established",
-            "crd/podmonitors.monitoring.coreos.com",
-            "crd/prometheusrules.monitoring.coreos.com",
-            "--timeout=60s",
-        ],
-        None,
-    )
-    .unwrap();
+    crds_on_prod_east("prometheus-operator");
     let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: monitoring}\n";
     on_member(&["apply", "-f", "-"], Some(namespace)).unwrap();
     let dir = "k8s/observability/prometheus-operator";
@@ -331,6 +331,122 @@ fn the_prometheus_operator_objects_pass_its_crds_on_a_member() {
     );
     let error = refused.expect_err("a field the PodMonitor CRD does not define is refused");
     assert!(error.contains("scrapeEvery"), "{error}");
+}
+
+/// The production overlay with the Gateway API edge (`k8s/components/gateway-api`) added, as
+/// the component's comment says to add it, in a copy of `k8s/`: its Gateway API objects pass the
+/// Gateway API's own CRDs server-side, carry the overlay's host, and replace the Ingress; the
+/// Envoy Gateway policies (whose CRDs no part here holds) restate the Ingress's limits.
+#[test]
+fn the_gateway_api_edge_passes_its_crds_on_a_member() {
+    let copy = host_harness::scratch_dir("gateway-edge").join("k8s");
+    let status = std::process::Command::new("cp")
+        .args([
+            "-r",
+            repo().join("k8s").to_str().unwrap(),
+            copy.to_str().unwrap(),
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let overlay = copy.join("overlays/production/kustomization.yaml");
+    let text = std::fs::read_to_string(&overlay).unwrap();
+    std::fs::write(
+        &overlay,
+        format!("{text}components:\n  - ../../components/gateway-api\n"),
+    )
+    .unwrap();
+    let objects = manifest_check::render(&copy.join("overlays/production")).unwrap();
+    let of_kind = |kind: &str| -> Vec<&Value> {
+        let found = objects.iter().filter(|o| o.kind() == kind);
+        found.map(|o| &o.value).collect()
+    };
+    assert!(
+        of_kind("Ingress").is_empty(),
+        "the Gateway replaces the Ingress"
+    );
+    let host = "automatizacion.example.com";
+    for listener in of_kind("Gateway")[0]["spec"]["listeners"]
+        .as_array()
+        .unwrap()
+    {
+        assert_eq!(listener["hostname"], host, "{listener}");
+    }
+    let routes = of_kind("HTTPRoute");
+    assert_eq!(routes.len(), 2);
+    for route in &routes {
+        assert_eq!(route["spec"]["hostnames"], json!([host]), "{route}");
+    }
+    let policy = of_kind("NetworkPolicy")[0].to_string();
+    assert!(policy.contains("envoy-gateway-system") && !policy.contains("ingress-nginx"));
+
+    // What the Ingress guaranteed, restated for Envoy Gateway.
+    let ingress = repo_checks::rendered("k8s/base");
+    let ingress = ingress.iter().find(|o| o.kind() == "Ingress").unwrap();
+    let annotations = &ingress.value["metadata"]["annotations"];
+    assert_eq!(
+        annotations["nginx.ingress.kubernetes.io/proxy-body-size"],
+        "64k"
+    );
+    let client = of_kind("ClientTrafficPolicy")[0];
+    let backend = of_kind("BackendTrafficPolicy")[0];
+    assert_eq!(client["spec"]["connection"]["bufferLimit"], "64Ki");
+    assert_eq!(backend["spec"]["requestBuffer"]["limit"], "64Ki");
+    let install = repo_checks::read("k8s/platform/install.sh");
+    assert!(
+        install.contains(r#""client-body-timeout":"10""#),
+        "{install}"
+    );
+    assert_eq!(
+        client["spec"]["timeout"]["http"]["requestReceivedTimeout"],
+        "10s"
+    );
+    for policy in [client, backend] {
+        let target = &policy["spec"]["targetRefs"][0];
+        assert_eq!(
+            (&target["kind"], &target["name"]),
+            (&json!("Gateway"), &json!("automatizacion"))
+        );
+    }
+
+    // The Gateway API's objects, server-side, against its CRDs on a member.
+    let on_member = |args: &[&str], input: Option<&str>| kubectl("prod-east", args, input);
+    crds_on_prod_east("gateway-api");
+    let mut edge: Vec<Value> = objects
+        .iter()
+        .filter(|o| {
+            o.value["apiVersion"]
+                .as_str()
+                .unwrap()
+                .starts_with("gateway.networking.k8s.io/")
+        })
+        .map(|o| o.value.clone())
+        .collect();
+    // The class the Gateway names, as `install.sh --gateway-api` makes it.
+    let class = repo_checks::read("k8s/platform/gateway-class.yaml");
+    let class: Value = serde_yaml::from_str(&class).unwrap();
+    assert_eq!(
+        class["metadata"]["name"],
+        of_kind("Gateway")[0]["spec"]["gatewayClassName"]
+    );
+    edge.push(class);
+    let list = json!({"apiVersion": "v1", "kind": "List", "items": edge});
+    let strict = ["apply", "--dry-run=server", "--validate=strict", "-f", "-"];
+    let out = on_member(&strict, Some(&list.to_string())).unwrap_or_else(|e| panic!("{e}"));
+    for object in [
+        "gatewayclass.gateway.networking.k8s.io/envoy-gateway",
+        "gateway.gateway.networking.k8s.io/automatizacion",
+        "httproute.gateway.networking.k8s.io/automatizacion",
+        "httproute.gateway.networking.k8s.io/automatizacion-https-redirect",
+    ] {
+        assert!(out.contains(object), "{object}: {out}");
+    }
+    // The CRD checks what it defines: a time-out kubectl cannot read as a duration is refused.
+    let mut route = routes[0].clone();
+    route["spec"]["rules"][0]["timeouts"]["request"] = json!("fifteen seconds");
+    let refused = on_member(&strict, Some(&route.to_string()));
+    let error = refused.expect_err("a time-out that is no duration is refused");
+    assert!(error.contains("timeouts"), "{error}");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 //! A README's commands as a person types them: the lines of one of its `sh` blocks, typed one
 //! after another into one shell at the checkout.
 
-use crate::{read, repo};
+use crate::checkout::{read, repo};
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;

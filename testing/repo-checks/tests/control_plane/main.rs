@@ -279,7 +279,7 @@ fn every_rendered_k8s_manifest_passes_server_side_validation_on_a_member() {
     assert!(error.contains("replicaCount"), "{error}");
 }
 
-/// The CRDs `scripts/parts.sh` put in `target/parts/crds/DIR`, installed on prod-east and
+/// The CRDs `scripts/parts.sh` put in DIR under `target/parts/crds`, installed on prod-east and
 /// established.
 fn crds_on_prod_east(dir: &str) {
     let crds = repo().join("target/parts/crds").join(dir);

@@ -43,9 +43,10 @@ test: lint build
 	scripts/check-components.sh
 	scripts/python-venv.sh target/contract-venv components/backend/tests/contract/requirements.txt
 	# --tests: every test target, and no doc-test runs (no crate here has a doc test; each run
-	# would cost a rustdoc pass over its crate).
-	cargo test --workspace --tests --no-run
-	scripts/with-postgres.sh scripts/with-registry.sh scripts/with-control-plane.sh cargo test --workspace --tests
+	# would cost a rustdoc pass over its crate). Built once, then run in two lanes at once: the
+	# ones sharing the control plane in turn, the rest beside them (scripts/test-lanes.sh).
+	cargo test --workspace --tests --no-run --message-format=json-render-diagnostics > target/test-binaries.json
+	scripts/with-postgres.sh scripts/with-registry.sh scripts/with-control-plane.sh scripts/test-lanes.sh target/test-binaries.json
 
 bench: tools build
 	[[ ! -f target/parts/peers/flask-ledger/requirements.txt ]] || \

@@ -11,9 +11,10 @@ KARMADA_KUBECONFIG=$STATE/karmada/karmada-apiserver.config
 command -v kind >/dev/null || { echo "status.sh: kind is not installed; nothing to show" >&2; exit 1; }
 running=$(kind get clusters 2>/dev/null || true)
 
-# The host port that kind/<cluster>.yaml maps to the node's port 80.
-http_port() {
-  awk '/containerPort: 80$/ {found = 1; next} found && /hostPort:/ {print $2; exit}' "local-dev/kind/$1.yaml"
+# The host port that kind/<cluster>.yaml maps to the node's HTTPS port (the Ingress redirects
+# HTTP there).
+https_port() {
+  awk '/containerPort: 443$/ {found = 1; next} found && /hostPort:/ {print $2; exit}' "local-dev/kind/$1.yaml"
 }
 
 printf '%-13s %-8s %-9s %-44s %s\n' CLUSTER KIND KARMADA "SPINAPPS (ready/desired)" CONSOLE
@@ -31,7 +32,7 @@ for cluster in "$KARMADA_HOST" $MEMBERS; do
       awk '{sub(/^automatizacion-/, "", $1); r = ($2 == "<none>") ? 0 : $2; printf "%s%s %s/%s", sep, $1, r, $3; sep = ", "}')
     host=$(kubectl --kubeconfig "$member_config" get ingress --all-namespaces \
       -o jsonpath='{.items[0].spec.rules[0].host}' 2>/dev/null || true)
-    [[ -n $host ]] && console="http://$host:$(http_port "$cluster")/ (127.0.0.1)"
+    [[ -n $host ]] && console="https://$host:$(https_port "$cluster")/ (127.0.0.1)"
   elif [[ $kind_state == running ]]; then
     karmada="control plane: https://127.0.0.1:$KARMADA_APISERVER_PORT"
   fi
@@ -40,4 +41,5 @@ done
 echo
 echo "Karmada: kubectl --kubeconfig $KARMADA_KUBECONFIG get clusters"
 echo "A console answers once its host name resolves to 127.0.0.1 (an /etc/hosts line), e.g."
-echo "  curl -H 'Host: staging.automatizacion.example.com' http://127.0.0.1:$(http_port staging)/"
+echo "  curl -k --resolve staging.automatizacion.example.com:$(https_port staging):127.0.0.1 https://staging.automatizacion.example.com:$(https_port staging)/"
+echo "(-k: Kind's certificates come from a self-signed issuer)"

@@ -4,8 +4,9 @@
 # in versions.env: cert-manager (the operator's webhooks need it), the spin-operator CRDs, the
 # operator chart, and the edge. The edge is ingress-nginx as its `cloud` provider (a
 # LoadBalancer Service, for a cluster with a load balancer); `--kind` installs its `kind`
-# provider instead (host ports on the node labelled ingress-ready), which only local-dev/up.sh
-# passes: on any other cluster those pods stay Pending. `--gateway-api` installs Envoy Gateway
+# provider instead (host ports on the node labelled ingress-ready), and a self-signed
+# ClusterIssuer for the Ingress's certificate, which only local-dev/up.sh passes: on any other
+# cluster those pods stay Pending. `--gateway-api` installs Envoy Gateway
 # instead (with the Gateway API's CRDs), its GatewayClass `envoy-gateway`, and cert-manager's
 # Gateway API support, for overlays that take k8s/components/gateway-api. `--dry-run` prints
 # the commands instead. The RuntimeClass and the SpinAppExecutor are part of the app's own
@@ -36,6 +37,9 @@ fi
 
 run kubectl apply -f "https://github.com/cert-manager/cert-manager/releases/download/$CERT_MANAGER_VERSION/cert-manager.yaml"
 run kubectl wait --for=condition=Available --timeout=300s -n cert-manager deployment --all
+# The certificates' issuer: a Kind cluster gets a self-signed one; any other cluster's platform
+# provides its own ClusterIssuer `automatizacion` (k8s/README.md, "TLS").
+[[ $provider != kind ]] || run kubectl apply -f cluster-issuer-selfsigned.yaml
 
 base=https://raw.githubusercontent.com/spinframework/spin-operator/$SPIN_OPERATOR_VERSION/config/crd/bases
 run kubectl apply -f "$base/core.spinkube.dev_spinapps.yaml" -f "$base/core.spinkube.dev_spinappexecutors.yaml"

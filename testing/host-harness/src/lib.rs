@@ -12,7 +12,7 @@ mod host;
 mod runtime;
 
 pub use client::{Reply, seed_releases, wait_for_listener};
-pub use cluster_parts::{Redis, push_checkout};
+pub use cluster_parts::{OneSetOfNodes, Redis, push_checkout};
 pub use fixtures::{
     HMAC_KEY, assert_variables_declared_and_passed, assert_variables_documented, free_port,
     host_bin, release_body, repo, scratch_dir, spin_toml, token, wasm,

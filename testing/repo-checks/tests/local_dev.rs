@@ -462,11 +462,15 @@ fn the_platform_install_uses_the_kind_ingress_only_on_kind() {
         "{anywhere}"
     );
     assert!(!anywhere.contains("provider/kind"), "{anywhere}");
+    // The self-signed issuer is Kind's alone; elsewhere the platform brings its own.
+    let issuer = "kubectl apply -f cluster-issuer-selfsigned.yaml";
+    assert!(!anywhere.contains(issuer), "{anywhere}");
     let kind = install(&["--kind"]);
     assert!(
         kind.contains("/deploy/static/provider/kind/deploy.yaml"),
         "{kind}"
     );
+    assert!(kind.contains(issuer), "{kind}");
     let plan = plan();
     for member in ["staging", "prod-east", "prod-west"] {
         let spinkube = plan

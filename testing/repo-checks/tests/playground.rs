@@ -57,6 +57,9 @@ fn the_readmes_playground_walkthrough_works_as_written() {
     );
     let dir =
         std::env::temp_dir().join(format!("automatizacion-playground-{}", std::process::id()));
+    // The playground's nodes are the machine's one set: `make test` runs this beside the tests
+    // of the suite's control plane, whose nodes wait for these to stop (dropped last).
+    let _one_set = host_harness::OneSetOfNodes::wait();
     let _down = Down(dir.clone());
     let mut shell = Shell::start(&[("PLAYGROUND_DIR", dir.as_os_str())]);
     let mut released = None;

@@ -3,8 +3,8 @@
 //! cluster DNS stand-in, each member's node in a network namespace of its own. Its pods and
 //! Services are reached from the host at their own addresses.
 
-use host_harness::control_plane::{KARMADA, kubeconfigs, kubectl, kubectl_ok};
-use host_harness::repo;
+use host_harness::control_plane::{KARMADA, get, kubeconfigs, kubectl, kubectl_ok};
+use host_harness::{OneSetOfNodes, repo};
 use std::process::{Command, Output};
 
 /// The app's namespaces on the members (karmada/namespaces.yaml).
@@ -16,23 +16,46 @@ const NAMESPACES: [&str; 2] = ["automatizacion", "automatizacion-staging"];
 /// the suite's control plane left them.
 pub struct Nodes {
     members: Vec<String>,
+    /// Released after `drop` has stopped them.
+    _one_set: OneSetOfNodes,
 }
 
 impl Nodes {
-    /// Starts a node for each of MEMBERS, pulling from the suite's registry (`TEST_REGISTRY`).
+    /// Starts a node for each of MEMBERS, pulling from the suite's registry (`TEST_REGISTRY`),
+    /// once no other set of nodes runs.
     ///
     /// # Panics
     /// When a node does not start: with `nodes.sh`'s own account.
     pub fn up(members: &[&str]) -> Self {
         let registry = std::env::var("TEST_REGISTRY")
             .expect("TEST_REGISTRY: run under scripts/with-registry.sh, as `make test` does");
+        let one_set = OneSetOfNodes::wait();
         let out = nodes_sh(&[&["up"], members].concat(), &[("REGISTRY", &registry)]);
         // Made before the check, so that what a failed start left is cleaned up too.
-        let nodes = Nodes {
-            members: members.iter().map(|m| (*m).to_owned()).collect(),
-        };
+        let nodes = Nodes::of(members, one_set);
         assert!(out.status.success(), "nodes.sh up: {}", text(&out));
         nodes
+    }
+
+    /// The nodes of MEMBERS that something other than [`Nodes::up`] will start (a README's
+    /// block typed into a shell), once no other set of nodes runs; stopped and cleaned up when
+    /// dropped as if `up` had started them.
+    ///
+    /// # Panics
+    /// When nodes run that this suite did not start (`ip netns` lists a node's namespace).
+    pub fn started_elsewhere(members: &[&str]) -> Self {
+        let one_set = OneSetOfNodes::wait();
+        let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
+        let netns = String::from_utf8_lossy(&netns.stdout);
+        assert!(!netns.contains("kbox-"), "nodes already run here:\n{netns}");
+        Nodes::of(members, one_set)
+    }
+
+    fn of(members: &[&str], one_set: OneSetOfNodes) -> Self {
+        Nodes {
+            members: members.iter().map(|m| (*m).to_owned()).collect(),
+            _one_set: one_set,
+        }
     }
 
     /// `ctr ARGS…` against MEMBER's containerd: its stdout.
@@ -94,6 +117,19 @@ impl Nodes {
     }
 }
 
+/// The URL of Service SERVICE in NAMESPACE on MEMBER, by its ClusterIP: the host routes each
+/// member's Service range to its node, through the node's kube-proxy.
+///
+/// # Errors
+/// While the Service or its ClusterIP is not there yet.
+pub fn service_url(member: &str, namespace: &str, service: &str) -> Result<String, String> {
+    let service = get(member, namespace, &format!("service/{service}"))?;
+    match service["spec"]["clusterIP"].as_str() {
+        Some(ip) => Ok(format!("http://{ip}")),
+        None => Err("no clusterIP".into()),
+    }
+}
+
 /// `scripts/make-secrets.sh` for NAMESPACE, applied on Karmada, which takes the Secret to the
 /// members with the SpinApps.
 fn apply_secrets(namespace: &str, db_url: &str, kv_url: &str) {
@@ -140,12 +176,12 @@ impl Drop for Nodes {
 /// Deletes what the operator and `outside` made on MEMBERS (Deployments, Services,
 /// EndpointSlices in the app's namespaces), once their nodes are gone: the members as the
 /// suite's control plane left them.
-pub fn leave_as_found(members: &[impl AsRef<str>]) {
+fn leave_as_found(members: &[String]) {
     let made = "deployments,services,endpointslices";
     for member in members {
         for namespace in NAMESPACES {
             let args = ["-n", namespace, "delete", made, "--all"];
-            let _ = kubectl(member.as_ref(), &args, None);
+            let _ = kubectl(member, &args, None);
         }
     }
 }

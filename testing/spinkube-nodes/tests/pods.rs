@@ -14,7 +14,7 @@ use host_harness::control_plane::{
 use host_harness::{Redis, push_checkout, repo};
 use native_db::testing::TestDb;
 use serde_json::Value;
-use spinkube_nodes::Nodes;
+use spinkube_nodes::{Nodes, service_url};
 use spinkube_standin::put_back::PutBack;
 use std::process::Command;
 use std::time::Duration;
@@ -66,11 +66,8 @@ fn pods_of(name: &str) -> Result<Vec<Value>, String> {
 
 /// GET PATH from the member's Service NAME, by its ClusterIP: a 200's body.
 fn through_service(name: &str, path: &str) -> Result<String, String> {
-    let service = get(MEMBER, NAMESPACE, &format!("service/{name}"))?;
-    let ip = service["spec"]["clusterIP"]
-        .as_str()
-        .ok_or("no clusterIP")?;
-    match http_get(&format!("http://{ip}{path}"))? {
+    let service = service_url(MEMBER, NAMESPACE, name)?;
+    match http_get(&format!("{service}{path}"))? {
         (200, body) => Ok(body),
         (code, body) => Err(format!("{code}: {body}")),
     }

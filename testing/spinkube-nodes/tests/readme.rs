@@ -6,6 +6,7 @@
 
 use host_harness::control_plane::{exclusive, kubeconfigs};
 use repo_checks::shell::{Shell, sh_block};
+use spinkube_nodes::Nodes;
 use spinkube_standin::put_back::PutBack;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -35,22 +36,6 @@ fn netns() -> String {
     String::from_utf8(out.stdout).unwrap()
 }
 
-/// Whatever the block leaves, even when it fails halfway: the nodes stopped, the members as
-/// found, then the control plane as the suite left it (`PutBack`, dropped last).
-struct Cleanup {
-    _put_back: PutBack,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = Command::new(host_harness::repo().join("local-dev/nodes.sh"))
-            .arg("down")
-            .env("CONTROL_PLANE_DIR", kubeconfigs().parent().unwrap())
-            .output();
-        spinkube_nodes::leave_as_found(&["staging"]);
-    }
-}
-
 #[test]
 fn the_readmes_nodes_block_works_as_written() {
     let _one_at_a_time = exclusive();
@@ -66,14 +51,10 @@ fn the_readmes_nodes_block_works_as_written() {
             .starts_with("local-dev/nodes.sh down"),
         "{commands:?}"
     );
-    assert!(
-        !netns().contains("kbox-"),
-        "nodes already run here:\n{}",
-        netns()
-    );
-    let _cleanup = Cleanup {
-        _put_back: PutBack::take(&kubeconfigs()),
-    };
+    // Whatever the block leaves, even when it fails halfway: the nodes stopped and the member
+    // as found, then the control plane as the suite left it (dropped last).
+    let _put_back = PutBack::take(&kubeconfigs());
+    let _nodes = Nodes::started_elsewhere(&["staging"]);
     let control_plane = kubeconfigs().parent().unwrap().to_owned();
     let mut shell = Shell::start(&[("CONTROL_PLANE_DIR", control_plane.as_os_str())]);
     for command in &commands {

@@ -120,8 +120,10 @@ mod tests {
 
     fn ask(address: &str) -> String {
         let mut stream = TcpStream::connect(address).unwrap();
-        stream.write_all(b"hi").unwrap();
-        stream.shutdown(Shutdown::Write).unwrap();
+        // A Service with no ready process may have closed the connection already, so writing
+        // or ending the request can fail: what matters is what comes back.
+        let _ = stream.write_all(b"hi");
+        let _ = stream.shutdown(Shutdown::Write);
         let mut answer = String::new();
         let _ = stream.read_to_string(&mut answer);
         answer

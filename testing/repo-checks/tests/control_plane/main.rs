@@ -115,6 +115,8 @@ fn production_replicas_are_divided_four_and_two_by_the_interpreter_inside_karmad
     for (member, _, _, _, host) in expected {
         let ingress = get(member, PRODUCTION, "ingress/automatizacion").unwrap();
         assert_eq!(ingress["spec"]["rules"][0]["host"], host);
+        // The cluster's own host under TLS too: Karmada's override moves both.
+        assert_eq!(ingress["spec"]["tls"][0]["hosts"][0], host, "{member}");
         for dependency in [
             "spinappexecutor/containerd-shim-spin",
             "secret/automatizacion-secrets",

@@ -368,3 +368,49 @@ fn the_ingress_shields_instances_from_slow_clients() {
         );
     }
 }
+
+/// Bearer tokens never cross the network in clear: every host an Ingress routes is under its
+/// `tls`, with a Secret that cert-manager fills from the platform's ClusterIssuer (so
+/// ingress-nginx redirects plain HTTP), in the base and in each overlay, whose host patches
+/// must move both.
+#[test]
+fn every_ingress_serves_its_hosts_over_tls() {
+    for dir in [
+        "k8s/base",
+        "k8s/overlays/staging",
+        "k8s/overlays/production",
+    ] {
+        for ingress in of_kind(&rendered(dir), "Ingress") {
+            let spec = &ingress.value["spec"];
+            let annotations = &ingress.value["metadata"]["annotations"];
+            assert_eq!(
+                annotations["cert-manager.io/cluster-issuer"], "automatizacion",
+                "{dir}: the platform's ClusterIssuer"
+            );
+            let tls = spec["tls"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+            assert!(!tls.is_empty(), "{dir}: an Ingress without TLS");
+            for entry in tls {
+                assert!(entry["secretName"].is_string(), "{dir}: {entry}");
+            }
+            let covered: BTreeSet<&str> = tls
+                .iter()
+                .flat_map(|entry| entry["hosts"].as_array().unwrap())
+                .map(|host| host.as_str().unwrap())
+                .collect();
+            for rule in spec["rules"].as_array().unwrap() {
+                let host = rule["host"].as_str().unwrap();
+                assert!(
+                    covered.contains(host),
+                    "{dir}: {host} is served without TLS"
+                );
+            }
+        }
+    }
+    let issuer: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(repo().join("k8s/platform/cluster-issuer-selfsigned.yaml"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(issuer["kind"], "ClusterIssuer");
+    assert_eq!(issuer["metadata"]["name"], "automatizacion");
+}

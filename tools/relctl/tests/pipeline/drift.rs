@@ -1,6 +1,8 @@
-//! Drift on the real Karmada control plane: a cluster changed by hand shows as drift in the
-//! ledger (its API, its console, its gauge, its audit log) once `relctl observe` reports what
-//! Karmada reflects from the member, and a deploy through the pipeline clears it.
+//! Drift, as one phase of the production rollout on real nodes (`spinkube.rs`): a cluster
+//! changed by hand shows as drift in the ledger (its API, its console, its gauge, its audit log)
+//! once `relctl observe` reports what Karmada reflects from the member, and a deploy through
+//! the pipeline clears it. On real nodes the hand change is real too: the operator rolls
+//! prod-west's backend towards a digest that cannot be pulled, and the pods it had keep serving.
 //!
 //! While Karmada dispatches to a member it puts a hand change back within seconds (measured
 //! here: under 2 s), so drift that lasts needs Karmada to stop doing so: an operator who
@@ -8,21 +10,90 @@
 //! and fixes it by hand, as here; a member Karmada cannot reach; or a change to the control
 //! plane's own copy outside the pipeline.
 
-use super::build::checkout;
-use super::doubles::Pipeline;
-use super::{
-    PREVIOUS, PRODUCTION_BEFORE, exclusive, json_of, kubeconfigs, restore_workloads, succeeded,
-};
-use host_harness::token;
+use super::{json_of, kubeconfigs, succeeded};
+use host_harness::{Host, token};
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const HAND_SET: &str = "sha256:3333333333333333333333333333333333333333333333333333333333333333";
 
-fn relctl(pipeline: &Pipeline, args: &[&str]) -> Output {
+/// The release production runs, as the ledger records it and the members run it.
+pub(super) struct Serving<'a> {
+    pub ledger: &'a Host,
+    pub version: &'a str,
+    pub repository: &'a str,
+    pub digest: &'a str,
+}
+
+/// The phase: production runs SERVING everywhere when it starts and when it ends; DEPLOY is the
+/// pipeline's deploy of SERVING again, from its own commit.
+pub(super) fn shows_until_a_deploy_puts_it_back(serving: &Serving, deploy: impl Fn() -> Output) {
+    let ledger = serving.ledger;
+    let west = observe_until(ledger, "prod-west observed", |w| {
+        w["observed"]["digest"] == serving.digest
+    });
+    assert_eq!(west["drift"], Value::Null, "{west}");
+    assert_eq!(west["observed"]["version"], serving.version);
+    assert_eq!(gauge(ledger, "prod-west"), "0");
+    let before = drift_log(ledger, "prod-west");
+
+    // An operator suspends Karmada's dispatching to prod-west and changes its backend by hand.
+    let hand_change = HandChange::new(&format!("{}@{HAND_SET}", serving.repository));
+    let west = observe_until(ledger, "drift shown", |w| !w["drift"].is_null());
+    let short = &serving.digest[..19];
+    assert_eq!(
+        west["drift"]["summary"],
+        format!(
+            "prod-west runs sha256:333333333333… (unknown to the ledger), expected {} ({short}…)",
+            serving.version
+        ),
+    );
+    assert_eq!(west["drift"]["kind"], "unexpected_digest");
+    assert_eq!(gauge(ledger, "prod-west"), "1");
+    assert_eq!(gauge(ledger, "prod-east"), "0");
+    let console = ledger.get("/").body;
+    assert!(
+        console.contains("prod-west runs sha256:333333333333… (unknown to the ledger)"),
+        "the console's matrix shows the drift"
+    );
+    let started = [&before[..], &["drift.started".to_owned()]].concat();
+    assert_eq!(drift_log(ledger, "prod-west"), started);
+
+    // Dispatching resumes, and a deploy of the recorded release through the pipeline puts
+    // prod-west back: relctl returns once its Deployment has rolled back out.
+    hand_change.resume_dispatching();
+    succeeded(deploy());
+    let west = observe_until(ledger, "drift cleared", |w| w["drift"].is_null());
+    assert_eq!(west["observed"]["digest"], serving.digest);
+    assert_eq!(gauge(ledger, "prod-west"), "0");
+    let ended = [&started[..], &["drift.ended".to_owned()]].concat();
+    assert_eq!(drift_log(ledger, "prod-west"), ended);
+    // prod-east ran its release throughout.
+    assert!(drift_log(ledger, "prod-east").is_empty());
+
+    // What an observer may not report.
+    let observation =
+        json!({"digest": HAND_SET, "observed_at": "2026-12-04T10:00:00Z", "source": "hand"});
+    let deployer = token("kestra", &["deployer"]);
+    let path = "/api/clusters/prod-south/observations";
+    let unknown = ledger.post_json(path, &deployer, &observation);
+    assert_eq!(unknown.status, 422, "{}", unknown.body);
+    let mut malformed = observation.clone();
+    malformed["digest"] = json!("sha256:abc");
+    let path = "/api/clusters/prod-west/observations";
+    let refused = ledger.post_json(path, &deployer, &malformed);
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert_eq!(
+        drift_log(ledger, "prod-west"),
+        ended,
+        "a refusal records nothing"
+    );
+}
+
+fn relctl(ledger: &Host, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_relctl"))
-        .env("LEDGER_URL", &pipeline.ledger.base)
+        .env("LEDGER_URL", &ledger.base)
         .env("LEDGER_TOKEN", token("kestra", &["deployer"]))
         .env("KARMADA_KUBECONFIG", kubeconfigs().join("karmada"))
         .args(args)
@@ -30,28 +101,9 @@ fn relctl(pipeline: &Pipeline, args: &[&str]) -> Output {
         .unwrap()
 }
 
-/// `relctl deploy` of PREVIOUS, the approved release, to production through Karmada.
-fn deploy_production(pipeline: &Pipeline) {
-    let root = checkout().to_str().unwrap();
-    let deploy = [
-        "deploy",
-        "--environment",
-        "production",
-        "--version",
-        PREVIOUS,
-        "--digest",
-        PRODUCTION_BEFORE,
-        "--root",
-        root,
-        "--timeout",
-        "120",
-    ];
-    succeeded(relctl(pipeline, &deploy));
-}
-
 /// prod-west's entry of `/api/clusters`.
-fn prod_west(pipeline: &Pipeline) -> Value {
-    let clusters = pipeline.ledger.get("/api/clusters").json();
+fn prod_west(ledger: &Host) -> Value {
+    let clusters = ledger.get("/api/clusters").json();
     clusters
         .as_array()
         .unwrap()
@@ -63,12 +115,11 @@ fn prod_west(pipeline: &Pipeline) -> Value {
 
 /// Runs `relctl observe` until the ledger's view of prod-west passes CHECK (Karmada reflects
 /// a member's change within a few seconds; the wait is for that, not for a time).
-fn observe_until(pipeline: &Pipeline, what: &str, check: impl Fn(&Value) -> bool) -> Value {
+fn observe_until(ledger: &Host, what: &str, check: impl Fn(&Value) -> bool) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let out = relctl(pipeline, &["observe"]);
-        let printed = succeeded(out);
-        let west = prod_west(pipeline);
+        let printed = succeeded(relctl(ledger, &["observe"]));
+        let west = prod_west(ledger);
         if check(&west) {
             return west;
         }
@@ -81,8 +132,8 @@ fn observe_until(pipeline: &Pipeline, what: &str, check: impl Fn(&Value) -> bool
 }
 
 /// The drift entries of CLUSTER's audit log, oldest first.
-fn drift_log(pipeline: &Pipeline, cluster: &str) -> Vec<String> {
-    let audit = pipeline.ledger.get("/api/audit?limit=100").json();
+fn drift_log(ledger: &Host, cluster: &str) -> Vec<String> {
+    let audit = ledger.get("/api/audit?limit=100").json();
     let target = format!("cluster/{cluster}");
     let mut actions: Vec<String> = audit["items"]
         .as_array()
@@ -95,8 +146,8 @@ fn drift_log(pipeline: &Pipeline, cluster: &str) -> Vec<String> {
     actions
 }
 
-fn gauge(pipeline: &Pipeline, cluster: &str) -> String {
-    let metrics = pipeline.ledger.get("/metrics").body;
+fn gauge(ledger: &Host, cluster: &str) -> String {
+    let metrics = ledger.get("/metrics").body;
     let line = format!("ledger_cluster_drift{{cluster=\"{cluster}\"}} ");
     metrics
         .lines()
@@ -105,83 +156,9 @@ fn gauge(pipeline: &Pipeline, cluster: &str) -> String {
         .to_owned()
 }
 
-#[test]
-fn a_cluster_changed_by_hand_shows_as_drift_until_a_deploy_puts_it_back() {
-    let _lock = exclusive();
-    let pipeline = Pipeline::new("pipeline-drift", false);
-    // PREVIOUS runs everywhere, as the workloads pin it, deployed through the pipeline.
-    pipeline.seed_previous(true);
-    deploy_production(&pipeline);
-    let west = observe_until(&pipeline, "prod-west observed", |w| {
-        !w["observed"].is_null()
-    });
-    assert_eq!(west["drift"], Value::Null, "{west}");
-    assert_eq!(west["observed"]["version"], PREVIOUS);
-    assert_eq!(gauge(&pipeline, "prod-west"), "0");
-
-    // An operator suspends Karmada's dispatching to prod-west and changes its backend by hand.
-    let hand_change = HandChange::new(&format!(
-        "registry.example.com/acme/automatizacion@{HAND_SET}"
-    ));
-    let west = observe_until(&pipeline, "drift shown", |w| !w["drift"].is_null());
-    assert_eq!(
-        west["drift"]["summary"],
-        "prod-west runs sha256:333333333333… (unknown to the ledger), expected 1.3.0 (sha256:222222222222…)",
-    );
-    assert_eq!(west["drift"]["kind"], "unexpected_digest");
-    assert_eq!(gauge(&pipeline, "prod-west"), "1");
-    assert_eq!(gauge(&pipeline, "prod-east"), "0");
-    let console = pipeline.ledger.get("/").body;
-    assert!(
-        console.contains("prod-west runs sha256:333333333333… (unknown to the ledger)"),
-        "the console's matrix shows the drift"
-    );
-    assert_eq!(drift_log(&pipeline, "prod-west"), ["drift.started"]);
-
-    // Dispatching resumes, and a deploy of the recorded release through the pipeline puts
-    // prod-west back.
-    hand_change.resume_dispatching();
-    deploy_production(&pipeline);
-    let west = observe_until(&pipeline, "drift cleared", |w| w["drift"].is_null());
-    assert_eq!(west["observed"]["digest"], PRODUCTION_BEFORE);
-    assert_eq!(gauge(&pipeline, "prod-west"), "0");
-    assert_eq!(
-        drift_log(&pipeline, "prod-west"),
-        ["drift.started", "drift.ended"]
-    );
-    // prod-east ran its release throughout; staging has run the workloads' pin, which the
-    // seeded ledger never recorded, from the first observation on.
-    assert_eq!(drift_log(&pipeline, "prod-east"), Vec::<String>::new());
-    assert_eq!(drift_log(&pipeline, "staging"), ["drift.started"]);
-
-    // What an observer may not report.
-    let observation =
-        json!({"digest": HAND_SET, "observed_at": "2026-12-04T10:00:00Z", "source": "hand"});
-    let deployer = token("kestra", &["deployer"]);
-    let unknown = pipeline.ledger.post_json(
-        "/api/clusters/prod-south/observations",
-        &deployer,
-        &observation,
-    );
-    assert_eq!(unknown.status, 422, "{}", unknown.body);
-    let mut malformed = observation.clone();
-    malformed["digest"] = json!("sha256:abc");
-    let refused = pipeline.ledger.post_json(
-        "/api/clusters/prod-west/observations",
-        &deployer,
-        &malformed,
-    );
-    assert_eq!(refused.status, 422, "{}", refused.body);
-    assert_eq!(
-        drift_log(&pipeline, "prod-west").len(),
-        2,
-        "a refusal records nothing"
-    );
-}
-
 /// prod-west's backend SpinApp, changed by hand in the member while Karmada's dispatching to
-/// prod-west is suspended. Dropped, everything is as before, so that a failure here leaves
-/// the next scenario the pinned workloads.
+/// prod-west is suspended. Dropped, dispatching resumes and the image is as before, whatever
+/// happened in between.
 struct HandChange {
     was: String,
 }
@@ -219,10 +196,8 @@ impl Drop for HandChange {
     fn drop(&mut self) {
         suspend(Value::Null);
         set_image(&self.was);
-        restore_workloads();
     }
 }
-
 /// Sets the production SpinApps' policy's `suspension` (null lifts it).
 fn suspend(suspension: Value) {
     let patch = json!({"spec": {"suspension": suspension}}).to_string();

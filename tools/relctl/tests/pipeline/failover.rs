@@ -347,8 +347,9 @@ fn both_clusters_down_production_stays_on_both() {
         APPS.iter()
             .all(|app| s.kept.get(*app).map(Vec::len) == Some(2))
     });
-    // Then past any grace period the evictions could carry, and then some.
-    scene.holds(Duration::from_secs(3 * TOLERATION), stays);
+    // Then past any grace period the evictions could carry (15 s, as the toleration), and as
+    // long again.
+    scene.holds(Duration::from_secs(2 * TOLERATION), stays);
 
     scene.stand_in.set_down(&[]);
     scene.until("both clusters ready again", stays, |s| {

@@ -6,9 +6,9 @@
 
 use super::kubeconfigs;
 use host_harness::Redis;
-use host_harness::control_plane::{eventually_within, get};
+use host_harness::control_plane::eventually_within;
 use native_db::testing::TestDb;
-use spinkube_nodes::Nodes;
+use spinkube_nodes::{Nodes, service_url};
 use spinkube_standin::put_back::PutBack;
 use std::time::Duration;
 
@@ -44,11 +44,7 @@ impl OnNodes {
     /// Service range to its node): what the flow's smoke URLs name.
     pub fn backend(&self, member: &str) -> String {
         eventually_within(WAIT, &format!("the backend's Service on {member}"), || {
-            let service = get(member, NAMESPACE, "service/automatizacion-backend")?;
-            match service["spec"]["clusterIP"].as_str() {
-                Some(ip) => Ok(format!("http://{ip}")),
-                None => Err("no clusterIP".into()),
-            }
+            service_url(member, NAMESPACE, "automatizacion-backend")
         })
     }
 }

@@ -10,11 +10,13 @@
 //! digest, from its own commit's manifests (the commit before the tag's: v1.4.0's own adds
 //! `manifests_of` to the ConfigMap, which must not survive the put-back) and records
 //! `rolled_back`, and 0.1.0 answers on both clusters' Services from the first request to the
-//! last.
+//! last. Last, drift (`drift.rs`): prod-west changed by hand until the pipeline puts it back.
 
 use super::build::origin_on_nodes;
+use super::drift;
 use super::nodes::OnNodes;
 use super::{exclusive, kubeconfigs, registry, succeeded};
+use host_harness::control_plane::eventually;
 use host_harness::{HostBuilder, push_checkout, release_body, repo, scratch_dir, token};
 use serde_json::json;
 use std::process::Command;
@@ -149,8 +151,20 @@ impl World {
         })
     }
 
-    /// The flow's `deploy_production` with the environment its task declares.
+    /// The flow's `deploy_production` with the environment its task declares, in the flow's
+    /// working directory as clone_release left it.
     fn deploy(&self, version: &str, digest: &str, timeout: u64) -> std::process::Output {
+        self.deploy_at(&self.root, version, digest, timeout)
+    }
+
+    /// [`World::deploy`] from the checkout ROOT.
+    fn deploy_at(
+        &self,
+        root: &std::path::Path,
+        version: &str,
+        digest: &str,
+        timeout: u64,
+    ) -> std::process::Output {
         let env = [
             ("VERSION", version.to_owned()),
             ("DIGEST", digest.to_owned()),
@@ -169,7 +183,7 @@ impl World {
             ("LEDGER_URL", self.ledger.base.clone()),
             ("LEDGER_TOKEN", self.kestra.clone()),
         ];
-        deploy_production(&env, &self.root)
+        deploy_production(&env, root)
     }
 
     /// Deploys VERSION (DIGEST), which must fail, while watching what both clusters serve;
@@ -239,8 +253,8 @@ impl World {
     }
 }
 
-/// One test in phases, as each starts from the 0.1.0 the one before put back: the nodes and
-/// the first rollout are the slow part.
+/// One test in phases, as each starts from the 0.1.0 the one before put back (or left): the
+/// nodes and the first rollout are the slow part.
 #[test]
 fn releases_that_cannot_run_are_rolled_back_while_the_previous_one_serves() {
     let _only = exclusive();
@@ -275,6 +289,22 @@ fn releases_that_cannot_run_are_rolled_back_while_the_previous_one_serves() {
         !pods.is_empty(),
         "no 1.4.0 pod started and failed its readiness probe"
     );
+
+    // Drift on real pods: prod-west's backend set by hand while Karmada's dispatching to it is
+    // suspended, until the pipeline deploys 0.1.0 again, from its own commit.
+    let own_commit = checkout(&origin_on_nodes().1);
+    let serving = drift::Serving {
+        ledger: &world.ledger,
+        version: SERVING,
+        repository: &world.repository,
+        digest: &world.digest,
+    };
+    drift::shows_until_a_deploy_puts_it_back(&serving, || {
+        world.deploy_at(&own_commit, SERVING, &world.digest, 120)
+    });
+    for app in APPS {
+        rolled_out("prod-west", app, &world.digest);
+    }
 }
 
 /// The tag's commit, which the broken releases claim.
@@ -327,9 +357,21 @@ fn rolled_out(member: &str, app: &str, digest: &str) {
         status["observedGeneration"],
         deployment["metadata"]["generation"]
     );
-    for count in ["replicas", "updatedReplicas", "availableReplicas"] {
+    // Every pod new and none old: these hold from the rollout's end whatever a pod does next.
+    for count in ["replicas", "updatedReplicas"] {
         assert_eq!(&status[count], wanted, "{member} {app} {count}: {status}");
     }
+    // Available ones were all of them when the rollout ended, but a pod the shim restarts
+    // (kbox/README.md's first-start race) is briefly not: wait for them, as a reader would.
+    eventually(&format!("{member}'s {app} available"), || {
+        let deployment =
+            super::json_of(member, &["-n", "automatizacion", "get", "deployment", app]);
+        let status = &deployment["status"];
+        match status["availableReplicas"] == deployment["spec"]["replicas"] {
+            true => Ok(()),
+            false => Err(status.to_string()),
+        }
+    });
 }
 
 /// The pods on MEMBER that ran DIGEST and failed their readiness probe with a 503, as the

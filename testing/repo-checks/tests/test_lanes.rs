@@ -1,0 +1,129 @@
+//! `make test` runs the test binaries in two lanes at once (`scripts/test-lanes.sh`): the ones it
+//! names in `SHARED` one after another, everything else beside them. A binary that uses the
+//! suite's control plane or builds, and is not named there, would run beside another that
+//! changes the same clusters, or build beside a build; one that starts real nodes without
+//! holding the machine's one set (`OneSetOfNodes`, which `spinkube_nodes::Nodes` holds) would
+//! start them beside another set. Either would fail by timing. Each such binary is found here
+//! by what its sources name.
+
+use repo_checks::repo;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+/// What a test's sources name when the test uses the suite's control plane, or builds.
+const SHARES: [&str; 9] = [
+    "control_plane",
+    "kubeconfigs",
+    "CONTROL_PLANE_DIR",
+    "spinkube_standin",
+    "control-plane.sh",
+    "install-relctl",
+    "seed_cargo_cache",
+    "cargo build",
+    "spin build",
+];
+
+/// What a test's sources name when the test starts real nodes; and what holds the one set.
+const STARTS_NODES: [&str; 3] = ["nodes.sh", "playground.sh", "spinkube_nodes"];
+const HOLDS_THE_NODES: [&str; 3] = [
+    "OneSetOfNodes::wait",
+    "Nodes::up",
+    "Nodes::started_elsewhere",
+];
+
+/// `SHARED` of scripts/test-lanes.sh: PACKAGE_DIR/TARGET each.
+fn shared_lane() -> BTreeSet<String> {
+    let script = std::fs::read_to_string(repo().join("scripts/test-lanes.sh")).unwrap();
+    let list = script
+        .split("\nSHARED=(\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n)").next())
+        .expect("scripts/test-lanes.sh has SHARED=( … )");
+    list.split_whitespace().map(str::to_owned).collect()
+}
+
+fn sources(path: &Path, out: &mut String) {
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).unwrap().flatten() {
+            sources(&entry.path(), out);
+        }
+    } else if path.extension().is_some_and(|e| e == "rs") {
+        out.push_str(&std::fs::read_to_string(path).unwrap());
+    }
+}
+
+/// Every integration test binary: PACKAGE_DIR/TARGET and its sources' text.
+fn test_binaries() -> Vec<(String, String)> {
+    let mut binaries = Vec::new();
+    for parent in ["crates", "components", "tools", "testing", "bench"] {
+        for package in std::fs::read_dir(repo().join(parent)).unwrap().flatten() {
+            let Ok(tests) = std::fs::read_dir(package.path().join("tests")) else {
+                continue;
+            };
+            for test in tests.flatten() {
+                let path = test.path();
+                let target = match path.file_stem() {
+                    Some(stem) if path.is_dir() || path.extension().is_some_and(|e| e == "rs") => {
+                        stem.to_string_lossy().into_owned()
+                    }
+                    _ => continue,
+                };
+                if path.is_dir() && !path.join("main.rs").is_file() {
+                    continue; // a folder of fixtures or shared modules, not a binary
+                }
+                let mut text = String::new();
+                sources(&path, &mut text);
+                let name = format!(
+                    "{parent}/{}/{target}",
+                    package.file_name().to_string_lossy()
+                );
+                binaries.push((name, text));
+            }
+        }
+    }
+    binaries.sort();
+    binaries
+}
+
+/// The binaries, other than this one (which names the markers to look for them), whose sources
+/// name one of MARKERS and none of UNLESS: each with the markers it names.
+fn naming(markers: &[&str], unless: &[&str]) -> Vec<(String, Vec<String>)> {
+    let named = |text: &str, among: &[&str]| -> Vec<String> {
+        let found = among.iter().filter(|m| text.contains(*m));
+        found.map(|m| (*m).to_owned()).collect()
+    };
+    test_binaries()
+        .into_iter()
+        .filter(|(name, _)| name != "testing/repo-checks/test_lanes")
+        .filter(|(_, text)| named(text, unless).is_empty())
+        .map(|(name, text)| (name, named(&text, markers)))
+        .filter(|(_, found)| !found.is_empty())
+        .collect()
+}
+
+#[test]
+fn every_test_of_the_control_plane_or_a_build_runs_in_the_shared_lane() {
+    let shared = shared_lane();
+    let missing: Vec<_> = naming(&SHARES, &[])
+        .into_iter()
+        .filter(|(name, _)| !shared.contains(name))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "add to SHARED in scripts/test-lanes.sh: {missing:?}"
+    );
+    let binaries = test_binaries();
+    let names: BTreeSet<&String> = binaries.iter().map(|(name, _)| name).collect();
+    for name in &shared {
+        assert!(names.contains(name), "SHARED names no test binary: {name}");
+    }
+}
+
+#[test]
+fn every_test_that_starts_nodes_holds_the_one_set() {
+    let unheld = naming(&STARTS_NODES, &HOLDS_THE_NODES);
+    assert!(
+        unheld.is_empty(),
+        "start nodes through spinkube_nodes::Nodes, or hold host_harness::OneSetOfNodes: {unheld:?}"
+    );
+}

@@ -323,9 +323,10 @@ fn find_task<'a>(tasks: &'a serde_yaml::Value, id: &str) -> Option<&'a serde_yam
     })
 }
 
-/// The version `/api/info` reports at URL, if it answers. A refused connection is tried again,
-/// as a load balancer does: a Service may send one to a pod that was just told to stop, until
-/// kube-proxy has seen it go.
+/// The version `/api/info` reports at URL, if it answers within a few tries. A request that
+/// fails is tried again, as a load balancer does: a Service may send one to a pod that was just
+/// told to stop (a Deployment of 4 replaces one old pod at once) until kube-proxy has seen it
+/// go, and the pod refuses or resets it. No answer through five retries a second apart is none.
 fn version_at(url: &str) -> Option<String> {
     let out = Command::new("curl")
         .args([
@@ -334,7 +335,7 @@ fn version_at(url: &str) -> Option<String> {
             "5",
             "--retry",
             "5",
-            "--retry-connrefused",
+            "--retry-all-errors",
         ])
         .args(["--retry-delay", "1", &format!("{url}/api/info")])
         .output()

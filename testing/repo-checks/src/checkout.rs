@@ -14,6 +14,20 @@ pub fn read(path: &str) -> String {
     std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// Every file under DIR, at any depth.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
 /// The objects kustomize renders from DIR (a path from the root).
 pub fn rendered(dir: &str) -> Vec<Object> {
     manifest_check::render(&repo().join(dir)).unwrap()

@@ -4,4 +4,4 @@
 mod checkout;
 pub mod shell;
 
-pub use checkout::{read, reference, rendered, repo, schemas, stdout_of};
+pub use checkout::{files_under, read, reference, rendered, repo, schemas, stdout_of};

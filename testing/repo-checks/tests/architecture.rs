@@ -7,7 +7,7 @@
 //! import, and neither is anything after a file's `#[cfg(test)]` (its tests look at the file
 //! itself through `super::*`). Each crate's module graph must then have no cycle.
 
-use repo_checks::repo;
+use repo_checks::{files_under, repo};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -40,17 +40,6 @@ fn module_of(src: &Path, file: &Path) -> Vec<String> {
         parts.pop();
     }
     parts
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 /// Expands a `use` tree (`crate::{a, b::{c, D}}`) into its paths.
@@ -152,8 +141,10 @@ fn resolve(path: &str, module: &[String], modules: &BTreeSet<Vec<String>>) -> Op
 
 /// The import graph of one crate: each module file and the module files it imports.
 fn import_graph(src: &Path) -> BTreeMap<Vec<String>, BTreeSet<Vec<String>>> {
-    let mut files = Vec::new();
-    rust_files(src, &mut files);
+    let files: Vec<PathBuf> = files_under(src)
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"))
+        .collect();
     let modules: BTreeSet<Vec<String>> = files.iter().map(|f| module_of(src, f)).collect();
     let mut graph = BTreeMap::new();
     for file in &files {

@@ -5,7 +5,7 @@
 //! loopback mirror that serves the upstream layout from `../shared`'s copies; what could not be
 //! tried is the real download (see the closing note of the issue that built it).
 
-use repo_checks::{repo, stdout_of};
+use repo_checks::{files_under, repo, stdout_of};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
@@ -106,19 +106,6 @@ fn the_lock_matches_every_file_under_shared_that_it_names() {
             );
         }
     }
-}
-
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
 }
 
 /// Every path the suite's code, scripts and Makefile name under `target/parts` (or `$PARTS`)

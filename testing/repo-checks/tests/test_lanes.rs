@@ -6,7 +6,7 @@
 //! start them beside another set. Either would fail by timing. Each such binary is found here
 //! by what its sources name.
 
-use repo_checks::repo;
+use repo_checks::{files_under, repo};
 use std::collections::BTreeSet;
 use std::path::Path;
 
@@ -42,14 +42,17 @@ fn shared_lane() -> BTreeSet<String> {
     list.split_whitespace().map(str::to_owned).collect()
 }
 
-fn sources(path: &Path, out: &mut String) {
-    if path.is_dir() {
-        for entry in std::fs::read_dir(path).unwrap().flatten() {
-            sources(&entry.path(), out);
-        }
-    } else if path.extension().is_some_and(|e| e == "rs") {
-        out.push_str(&std::fs::read_to_string(path).unwrap());
-    }
+/// The text of the Rust sources at PATH: a file, or every one under a folder.
+fn sources(path: &Path) -> String {
+    let files = if path.is_dir() {
+        files_under(path)
+    } else {
+        vec![path.to_owned()]
+    };
+    let rust = files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "rs"));
+    rust.map(|f| std::fs::read_to_string(f).unwrap()).collect()
 }
 
 /// Every integration test binary: PACKAGE_DIR/TARGET and its sources' text.
@@ -71,8 +74,7 @@ fn test_binaries() -> Vec<(String, String)> {
                 if path.is_dir() && !path.join("main.rs").is_file() {
                     continue; // a folder of fixtures or shared modules, not a binary
                 }
-                let mut text = String::new();
-                sources(&path, &mut text);
+                let text = sources(&path);
                 let name = format!(
                     "{parent}/{}/{target}",
                     package.file_name().to_string_lossy()
@@ -85,18 +87,22 @@ fn test_binaries() -> Vec<(String, String)> {
     binaries
 }
 
-/// The binaries, other than this one (which names the markers to look for them), whose sources
+/// The BINARIES, other than this one (which names the markers to look for them), whose sources
 /// name one of MARKERS and none of UNLESS: each with the markers it names.
-fn naming(markers: &[&str], unless: &[&str]) -> Vec<(String, Vec<String>)> {
+fn naming(
+    binaries: &[(String, String)],
+    markers: &[&str],
+    unless: &[&str],
+) -> Vec<(String, Vec<String>)> {
     let named = |text: &str, among: &[&str]| -> Vec<String> {
         let found = among.iter().filter(|m| text.contains(*m));
         found.map(|m| (*m).to_owned()).collect()
     };
-    test_binaries()
-        .into_iter()
+    binaries
+        .iter()
         .filter(|(name, _)| name != "testing/repo-checks/test_lanes")
         .filter(|(_, text)| named(text, unless).is_empty())
-        .map(|(name, text)| (name, named(&text, markers)))
+        .map(|(name, text)| (name.clone(), named(text, markers)))
         .filter(|(_, found)| !found.is_empty())
         .collect()
 }
@@ -104,7 +110,8 @@ fn naming(markers: &[&str], unless: &[&str]) -> Vec<(String, Vec<String>)> {
 #[test]
 fn every_test_of_the_control_plane_or_a_build_runs_in_the_shared_lane() {
     let shared = shared_lane();
-    let missing: Vec<_> = naming(&SHARES, &[])
+    let binaries = test_binaries();
+    let missing: Vec<_> = naming(&binaries, &SHARES, &[])
         .into_iter()
         .filter(|(name, _)| !shared.contains(name))
         .collect();
@@ -112,7 +119,6 @@ fn every_test_of_the_control_plane_or_a_build_runs_in_the_shared_lane() {
         missing.is_empty(),
         "add to SHARED in scripts/test-lanes.sh: {missing:?}"
     );
-    let binaries = test_binaries();
     let names: BTreeSet<&String> = binaries.iter().map(|(name, _)| name).collect();
     for name in &shared {
         assert!(names.contains(name), "SHARED names no test binary: {name}");
@@ -121,7 +127,7 @@ fn every_test_of_the_control_plane_or_a_build_runs_in_the_shared_lane() {
 
 #[test]
 fn every_test_that_starts_nodes_holds_the_one_set() {
-    let unheld = naming(&STARTS_NODES, &HOLDS_THE_NODES);
+    let unheld = naming(&test_binaries(), &STARTS_NODES, &HOLDS_THE_NODES);
     assert!(
         unheld.is_empty(),
         "start nodes through spinkube_nodes::Nodes, or hold host_harness::OneSetOfNodes: {unheld:?}"

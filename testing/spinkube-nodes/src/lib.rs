@@ -45,8 +45,7 @@ impl Nodes {
     /// When nodes run that this suite did not start (`ip netns` lists a node's namespace).
     pub fn started_elsewhere(members: &[&str]) -> Self {
         let one_set = OneSetOfNodes::wait();
-        let netns = Command::new("ip").args(["netns", "list"]).output().unwrap();
-        let netns = String::from_utf8_lossy(&netns.stdout);
+        let netns = network_namespaces();
         assert!(!netns.contains("kbox-"), "nodes already run here:\n{netns}");
         Nodes::of(members, one_set)
     }
@@ -115,6 +114,12 @@ impl Nodes {
         let kv = in_cluster(kv_url, namespace, "automatizacion-kv", 6379);
         apply_secrets(namespace, &db, &kv);
     }
+}
+
+/// The machine's network namespaces (`ip netns list`): each running node has one, `kbox-MEMBER`.
+pub fn network_namespaces() -> String {
+    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// The URL of Service SERVICE in NAMESPACE on MEMBER, by its ClusterIP: the host routes each

@@ -6,9 +6,8 @@
 
 use host_harness::control_plane::{exclusive, kubeconfigs};
 use repo_checks::shell::{Shell, sh_block};
-use spinkube_nodes::Nodes;
+use spinkube_nodes::{Nodes, network_namespaces};
 use spinkube_standin::put_back::PutBack;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// How long a line may be typed again until it shows what it should (the operator and the
@@ -29,11 +28,6 @@ fn until_it_shows(shell: &mut Shell, line: &str, shows: &[&str]) {
         );
         std::thread::sleep(Duration::from_secs(1));
     }
-}
-
-fn netns() -> String {
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    String::from_utf8(out.stdout).unwrap()
 }
 
 #[test]
@@ -73,5 +67,6 @@ fn the_readmes_nodes_block_works_as_written() {
                 .unwrap_or_else(|why| panic!("{why}"));
         }
     }
-    assert!(!netns().contains("kbox-"), "down left:\n{}", netns());
+    let netns = network_namespaces();
+    assert!(!netns.contains("kbox-"), "down left:\n{netns}");
 }

@@ -353,6 +353,64 @@ pub fn list_approvals(cx: &mut Call) -> Handled {
     cx.read_json(read, |ledger| ledger.list_approvals(state, page))
 }
 
+/// How many releases a list of choices offers: a person picks from the newest.
+const CHOICES_LISTED: u32 = 100;
+
+/// One release to choose, in the shape of Rundeck's remote option values (`valuesUrl`): Rundeck
+/// shows `name` and gives the job `value`.
+#[derive(Serialize, ToSchema)]
+pub struct Choice {
+    #[schema(example = "1.4.0 (pending: requested by kestra for alice, 2026-12-05T10:00:00.000Z)")]
+    name: String,
+    #[schema(example = "1.4.0")]
+    value: String,
+}
+
+impl Choice {
+    fn of(approval: &Approval) -> Self {
+        let by = match (&approval.decided_by, &approval.on_behalf_of) {
+            (Some(decider), _) => format!("by {decider}"),
+            (None, Some(person)) => format!("requested by {} for {person}", approval.requested_by),
+            (None, None) => format!("requested by {}", approval.requested_by),
+        };
+        let at = approval.decided_at.unwrap_or(approval.requested_at);
+        Choice {
+            name: format!(
+                "{} ({}: {by}, {at})",
+                approval.version,
+                approval.state.as_str()
+            ),
+            value: approval.version.to_string(),
+        }
+    }
+}
+
+/// The 100 newest releases whose production approval is in one state, as a bare list of
+/// choices: what Rundeck's `valuesUrl` reads for `approve-release` (pending) and
+/// `rollback-production` (approved), rundeck/README.md.
+#[utoipa::path(get, path = "/api/choices/releases", tag = "approvals",
+    params(("state" = ApprovalState, Query, description = "The approvals' state")),
+    responses(
+        (status = 200, description = "Newest first; empty when none", body = Vec<Choice>),
+        ReadProblems))]
+pub fn release_choices(cx: &mut Call) -> Handled {
+    let state = Query::parse(&cx.req.query, &["state"])?
+        .approval_state()?
+        .ok_or_else(|| ApiError::Unprocessable {
+            field: "state".into(),
+            reason: "required: pending, approved or rejected".into(),
+        })?;
+    cx.authorize_read()?;
+    let page = PageRequest {
+        limit: CHOICES_LISTED,
+        before_id: None,
+    };
+    cx.read_json(None, |ledger| {
+        let approvals = ledger.list_approvals(Some(state), page)?;
+        Ok(approvals.items.iter().map(Choice::of).collect::<Vec<_>>())
+    })
+}
+
 /// The audit log, newest first, optionally narrowed: every filter given must hold.
 #[utoipa::path(get, path = "/api/audit", tag = "audit",
     params(

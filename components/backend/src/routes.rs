@@ -58,6 +58,7 @@ pub fn all() -> Vec<Route> {
         Route::of::<__path_request_approval>(request_approval),
         Route::of::<__path_decide>(decide),
         Route::of::<__path_list_approvals>(list_approvals),
+        Route::of::<__path_release_choices>(release_choices),
         Route::of::<__path_audit>(audit),
         Route::of::<__path_insights>(insights),
     ]

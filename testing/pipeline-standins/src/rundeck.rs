@@ -13,6 +13,7 @@
 //! 2.2.0 sends, a password file's first line only), from the commands rundeck/README.md gives.
 
 pub mod rd;
+pub mod remote_options;
 
 use crate::kestra::save::whole_match;
 use crate::reference;
@@ -48,10 +49,20 @@ pub struct Rundeck {
     running: Arc<Mutex<BTreeSet<String>>>,
 }
 
-/// How a job run ended, and everything its script printed.
+/// How a job run ended, everything its script printed, and the e-mails Rundeck sent about it.
 pub struct JobRun {
     pub succeeded: bool,
     pub output: String,
+    pub notified: Vec<Notice>,
+}
+
+/// One e-mail notification: its trigger (`onstart`, `onsuccess`, `onfailure`) and its
+/// recipients as Rundeck expanded them (`NotificationService`: `${globals.*}`, `${job.*}` and
+/// `${option.*}`; an unresolved reference leaves the text as written, and the mail goes there).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub trigger: String,
+    pub recipients: String,
 }
 
 impl Rundeck {
@@ -139,11 +150,32 @@ impl Rundeck {
         self.allowed(user, "application", "storage", &storage, "read")
     }
 
+    /// Whether USER finds JOB: `rd run -j group/name` lists jobs first, and so does the run
+    /// form, which show only those the user may read or view.
+    fn find_job(&self, job: &Value, user: &str) -> Result<(), String> {
+        let (group, name) = (
+            job["group"].as_str().unwrap_or(""),
+            job["name"].as_str().unwrap_or(""),
+        );
+        let job_properties = [("group", group), ("name", name)];
+        if ["read", "view"]
+            .iter()
+            .any(|action| self.allowed(user, "project", "job", &job_properties, action))
+        {
+            Ok(())
+        } else {
+            Err(format!(
+                "Could not find a unique job with name: {group}/{name} ({user} may not read it)"
+            ))
+        }
+    }
+
     /// Runs the (only) job of JOB_FILE as USER with OPTIONS given on the run form.
     pub fn run(&self, job_file: &Path, user: &str, options: &[(&str, &str)]) -> JobRun {
         let refused = |why: String| JobRun {
             succeeded: false,
             output: why,
+            notified: Vec::new(),
         };
         let document: Value =
             serde_yaml::from_str(&std::fs::read_to_string(job_file).unwrap()).unwrap();
@@ -153,14 +185,8 @@ impl Rundeck {
             job["name"].as_str().unwrap_or(""),
         );
         let job_properties = [("group", group), ("name", name)];
-        // `rd run -j group/name` lists jobs first, which shows only those with read or view.
-        if !["read", "view"]
-            .iter()
-            .any(|action| self.allowed(user, "project", "job", &job_properties, action))
-        {
-            return refused(format!(
-                "Could not find a unique job with name: {group}/{name} ({user} may not read it)"
-            ));
+        if let Err(why) = self.find_job(job, user) {
+            return refused(why);
         }
         let (runtime, id) = (
             reference::rundeck_runtime(),
@@ -203,6 +229,7 @@ impl Rundeck {
             |pointer: &str, fill: &[(&str, &str)]| reference::message(runtime, pointer, fill);
         let required = "/secureOptions/missingOrUnreadable/atRunRequest/messages";
         let mut env: Vec<(String, String)> = Vec::new();
+        let mut plain_options = BTreeMap::new();
         for option in &declared {
             let option_name = option["name"].as_str().unwrap_or("");
             let secure = option["secure"] == true;
@@ -259,6 +286,9 @@ impl Rundeck {
             }
             // A secure option reaches a script only when exposed ("Secure"); "Secure Remote
             // Authentication" values stay in the private context, for node executors.
+            if !secure {
+                plain_options.insert(option_name.to_owned(), value.clone());
+            }
             match (secure, option["valueExposed"] == true) {
                 (false, _) => env.push((env_name("RD_OPTION_", option_name), value)),
                 (true, true) => {
@@ -290,8 +320,22 @@ impl Rundeck {
         for (global, value) in &self.globals {
             command.env(env_name("RD_GLOBALS_", global), value);
         }
+        let context = |scope: &str, key: &str| match scope {
+            "globals" => self.globals.get(key).cloned(),
+            "job" if key == "name" => Some(name.to_owned()),
+            "job" if key == "group" => Some(group.to_owned()),
+            "option" => plain_options.get(key).cloned(),
+            _ => None,
+        };
+        let mut notified = self.notices(job, "onstart", &context);
         let out = command.output().unwrap();
         drop(finished);
+        let ended = if out.status.success() {
+            "onsuccess"
+        } else {
+            "onfailure"
+        };
+        notified.extend(self.notices(job, ended, &context));
         JobRun {
             succeeded: out.status.success(),
             output: format!(
@@ -299,7 +343,45 @@ impl Rundeck {
                 String::from_utf8_lossy(&out.stdout),
                 String::from_utf8_lossy(&out.stderr)
             ),
+            notified,
         }
+    }
+
+    /// The e-mails JOB's notifications send on TRIGGER, their `${scope.key}` references
+    /// expanded from CONTEXT.
+    fn notices(
+        &self,
+        job: &Value,
+        trigger: &str,
+        context: &dyn Fn(&str, &str) -> Option<String>,
+    ) -> Vec<Notice> {
+        let entries = match &job["notification"][trigger] {
+            Value::Array(list) => list.clone(),
+            Value::Null => Vec::new(),
+            one => vec![one.clone()],
+        };
+        let reference = regex_lite::Regex::new(r"\$\{([a-z]+)\.([^}]+)\}").expect("a pattern");
+        entries
+            .iter()
+            .filter_map(|entry| entry["email"]["recipients"].as_str())
+            .map(|written| {
+                let mut unresolved = false;
+                let expanded = reference.replace_all(written, |caps: &regex_lite::Captures| {
+                    context(&caps[1], &caps[2]).unwrap_or_else(|| {
+                        unresolved = true;
+                        String::new()
+                    })
+                });
+                Notice {
+                    trigger: trigger.to_owned(),
+                    recipients: if unresolved {
+                        written.to_owned()
+                    } else {
+                        expanded.into_owned()
+                    },
+                }
+            })
+            .collect()
     }
 }
 
@@ -335,7 +417,9 @@ pub fn job_problems(job: &Value) -> Vec<String> {
             &path,
             &mut problems,
         );
+        remote_url_problems(&option["configRemoteUrl"], &path, &mut problems);
     }
+    notification_problems(&job["notification"], &format["notification"], &mut problems);
     for (i, step) in job["sequence"]["commands"]
         .as_array()
         .into_iter()
@@ -355,6 +439,72 @@ pub fn job_problems(job: &Value) -> Vec<String> {
         );
     }
     problems
+}
+
+/// `JobOptionConfigRemoteUrl.fromMap` (Rundeck 6.1.0): the fields it reads, and the two it
+/// turns into enums with `valueOf`, which refuses any other name. (It skips other fields; so
+/// much slack would hide a misspelt one, so this refuses them.)
+fn remote_url_problems(config: &Value, path: &str, problems: &mut Vec<String>) {
+    use remote_options::{API_TOKEN_REPORTERS, AUTHENTICATION_TYPES};
+    let Some(map) = config.as_object() else {
+        if !config.is_null() {
+            problems.push(format!("{path}.configRemoteUrl: not a mapping"));
+        }
+        return;
+    };
+    for (key, value) in map {
+        let allowed: &[&str] = match key.as_str() {
+            "authenticationType" => &AUTHENTICATION_TYPES,
+            "apiTokenReporter" => &API_TOKEN_REPORTERS,
+            "username" | "passwordStoragePath" | "keyName" | "tokenStoragePath" | "jsonFilter" => {
+                continue;
+            }
+            _ => {
+                problems.push(format!(
+                    "{path}.configRemoteUrl.{key}: not a field Rundeck reads"
+                ));
+                continue;
+            }
+        };
+        if !value.as_str().is_some_and(|v| allowed.contains(&v)) {
+            problems.push(format!(
+                "{path}.configRemoteUrl.{key}: {value} is none of {allowed:?}"
+            ));
+        }
+    }
+}
+
+/// The job's `notification`, as `job-format.json` records it: its triggers, each a list of
+/// entries (or one, in the older form) with the keys an entry has, an e-mail's recipients.
+fn notification_problems(notification: &Value, format: &Value, problems: &mut Vec<String>) {
+    let Some(triggers) = notification.as_object() else {
+        if !notification.is_null() {
+            problems.push("job.notification: not a mapping".into());
+        }
+        return;
+    };
+    let known = format["triggerKeys"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    for (trigger, entries) in triggers {
+        let path = format!("job.notification.{trigger}");
+        if !known.iter().any(|k| k == trigger) {
+            problems.push(format!("{path}: not a trigger Rundeck 6.1 has"));
+        }
+        let entries = match entries {
+            Value::Array(list) => list.clone(),
+            one => vec![one.clone()],
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            let path = format!("{path}[{i}]");
+            keys(entry, &format["entry"]["properties"], &path, problems);
+            if let Some(email) = entry.get("email") {
+                let email_format = &format["entry"]["properties"]["email"]["properties"];
+                keys(email, email_format, &format!("{path}.email"), problems);
+            }
+        }
+    }
 }
 
 fn keys(object: &Value, properties: &Value, path: &str, problems: &mut Vec<String>) {

@@ -201,6 +201,7 @@ fn reads_are_public_by_default_and_need_a_role_when_not() {
         "/api/approvals",
         "/api/audit",
         "/api/releases/1.0.0",
+        "/api/choices/releases?state=pending",
         "/metrics",
     ] {
         problem(&closed.send(get(path)), 401);

@@ -184,6 +184,14 @@ fn a_service_account_acts_for_a_person_whom_four_eyes_then_see() {
     );
     assert_eq!(requested.status, 201);
     assert_eq!(requested.json_body()["on_behalf_of"], "dave");
+    let choices = app
+        .send(get("/api/choices/releases?state=pending"))
+        .json_body();
+    let name = choices[0]["name"].as_str().unwrap();
+    assert!(
+        name.starts_with("1.0.0 (pending: requested by kestra for dave, "),
+        "{name}"
+    );
     let decide = |who: &str| {
         app.send(
             post(

@@ -5,6 +5,7 @@
 //! One test binary, one file per concern; `support` holds the shared set-up.
 
 mod auth;
+mod choices;
 mod drift;
 mod filters;
 mod input;

@@ -225,3 +225,62 @@ fn the_acl_loads_and_grants_each_group_only_what_its_job_needs() {
     refused_with(("decision", "maybe"), "allowed values");
     refused_with(("kestra_url", "https://evil.example"), "not declared");
 }
+
+/// The release options list the ledger's releases in the state their job needs (Rundeck's
+/// remote option values), from the documented ledger address that project globals also name,
+/// with a token both groups may read; the lists help without deciding (not enforced). Every
+/// job mails the release list, at least when it fails, at an address from project globals.
+#[test]
+fn the_run_forms_list_releases_from_the_ledger_and_every_job_mails_the_release_list() {
+    let readme = read("rundeck/README.md");
+    let mut rundeck = Rundeck::new(&repo().join(ACL), String::new());
+    rundeck
+        .users
+        .insert("ana".into(), vec!["release-approvers".into()]);
+    rundeck
+        .users
+        .insert("root".into(), vec!["release-admins".into()]);
+    for (path, option, state) in [
+        (JOBS[0], "version", "pending"),
+        (JOBS[1], "to_version", "approved"),
+    ] {
+        let job = &yaml(path)[0];
+        let listed = job["options"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|o| o["name"] == option)
+            .unwrap();
+        let url = listed["valuesUrl"].as_str().unwrap();
+        let (address, query) = url.split_once("/api/choices/releases?").unwrap();
+        assert_eq!(query, format!("state={state}"), "{path}");
+        assert!(
+            readme.contains(&format!(
+                "`project.globals.ledger_url` | the ledger API, e.g. `{address}`"
+            )),
+            "{path}: {address} is not the address rundeck/README.md's globals give"
+        );
+        assert_ne!(
+            listed["enforced"], true,
+            "{path}: a list to help, not a rule"
+        );
+        let remote = &listed["configRemoteUrl"];
+        assert_eq!(remote["authenticationType"], "BEARER_TOKEN", "{path}");
+        let token = remote["tokenStoragePath"].as_str().unwrap();
+        assert!(readme.contains(&format!("rd keys create -t password -p {token} ")));
+        for user in ["ana", "root"] {
+            assert!(rundeck.may_read(user, token), "{user} cannot read {token}");
+        }
+
+        let failure = &job["notification"]["onfailure"][0]["email"];
+        let recipients = failure["recipients"].as_str().unwrap_or_default();
+        let global = recipients
+            .strip_prefix("${globals.")
+            .and_then(|g| g.strip_suffix('}'))
+            .unwrap_or_else(|| panic!("{path}: failures mail {recipients:?}, not a global"));
+        assert!(
+            readme.contains(&format!("`project.globals.{global}`")),
+            "rundeck/README.md does not say how to set project.globals.{global}"
+        );
+    }
+}

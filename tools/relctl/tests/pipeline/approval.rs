@@ -1,22 +1,39 @@
 //! The approval gate: who may decide, what a decision signed by Rundeck may do, and a resume
 //! that failed once.
 
-use super::doubles::{PUSHER, Pipeline, signed};
+use super::doubles::{PUSHER, Pipeline, RELEASE_MAIL, signed};
 use super::{VERSION, exclusive, restore_workloads};
 use pipeline_standins::kestra::run::State;
+use pipeline_standins::rundeck::JobRun;
 use std::process::Command;
 
 /// Kestra is down when the approver's job starts: it fails with one line before deciding
 /// anything. Kestra goes down after the job read it: the decision stands, the execution stays
-/// paused, and running the job again resumes it without deciding twice.
+/// paused, and running the job again resumes it without deciding twice. Along the way the run
+/// forms list the release from the ledger (waiting, then approved for a rollback), and every
+/// run mails the release list how it ended.
 #[test]
 fn a_resume_that_failed_once_is_run_again_and_the_release_goes_on() {
     let _lock = exclusive();
     let (mut pipeline, mut execution) =
         Pipeline::waiting_for_approval("pipeline-resume-again", false);
     let last_line = |output: &str| output.trim_end().lines().last().unwrap().to_owned();
+    let approvable = |p: &Pipeline| p.choices("approve-release.yaml", "version", "carol");
+    let restorable = |p: &Pipeline| p.choices("rollback-production.yaml", "to_version", "root");
+    let listed = Ok(vec![VERSION.to_owned()]);
+    let nothing = Err("Empty result".to_owned());
+    assert_eq!(approvable(&pipeline), listed);
+    assert_eq!(restorable(&pipeline), nothing, "nothing approved yet");
+    let mailed = |run: &JobRun| {
+        let notices = run.notified.iter();
+        notices
+            .map(|n| (n.trigger.clone(), n.recipients.clone()))
+            .collect::<Vec<_>>()
+    };
+    let mail = |trigger: &str| vec![(trigger.to_owned(), RELEASE_MAIL.to_owned())];
     pipeline.api.unavailable_for(1);
     let unread = pipeline.approve("carol", "approve", &execution);
+    assert_eq!(mailed(&unread), mail("onfailure"), "a refusal is news too");
     assert!(!unread.succeeded);
     assert!(
         last_line(&unread.output).starts_with("relctl: refused (503)"),
@@ -42,6 +59,9 @@ fn a_resume_that_failed_once_is_run_again_and_the_release_goes_on() {
 
     let again = pipeline.approve("carol", "approve", &execution);
     assert!(again.succeeded, "{}", again.output);
+    assert_eq!(mailed(&again), mail("onsuccess"));
+    assert_eq!(approvable(&pipeline), nothing, "nothing waits");
+    assert_eq!(restorable(&pipeline), listed);
     let (state, _) = pipeline.finish(&mut execution);
     assert_eq!(state, State::Success, "{:?}", execution.ran);
     assert_eq!(pipeline.audited("approval.decided"), 1, "decided once");

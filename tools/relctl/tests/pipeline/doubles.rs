@@ -22,6 +22,12 @@ pub const KESTRA_PASSWORD: &str = "Resume1sAllowed";
 /// Who signed the tag, and so whose release it is.
 pub const PUSHER: &str = "alice";
 
+/// Where the project's mail about decisions and rollbacks goes (`project.globals.release_mail`).
+pub const RELEASE_MAIL: &str = "releases@example.com";
+
+/// The ledger address the jobs' `valuesUrl` carry until an administrator edits them.
+const DOCUMENTED_LEDGER: &str = "https://ledger.automatizacion.example.com";
+
 /// The ledger's `auth_issuers` for the test keys: Kestra and Rundeck's admins may deploy,
 /// Rundeck may approve; Kestra alone acts for others (it names the tag's signer).
 pub fn issuers() -> String {
@@ -142,6 +148,7 @@ impl Pipeline {
             ("approver_key_id", "rundeck-1".to_owned()),
             ("deployer_key_id", "rundeck-admins-1".to_owned()),
             ("checkout", checkout().display().to_string()),
+            ("release_mail", RELEASE_MAIL.to_owned()),
         ] {
             rundeck.globals.insert(global.into(), value);
         }
@@ -331,6 +338,19 @@ impl Pipeline {
         )
     }
 
+    /// What Rundeck's run form of JOB (a file under `rundeck/jobs`) lists for OPTION, shown to
+    /// USER: the job as loaded once its `valuesUrl` names this ledger, as rundeck/README.md
+    /// says to edit it.
+    pub fn choices(&self, job: &str, option: &str, user: &str) -> Result<Vec<String>, String> {
+        let written = std::fs::read_to_string(repo().join("rundeck/jobs").join(job)).unwrap();
+        let edited = written.replace(DOCUMENTED_LEDGER, &self.ledger.base);
+        assert_ne!(edited, written, "{job} names the documented ledger address");
+        let file = scratch_dir("rundeck-job").join(job);
+        std::fs::write(&file, edited).unwrap();
+        let values = self.rundeck.option_values(&file, option, user, &[])?;
+        Ok(values.into_iter().map(|(_, value)| value).collect())
+    }
+
     /// USER runs `rollback-production` to TO_VERSION.
     pub fn roll_back(&self, user: &str, to_version: &str) -> JobRun {
         self.rundeck.run(
@@ -434,6 +454,10 @@ fn load_as_the_readme_says(rundeck: &mut Rundeck) {
         ),
         ("kestra-password.txt", format!("{KESTRA_PASSWORD}\n")),
         ("karmada.kubeconfig", kubeconfig),
+        (
+            "ledger-viewer-token.txt",
+            format!("{}\n", token("rundeck", &["viewer"])),
+        ),
     ] {
         std::fs::write(dir.join(file), content).unwrap();
     }

@@ -12,14 +12,15 @@ signing_key() {
 
 kestra_url() { echo "http://127.0.0.1:$KESTRA_PORT"; }
 
-# The release flow as an operator sets it for these loopback services, saved through the Kestra
-# stand-in's API by kestra/deploy-flows.sh, as CI deploys flows (POST the first time, PUT after).
+# The release flow saved through the Kestra stand-in's API by kestra/deploy-flows.sh, as CI
+# deploys flows (POST the first time, PUT after), and this playground's loopback services as
+# its settings, stored in the KV store by kestra/put-settings.sh, as an operator loads them.
 save_flow() {
-  local flow=$DIR/kestra/automatizacion.release.yml name value
-  cp "$FLOW" "$flow"
+  local settings=$DIR/kestra/settings name value
+  cp kestra/settings.example "$settings"
   while read -r name value; do
-    grep -q "^  $name: " "$flow" || die "$FLOW has no variable $name"
-    sed -i "s|^  $name: .*|  $name: \"$value\"|" "$flow"
+    grep -q "^$name=" "$settings" || die "kestra/settings.example has no $name"
+    sed -i "s|^$name=.*|$name=$value|" "$settings"
   done <<EOF
 repository_url file://$DIR/origin.git
 artifact 127.0.0.1:$REGISTRY_PORT/automatizacion
@@ -32,7 +33,9 @@ kestra_url $(kestra_url)
 deploy_timeout 300
 EOF
   KESTRA_URL=$(kestra_url) KESTRA_USER=$KESTRA_USER KESTRA_PASSWORD=$KESTRA_PASSWORD \
-    kestra/deploy-flows.sh "$flow" >/dev/null
+    kestra/deploy-flows.sh "$FLOW" >/dev/null
+  KESTRA_URL=$(kestra_url) KESTRA_USER=$KESTRA_USER KESTRA_PASSWORD=$KESTRA_PASSWORD \
+    kestra/put-settings.sh "$settings" >/dev/null
 }
 
 # The Kestra stand-in, with its secrets as Kestra OSS reads them (SECRET_*, base64). Script

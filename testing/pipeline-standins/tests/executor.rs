@@ -257,3 +257,116 @@ tasks:
         trusted.ran
     );
 }
+
+/// The `Labels` task (Labels.java @ c94e774): values rendered and merged into the execution's
+/// labels, a later one overwriting an earlier; `GET …/executions/{id}` lists them; a `system.`
+/// key or an empty value fails the task with Kestra's words.
+#[test]
+fn labels_merge_into_the_execution_and_refuse_system_keys_and_empty_values() {
+    let flow = |labels: &str| {
+        format!(
+            r#"
+id: labelled
+namespace: demo
+inputs:
+  - id: version
+    type: STRING
+tasks:
+  - id: first
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      version: "{{{{ inputs.version }}}}"
+      stage: early
+  - id: second
+    type: io.kestra.plugin.core.execution.Labels
+    labels: {labels}
+  - id: seen
+    type: io.kestra.plugin.core.log.Log
+    message: "{{{{ labels.version }}}}"
+"#
+        )
+    };
+    let mut kestra = kestra();
+    kestra
+        .save(&flow(r#"[{key: stage, value: "late"}]"#))
+        .unwrap();
+    let mut execution = kestra
+        .create("demo", "labelled", &[("version", "1.4.0")])
+        .unwrap();
+    assert_eq!(kestra.run(&mut execution), State::Success);
+    let shown =
+        pipeline_standins::kestra::api::execution(&kestra.shared.lock().unwrap(), &execution.id)
+            .unwrap();
+    assert_eq!(
+        shown["labels"],
+        serde_json::json!([{"key": "stage", "value": "late"}, {"key": "version", "value": "1.4.0"}])
+    );
+
+    for (labels, said) in [
+        (
+            r#"{system.correlationId: x}"#,
+            "System labels can only be set by Kestra itself, offending label: system.correlationId=x",
+        ),
+        (
+            r#"{person: ""}"#,
+            "Label values cannot be empty, offending label: person",
+        ),
+    ] {
+        let mut kestra = self::kestra();
+        kestra.save(&flow(labels)).unwrap();
+        let mut execution = kestra
+            .create("demo", "labelled", &[("version", "1.4.0")])
+            .unwrap();
+        match kestra.run(&mut execution) {
+            State::Failed(why) => assert!(why.contains(said), "{why}"),
+            other => panic!("{labels}: {other:?}"),
+        }
+    }
+}
+
+/// `kv('KEY')` reads the flow's namespace, else its parents'; a key nowhere fails the task with
+/// Kestra's words (KvFunction.java @ c94e774).
+#[test]
+fn kv_reads_the_namespace_then_its_parents_and_a_missing_key_fails() {
+    let flow = r#"
+id: settled
+namespace: demo.team
+tasks:
+  - id: label
+    type: io.kestra.plugin.core.execution.Labels
+    labels:
+      where: "{{ kv('where') }}"
+      how_long: "{{ kv('how_long') }}"
+  - id: missing
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ kv('nowhere') }}"
+"#;
+    let mut kestra = kestra();
+    kestra.save(flow).unwrap();
+    {
+        let mut shared = kestra.shared.lock().unwrap();
+        let mut put = |namespace: &str, key: &str, value: serde_json::Value| {
+            shared.kv.insert((namespace.into(), key.into()), value);
+        };
+        put("demo", "where", "parent".into());
+        put("demo.team", "where", "own".into());
+        put("demo", "how_long", 600.into());
+        put("other", "nowhere", "elsewhere".into());
+    }
+    let mut run = kestra.create("demo.team", "settled", &[]).unwrap();
+    match kestra.run(&mut run) {
+        State::Failed(why) => assert!(
+            why.contains("The key 'nowhere' does not exist in the namespace 'demo.team'."),
+            "{why}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        run.variables["labels"]["where"], "own",
+        "its own namespace first"
+    );
+    assert_eq!(
+        run.variables["labels"]["how_long"], "600",
+        "then its parent's"
+    );
+}

@@ -270,3 +270,101 @@ fn ci_deploys_the_repositorys_flows_read_only_then_replaces_them_and_stops_on_a_
     );
     assert_eq!(text(&stopped), "");
 }
+
+/// `kestra/put-settings.sh` against the stand-in's API, with FILE.
+fn put_settings(server: &Server, file: &std::path::Path) -> std::process::Output {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    Command::new(repo.join("kestra/put-settings.sh"))
+        .arg(file)
+        .env("KESTRA_URL", &server.base)
+        .env("KESTRA_USER", USER)
+        .env("KESTRA_PASSWORD", PASSWORD)
+        .output()
+        .unwrap()
+}
+
+/// CI loads each installation's settings into the KV store, where `kv()` reads them: one line
+/// per setting, booleans and numbers typed as such, text as text; a key Kestra refuses stops it
+/// with Kestra's reason and one line.
+#[test]
+fn ci_puts_the_installation_settings_where_the_flows_kv_reads_them() {
+    let server = start();
+    let example =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../kestra/settings.example");
+    let out = put_settings(&server, &example);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("automatizacion/ledger_url: set\n"),
+        "{stdout}"
+    );
+    let kv = |key: &str| {
+        let url = format!(
+            "{}/api/v1/main/namespaces/automatizacion/kv/{key}",
+            server.base
+        );
+        call("GET", &url, true, "application/json", "")
+    };
+    assert_eq!(
+        kv("ledger_url"),
+        (
+            200,
+            serde_json::json!({"type": "STRING", "value": "https://ledger.automatizacion.example.com"})
+        )
+    );
+    assert_eq!(
+        kv("deploy_timeout").1,
+        serde_json::json!({"type": "NUMBER", "value": 600})
+    );
+    assert_eq!(
+        kv("notify_slack").1,
+        serde_json::json!({"type": "BOOLEAN", "value": false})
+    );
+    assert_eq!(
+        kv("spin_registry_flags").1["value"],
+        "",
+        "an empty setting is empty text"
+    );
+    assert_eq!(kv("missing").0, 404);
+    let put = |key: &str, content_type: &str| {
+        let url = format!(
+            "{}/api/v1/main/namespaces/automatizacion/kv/{key}",
+            server.base
+        );
+        call("PUT", &url, true, content_type, "\"x\"")
+    };
+    assert_eq!(put("ledger_url", "application/json").0, 415);
+    let (status, refused) = put("_hidden", "text/plain");
+    assert_eq!(status, 422);
+    assert!(
+        refused["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Illegal argument: Key must start with an alphanumeric character"),
+        "{refused}"
+    );
+
+    let dir = std::env::temp_dir().join(format!("put-settings-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let broken = dir.join("settings");
+    std::fs::write(
+        &broken,
+        "ledger_url=\"quoted\" \\ text\n_hidden=x\nlater=y\n",
+    )
+    .unwrap();
+    let stopped = put_settings(&server, &broken);
+    let why = String::from_utf8_lossy(&stopped.stderr).into_owned();
+    assert_eq!(stopped.status.code(), Some(1), "{why}");
+    assert_eq!(why.lines().count(), 1, "{why}");
+    assert!(why.contains("_hidden is not a KV key"), "{why}");
+    assert_eq!(
+        kv("ledger_url").1["value"],
+        "\"quoted\" \\ text",
+        "quotes kept as text"
+    );
+    assert_eq!(kv("later").0, 404, "nothing after the refusal");
+}

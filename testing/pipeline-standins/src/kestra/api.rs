@@ -8,7 +8,8 @@
 //! `POST …/executions/{id}/resume` now matches "create an execution of flow `resume`" and
 //! answers 404 "Requested Flow is not found". Also `GET …/executions/{id}` (state, inputs, task
 //! runs with their states: a Pause's run is PAUSED while it waits, SUCCESS once resumed),
-//! saving flows (`POST …/flows`, `PUT …/flows/{namespace}/{id}`, YAML), `/ping`, and the open
+//! saving flows (`POST …/flows`, `PUT …/flows/{namespace}/{id}`, YAML), the KV store (`PUT` and
+//! `GET …/namespaces/{namespace}/kv/{key}`), `/ping`, and the open
 //! Webhook path `…/executions/webhook/{namespace}/{id}/{key}` when an executor serves it
 //! (`server`).
 
@@ -232,6 +233,8 @@ fn answer(
         is_yaml.then(|| String::from_utf8_lossy(&request.body).into_owned())
     };
     match (request.method.as_str(), &segments[1..]) {
+        ("PUT", ["namespaces", namespace, "kv", key]) => put_kv(request, shared, namespace, key),
+        ("GET", ["namespaces", namespace, "kv", key]) => get_kv(shared, namespace, key),
         ("POST", ["executions", id, "actions", "resume"]) => {
             let multipart = request
                 .content_type
@@ -362,6 +365,73 @@ fn state_name(state: &State) -> &'static str {
     }
 }
 
+/// `PUT …/namespaces/{namespace}/kv/{key}` (`semantics.json`'s `setKeyValue`): a text/plain
+/// body, kept with its JSON type when it reads as JSON (Kestra reads Ion, JSON's superset), else
+/// as text; a key outside `[a-zA-Z0-9][a-zA-Z0-9._-]*` is refused.
+fn put_kv(
+    request: &Request,
+    shared: &Arc<Mutex<Shared>>,
+    namespace: &str,
+    key: &str,
+) -> (u16, Value, bool) {
+    let plain = request
+        .content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("text/plain"));
+    if !plain {
+        return (415, json!({"message": "Unsupported Media Type"}), false);
+    }
+    let valid = key
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if !valid {
+        let endpoint = &reference::kestra_semantics()["api"]["endpoints"]["setKeyValue"];
+        return (
+            422,
+            json!({"message": endpoint["invalidKey"]["message"]}),
+            false,
+        );
+    }
+    let text = String::from_utf8_lossy(&request.body).into_owned();
+    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    shared
+        .lock()
+        .unwrap()
+        .kv
+        .insert((namespace.to_owned(), key.to_owned()), value);
+    (200, Value::Null, false)
+}
+
+/// `GET …/namespaces/{namespace}/kv/{key}` (`getKeyValue`): the value and its type (the
+/// stand-in keeps no revisions or dates), or 404.
+fn get_kv(shared: &Arc<Mutex<Shared>>, namespace: &str, key: &str) -> (u16, Value, bool) {
+    let kept = shared
+        .lock()
+        .unwrap()
+        .kv
+        .get(&(namespace.to_owned(), key.to_owned()))
+        .cloned();
+    let Some(value) = kept else {
+        let endpoint = &reference::kestra_semantics()["api"]["endpoints"]["getKeyValue"];
+        let message = endpoint["notFound"].as_str().unwrap_or("");
+        let message = message
+            .replace("<key>", key)
+            .replace("<namespace>", namespace);
+        return (404, json!({"message": message}), false);
+    };
+    let kind = match &value {
+        Value::String(_) | Value::Null => "STRING",
+        Value::Number(_) => "NUMBER",
+        Value::Bool(_) => "BOOLEAN",
+        _ => "JSON",
+    };
+    (200, json!({"type": kind, "value": value}), false)
+}
+
 /// An execution as `GET …/executions/{id}` answers: its state, its inputs and the tasks that
 /// have run. The last run of a paused execution is its Pause, PAUSED; every other is done.
 pub fn execution(shared: &Shared, id: &str) -> Option<Value> {
@@ -377,10 +447,17 @@ pub fn execution(shared: &Shared, id: &str) -> Option<Value> {
         })
         .collect();
     let inputs = shared.inputs.get(id).cloned().unwrap_or(json!({}));
+    let labels: Vec<Value> = shared
+        .labels
+        .get(id)
+        .into_iter()
+        .flatten()
+        .map(|(key, value)| json!({"key": key, "value": value}))
+        .collect();
     Some(
         json!({"tenantId": "main", "id": id, "namespace": namespace, "flowId": flow,
                 "state": {"current": state_name(state)}, "inputs": inputs,
-                "taskRunList": task_runs}),
+                "labels": labels, "taskRunList": task_runs}),
     )
 }
 

@@ -1,6 +1,6 @@
 //! The part of Kestra's Pebble expressions the stand-in evaluates: `{{ … }}` with literals,
 //! variable paths (`inputs.version`, `outputs.build.vars.digest`, `trigger.body.ref`), the
-//! `secret('NAME')` function, `==`, `!=`, `and`, `or`, `not`, parentheses, and the string filters
+//! `secret('NAME')` and `kv('KEY')` functions (kv's other arguments are not evaluated), `==`, `!=`, `and`, `or`, `not`, parentheses, and the string filters
 //! `startsWith`, `endsWith`, `substringAfter` and `substringBefore`.
 //!
 //! It is strict where Kestra is strict and stricter where the two might differ: a name that is
@@ -15,6 +15,13 @@ use serde_json::Value;
 pub struct Scope<'a> {
     pub variables: &'a Value,
     pub secret: &'a dyn Fn(&str) -> Option<String>,
+    /// `kv('KEY')`: the KV store's value for KEY as the flow's namespace sees it, or why not.
+    pub kv: &'a dyn Fn(&str) -> Result<Value, String>,
+}
+
+/// For expressions rendered where the stand-in keeps no KV store in reach.
+pub fn no_kv(key: &str) -> Result<Value, String> {
+    Err(format!("the stand-in does not read kv('{key}') here"))
 }
 
 /// Renders every `{{ … }}` of TEXT.
@@ -263,6 +270,13 @@ impl Parser<'_> {
                         .ok_or_else(|| format!("Cannot find secret for key '{key}'."))?;
                     Ok(Value::String(value))
                 }
+                "kv" => {
+                    let arguments = self.arguments()?;
+                    let [Value::String(key)] = arguments.as_slice() else {
+                        return Err("the stand-in evaluates kv() with one key only".into());
+                    };
+                    (self.scope.kv)(key)
+                }
                 _ => self.path(name),
             },
             other => Err(format!(
@@ -367,6 +381,13 @@ mod tests {
         Scope {
             variables,
             secret: &|name| (name == "KEY").then(|| "s3cret".to_owned()),
+            kv: &|key| match key {
+                "ledger_url" => Ok(json!("https://ledger.example.com")),
+                "notify" => Ok(json!(true)),
+                _ => Err(format!(
+                    "The key '{key}' does not exist in the namespace 'demo'."
+                )),
+            },
         }
     }
 
@@ -394,6 +415,10 @@ mod tests {
             "false"
         );
         assert!(is_truthy(" true ") && !is_truthy("false") && !is_truthy("") && !is_truthy("0"));
+        assert_eq!(
+            render("{{ kv('ledger_url') }}/api {{ kv('notify') }}", &scope).unwrap(),
+            "https://ledger.example.com/api true"
+        );
     }
 
     #[test]
@@ -407,6 +432,8 @@ mod tests {
             "{{ inputs.version ?? 'x' }}",
             "{{ inputs.version",
             "{{ json(inputs) }}",
+            "{{ kv('missing') }}",
+            "{{ kv('ledger_url', errorOnMissing=false) }}",
         ] {
             assert!(render(broken, &scope).is_err(), "{broken}");
         }

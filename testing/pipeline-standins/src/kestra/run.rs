@@ -75,16 +75,6 @@ impl Execution {
         };
         (text("namespace"), text("id"))
     }
-
-    /// Changes a flow variable for the rest of this execution (the SpinKube stand-in points a
-    /// cluster's URL at the instance it started).
-    pub fn set_var(&mut self, name: &str, value: &str) {
-        assert!(
-            self.variables["vars"].get(name).is_some(),
-            "the flow has no variable {name}"
-        );
-        self.variables["vars"][name] = value.into();
-    }
 }
 
 impl Kestra {
@@ -230,6 +220,7 @@ impl Kestra {
                 let key_scope = Scope {
                     variables: &key_vars,
                     secret: &secret,
+                    kv: &pebble::no_kv,
                 };
                 pebble::render(t["key"].as_str().unwrap_or(""), &key_scope)
                     .is_ok_and(|k| k.trim() == key)
@@ -241,6 +232,7 @@ impl Kestra {
         let scope = Scope {
             variables: &scope_vars,
             secret: &secret,
+            kv: &pebble::no_kv,
         };
         // A `when` that cannot be rendered counts as not met.
         let when = trigger["when"].as_str().unwrap_or("true");
@@ -418,11 +410,34 @@ impl Kestra {
 
     fn render(&self, execution: &Execution, text: &str) -> Result<String, String> {
         let secret = |name: &str| self.secrets.get(name).cloned();
+        let (namespace, _) = execution.flow_key();
+        let kv = |key: &str| self.kv(&namespace, key);
         let scope = Scope {
             variables: &execution.variables,
             secret: &secret,
+            kv: &kv,
         };
         pebble::render(text, &scope)
+    }
+
+    /// `kv('KEY')` in a flow of NAMESPACE (`semantics.json`'s `kvFunction`): the namespace's
+    /// value, else its parents' (`a.b.c`, `a.b`, `a`); none is an error naming the key.
+    fn kv(&self, namespace: &str, key: &str) -> Result<Value, String> {
+        let shared = self.shared.lock().unwrap();
+        let mut at = namespace;
+        loop {
+            if let Some(value) = shared.kv.get(&(at.to_owned(), key.to_owned())) {
+                return Ok(value.clone());
+            }
+            match at.rsplit_once('.') {
+                Some((parent, _)) => at = parent,
+                None => {
+                    return Err(format!(
+                        "The key '{key}' does not exist in the namespace '{namespace}'."
+                    ));
+                }
+            }
+        }
     }
 
     fn fresh_dir(&self, execution: &Execution, task: &str) -> PathBuf {
@@ -432,6 +447,65 @@ impl Kestra {
             .join(format!("{task}-{}", execution.ran.len()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    /// The `Labels` task (Labels.java @ c94e774): LABELS as a map, a list of `{key, value}`
+    /// or a string rendering to a JSON map, keys and values rendered; a `system.` key or an
+    /// empty value fails the task (`labelsTaskSystemLabel`, `labelsTaskEmptyValue`), and the
+    /// rest overwrite the execution's labels of the same key. Expressions see them as `labels`.
+    fn label(&self, execution: &mut Execution, labels: &Value) -> Result<(), String> {
+        let render = |v: &Value| match v {
+            Value::String(text) => self.render(execution, text),
+            other => Err(format!("Unknown value type: {other}")),
+        };
+        let pairs: Vec<(String, String)> = match labels {
+            Value::String(text) => {
+                let json = self.render(execution, text)?;
+                let map: BTreeMap<String, String> =
+                    serde_json::from_str(&json).map_err(|e| e.to_string())?;
+                map.into_iter().collect()
+            }
+            Value::Array(list) => list
+                .iter()
+                .map(|label| match label {
+                    Value::Object(_) => Ok((render(&label["key"])?, render(&label["value"])?)),
+                    other => Err(format!("Unknown value type: {other}")),
+                })
+                .collect::<Result<_, String>>()?,
+            Value::Object(map) => map
+                .iter()
+                .map(|(key, value)| Ok((self.render(execution, key)?, render(value)?)))
+                .collect::<Result<_, String>>()?,
+            other => return Err(format!("Unknown value type: {other}")),
+        };
+        let rules = reference::kestra_semantics();
+        let said = |id: &str, fill: &[(&str, &str)]| {
+            let rule = rules["validators"]["rules"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|r| r["id"] == id)
+                .expect("a rule of the reference");
+            let mut message = rule["message"].as_str().unwrap_or("").to_owned();
+            for (at, with) in fill {
+                message = message.replace(at, with);
+            }
+            message
+        };
+        if let Some((key, value)) = pairs.iter().find(|(k, _)| k.starts_with("system.")) {
+            let fill = [("<key>", key.as_str()), ("<value>", value.as_str())];
+            return Err(said("labelsTaskSystemLabel", &fill));
+        }
+        if let Some((key, _)) = pairs.iter().find(|(_, v)| v.is_empty()) {
+            return Err(said("labelsTaskEmptyValue", &[("<key>", key.as_str())]));
+        }
+        let mut shared = self.shared.lock().unwrap();
+        let kept = shared.labels.entry(execution.id.clone()).or_default();
+        for (key, value) in pairs {
+            execution.variables["labels"][key.as_str()] = Value::String(value.clone());
+            kept.insert(key, value);
+        }
+        Ok(())
     }
 
     /// One runnable task, in DIR when a WorkingDirectory holds it (else a directory of its own).
@@ -486,6 +560,7 @@ impl Kestra {
             "io.kestra.plugin.core.log.Log" => self
                 .render(execution, task["message"].as_str().unwrap_or(""))
                 .map(drop),
+            "io.kestra.plugin.core.execution.Labels" => self.label(execution, &task["labels"]),
             other => Err(format!(
                 "the stand-in cannot run {other} (notifications stay off in the tests)"
             )),

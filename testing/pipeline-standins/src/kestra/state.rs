@@ -28,4 +28,8 @@ pub struct Shared {
     pub task_runs: BTreeMap<String, Vec<String>>,
     /// Each execution's inputs, as `GET …/executions/{id}` shows them.
     pub inputs: BTreeMap<String, Value>,
+    /// Each execution's labels (key → value), as `GET …/executions/{id}` shows them.
+    pub labels: BTreeMap<String, BTreeMap<String, String>>,
+    /// The KV store: (namespace, key) → value, with its JSON type.
+    pub kv: BTreeMap<(String, String), Value>,
 }

@@ -6,7 +6,7 @@ use super::{FLOW, all_strings, ids, read, repo, tasks_in_order, yaml};
 use pipeline_standins::kestra::run::Kestra;
 use pipeline_standins::reference;
 use serde_json::{Value, json};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn kestra() -> Kestra {
     let workdirs = host_harness::scratch_dir("definitions-kestra");
@@ -25,7 +25,9 @@ fn edited(change: impl FnOnce(&mut serde_yaml::Value)) -> String {
 }
 
 fn staging_tasks(flow: &mut serde_yaml::Value) -> &mut Vec<serde_yaml::Value> {
-    flow["tasks"][0]["tasks"].as_sequence_mut().unwrap()
+    top_task(flow, "staging")["tasks"]
+        .as_sequence_mut()
+        .unwrap()
 }
 
 /// The top-level task ID of FLOW.
@@ -50,6 +52,24 @@ fn the_flow_saves_and_the_stand_in_refuses_what_kestra_refuses() {
                 staging_tasks(flow).push(pause);
             }),
             "Only runnable tasks are allowed as children of a WorkingDirectory task",
+        ),
+        (
+            "the person's label inside the WorkingDirectory, where the signer is known",
+            Box::new(|flow| {
+                let label = top_task(flow, "label_person").clone();
+                staging_tasks(flow).push(label);
+            }),
+            "Only runnable tasks are allowed as children of a WorkingDirectory task",
+        ),
+        (
+            "flow-level plugin defaults, which Kestra 2.0 no longer parses",
+            Box::new(|flow| {
+                flow["pluginDefaults"] = serde_yaml::from_str(
+                    "[{type: io.kestra.plugin.scripts.shell.Commands, values: {containerImage: x}}]",
+                )
+                .unwrap()
+            }),
+            "pluginDefaults",
         ),
         (
             "two tasks with one id",
@@ -223,6 +243,51 @@ fn expressions(text: &str) -> Vec<String> {
     out
 }
 
+/// `kestra/settings.example`: each installation's settings, name → value.
+fn settings() -> BTreeMap<String, String> {
+    read("kestra/settings.example")
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (name, value) = l.split_once('=').expect("NAME=VALUE");
+            (name.to_owned(), value.to_owned())
+        })
+        .collect()
+}
+
+/// The keys an expression reads with `kv('KEY')`.
+fn kv_keys(expression: &str) -> Vec<&str> {
+    expression
+        .match_indices("kv('")
+        .map(|(at, _)| {
+            let tail = &expression[at + 4..];
+            &tail[..tail.find('\'').unwrap_or(tail.len())]
+        })
+        .collect()
+}
+
+/// Every setting of `kestra/settings.example` is read by a flow, and every flow reads its
+/// installation's settings only there: nothing is left in `variables` to edit by hand.
+#[test]
+fn the_flows_read_every_installation_setting_from_the_kv_store() {
+    let mut read_somewhere = BTreeSet::new();
+    for path in [FLOW, "kestra/flows/automatizacion.observe.yml"] {
+        let flow = yaml(path);
+        assert!(
+            flow.get("variables").is_none(),
+            "{path}: settings belong in kv()"
+        );
+        let text = read(path);
+        for expression in expressions(&text) {
+            for key in kv_keys(&expression) {
+                read_somewhere.insert(key.to_owned());
+            }
+        }
+    }
+    let declared: BTreeSet<String> = settings().into_keys().collect();
+    assert_eq!(read_somewhere, declared);
+}
+
 /// The names after PREFIX (`inputs.`, `vars.`, `outputs.`) in an expression.
 fn names_after<'a>(expression: &'a str, prefix: &str) -> Vec<&'a str> {
     expression
@@ -249,12 +314,7 @@ fn names_after<'a>(expression: &'a str, prefix: &str) -> Vec<&'a str> {
 fn every_expression_names_something_declared_before_it() {
     let flow = yaml(FLOW);
     let inputs: BTreeSet<&str> = ids(&flow["inputs"]).into_iter().collect();
-    let vars: BTreeSet<&str> = flow["variables"]
-        .as_object()
-        .unwrap()
-        .keys()
-        .map(String::as_str)
-        .collect();
+    let settings = settings();
     let ordered = tasks_in_order(&flow["tasks"]);
     let mut seen: BTreeSet<String> = BTreeSet::new();
     let mut checked = 0;
@@ -274,10 +334,14 @@ fn every_expression_names_something_declared_before_it() {
                     "{id}: {{{{ {expression} }}}} names no input"
                 );
             }
-            for name in names_after(&expression, "vars.") {
+            assert!(
+                names_after(&expression, "vars.").is_empty(),
+                "{id}: {{{{ {expression} }}}}: installation settings come from kv()"
+            );
+            for name in kv_keys(&expression) {
                 assert!(
-                    vars.contains(name),
-                    "{id}: {{{{ {expression} }}}} names no variable"
+                    settings.contains_key(name),
+                    "{id}: {{{{ {expression} }}}} reads a setting kestra/settings.example lacks"
                 );
             }
             for name in names_after(&expression, "outputs.") {
@@ -346,7 +410,7 @@ fn the_flow_uses_kestra_2_names_and_pins_what_it_builds_with() {
             assert!(task.get("tag").is_some() || task.get("commit").is_some());
         }
     }
-    let image = flow["variables"]["builder_image"].as_str().unwrap();
+    let image = &settings()["builder_image"];
     let (_, digest) = image
         .split_once('@')
         .expect("the builder image is pinned by digest");

@@ -5,9 +5,13 @@
 //! settings, and the release's own manifests on top, tagged `v1.4.0` and signed by its pusher,
 //! served from a bare copy.
 
-use super::doubles::{PUSHER, flow_with, issuers, kestra_standin, local_variables};
+use super::doubles::{
+    KESTRA_PASSWORD, KESTRA_USER, PUSHER, issuers, kestra_standin, local_settings, put_settings,
+    release_flow,
+};
 use super::{VERSION, registry};
 use host_harness::{HostBuilder, Runtime, repo, scratch_dir};
+use pipeline_standins::kestra::api::KestraApi;
 use pipeline_standins::kestra::run::{Execution, State};
 use pipeline_standins::kestra::server::seed_cargo_cache;
 use serde_json::Value;
@@ -282,11 +286,13 @@ pub fn built() -> &'static Built {
             .start();
         let mut kestra = kestra_standin("pipeline-build");
         kestra
-            .save(&flow_with(&local_variables(
-                &ledger.base,
-                "http://127.0.0.1:9",
-            )))
+            .save(&release_flow())
             .unwrap_or_else(|e| panic!("the flow does not save: {e:#?}"));
+        let api = KestraApi::start(kestra.shared.clone(), KESTRA_USER, KESTRA_PASSWORD);
+        put_settings(
+            &api.base,
+            &local_settings(&ledger.base, "http://127.0.0.1:9"),
+        );
         // The push event names a pusher; the flow ignores it (the signature names the person).
         let push = serde_json::json!({"ref": format!("refs/tags/v{VERSION}"), "deleted": false,
                                       "pusher": {"name": "whoever-the-body-says"}});
@@ -308,6 +314,7 @@ pub fn built() -> &'static Built {
         assert_eq!(
             execution.ran,
             [
+                "label_version",
                 "staging",
                 "clone",
                 "verify_tag",

@@ -12,9 +12,10 @@ use super::{
 use host_harness::{Host, HostBuilder, repo, scratch_dir, token};
 use native_db::testing::TestDb;
 use pipeline_standins::kestra::api::KestraApi;
-use pipeline_standins::kestra::run::{Execution, Kestra, State};
+use pipeline_standins::kestra::run::{Execution, Kestra, Shared, State};
 use pipeline_standins::rundeck::{JobRun, Rundeck};
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
 
 /// Kestra OSS's basic-auth account (an e-mail, as it requires) that the approve job resumes with.
 pub const KESTRA_USER: &str = "release-bot@example.com";
@@ -75,23 +76,49 @@ pub fn kestra_standin(label: &str) -> Kestra {
     Kestra::new(&secrets, path_with_tools(), scratch_dir(label))
 }
 
-/// The flow file with the variables a test sets, as an operator edits them.
-pub fn flow_with(variables: &[(&str, String)]) -> String {
-    let text =
-        std::fs::read_to_string(repo().join("kestra/flows/automatizacion.release.yml")).unwrap();
-    let mut flow: serde_yaml::Value = serde_yaml::from_str(&text).unwrap();
-    for (name, value) in variables {
-        assert!(
-            flow["variables"].get(*name).is_some(),
-            "the flow has no variable {name}"
-        );
-        flow["variables"][*name] = value.clone().into();
-    }
-    serde_yaml::to_string(&flow).unwrap()
+/// The release flow, as CI deploys it.
+pub fn release_flow() -> String {
+    std::fs::read_to_string(repo().join("kestra/flows/automatizacion.release.yml")).unwrap()
 }
 
-/// The variables every test run sets: where the repository, registry, ledger and Kestra are.
-pub fn local_variables(ledger: &str, kestra: &str) -> Vec<(&'static str, String)> {
+/// Kestra's KV settings as an installation sets them: `kestra/settings.example` with the
+/// values SETTINGS give, loaded by `kestra/put-settings.sh` through the API at API, as CI does.
+pub fn put_settings(api: &str, settings: &[(&str, String)]) {
+    let mut text = std::fs::read_to_string(repo().join("kestra/settings.example")).unwrap();
+    for (name, value) in settings {
+        let at = text
+            .find(&format!("\n{name}="))
+            .unwrap_or_else(|| panic!("kestra/settings.example has no {name}"))
+            + 1;
+        let end = text[at..].find('\n').map_or(text.len(), |e| at + e);
+        text.replace_range(at..end, &format!("{name}={value}"));
+    }
+    let file = scratch_dir("kestra-settings").join("settings");
+    std::fs::write(&file, text).unwrap();
+    let out = std::process::Command::new(repo().join("kestra/put-settings.sh"))
+        .arg(&file)
+        .env("KESTRA_URL", api)
+        .env("KESTRA_USER", KESTRA_USER)
+        .env("KESTRA_PASSWORD", KESTRA_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "kestra/put-settings.sh: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Changes setting NAME of the flows' namespace in the KV store SHARED holds.
+pub fn change_setting(shared: &Arc<Mutex<Shared>>, name: &str, value: Value) {
+    let mut shared = shared.lock().unwrap();
+    let key = ("automatizacion".to_owned(), name.to_owned());
+    assert!(shared.kv.contains_key(&key), "no setting {name} was loaded");
+    shared.kv.insert(key, value);
+}
+
+/// The settings every test run sets: where the repository, registry, ledger and Kestra are.
+pub fn local_settings(ledger: &str, kestra: &str) -> Vec<(&'static str, String)> {
     vec![
         ("repository_url", format!("file://{}", origin().display())),
         ("artifact", format!("{}/automatizacion", registry())),
@@ -134,8 +161,9 @@ impl Pipeline {
         let kestra = kestra_standin(label);
         let api = KestraApi::start(kestra.shared.clone(), KESTRA_USER, KESTRA_PASSWORD);
         kestra
-            .save(&flow_with(&local_variables(&ledger.base, &api.base)))
+            .save(&release_flow())
             .unwrap_or_else(|e| panic!("the flow does not save: {e:#?}"));
+        put_settings(&api.base, &local_settings(&ledger.base, &api.base));
         let mut rundeck = Rundeck::new(
             &repo().join("rundeck/acl/automatizacion-releases.aclpolicy"),
             path_with_tools(),
@@ -195,18 +223,15 @@ impl Pipeline {
     pub fn on_clusters(label: &str, postgres: bool) -> Self {
         let mut pipeline = Self::new(label, postgres);
         let on = OnClusters::start(label, &["staging", "prod-east", "prod-west"]);
-        let mut variables = local_variables(&pipeline.ledger.base, &pipeline.api.base);
-        for (variable, member, namespace) in [
+        let mut settings = local_settings(&pipeline.ledger.base, &pipeline.api.base);
+        for (setting, member, namespace) in [
             ("staging_url", "staging", "automatizacion-staging"),
             ("prod_east_url", "prod-east", "automatizacion"),
             ("prod_west_url", "prod-west", "automatizacion"),
         ] {
-            variables.push((variable, on.clusters.backend(member, namespace)));
+            settings.push((setting, on.clusters.backend(member, namespace)));
         }
-        pipeline
-            .kestra
-            .save(&flow_with(&variables))
-            .unwrap_or_else(|e| panic!("the flow does not save: {e:#?}"));
+        put_settings(&pipeline.api.base, &settings);
         pipeline.on = Some(on);
         pipeline
     }
@@ -308,19 +333,26 @@ impl Pipeline {
     }
 
     /// A fault no real cluster gives on demand: from TASK on, the smoke checks of the URL
-    /// VARIABLES reach the ledger's own `/api/info`, which names cluster `local` and another
+    /// SETTINGS reach the ledger's own `/api/info`, which names cluster `local` and another
     /// version.
-    pub fn smoke_finds_another_version(&mut self, task: &str, variables: &[&'static str]) {
+    pub fn smoke_finds_another_version(&mut self, task: &str, settings: &[&'static str]) {
         let ledger = self.ledger.base.clone();
-        let variables = variables.to_vec();
+        let settings = settings.to_vec();
+        let shared = self.kestra.shared.clone();
         self.kestra.before(
             task,
-            Box::new(move |execution: &mut Execution| {
-                for variable in &variables {
-                    execution.set_var(variable, &ledger);
+            Box::new(move |_: &mut Execution| {
+                for setting in &settings {
+                    change_setting(&shared, setting, ledger.as_str().into());
                 }
             }),
         );
+    }
+
+    /// Changes setting NAME in Kestra's KV store, as an operator would; the flow reads it at
+    /// its next task.
+    pub fn change_setting(&self, name: &str, value: Value) {
+        change_setting(&self.kestra.shared, name, value);
     }
 
     /// USER runs `approve-release` in Rundeck for the paused EXECUTION.

@@ -27,8 +27,8 @@ fn failing(label: &str, production: bool) -> (Pipeline, Execution) {
     } else {
         pipeline.smoke_finds_another_version("deploy_staging", &["staging_url"]);
     }
-    let mut execution = pipeline.start();
-    execution.set_var("deploy_timeout", "20");
+    pipeline.change_setting("deploy_timeout", 20.into());
+    let execution = pipeline.start();
     (pipeline, execution)
 }
 

@@ -8,7 +8,7 @@
 //! work done, as in a re-run.
 
 use super::build::origin_tagged;
-use super::doubles::{Pipeline, flow_with, local_variables};
+use super::doubles::{Pipeline, local_settings, put_settings};
 use super::{VERSION, build};
 use pipeline_standins::kestra::run::{Execution, State};
 use std::path::Path;
@@ -17,13 +17,10 @@ use std::time::Duration;
 /// A pipeline whose flow clones ORIGIN.
 fn cloning(label: &str, origin: &Path) -> Pipeline {
     let pipeline = Pipeline::new(label, false);
-    let mut variables = local_variables(&pipeline.ledger.base, &pipeline.api.base);
-    variables.retain(|(name, _)| *name != "repository_url");
-    variables.push(("repository_url", format!("file://{}", origin.display())));
-    pipeline
-        .kestra
-        .save(&flow_with(&variables))
-        .unwrap_or_else(|e| panic!("the flow does not save: {e:#?}"));
+    let mut settings = local_settings(&pipeline.ledger.base, &pipeline.api.base);
+    settings.retain(|(name, _)| *name != "repository_url");
+    settings.push(("repository_url", format!("file://{}", origin.display())));
+    put_settings(&pipeline.api.base, &settings);
     pipeline
 }
 

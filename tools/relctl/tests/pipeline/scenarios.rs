@@ -2,7 +2,7 @@
 //! to both production clusters; a rejection; a run that stopped half-way, released again.
 
 use super::build::built;
-use super::doubles::{PUSHER, Pipeline, pairs, staging_new_production};
+use super::doubles::{PUSHER, Pipeline, change_setting, pairs, staging_new_production};
 use super::{VERSION, exclusive};
 use pipeline_standins::kestra::run::State;
 
@@ -71,9 +71,20 @@ fn release_reaches_production(postgres: bool) {
     };
     assert_eq!(actors_of("approval.requested"), ("kestra", Some(PUSHER)));
     assert_eq!(actors_of("approval.decided").0, "carol");
+    // Kestra's UI finds the execution by release and by person.
+    let shown = pipeline_standins::kestra::api::execution(
+        &pipeline.kestra.shared.lock().unwrap(),
+        &execution.id,
+    )
+    .unwrap();
+    assert_eq!(
+        shown["labels"],
+        serde_json::json!([{"key": "person", "value": PUSHER}, {"key": "version", "value": VERSION}])
+    );
     assert_eq!(
         execution.ran,
         [
+            "label_version",
             "staging",
             "clone",
             "verify_tag",
@@ -81,6 +92,7 @@ fn release_reaches_production(postgres: bool) {
             "record_release",
             "deploy_staging",
             "request_approval",
+            "label_person",
             "wait_for_decision",
             "decision",
             "rejected",
@@ -133,12 +145,13 @@ fn a_rerun_of_a_half_finished_version_continues_where_it_stopped() {
     let staging_events = pipeline.events(VERSION);
 
     // The second run cannot push at all: its registry is gone. It never tries.
+    pipeline.change_setting("artifact", "127.0.0.1:9/automatizacion".into());
     let mut second = pipeline.start();
-    second.set_var("artifact", "127.0.0.1:9/automatizacion");
     let registry = format!("{}/automatizacion", super::registry());
+    let shared = pipeline.kestra.shared.clone();
     pipeline.kestra.before(
         "record_release",
-        Box::new(move |execution| execution.set_var("artifact", &registry)),
+        Box::new(move |_| change_setting(&shared, "artifact", registry.as_str().into())),
     );
     assert_eq!(
         pipeline.kestra.run(&mut second),

@@ -1,7 +1,8 @@
 //! The part of Kestra's Pebble expressions the stand-in evaluates: `{{ … }}` with literals,
 //! variable paths (`inputs.version`, `outputs.build.vars.digest`, `trigger.body.ref`), the
-//! `secret('NAME')` and `kv('KEY')` functions (kv's other arguments are not evaluated), `==`, `!=`, `and`, `or`, `not`, parentheses, and the string filters
-//! `startsWith`, `endsWith`, `substringAfter` and `substringBefore`.
+//! `secret('NAME')` and `kv('KEY')` functions (kv's other arguments are not evaluated), `==`,
+//! `!=`, `and`, `or`, `not`, parentheses, and the string filters `startsWith`, `endsWith`,
+//! `substringAfter` and `substringBefore`.
 //!
 //! It is strict where Kestra is strict and stricter where the two might differ: a name that is
 //! not defined, a secret that does not exist, or any syntax outside this subset is an error,

@@ -5,6 +5,8 @@
 //! host's request metrics from its admin address. Every panel's query and every release
 //! annotation must parse and return data.
 
+mod spanmetrics;
+
 use host_harness::{HostBuilder, free_port, repo, scratch_dir, token};
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,542 @@
+//! Request metrics on SpinKube, from Spin's own spans: `collector.yaml`'s spanmetrics connector
+//! checked against the connector's documented schema (`testing/reference/otel`), and real
+//! Spin 3.6.3's OTLP spans, under a bounded load with errors in it, turned into series that
+//! a real Prometheus, relabelling as `prometheus.yaml` says, stores under the names and labels
+//! the alerts read.
+//!
+//! No OpenTelemetry Collector runs here: Debian has no `otelcol`, the registries reached are
+//! crates.io, PyPI, npm and Debian's, and a Go build of collector-contrib needs the Go module
+//! proxy. So a **stand-in for the Collector** takes its place between Spin and Prometheus: it
+//! receives OTLP/HTTP, counts and times spans with the connector's settings from
+//! `collector.yaml`, and serves them as the Prometheus exporter names them, both as the
+//! reference records.
+
+use super::{Prometheus, observability};
+use host_harness::{HostBuilder, Runtime, repo};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+fn reference() -> Value {
+    let text = std::fs::read_to_string(repo().join("testing/reference/otel/spanmetrics.json"));
+    serde_json::from_str(&text.unwrap()).unwrap()
+}
+
+/// The connector's settings in `collector.yaml`.
+fn connector() -> serde_yaml::Value {
+    use serde::Deserialize;
+    let text = std::fs::read_to_string(observability("collector.yaml")).unwrap();
+    let config_map = serde_yaml::Deserializer::from_str(&text)
+        .map(|doc| serde_yaml::Value::deserialize(doc).unwrap())
+        .find(|doc| doc["kind"] == "ConfigMap")
+        .unwrap();
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(config_map["data"]["config.yaml"].as_str().unwrap()).unwrap();
+    config["connectors"]["spanmetrics"].clone()
+}
+
+/// Go's `time.ParseDuration`, in seconds, for what a duration field takes.
+fn go_duration(text: &str) -> Option<f64> {
+    let mut rest = text;
+    let mut total = 0.0;
+    if rest.is_empty() {
+        return None;
+    }
+    while !rest.is_empty() {
+        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
+        let number: f64 = rest[..number_end].parse().ok()?;
+        rest = &rest[number_end..];
+        let (unit, scale) = [
+            ("ns", 1e-9),
+            ("us", 1e-6),
+            ("µs", 1e-6),
+            ("ms", 1e-3),
+            ("s", 1.0),
+            ("m", 60.0),
+            ("h", 3600.0),
+        ]
+        .into_iter()
+        .find(|(unit, _)| rest.starts_with(unit))?;
+        total += number * scale;
+        rest = &rest[unit.len()..];
+    }
+    Some(total)
+}
+
+/// What VALUE breaks of SCHEMA (the reference's JSON-schema subset), at PATH.
+fn problems(value: &serde_yaml::Value, schema: &Value, defs: &Value, path: &str) -> Vec<String> {
+    let schema = match schema["$ref"].as_str() {
+        Some(name) => &defs[name],
+        None => schema,
+    };
+    let mut found = Vec::new();
+    match schema["type"].as_str() {
+        Some("object") => {
+            let Some(map) = value.as_mapping() else {
+                return vec![format!("{path}: not a mapping")];
+            };
+            for (key, item) in map {
+                let key = key.as_str().unwrap_or("");
+                match schema["properties"].get(key) {
+                    Some(field) => {
+                        found.extend(problems(item, field, defs, &format!("{path}.{key}")))
+                    }
+                    None => found.push(format!("{path}.{key}: not a field of the connector")),
+                }
+            }
+        }
+        Some("array") => match value.as_sequence() {
+            Some(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    found.extend(problems(
+                        item,
+                        &schema["items"],
+                        defs,
+                        &format!("{path}[{i}]"),
+                    ));
+                }
+            }
+            None => found.push(format!("{path}: not a list")),
+        },
+        Some("string") => match value.as_str() {
+            Some(text) => {
+                let listed = schema["enum"].as_array();
+                if listed.is_some_and(|values| !values.iter().any(|v| v == text)) {
+                    found.push(format!("{path}: {text} is none of {}", schema["enum"]));
+                }
+                if schema["format"] == "duration" && go_duration(text).is_none() {
+                    found.push(format!("{path}: {text} is not a Go duration"));
+                }
+            }
+            None => found.push(format!("{path}: not text")),
+        },
+        Some("boolean") if !value.is_bool() => found.push(format!("{path}: not true or false")),
+        Some("integer") if !value.is_i64() => found.push(format!("{path}: not a whole number")),
+        _ => {}
+    }
+    found
+}
+
+#[test]
+fn the_collectors_spanmetrics_connector_takes_its_documented_settings() {
+    let reference = reference();
+    let schema = &reference["connector"];
+    let config = connector();
+    assert_eq!(
+        problems(&config, schema, &schema["$defs"], "spanmetrics"),
+        Vec::<String>::new()
+    );
+    for dimension in config["dimensions"].as_sequence().unwrap() {
+        let given = ["name", "glob"]
+            .iter()
+            .filter(|k| dimension.get(**k).is_some());
+        assert_eq!(
+            given.count(),
+            1,
+            "exactly one of name or glob: {dimension:?}"
+        );
+    }
+    let histogram = &config["histogram"];
+    assert!(
+        histogram.get("explicit").is_none() || histogram.get("exponential").is_none(),
+        "explicit and exponential buckets exclude each other"
+    );
+    // The check refuses what the connector would: an unknown field, a unit it has no name
+    // for, a duration Go cannot read.
+    for (field, value) in [
+        ("dimension", serde_yaml::Value::from("http.route")),
+        ("metrics_flush_interval", "15 seconds".into()),
+    ] {
+        let mut broken = config.clone();
+        broken[field] = value;
+        assert!(
+            !problems(&broken, schema, &schema["$defs"], "spanmetrics").is_empty(),
+            "{field}"
+        );
+    }
+    let mut seconds = config.clone();
+    seconds["histogram"]["unit"] = "sec".into();
+    assert!(!problems(&seconds, schema, &schema["$defs"], "spanmetrics").is_empty());
+}
+
+/// One span as the stand-in keeps it.
+#[derive(Debug, Clone)]
+struct Span {
+    kind: u64,
+    seconds: f64,
+    attributes: BTreeMap<String, String>,
+}
+
+/// Protobuf's wire format, as far as OTLP's trace request needs: (field, wire type, bytes of a
+/// length-delimited field or the varint/fixed value).
+fn fields(mut bytes: &[u8]) -> Vec<(u64, u8, Vec<u8>, u64)> {
+    fn varint(bytes: &mut &[u8]) -> u64 {
+        let mut value = 0;
+        for shift in (0..64).step_by(7) {
+            let byte = bytes[0];
+            *bytes = &bytes[1..];
+            value |= u64::from(byte & 0x7f) << shift;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        value
+    }
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let key = varint(&mut bytes);
+        let (field, wire) = (key >> 3, (key & 7) as u8);
+        match wire {
+            0 => out.push((field, wire, Vec::new(), varint(&mut bytes))),
+            1 => {
+                let value = u64::from_le_bytes(bytes[..8].try_into().unwrap());
+                bytes = &bytes[8..];
+                out.push((field, wire, Vec::new(), value));
+            }
+            2 => {
+                let len = varint(&mut bytes) as usize;
+                out.push((field, wire, bytes[..len].to_vec(), 0));
+                bytes = &bytes[len..];
+            }
+            5 => bytes = &bytes[4..],
+            other => panic!("wire type {other} is not in OTLP's trace request"),
+        }
+    }
+    out
+}
+
+/// The spans of an `ExportTraceServiceRequest` (opentelemetry-proto's trace.proto: resource
+/// spans 1 → scope spans 2 → spans 2; a span's kind 6, start 7, end 8, attributes 9; a
+/// key-value's key 1 and value 2; a value's string 1 or int 3).
+fn decode_spans(request: &[u8]) -> Vec<Span> {
+    let mut found = Vec::new();
+    for (_, _, resource_spans, _) in fields(request).into_iter().filter(|f| f.0 == 1) {
+        for (_, _, scope_spans, _) in fields(&resource_spans).into_iter().filter(|f| f.0 == 2) {
+            for (_, _, span, _) in fields(&scope_spans).into_iter().filter(|f| f.0 == 2) {
+                let (mut kind, mut start, mut end) = (0, 0, 0);
+                let mut attributes = BTreeMap::new();
+                for (field, _, bytes, value) in fields(&span) {
+                    match field {
+                        6 => kind = value,
+                        7 => start = value,
+                        8 => end = value,
+                        9 => {
+                            let pair = fields(&bytes);
+                            let key = pair.iter().find(|f| f.0 == 1).map(|f| f.2.clone());
+                            let any = pair.iter().find(|f| f.0 == 2).map(|f| fields(&f.2));
+                            let text = any.and_then(|any| {
+                                any.iter().find_map(|(field, _, bytes, value)| match field {
+                                    1 => Some(String::from_utf8_lossy(bytes).into_owned()),
+                                    3 => Some(value.to_string()),
+                                    _ => None,
+                                })
+                            });
+                            if let (Some(key), Some(text)) = (key, text) {
+                                attributes.insert(String::from_utf8_lossy(&key).into_owned(), text);
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                found.push(Span {
+                    kind,
+                    seconds: end.saturating_sub(start) as f64 / 1e9,
+                    attributes,
+                });
+            }
+        }
+    }
+    found
+}
+
+/// The stand-in for the Collector: OTLP/HTTP in (`/v1/traces`, protobuf, as Spin sends), and
+/// the spanmetrics connector's calls and durations out on `/metrics`, as its Prometheus
+/// exporter serves them.
+struct CollectorStandIn {
+    otlp: String,
+    metrics: String,
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+impl CollectorStandIn {
+    fn start() -> Self {
+        let spans: Arc<Mutex<Vec<Span>>> = Arc::default();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let kept = spans.clone();
+        let config = connector();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let mut reader = BufReader::new(&stream);
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line);
+                let mut length = 0;
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) <= 2 {
+                        break;
+                    }
+                    if let Some((name, value)) = header.split_once(':')
+                        && name.eq_ignore_ascii_case("content-length")
+                    {
+                        length = value.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0; length];
+                let _ = reader.read_exact(&mut body);
+                let (content_type, answer) = if line.starts_with("POST /v1/traces") {
+                    kept.lock().unwrap().extend(decode_spans(&body));
+                    ("application/x-protobuf", String::new())
+                } else if line.starts_with("POST /v1/") {
+                    ("application/x-protobuf", String::new())
+                } else {
+                    let text = exposition(&kept.lock().unwrap(), &config);
+                    ("text/plain; version=0.0.4", text)
+                };
+                let _ = (&stream).write_all(
+                    format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                        answer.len()
+                    )
+                    .as_bytes(),
+                );
+            }
+        });
+        CollectorStandIn {
+            otlp: format!("http://{address}"),
+            metrics: address.to_string(),
+            spans,
+        }
+    }
+}
+
+/// The connector's two metrics over SPANS, with CONFIG's dimensions, exclusions and buckets,
+/// named as the Prometheus exporter names them (the reference's `exporter`).
+fn exposition(spans: &[Span], config: &serde_yaml::Value) -> String {
+    let namespace = "traces_span_metrics";
+    let dimensions: Vec<String> = config["dimensions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_owned())
+        .collect();
+    let excluded: Vec<&str> = config["exclude_dimensions"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .filter_map(|d| d.as_str())
+        .collect();
+    let buckets: Vec<f64> = config["histogram"]["explicit"]["buckets"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|b| go_duration(b.as_str().unwrap()).unwrap())
+        .collect();
+    let kinds = [
+        "UNSPECIFIED",
+        "INTERNAL",
+        "SERVER",
+        "CLIENT",
+        "PRODUCER",
+        "CONSUMER",
+    ];
+    let mut series: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    for span in spans {
+        let mut labels = vec![("service_name".to_owned(), "spin".to_owned())];
+        if !excluded.contains(&"span.kind") {
+            let kind = kinds.get(span.kind as usize).unwrap_or(&"UNSPECIFIED");
+            labels.push(("span_kind".into(), format!("SPAN_KIND_{kind}")));
+        }
+        for dimension in &dimensions {
+            if let Some(value) = span.attributes.get(dimension) {
+                labels.push((dimension.replace('.', "_"), value.clone()));
+            }
+        }
+        labels.sort();
+        let key = labels
+            .iter()
+            .map(|(k, v)| format!("{k}=\"{v}\""))
+            .collect::<Vec<_>>()
+            .join(",");
+        series.entry(key).or_default().push(span.seconds);
+    }
+    let mut text = format!("# TYPE {namespace}_calls_total counter\n");
+    for (labels, durations) in &series {
+        text.push_str(&format!(
+            "{namespace}_calls_total{{{labels}}} {}\n",
+            durations.len()
+        ));
+    }
+    text.push_str(&format!("# TYPE {namespace}_duration_seconds histogram\n"));
+    for (labels, durations) in &series {
+        for bound in &buckets {
+            let within = durations.iter().filter(|d| *d <= bound).count();
+            text.push_str(&format!(
+                "{namespace}_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {within}\n"
+            ));
+        }
+        let (count, sum) = (durations.len(), durations.iter().sum::<f64>());
+        text.push_str(&format!(
+            "{namespace}_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {count}\n\
+             {namespace}_duration_seconds_sum{{{labels}}} {sum}\n\
+             {namespace}_duration_seconds_count{{{labels}}} {count}\n"
+        ));
+    }
+    text
+}
+
+/// The label sets and values of a Prometheus query's result.
+fn results(answer: &Value) -> Vec<(BTreeMap<String, String>, f64)> {
+    answer["data"]["result"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let labels = serde_json::from_value(r["metric"].clone()).unwrap();
+            let value = r["value"][1].as_str().unwrap().parse().unwrap();
+            (labels, value)
+        })
+        .collect()
+}
+
+#[test]
+fn spins_own_spans_become_the_request_series_the_alerts_read() {
+    let collector = CollectorStandIn::start();
+    // The data routes fail (503) on a database nobody listens at; /api/health never asks it.
+    let app = HostBuilder::on(Runtime::Spin, "spanmetrics")
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", &collector.otlp)
+        .var("db_url", "postgres://ledger@127.0.0.1:9/ledger")
+        .var("db_outbound_host", "postgres://127.0.0.1:9")
+        .ready_path("/api/health")
+        .start();
+    // Readiness was polled on /api/health too: those are requests as well.
+    let (healthy, failing) = (20, 20);
+    for _ in 0..healthy {
+        assert_eq!(app.get("/api/health").status, 200);
+    }
+    let mut failed_status = 0;
+    for _ in 0..failing {
+        failed_status = app.get("/api/releases").status;
+        assert!(failed_status >= 500, "{failed_status}");
+    }
+    let failed_status = failed_status.to_string();
+
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(observability("prometheus.yaml")).unwrap())
+            .unwrap();
+    let job = config["scrape_configs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|job| job["job_name"] == "otel-collector")
+        .unwrap();
+    let mut relabel = serde_yaml::Mapping::new();
+    relabel.insert(
+        "metric_relabel_configs".into(),
+        job["metric_relabel_configs"].clone(),
+    );
+    let indented: String = serde_yaml::to_string(&relabel)
+        .unwrap()
+        .lines()
+        .map(|line| format!("    {line}\n"))
+        .collect();
+    let prometheus =
+        Prometheus::start_jobs(&[("otel-collector", collector.metrics.clone(), false, indented)]);
+
+    // Every span reached the stand-in (Spin exports them in order, the failing ones last),
+    // and Prometheus stored them as spin-host names them.
+    let by_status = prometheus.eventually("every request counted", |p| {
+        let answer =
+            p.query("sum by (component, route, method, status) (http_server_requests_total)");
+        let found = results(&answer);
+        let failed = found
+            .iter()
+            .find(|(labels, _)| labels["status"] == failed_status);
+        (failed.map(|(_, count)| *count) == Some(f64::from(failing))).then_some(found)
+    });
+    let row = |status: &str| {
+        BTreeMap::from([
+            ("component".to_owned(), "backend".to_owned()),
+            ("method".to_owned(), "GET".to_owned()),
+            ("route".to_owned(), "/api/...".to_owned()),
+            ("status".to_owned(), status.to_owned()),
+        ])
+    };
+    let rows: Vec<_> = by_status.iter().map(|(labels, _)| labels.clone()).collect();
+    assert_eq!(
+        rows,
+        [row("200"), row(&failed_status)],
+        "only the trigger's server spans are requests, of {} spans",
+        collector.spans.lock().unwrap().len()
+    );
+    assert!(by_status[0].1 >= f64::from(healthy), "{by_status:?}");
+    // The selectors the error and latency alerts use find these series, and no series keeps
+    // the connector's own names.
+    let alerts = std::fs::read_to_string(observability("alerts.yaml")).unwrap();
+    for selector in [
+        "http_server_requests_total{component=\"backend\", status=~\"5..\"}",
+        "http_server_requests_total{component=\"backend\"}",
+        "http_server_request_duration_seconds_bucket{component=\"backend\"}",
+    ] {
+        assert!(
+            alerts.contains(selector),
+            "alerts.yaml no longer reads {selector}"
+        );
+        let found = results(&prometheus.query(&format!("count({selector})")));
+        assert!(!found.is_empty(), "{selector} finds nothing");
+    }
+    let leftover = prometheus.query("count({__name__=~\"traces_span_metrics_.*\"})");
+    assert!(results(&leftover).is_empty(), "{leftover}");
+    let p99 = prometheus.query(
+        "histogram_quantile(0.99, sum by (le) (http_server_request_duration_seconds_bucket{component=\"backend\"}))",
+    );
+    assert!(results(&p99)[0].1 > 0.0, "{p99}");
+}
+
+/// The Prometheus Operator's PodMonitor for the Collector renames exactly as
+/// `prometheus.yaml` does (the operator's fields are the camelCase of Prometheus's).
+#[test]
+fn the_collectors_pod_monitor_relabels_as_prometheus_yaml_does() {
+    use serde::Deserialize;
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(observability("prometheus.yaml")).unwrap())
+            .unwrap();
+    let job = config["scrape_configs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|job| job["job_name"] == "otel-collector")
+        .unwrap();
+    let text = std::fs::read_to_string(observability("prometheus-operator/pod-monitors.yaml"));
+    let monitor = serde_yaml::Deserializer::from_str(&text.unwrap())
+        .map(|doc| serde_yaml::Value::deserialize(doc).unwrap())
+        .find(|doc| doc["metadata"]["name"] == "otel-collector")
+        .unwrap();
+    let camel = |key: &str| -> String {
+        let mut parts = key.split('_');
+        let first = parts.next().unwrap_or("").to_owned();
+        parts.fold(first, |mut out, part| {
+            out.push_str(&part[..1].to_uppercase());
+            out.push_str(&part[1..]);
+            out
+        })
+    };
+    let expected: Vec<serde_yaml::Value> = job["metric_relabel_configs"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|rule| {
+            let mut renamed = serde_yaml::Mapping::new();
+            for (key, value) in rule.as_mapping().unwrap() {
+                renamed.insert(camel(key.as_str().unwrap()).into(), value.clone());
+            }
+            renamed.into()
+        })
+        .collect();
+    assert_eq!(
+        monitor["spec"]["podMetricsEndpoints"][0]["metricRelabelings"],
+        serde_yaml::Value::Sequence(expected)
+    );
+}

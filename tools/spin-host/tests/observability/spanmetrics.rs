@@ -2,7 +2,7 @@
 //! checked against the connector's documented schema (`testing/reference/otel`), and real
 //! Spin 3.6.3's OTLP spans, under a bounded load with errors in it, turned into series that
 //! a real Prometheus, relabelling as `prometheus.yaml` says, stores under the names and labels
-//! the alerts read.
+//! the alerts read; and each request alert fires in a promtool test built from those series.
 //!
 //! No OpenTelemetry Collector runs here: Debian has no `otelcol`, the registries reached are
 //! crates.io, PyPI, npm and Debian's, and a Go build of collector-contrib needs the Go module
@@ -487,6 +487,7 @@ fn spins_own_spans_become_the_request_series_the_alerts_read() {
         let found = results(&prometheus.query(&format!("count({selector})")));
         assert!(!found.is_empty(), "{selector} finds nothing");
     }
+    alerts_fire_on(&prometheus);
     let leftover = prometheus.query("count({__name__=~\"traces_span_metrics_.*\"})");
     assert!(results(&leftover).is_empty(), "{leftover}");
     let p99 = prometheus.query(
@@ -538,5 +539,77 @@ fn the_collectors_pod_monitor_relabels_as_prometheus_yaml_does() {
     assert_eq!(
         monitor["spec"]["podMetricsEndpoints"][0]["metricRelabelings"],
         serde_yaml::Value::Sequence(expected)
+    );
+}
+
+/// Each request alert fires in a promtool test built from the series PROMETHEUS stored: their
+/// label sets, as they are, with values that make half the requests fail and all of them
+/// slower than half a second.
+fn alerts_fire_on(prometheus: &Prometheus) {
+    let series = |selector: &str| -> Vec<BTreeMap<String, String>> {
+        let found = results(&prometheus.query(selector));
+        found.into_iter().map(|(labels, _)| labels).collect()
+    };
+    let text = |labels: &BTreeMap<String, String>| {
+        let name = &labels["__name__"];
+        let rest: Vec<String> = labels
+            .iter()
+            .filter(|(k, _)| *k != "__name__")
+            .map(|(k, v)| format!("{k}={v:?}"))
+            .collect();
+        format!("{name}{{{}}}", rest.join(", "))
+    };
+    let mut input = Vec::new();
+    for labels in series("http_server_requests_total") {
+        input.push(serde_json::json!({"series": text(&labels), "values": "0+60x20"}));
+    }
+    for labels in series("http_server_request_duration_seconds_bucket") {
+        let le: f64 = labels["le"].parse().unwrap_or(f64::INFINITY);
+        let values = if le <= 0.5 { "0+0x20" } else { "0+60x20" };
+        input.push(serde_json::json!({"series": text(&labels), "values": values}));
+    }
+    let cluster = "local";
+    let runbook = |anchor: &str| {
+        format!(
+            "https://github.com/acme/automatizacion/blob/main/k8s/observability/README.md#{anchor}"
+        )
+    };
+    let test = serde_json::json!({
+        "rule_files": ["alerts.yaml"],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "interval": "1m",
+            "input_series": input,
+            "alert_rule_test": [
+                {"eval_time": "12m", "alertname": "LedgerApiErrorRatioHigh", "exp_alerts": [{
+                    "exp_labels": {"severity": "critical", "cluster": cluster},
+                    "exp_annotations": {
+                        "runbook_url": runbook("ledgerapierrorratiohigh"),
+                        "summary": format!("{cluster}: over 5% of ledger API requests fail"),
+                        "description": format!(
+                            "50% of the API's answers on {cluster} were 5xx over the last 5 minutes."
+                        )}}]},
+                {"eval_time": "18m", "alertname": "LedgerApiLatencyHigh", "exp_alerts": [{
+                    "exp_labels": {"severity": "warning", "cluster": cluster},
+                    "exp_annotations": {
+                        "runbook_url": runbook("ledgerapilatencyhigh"),
+                        "summary": format!("{cluster}: the ledger API's p99 is above 500 ms"),
+                        "description": format!("p99 latency on {cluster} is 995ms.")}}]}
+            ]
+        }]
+    });
+    let dir = host_harness::scratch_dir("spanmetrics-promtool");
+    std::fs::copy(observability("alerts.yaml"), dir.join("alerts.yaml")).unwrap();
+    std::fs::write(
+        dir.join("from-spans.test.yaml"),
+        serde_yaml::to_string(&test).unwrap(),
+    )
+    .unwrap();
+    let out = super::promtool(&["test", "rules", "from-spans.test.yaml"], &dir);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     );
 }

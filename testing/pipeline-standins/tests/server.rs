@@ -211,16 +211,21 @@ fn a_webhook_starts_an_execution_that_pauses_until_resumed() {
     );
 }
 
-/// `kestra/deploy-flows.sh` against the stand-in's API, with `ARGS` (flow files).
-fn deploy_flows(server: &Server, files: &[&std::path::Path]) -> std::process::Output {
+/// The CI script `kestra/SCRIPT` against the stand-in's API, with FILES as its arguments.
+fn ci_script(script: &str, server: &Server, files: &[&std::path::Path]) -> std::process::Output {
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    Command::new(repo.join("kestra/deploy-flows.sh"))
+    Command::new(repo.join("kestra").join(script))
         .args(files)
         .env("KESTRA_URL", &server.base)
         .env("KESTRA_USER", USER)
         .env("KESTRA_PASSWORD", PASSWORD)
         .output()
         .unwrap()
+}
+
+/// `kestra/deploy-flows.sh` with FILES (flow files).
+fn deploy_flows(server: &Server, files: &[&std::path::Path]) -> std::process::Output {
+    ci_script("deploy-flows.sh", server, files)
 }
 
 #[test]
@@ -271,16 +276,9 @@ fn ci_deploys_the_repositorys_flows_read_only_then_replaces_them_and_stops_on_a_
     assert_eq!(text(&stopped), "");
 }
 
-/// `kestra/put-settings.sh` against the stand-in's API, with FILE.
+/// `kestra/put-settings.sh` with FILE.
 fn put_settings(server: &Server, file: &std::path::Path) -> std::process::Output {
-    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    Command::new(repo.join("kestra/put-settings.sh"))
-        .arg(file)
-        .env("KESTRA_URL", &server.base)
-        .env("KESTRA_USER", USER)
-        .env("KESTRA_PASSWORD", PASSWORD)
-        .output()
-        .unwrap()
+    ci_script("put-settings.sh", server, &[file])
 }
 
 /// CI loads each installation's settings into the KV store, where `kv()` reads them: one line

@@ -16,6 +16,18 @@ fn observability(file: &str) -> std::path::PathBuf {
     repo().join("k8s/observability").join(file)
 }
 
+/// The scrape job NAME of `prometheus.yaml`.
+fn scrape_job(name: &str) -> serde_yaml::Value {
+    let config: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(observability("prometheus.yaml")).unwrap())
+            .unwrap();
+    let jobs = config["scrape_configs"].as_sequence().unwrap();
+    jobs.iter()
+        .find(|job| job["job_name"] == name)
+        .unwrap()
+        .clone()
+}
+
 fn promtool(args: &[&str], dir: &std::path::Path) -> std::process::Output {
     Command::new("promtool")
         .args(args)
@@ -480,15 +492,7 @@ fn a_closed_ledger_is_scraped_with_the_token_prometheus_yaml_names() {
         .var("public_read", "false")
         .start();
     let address = app.base.trim_start_matches("http://").to_owned();
-    let config: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(observability("prometheus.yaml")).unwrap())
-            .unwrap();
-    let backend = config["scrape_configs"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|job| job["job_name"] == "automatizacion-backend")
-        .unwrap();
+    let backend = scrape_job("automatizacion-backend");
     let mut authorization = backend["authorization"].clone();
     assert_eq!(authorization["type"], "Bearer", "{authorization:?}");
     let credentials = scratch_dir("prometheus-token").join("token");

@@ -11,7 +11,7 @@
 //! `collector.yaml`, and serves them as the Prometheus exporter names them, both as the
 //! reference records.
 
-use super::{Prometheus, observability};
+use super::{Prometheus, observability, scrape_job};
 use host_harness::{HostBuilder, Runtime, repo};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -423,15 +423,7 @@ fn spins_own_spans_become_the_request_series_the_alerts_read() {
     }
     let failed_status = failed_status.to_string();
 
-    let config: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(observability("prometheus.yaml")).unwrap())
-            .unwrap();
-    let job = config["scrape_configs"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|job| job["job_name"] == "otel-collector")
-        .unwrap();
+    let job = scrape_job("otel-collector");
     let mut relabel = serde_yaml::Mapping::new();
     relabel.insert(
         "metric_relabel_configs".into(),
@@ -501,15 +493,7 @@ fn spins_own_spans_become_the_request_series_the_alerts_read() {
 #[test]
 fn the_collectors_pod_monitor_relabels_as_prometheus_yaml_does() {
     use serde::Deserialize;
-    let config: serde_yaml::Value =
-        serde_yaml::from_str(&std::fs::read_to_string(observability("prometheus.yaml")).unwrap())
-            .unwrap();
-    let job = config["scrape_configs"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .find(|job| job["job_name"] == "otel-collector")
-        .unwrap();
+    let job = scrape_job("otel-collector");
     let text = std::fs::read_to_string(observability("prometheus-operator/pod-monitors.yaml"));
     let monitor = serde_yaml::Deserializer::from_str(&text.unwrap())
         .map(|doc| serde_yaml::Value::deserialize(doc).unwrap())

@@ -334,8 +334,14 @@ impl Pipeline {
 
     /// A fault no real cluster gives on demand: from TASK on, the smoke checks of the URL
     /// SETTINGS reach the ledger's own `/api/info`, which names cluster `local` and another
-    /// version.
-    pub fn smoke_finds_another_version(&mut self, task: &str, settings: &[&'static str]) {
+    /// version; and since the check fails at once, TASK's waits are cut to TIMEOUT seconds
+    /// (the steps before it keep the pipeline's, which a busy machine needs).
+    pub fn smoke_finds_another_version(
+        &mut self,
+        task: &str,
+        settings: &[&'static str],
+        timeout: u32,
+    ) {
         let ledger = self.ledger.base.clone();
         let settings = settings.to_vec();
         let shared = self.kestra.shared.clone();
@@ -345,6 +351,7 @@ impl Pipeline {
                 for setting in &settings {
                     change_setting(&shared, setting, ledger.as_str().into());
                 }
+                change_setting(&shared, "deploy_timeout", timeout.into());
             }),
         );
     }

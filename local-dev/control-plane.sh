@@ -133,10 +133,11 @@ start_karmada() {
   say "installing Karmada's CRDs and the SpinKube CRDs"
   kc karmada apply --server-side -f "$KARMADA_CRDS" >/dev/null
   kc karmada apply --server-side -f "$SPINKUBE_CRDS" >/dev/null
-  kc karmada wait --for=condition=Established crd --all --timeout=60s >/dev/null
+  # Polled: `kubectl wait` fails at once on a CRD whose status.conditions is still null.
+  until_ok "Karmada's CRDs" 60 kc karmada wait --for=condition=Established crd --all --timeout=5s
   for member in "${MEMBERS[@]}"; do
     kc "$member" apply --server-side -f "$SPINKUBE_CRDS" >/dev/null
-    kc "$member" wait --for=condition=Established crd --all --timeout=60s >/dev/null
+    until_ok "the SpinKube CRDs on $member" 60 kc "$member" wait --for=condition=Established crd --all --timeout=5s
   done
   kc karmada apply -f "$KARMADA_MANIFESTS/admin-clusterrole-aggregation.yaml" \
     -f "$KARMADA_MANIFESTS/cluster-proxy-admin-rbac.yaml" \
@@ -200,7 +201,7 @@ join_members() {
   done
   for member in "${pids[@]}"; do wait "$member" || exit 1; done
   say "waiting for the members to be Ready in Karmada"
-  kc karmada wait --for=condition=Ready clusters.cluster.karmada.io --all --timeout=90s >/dev/null
+  until_ok "the members in Karmada" 90 kc karmada wait --for=condition=Ready clusters.cluster.karmada.io --all --timeout=5s
 }
 
 has_secrets() { kc karmada -n "$1" get secret automatizacion-secrets >/dev/null 2>&1; }
@@ -219,8 +220,8 @@ apply_project() {
     scripts/make-secrets.sh | kc karmada apply -f - >/dev/null
   # Divided scheduling waits for the first cluster status refresh (up to 10 s after joining).
   say "waiting until Karmada has applied every binding to its members"
-  kc karmada wait --for=condition=FullyApplied resourcebindings.work.karmada.io,clusterresourcebindings.work.karmada.io \
-    --all --all-namespaces --timeout=90s >/dev/null
+  until_ok "the bindings" 90 kc karmada wait --for=condition=FullyApplied --all --all-namespaces \
+    resourcebindings.work.karmada.io,clusterresourcebindings.work.karmada.io --timeout=5s
 }
 
 up() {

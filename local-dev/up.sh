@@ -36,6 +36,17 @@ run() {
 run_sh() {
   if ((dry_run)); then printf '+ %s\n' "$1"; else bash -c "$1"; fi
 }
+# run_until SECONDS COMMAND...: runs it again every second until it succeeds, for `kubectl wait`,
+# which fails at once on an object whose status.conditions is still null (a new CRD's is).
+run_until() {
+  local deadline=$((SECONDS + $1))
+  shift
+  if ((dry_run)); then printf '+ %s\n' "$*"; return; fi
+  until "$@"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 1
+  done
+}
 # exists COMMAND...: whether something is already there; under --dry-run nothing is.
 exists() {
   ((dry_run)) && return 1
@@ -189,8 +200,8 @@ step "the SpinApp CRDs, karmada/ and both workloads on the Karmada API server"
 crds=https://raw.githubusercontent.com/spinframework/spin-operator/$SPIN_OPERATOR_VERSION/config/crd/bases
 run kubectl --kubeconfig "$KARMADA_KUBECONFIG" apply --server-side \
   -f "$crds/core.spinkube.dev_spinapps.yaml" -f "$crds/core.spinkube.dev_spinappexecutors.yaml"
-run kubectl --kubeconfig "$KARMADA_KUBECONFIG" wait --for=condition=Established crd \
-  spinapps.core.spinkube.dev spinappexecutors.core.spinkube.dev --timeout=60s
+run_until 60 kubectl --kubeconfig "$KARMADA_KUBECONFIG" wait --for=condition=Established crd \
+  spinapps.core.spinkube.dev spinappexecutors.core.spinkube.dev --timeout=5s
 # Kind only: every cluster's db_outbound_host names the ledger database on staging.
 run_sh "sed 's|DB_ADDRESS|$db_address|' local-dev/manifests/kind-database-override.yaml | kubectl --kubeconfig $KARMADA_KUBECONFIG apply -f -"
 run kubectl --kubeconfig "$KARMADA_KUBECONFIG" apply -k karmada

@@ -130,7 +130,7 @@ start_karmada() {
     start_controller_manager "$member" namespace,garbagecollector,serviceaccount-token,serviceaccount
   done
 
-  say "installing Karmada's CRDs and the SpinKube CRDs"
+  say "installing Karmada's CRDs, and the SpinKube CRDs and RuntimeClass on each member"
   kc karmada apply --server-side -f "$KARMADA_CRDS" >/dev/null
   kc karmada apply --server-side -f "$SPINKUBE_CRDS" >/dev/null
   # Polled: `kubectl wait` fails at once on a CRD whose status.conditions is still null.
@@ -138,6 +138,8 @@ start_karmada() {
   for member in "${MEMBERS[@]}"; do
     kc "$member" apply --server-side -f "$SPINKUBE_CRDS" >/dev/null
     until_ok "the SpinKube CRDs on $member" 60 kc "$member" wait --for=condition=Established crd --all --timeout=5s
+    # As install.sh does for nodes that carry the shim already (local-dev/nodes.sh's do).
+    kc "$member" apply -f k8s/platform/spin/runtime-class.yaml >/dev/null
   done
   kc karmada apply -f "$KARMADA_MANIFESTS/admin-clusterrole-aggregation.yaml" \
     -f "$KARMADA_MANIFESTS/cluster-proxy-admin-rbac.yaml" \

@@ -444,18 +444,88 @@ fn the_control_plane_applies_exactly_what_the_karmada_readme_documents() {
     assert_eq!(apply_steps(body), documented, "local-dev/control-plane.sh");
 }
 
+/// What `k8s/platform/install.sh ARGS --dry-run` would run.
+fn install(args: &[&str]) -> String {
+    stdout_of(
+        Command::new(repo().join("k8s/platform/install.sh"))
+            .args(args)
+            .arg("--dry-run"),
+    )
+}
+
+/// The shim reaches the nodes as SpinKube documents it: runtime-class-manager (its chart at the
+/// pinned version) before the Shim, then the label the Shim's nodeSelector asks for, then a wait
+/// on the label the manager sets to the Shim's name; nodes that carry the shim already (Kind
+/// after up.sh's node-installer) get the RuntimeClass for it instead. The executor goes only
+/// where a namespace is named; a name that is no namespace is refused in one line.
+#[test]
+fn the_platform_install_puts_the_shim_on_the_nodes_it_is_pointed_at() {
+    let versions = env_file("k8s/platform/versions.env");
+    let shim = &parse_yaml(&read("k8s/platform/spin/shim.yaml"), "shim.yaml").unwrap()[0];
+    let selector = shim.value["spec"]["nodeSelector"].as_object().unwrap();
+    let (key, value) = selector.iter().next().unwrap();
+    let anywhere = install(&[]);
+    let steps = [
+        format!(
+            "--version {} --wait oci://ghcr.io/spinframework/charts/runtime-class-manager",
+            versions["RUNTIME_CLASS_MANAGER_VERSION"]
+        ),
+        "kubectl apply -f spin/shim.yaml".to_owned(),
+        format!(
+            "kubectl label node --all --overwrite {key}={}",
+            value.as_str().unwrap()
+        ),
+        format!(
+            "kubectl wait node --all --for=jsonpath={{.metadata.labels.{}}}=provisioned",
+            shim.name()
+        ),
+        "helm upgrade --install spin-operator".to_owned(),
+    ];
+    let at: Vec<usize> = steps
+        .iter()
+        .map(|step| {
+            anywhere
+                .find(step.as_str())
+                .unwrap_or_else(|| panic!("{step}: {anywhere}"))
+        })
+        .collect();
+    assert!(at.is_sorted(), "out of order: {anywhere}");
+    assert!(!anywhere.contains("runtime-class.yaml"), "{anywhere}");
+    assert!(!anywhere.contains("spin/executor"), "{anywhere}");
+    for preinstalled in [install(&["--kind"]), install(&["--shim-preinstalled"])] {
+        assert!(preinstalled.contains("kubectl apply -f spin/runtime-class.yaml"));
+        assert!(
+            !preinstalled.contains("runtime-class-manager"),
+            "{preinstalled}"
+        );
+        assert!(!preinstalled.contains("shim.yaml"), "{preinstalled}");
+    }
+    let pool = install(&["--shim-nodes=pool=wasm"]);
+    assert!(pool.contains("kubectl label node --selector=pool=wasm --overwrite"));
+    let alone = install(&["--app-namespace=automatizacion", "--app-namespace=other"]);
+    for namespace in ["automatizacion", "other"] {
+        let create = format!("kubectl create namespace {namespace} --dry-run=client");
+        let executor = format!("kubectl apply --namespace {namespace} -k spin/executor");
+        assert!(
+            alone.contains(&create) && alone.contains(&executor),
+            "{alone}"
+        );
+    }
+    let refused = Command::new(repo().join("k8s/platform/install.sh"))
+        .args(["--dry-run", "--app-namespace=a b"])
+        .output()
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(2));
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(why.lines().count(), 1, "{why}");
+    assert!(why.contains("not a namespace name"), "{why}");
+}
+
 /// `k8s/platform/install.sh`'s commands: ingress-nginx's `cloud` provider for a cluster it is
 /// pointed at, its `kind` provider (host ports on a Kind node) only when asked, as only `up.sh`
 /// asks.
 #[test]
 fn the_platform_install_uses_the_kind_ingress_only_on_kind() {
-    let install = |args: &[&str]| {
-        stdout_of(
-            Command::new(repo().join("k8s/platform/install.sh"))
-                .args(args)
-                .arg("--dry-run"),
-        )
-    };
     let anywhere = install(&[]);
     assert!(
         anywhere.contains("/deploy/static/provider/cloud/deploy.yaml"),

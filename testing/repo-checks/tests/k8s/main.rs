@@ -1,6 +1,7 @@
 //! The manifests under `k8s/`: every overlay renders, every object fits its real schema, and
 //! the policies below hold.
 
+mod platform;
 mod variables;
 
 use manifest_check::{Object, parse_yaml, validate};
@@ -25,10 +26,11 @@ fn every_rendered_object_fits_its_schema() {
     let schemas = schemas();
     // local-dev/database: the Kind clusters' ledger database (local-dev/up.sh);
     // k8s/observability: the monitoring ConfigMaps.
-    for dir in RENDERED
-        .iter()
-        .chain(&["local-dev/database", "k8s/observability"])
-    {
+    for dir in RENDERED.iter().chain(&[
+        "local-dev/database",
+        "k8s/observability",
+        "k8s/platform/spin/executor",
+    ]) {
         let objects = rendered(dir);
         assert!(!objects.is_empty(), "{dir} rendered nothing");
         let violations = validate(&schemas, &objects);
@@ -120,11 +122,21 @@ fn production_autoscales_the_operators_deployments() {
     assert_eq!(targets.len(), apps.len());
 }
 
+/// Where each SpinApp's executor comes from: one cluster has the platform's
+/// (`install.sh --app-namespace`), the Karmada workloads carry it in the SpinApps' namespace. No
+/// app directory ships a RuntimeClass: that is the platform's, or runtime-class-manager's.
 #[test]
 fn every_spinapp_has_probes_resources_and_an_executor_that_exists() {
-    for dir in RENDERED.iter().filter(|d| !d.contains("database")) {
+    let platform = rendered("k8s/platform/spin/executor");
+    let platform: Vec<&str> = of_kind(&platform, "SpinAppExecutor")
+        .iter()
+        .map(|e| e.name())
+        .collect();
+    let karmada = ["karmada/workloads/staging", "karmada/workloads/production"];
+    let apps = RENDERED.iter().filter(|d| !d.contains("database"));
+    for dir in apps.chain(&karmada) {
         let objects = rendered(dir);
-        let executors: Vec<(&str, &str)> = of_kind(&objects, "SpinAppExecutor")
+        let carried: Vec<(&str, &str)> = of_kind(&objects, "SpinAppExecutor")
             .iter()
             .map(|e| (e.namespace(), e.name()))
             .collect();
@@ -147,11 +159,12 @@ fn every_spinapp_has_probes_resources_and_an_executor_that_exists() {
                 }
             }
             let executor = spec["executor"].as_str().unwrap_or_default();
-            assert!(
-                executors.contains(&(app.namespace(), executor)),
-                "{dir} {}: executor `{executor}` is not in its namespace",
-                app.id()
-            );
+            let found = if dir.starts_with("karmada/") {
+                carried.contains(&(app.namespace(), executor))
+            } else {
+                platform.contains(&executor)
+            };
+            assert!(found, "{dir} {}: no executor `{executor}`", app.id());
             assert_eq!(
                 spec["components"].as_array().map(Vec::len),
                 Some(1),
@@ -159,16 +172,10 @@ fn every_spinapp_has_probes_resources_and_an_executor_that_exists() {
                 app.id()
             );
         }
-        let executor = of_kind(&objects, "SpinAppExecutor")[0];
-        let runtime = executor.value["spec"]["deploymentConfig"]["runtimeClassName"]
-            .as_str()
-            .unwrap();
-        assert!(
-            of_kind(&objects, "RuntimeClass")
-                .iter()
-                .any(|r| r.name() == runtime),
-            "{dir}: RuntimeClass {runtime} missing"
-        );
+        assert!(of_kind(&objects, "RuntimeClass").is_empty(), "{dir}");
+        if !dir.starts_with("karmada/") {
+            assert!(carried.is_empty(), "{dir} ships the platform's executor");
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 //! [`Ledger`], and runs the SQL through an [`Executor`] backed by Spin's SQLite or PostgreSQL.
 //! Native tests drive the very same code through `rusqlite` and `postgres`.
 
+pub mod analysis;
 pub mod clusters;
 pub mod db;
 pub mod drift;

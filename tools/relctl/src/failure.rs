@@ -16,6 +16,8 @@ pub enum Failure {
     DeployFailed(String),
     /// Who or what asked cannot be trusted: an unsigned tag, an unknown signer (exit 1).
     Untrusted(String),
+    /// An analysis stopped the rollout: failed, or inconclusive where that stops (exit 1).
+    Stopped(String),
 }
 
 impl Failure {
@@ -25,7 +27,8 @@ impl Failure {
             Failure::Refused { .. }
             | Failure::Unreachable(_)
             | Failure::DeployFailed(_)
-            | Failure::Untrusted(_) => 1,
+            | Failure::Untrusted(_)
+            | Failure::Stopped(_) => 1,
             Failure::TimedOut(_) => 3,
         }
     }
@@ -38,7 +41,8 @@ impl fmt::Display for Failure {
             | Failure::Unreachable(reason)
             | Failure::TimedOut(reason)
             | Failure::DeployFailed(reason)
-            | Failure::Untrusted(reason) => reason.clone(),
+            | Failure::Untrusted(reason)
+            | Failure::Stopped(reason) => reason.clone(),
             Failure::Refused { status, reason } => format!("refused ({status}): {reason}"),
         };
         // One line, whatever a server put in its reason.

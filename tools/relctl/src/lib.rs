@@ -5,6 +5,7 @@
 //! fails at once with a one-line reason and records nothing. Each command is one function;
 //! [`run`] only dispatches.
 
+mod analysis;
 pub mod answers;
 mod build;
 mod cli;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
         Command::Failback(args) => failback::failback(&args),
         Command::PushDigest => build::push_digest_from_stdin(),
         Command::Smoke(args) => smoke::smoke_check(&args),
+        Command::Analyze(args) => analysis::analyze_command(&args),
         Command::ResumeKestra(args) => kestra::resume(&args),
         Command::Token(args) => tokens::mint_token(&args),
         Command::VerifyTag(args) => signature::verify_tag(&args),

@@ -7,6 +7,7 @@
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use ledger::Timestamp;
+use ledger::analysis::Limits;
 use ledger::filters::{ApprovalFilter, VersionPrefix};
 use ledger::types::{
     ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
@@ -93,6 +94,12 @@ pub enum Command {
     PushDigest,
     /// Check a deployed instance: `/api/info` must name the cluster and the version.
     Smoke(Smoke),
+    /// Judge a cluster that took a release at SINCE from its Prometheus: the backend's error
+    /// share and p99 over the window after SINCE, against the limits and against the window
+    /// before it (the previous release). Waits until the window has passed. Prints the verdict;
+    /// a failed analysis, or an inconclusive one (too little traffic) unless told to pass it,
+    /// exits 1, and so does a Prometheus that cannot answer.
+    Analyze(Analyze),
     /// Resume a release's Kestra execution at its Pause (Kestra 2.0: `POST …/executions/{id}/
     /// actions/resume`): only the release's own, after waiting for it to reach its Pause, and
     /// surviving Kestra's 504. Credentials come from the environment: KESTRA_USER and
@@ -417,6 +424,81 @@ pub struct Target {
     /// Seconds to wait for Karmada's readiness and each smoke check.
     #[arg(long, default_value_t = 600)]
     pub timeout: u64,
+}
+
+/// The arguments of `relctl analyze`.
+#[derive(Debug, Args)]
+pub struct Analyze {
+    /// The base URL of the Prometheus that scrapes the cluster (k8s/observability).
+    #[arg(long, env = "PROMETHEUS_URL")]
+    pub prometheus: String,
+    /// The cluster judged, as the ledger names it.
+    #[arg(long, value_parser = parsed::<ClusterName>)]
+    pub cluster: ClusterName,
+    /// When the release reached the cluster (RFC 3339 with an offset).
+    #[arg(long, value_parser = rfc3339)]
+    pub since: Timestamp,
+    /// Seconds in each window, before and after SINCE.
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(30..=86_400))]
+    pub window: u64,
+    /// Seconds to wait past the window before asking, so that Prometheus has scraped its end
+    /// (two of prometheus.yaml's 30 s scrape intervals).
+    #[arg(long, default_value_t = 60)]
+    pub settle: u64,
+    /// The queries, with `${window}` for the window in seconds.
+    #[arg(long, default_value = "k8s/observability/canary-analysis.yaml")]
+    pub queries: PathBuf,
+    /// The fewest requests in the window that can show anything.
+    #[arg(long, default_value_t = Limits::DEFAULT.min_requests, value_parser = non_negative)]
+    pub min_requests: f64,
+    /// The highest error share allowed, from 0 to 1.
+    #[arg(long, default_value_t = Limits::DEFAULT.max_error_share, value_parser = share)]
+    pub max_error_share: f64,
+    /// The highest p99 allowed, in seconds.
+    #[arg(long, default_value_t = Limits::DEFAULT.max_p99_seconds, value_parser = non_negative)]
+    pub max_p99: f64,
+    /// How far the error share may rise over the previous release's, from 0 to 1.
+    #[arg(long, default_value_t = Limits::DEFAULT.max_error_share_rise, value_parser = share)]
+    pub max_error_share_rise: f64,
+    /// How many times the previous release's p99 the new one may take.
+    #[arg(long, default_value_t = Limits::DEFAULT.max_p99_growth, value_parser = non_negative)]
+    pub max_p99_growth: f64,
+    /// What too little traffic to judge does.
+    #[arg(long, value_enum, default_value_t = OnInconclusive::Stop)]
+    pub inconclusive: OnInconclusive,
+}
+
+impl Analyze {
+    pub fn limits(&self) -> Limits {
+        Limits {
+            min_requests: self.min_requests,
+            max_error_share: self.max_error_share,
+            max_p99_seconds: self.max_p99,
+            max_error_share_rise: self.max_error_share_rise,
+            max_p99_growth: self.max_p99_growth,
+        }
+    }
+}
+
+/// What an inconclusive analysis does to the rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnInconclusive {
+    Stop,
+    Pass,
+}
+
+fn non_negative(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if value.is_finite() && value >= 0.0 => Ok(value),
+        _ => Err("expected a number, 0 or more".into()),
+    }
+}
+
+fn share(text: &str) -> Result<f64, String> {
+    match non_negative(text) {
+        Ok(value) if value <= 1.0 => Ok(value),
+        _ => Err("expected a share from 0 to 1, like 0.05".into()),
+    }
 }
 
 /// The environments that have an overlay and a workload.

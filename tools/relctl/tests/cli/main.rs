@@ -2,6 +2,7 @@
 //! line on stderr and a non-zero exit, and a refused step leaves the ledger exactly as it was;
 //! and relctl as people use it at a shell (`reads`, `usage`).
 
+mod analyze;
 mod reads;
 mod usage;
 

@@ -92,7 +92,9 @@ fn percent(share: f64) -> String {
 /// Judges AFTER against LIMITS and against BEFORE, the previous release's window. BEFORE
 /// counts only with enough requests of its own; otherwise the fixed ceilings alone decide.
 pub fn judge(after: &Figures, before: &Figures, limits: &Limits) -> Judgement {
-    if after.requests < limits.min_requests || after.requests <= 0.0 {
+    // No request at all proves nothing, even where the limits ask for none.
+    let enough = |f: &Figures| f.requests >= limits.min_requests && f.requests > 0.0;
+    if !enough(after) {
         return Judgement {
             verdict: Verdict::Inconclusive,
             reasons: vec![format!(
@@ -101,8 +103,7 @@ pub fn judge(after: &Figures, before: &Figures, limits: &Limits) -> Judgement {
             )],
         };
     }
-    let baseline =
-        (before.requests >= limits.min_requests && before.requests > 0.0).then_some(before);
+    let baseline = enough(before).then_some(before);
     let mut reasons = Vec::new();
     let share = after.error_share().unwrap_or(0.0);
     if share > limits.max_error_share {

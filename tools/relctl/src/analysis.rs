@@ -7,6 +7,8 @@
 
 use crate::cli::{self, OnInconclusive};
 use crate::failure::Failure;
+use crate::ledger_client::agent;
+use crate::reads::encode;
 use ledger::Timestamp;
 use ledger::analysis::{Figures, Judgement, Limits, Verdict, judge};
 use ledger::types::ClusterName;
@@ -106,14 +108,9 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn new(base: &str) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(30)))
-            .build()
-            .into();
         Prometheus {
             base: base.trim_end_matches('/').to_owned(),
-            agent,
+            agent: agent(Duration::from_secs(30)),
         }
     }
 
@@ -181,22 +178,10 @@ impl Prometheus {
         format!(
             "{}/graph?g0.expr={}&g0.tab=0&g0.range_input={window}s&g0.end_input={}",
             self.base,
-            encoded(query),
-            encoded(&end[..19])
+            encode(query),
+            encode(&end[..19])
         )
     }
-}
-
-/// TEXT as a URL's query value.
-fn encoded(text: &str) -> String {
-    text.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(b).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 fn plus(at: Timestamp, seconds: u64) -> Timestamp {

@@ -229,8 +229,8 @@ fn short_digest(digest: &Digest) -> String {
     digest.as_str().chars().take("sha256:".len() + 12).collect()
 }
 
-/// A cursor is opaque: percent-encode everything but unreserved characters.
-fn encode(text: &str) -> String {
+/// Percent-encodes everything but unreserved characters: a cursor (opaque), a query value.
+pub(crate) fn encode(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {

@@ -15,6 +15,7 @@ kestra_url() { echo "http://127.0.0.1:$KESTRA_PORT"; }
 # The release flow saved through the Kestra stand-in's API by kestra/deploy-flows.sh, as CI
 # deploys flows (POST the first time, PUT after), and this playground's loopback services as
 # its settings, stored in the KV store by kestra/put-settings.sh, as an operator loads them.
+# No Prometheus runs here: production's stages are judged by readiness and smoke checks.
 save_flow() {
   local settings=$DIR/kestra/settings name value
   cp kestra/settings.example "$settings"
@@ -31,6 +32,7 @@ prod_east_url $(console prod-east backend)
 prod_west_url $(console prod-west backend)
 kestra_url $(kestra_url)
 deploy_timeout 300
+production_prometheus
 EOF
   KESTRA_URL=$(kestra_url) KESTRA_USER=$KESTRA_USER KESTRA_PASSWORD=$KESTRA_PASSWORD \
     kestra/deploy-flows.sh "$FLOW" >/dev/null

@@ -4,6 +4,7 @@
 use crate::http::Body;
 use crate::problem::ApiError;
 use ledger::Timestamp;
+use ledger::analysis::Record;
 use ledger::drift::MAX_SOURCE;
 use ledger::model::{NewDecision, NewDeployment, NewObservation, NewRelease};
 use ledger::types::{
@@ -77,6 +78,9 @@ pub struct DeploymentInput {
     message: Option<String>,
     #[schema(example = "https://kestra.example.com/ui/executions/automatizacion/release/1")]
     execution_url: Option<String>,
+    /// The analysis that ended a staged rollout's stage on the cluster: with `succeeded` or
+    /// `failed` only.
+    analysis: Option<Record>,
 }
 
 /// What an observer saw a cluster run.
@@ -134,6 +138,10 @@ impl DeploymentInput {
             execution_url: self
                 .execution_url
                 .map(|u| field("execution_url", WebUrl::parse(&u)))
+                .transpose()?,
+            analysis: self
+                .analysis
+                .map(|a| field("analysis", a.checked().map_err(Invalid)))
                 .transpose()?,
         })
     }

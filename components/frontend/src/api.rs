@@ -71,6 +71,26 @@ pub struct Deployment {
     pub execution_url: Option<String>,
     pub recorded_by: String,
     pub recorded_at: String,
+    pub analysis: Option<Analysis>,
+}
+
+/// The analysis that ended a stage of a staged rollout (`AnalysisRecord`'s parts shown).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Analysis {
+    pub verdict: String,
+    pub reasons: Vec<String>,
+    pub window_seconds: u64,
+    pub before: Figures,
+    pub after: Figures,
+    pub links: Vec<String>,
+}
+
+/// What the backend answered over one window of an analysis.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Figures {
+    pub requests: f64,
+    pub errors: f64,
+    pub p99_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

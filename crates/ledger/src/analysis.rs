@@ -5,10 +5,14 @@
 //! figures are what stops it on the first production cluster, before the others take it. Too
 //! little traffic proves nothing either way, so it is a verdict of its own, never a pass.
 
-use serde::Serialize;
+use crate::time::Timestamp;
+use crate::types::WebUrl;
+use serde::{Deserialize, Serialize};
 
 /// What the backend answered over one window.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Figures {
     /// Requests answered (a counter's increase, so not always whole).
     pub requests: f64,
@@ -27,7 +31,9 @@ impl Figures {
 
 /// Where a release stops being acceptable: fixed ceilings, and how much worse than the
 /// previous release it may be.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
 pub struct Limits {
     /// The fewest requests in the window that can show anything.
     pub min_requests: f64,
@@ -59,7 +65,8 @@ impl Default for Limits {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Passed,
@@ -83,6 +90,94 @@ impl Verdict {
 pub struct Judgement {
     pub verdict: Verdict,
     pub reasons: Vec<String>,
+}
+
+/// The queries an analysis sent, its window filled in: what a person runs to see it again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Queries {
+    pub requests: String,
+    pub errors: String,
+    pub p99_seconds: String,
+}
+
+/// A stage's analysis as the ledger keeps it, on the event that ended the stage: what was
+/// judged and how, and where to ask Prometheus again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub verdict: Verdict,
+    /// Why it did not pass; empty when it did.
+    pub reasons: Vec<String>,
+    pub window_seconds: u64,
+    /// Where the window after begins: when the cluster was ready with the release.
+    pub since: Timestamp,
+    /// The window before `since`: the previous release.
+    pub before: Figures,
+    pub after: Figures,
+    pub limits: Limits,
+    pub queries: Queries,
+    /// The window after in Prometheus's graph page, one link a query.
+    pub links: Vec<String>,
+}
+
+impl Record {
+    /// The record if it can be what an analysis wrote, else why not. Figures and limits are
+    /// finite and not negative, a verdict other than `passed` says why, and the texts are
+    /// bounded, so that a page showing it stays a page.
+    pub fn checked(self) -> Result<Record, String> {
+        let numbers = [
+            ("before.requests", self.before.requests),
+            ("before.errors", self.before.errors),
+            ("after.requests", self.after.requests),
+            ("after.errors", self.after.errors),
+            ("limits.min_requests", self.limits.min_requests),
+            ("limits.max_error_share", self.limits.max_error_share),
+            ("limits.max_p99_seconds", self.limits.max_p99_seconds),
+            (
+                "limits.max_error_share_rise",
+                self.limits.max_error_share_rise,
+            ),
+            ("limits.max_p99_growth", self.limits.max_p99_growth),
+        ];
+        let p99s = [
+            ("before.p99_seconds", self.before.p99_seconds),
+            ("after.p99_seconds", self.after.p99_seconds),
+        ];
+        let p99s = p99s.iter().filter_map(|(name, p99)| Some((*name, (*p99)?)));
+        if let Some((name, _)) = numbers
+            .into_iter()
+            .chain(p99s)
+            .find(|(_, n)| !n.is_finite() || *n < 0.0)
+        {
+            return Err(format!("{name} must be a number, 0 or more"));
+        }
+        if !(1..=86_400).contains(&self.window_seconds) {
+            return Err("window_seconds must be from 1 to 86400".into());
+        }
+        if self.verdict != Verdict::Passed && self.reasons.is_empty() {
+            return Err(format!("a {} analysis says why", self.verdict.as_str()));
+        }
+        let bounded = |text: &str, max: usize| !text.trim().is_empty() && text.len() <= max;
+        if self.reasons.len() > 10 || !self.reasons.iter().all(|r| bounded(r, 500)) {
+            return Err("reasons: at most 10, each 1 to 500 characters".into());
+        }
+        let queries = [
+            &self.queries.requests,
+            &self.queries.errors,
+            &self.queries.p99_seconds,
+        ];
+        if !queries.iter().all(|q| bounded(q, 2000)) {
+            return Err("queries: each 1 to 2000 characters".into());
+        }
+        let links_ok = self.links.len() <= 3 && self.links.iter().all(|l| WebUrl::parse(l).is_ok());
+        if !links_ok {
+            return Err("links: at most 3 http(s) URLs".into());
+        }
+        Ok(self)
+    }
 }
 
 fn percent(share: f64) -> String {
@@ -157,6 +252,51 @@ mod tests {
             errors,
             p99_seconds: p99,
         }
+    }
+
+    fn record() -> Record {
+        Record {
+            verdict: Verdict::Failed,
+            reasons: vec!["error share 20.00 % above the 5.00 % allowed".into()],
+            window_seconds: 300,
+            since: Timestamp::parse_rfc3339("2026-12-06T09:30:00Z").unwrap(),
+            before: figures(1000.0, 1.0, Some(0.04)),
+            after: figures(200.0, 40.0, None),
+            limits: Limits::DEFAULT,
+            queries: Queries {
+                requests: "sum(increase(x[300s]))".into(),
+                errors: "sum(increase(x{status=~\"5..\"}[300s]))".into(),
+                p99_seconds: "histogram_quantile(0.99, y)".into(),
+            },
+            links: vec!["http://prometheus:9090/graph?g0.expr=x".into()],
+        }
+    }
+
+    #[test]
+    fn a_record_is_what_an_analysis_can_write() {
+        let good = record();
+        assert_eq!(good.clone().checked(), Ok(good));
+        let text = serde_json::to_string(&record()).unwrap();
+        assert_eq!(serde_json::from_str::<Record>(&text).unwrap(), record());
+        type Breaks = fn(&mut Record);
+        let broken: [(&str, Breaks); 6] = [
+            ("after.errors", |r| r.after.errors = -1.0),
+            ("limits.max_p99_seconds", |r| {
+                r.limits.max_p99_seconds = f64::NAN
+            }),
+            ("says why", |r| r.reasons.clear()),
+            ("window_seconds", |r| r.window_seconds = 0),
+            ("queries", |r| r.queries.errors = " ".into()),
+            ("links", |r| r.links = vec!["javascript:alert(1)".into()]),
+        ];
+        for (field, breaks) in broken {
+            let mut bad = record();
+            breaks(&mut bad);
+            let why = bad.checked().unwrap_err();
+            assert!(why.contains(field), "{field}: {why}");
+        }
+        let unknown = text.replacen('{', "{\"extra\": 1, ", 1);
+        assert!(serde_json::from_str::<Record>(&unknown).is_err());
     }
 
     const QUIET: Figures = Figures {

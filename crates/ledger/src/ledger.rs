@@ -179,7 +179,8 @@ impl<'a> Ledger<'a> {
     }
 
     /// Records a deployment event. Production events need an approved approval; a rollback
-    /// needs an earlier event of the same release on that cluster.
+    /// needs an earlier event of the same release on that cluster; an analysis comes only
+    /// with the event that ends a stage.
     pub fn record_deployment(
         &self,
         ctx: &Context,
@@ -193,6 +194,19 @@ impl<'a> Ledger<'a> {
                 field: "cluster",
                 reason: format!("unknown cluster `{}`", event.cluster),
             })?;
+        let ends_a_stage = matches!(
+            event.status,
+            DeploymentStatus::Succeeded | DeploymentStatus::Failed
+        );
+        if event.analysis.is_some() && !ends_a_stage {
+            return Err(LedgerError::Rejected {
+                field: "analysis",
+                reason: format!(
+                    "an analysis ends a stage, `succeeded` or `failed`; not `{}`",
+                    event.status
+                ),
+            });
+        }
         let (release_id, _) = self.release(version)?;
         if environment == Environment::Production {
             let approved = store::approval_of(&self.sql, release_id)?

@@ -181,6 +181,14 @@ pub const MIGRATIONS: &[Migration] = &[
             ),
         ],
     },
+    Migration {
+        version: 8,
+        name: "the analysis that ended a stage",
+        steps: &[
+            // `analysis::Record` as JSON, on the event that ended a staged rollout's stage.
+            Step::Both("ALTER TABLE deployments ADD COLUMN analysis TEXT"),
+        ],
+    },
 ];
 
 /// The schema version this build expects.

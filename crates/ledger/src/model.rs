@@ -1,5 +1,6 @@
 //! What goes into the ledger (commands, already validated) and what comes out (records).
 
+use crate::analysis;
 use crate::time::Timestamp;
 use crate::types::{
     ApprovalState, ArtifactRef, ClusterName, CommitSha, Decision, DeploymentStatus, Digest,
@@ -30,6 +31,8 @@ pub struct NewDeployment {
     pub status: DeploymentStatus,
     pub message: Option<String>,
     pub execution_url: Option<WebUrl>,
+    /// The analysis that ended a staged rollout's stage (`succeeded` or `failed` only).
+    pub analysis: Option<analysis::Record>,
 }
 
 /// A decision on a pending approval.
@@ -73,7 +76,7 @@ pub struct Release {
 }
 
 /// One deployment event of a release on a cluster.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deployment {
     pub id: i64,
@@ -85,6 +88,8 @@ pub struct Deployment {
     pub execution_url: Option<WebUrl>,
     pub recorded_by: Subject,
     pub recorded_at: Timestamp,
+    /// What ended a staged rollout's stage on this cluster, when Prometheus judged it.
+    pub analysis: Option<analysis::Record>,
 }
 
 /// The production approval of a release.
@@ -103,7 +108,7 @@ pub struct Approval {
 }
 
 /// A release with its deployment timeline (oldest first) and its approval.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ReleaseDetail {
     #[serde(flatten)]

@@ -109,6 +109,16 @@ impl Serialize for Timestamp {
     }
 }
 
+/// An RFC 3339 date-time with an offset, as the ledger writes them.
+impl<'de> serde::Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Timestamp::parse_rfc3339(&text).ok_or_else(|| {
+            serde::de::Error::custom("expected an RFC 3339 date-time with an offset")
+        })
+    }
+}
+
 #[cfg(feature = "openapi")]
 impl utoipa::PartialSchema for Timestamp {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {

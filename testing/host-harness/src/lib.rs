@@ -9,6 +9,7 @@ mod cluster_parts;
 pub mod control_plane;
 mod fixtures;
 mod host;
+pub mod prometheus;
 mod runtime;
 
 pub use client::{Reply, seed_releases, wait_for_listener};

@@ -10,43 +10,41 @@ use crate::failure::Failure;
 use crate::ledger_client::agent;
 use crate::reads::encode;
 use ledger::Timestamp;
-use ledger::analysis::{Figures, Judgement, Limits, Verdict, judge};
+use ledger::analysis::{Figures, Limits, Queries, Record, Verdict, judge};
 use ledger::types::ClusterName;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::Value;
 use std::path::Path;
 use std::time::Duration;
 
-/// The three queries, as the file holds them (`${window}`: the window in seconds) or filled in.
-#[derive(Debug, Clone, Deserialize, Serialize)]
+/// The three queries, as the file holds them (`${window}`: the window in seconds).
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Queries {
-    pub requests: String,
-    pub errors: String,
-    pub p99_seconds: String,
+pub struct QueryFile {
+    requests: String,
+    errors: String,
+    p99_seconds: String,
 }
 
-impl Queries {
+impl QueryFile {
     pub fn load(path: &Path) -> Result<Self, Failure> {
         let invalid = |why: String| Failure::Invalid(format!("{}: {why}", path.display()));
         let text = std::fs::read_to_string(path).map_err(|e| invalid(e.to_string()))?;
-        let queries: Queries = serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
-        for (name, query) in queries.named() {
+        let file: QueryFile = serde_yaml::from_str(&text).map_err(|e| invalid(e.to_string()))?;
+        let raw = [
+            ("requests", &file.requests),
+            ("errors", &file.errors),
+            ("p99_seconds", &file.p99_seconds),
+        ];
+        for (name, query) in raw {
             if !query.contains("${window}") {
                 return Err(invalid(format!("the {name} query has no ${{window}}")));
             }
         }
-        Ok(queries)
+        Ok(file)
     }
 
-    fn named(&self) -> [(&'static str, &str); 3] {
-        [
-            ("requests", &self.requests),
-            ("errors", &self.errors),
-            ("p99_seconds", &self.p99_seconds),
-        ]
-    }
-
+    /// The queries as sent for a window of WINDOW seconds.
     fn over(&self, window: u64) -> Queries {
         let fill = |query: &str| query.replace("${window}", &window.to_string());
         Queries {
@@ -57,20 +55,19 @@ impl Queries {
     }
 }
 
-/// What the analysis found, with what it asked, for the record and for a person to re-run.
-#[derive(Debug, Clone, Serialize)]
+fn named(queries: &Queries) -> [(&'static str, &str); 3] {
+    [
+        ("requests", &queries.requests),
+        ("errors", &queries.errors),
+        ("p99_seconds", &queries.p99_seconds),
+    ]
+}
+
+/// What the analysis of one cluster found, with what it asked: the ledger's record of it.
+#[derive(Debug, Clone)]
 pub struct Analysis {
     pub cluster: ClusterName,
-    pub since: Timestamp,
-    pub window_seconds: u64,
-    pub before: Figures,
-    pub after: Figures,
-    #[serde(flatten)]
-    pub judgement: Judgement,
-    pub limits: Limits,
-    pub queries: Queries,
-    /// The window after, in Prometheus's own graph page: one link a query.
-    pub links: Vec<String>,
+    pub record: Record,
 }
 
 impl Analysis {
@@ -83,19 +80,20 @@ impl Analysis {
                 f.requests, f.errors
             )
         };
-        let reasons = if self.judgement.reasons.is_empty() {
+        let record = &self.record;
+        let reasons = if record.reasons.is_empty() {
             String::new()
         } else {
-            format!(": {}", self.judgement.reasons.join("; "))
+            format!(": {}", record.reasons.join("; "))
         };
         format!(
             "{}: analysis {}{reasons} (after: {}; before: {}; {} s windows either side of {})",
             self.cluster,
-            self.judgement.verdict.as_str(),
-            figures(&self.after),
-            figures(&self.before),
-            self.window_seconds,
-            self.since
+            record.verdict.as_str(),
+            figures(&record.after),
+            figures(&record.before),
+            record.window_seconds,
+            record.since
         )
     }
 }
@@ -189,64 +187,85 @@ fn plus(at: Timestamp, seconds: u64) -> Timestamp {
     Timestamp::from_micros(at.as_micros().saturating_add(micros))
 }
 
+/// How an analysis runs and what it lets through, read once from the command line.
+pub struct Settings {
+    pub window: u64,
+    pub settle: u64,
+    pub queries: QueryFile,
+    pub limits: Limits,
+    pub inconclusive: OnInconclusive,
+}
+
+impl Settings {
+    pub fn new(args: &cli::AnalysisArgs) -> Result<Self, Failure> {
+        Ok(Settings {
+            window: args.window,
+            settle: args.settle,
+            queries: QueryFile::load(&args.queries)?,
+            limits: args.limits(),
+            inconclusive: args.inconclusive,
+        })
+    }
+}
+
 /// Judges CLUSTER from the window after SINCE against the window before, waiting until the
-/// window after has passed and SETTLE seconds more.
+/// window after has passed and the settling time more.
 pub fn analyze(
     prometheus: &Prometheus,
     cluster: &ClusterName,
     since: Timestamp,
-    window: u64,
-    settle: u64,
-    queries: &Queries,
-    limits: &Limits,
+    settings: &Settings,
 ) -> Result<Analysis, Failure> {
+    let window = settings.window;
     let end = plus(since, window);
-    let ready = plus(end, settle).as_micros() - Timestamp::now().as_micros();
+    let ready = plus(end, settings.settle).as_micros() - Timestamp::now().as_micros();
     if let Ok(wait) = u64::try_from(ready) {
         std::thread::sleep(Duration::from_micros(wait));
     }
-    let queries = queries.over(window);
+    let queries = settings.queries.over(window);
     let before = prometheus.figures(&queries, since)?;
     let after = prometheus.figures(&queries, end)?;
-    let links = queries
-        .named()
+    let links = named(&queries)
         .iter()
         .map(|(_, query)| prometheus.link(query, window, end))
         .collect();
-    Ok(Analysis {
-        cluster: cluster.clone(),
-        since,
+    let judgement = judge(&after, &before, &settings.limits);
+    let record = Record {
+        verdict: judgement.verdict,
+        reasons: judgement.reasons,
         window_seconds: window,
-        judgement: judge(&after, &before, limits),
+        since,
         before,
         after,
-        limits: *limits,
+        limits: settings.limits,
         queries,
         links,
+    };
+    Ok(Analysis {
+        cluster: cluster.clone(),
+        record,
     })
+}
+
+impl Analysis {
+    /// Whether the rollout may go on: the summary if so, `Failure::Stopped` with it if not.
+    pub fn gate(&self, inconclusive: OnInconclusive) -> Result<String, Failure> {
+        let summary = self.summary();
+        match (self.record.verdict, inconclusive) {
+            (Verdict::Passed, _) => Ok(summary),
+            (Verdict::Inconclusive, OnInconclusive::Pass) => {
+                Ok(format!("{summary}; let through (inconclusive: pass)"))
+            }
+            _ => Err(Failure::Stopped(summary)),
+        }
+    }
 }
 
 /// `relctl analyze`.
 pub fn analyze_command(args: &cli::Analyze) -> Result<String, Failure> {
-    let queries = Queries::load(&args.queries)?;
     let prometheus = Prometheus::new(&args.prometheus);
-    let analysis = analyze(
-        &prometheus,
-        &args.cluster,
-        args.since,
-        args.window,
-        args.settle,
-        &queries,
-        &args.limits(),
-    )?;
-    let summary = analysis.summary();
-    match (analysis.judgement.verdict, args.inconclusive) {
-        (Verdict::Passed, _) => Ok(summary),
-        (Verdict::Inconclusive, OnInconclusive::Pass) => {
-            Ok(format!("{summary}; let through (--inconclusive pass)"))
-        }
-        _ => Err(Failure::Stopped(summary)),
-    }
+    let settings = Settings::new(&args.analysis)?;
+    analyze(&prometheus, &args.cluster, args.since, &settings)?.gate(settings.inconclusive)
 }
 
 #[cfg(test)]

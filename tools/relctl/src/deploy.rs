@@ -5,10 +5,12 @@
 //! digest and the smoke checks passed; on any failure after the start, `failed`, the previous
 //! release put back (its own commit's manifests, its recorded digest), and `rolled_back`.
 
+use crate::analysis::Settings;
 use crate::answers::Cluster;
 use crate::cli::{self, EnvironmentName, Target};
 use crate::failure::Failure;
-use crate::karmada::{Karmada, kubectl_error};
+use crate::hold;
+use crate::karmada::{Expected, Karmada, kubectl_error};
 use crate::ledger_client::{LedgerClient, NewEvent};
 use crate::overlay;
 use crate::smoke;
@@ -16,6 +18,8 @@ use ledger::types::{ApprovalState, ClusterName, DeploymentStatus, Digest, Versio
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
+
+mod stages;
 
 /// Where an environment lives in a checkout and on the Karmada control plane.
 pub struct Environment {
@@ -37,6 +41,8 @@ pub struct Rollout<'a> {
     pub smoke: &'a [String],
     /// Nothing to do when every cluster already runs this version with this digest.
     pub unless_current: bool,
+    /// `cluster=url` pairs: the Prometheus that judges each stage's cluster.
+    pub prometheus: &'a [String],
 }
 
 impl Environment {
@@ -79,8 +85,21 @@ impl Environment {
         }
     }
 
-    /// Pins DIGEST, applies the workload to Karmada and waits until it is ready everywhere.
-    fn roll_out(&self, digest: &Digest, new_name: Option<&str>) -> Result<String, Failure> {
+    fn karmada(&self) -> Karmada<'_> {
+        Karmada {
+            kubeconfig: &self.kubeconfig,
+            context: None,
+        }
+    }
+
+    /// The image a rollout pins: where it was pushed, by digest.
+    fn image_of(&self, rollout: &Rollout) -> String {
+        let repository = rollout.new_name.unwrap_or(&self.image);
+        format!("{repository}@{}", rollout.digest)
+    }
+
+    /// Pins DIGEST in the overlay and applies the workload to Karmada.
+    fn apply(&self, digest: &Digest, new_name: Option<&str>) -> Result<(), Failure> {
         overlay::set_image(&self.overlay(), &self.image, new_name, digest)?;
         let output = Command::new("kubectl")
             .arg("--kubeconfig")
@@ -96,11 +115,21 @@ impl Environment {
                 kubectl_error(&output)
             )));
         }
-        let karmada = Karmada {
-            kubeconfig: &self.kubeconfig,
-            context: None,
-        };
-        karmada.wait_ready(self.namespace(), Some(digest), self.timeout)
+        Ok(())
+    }
+
+    /// Pins DIGEST, applies the workload to Karmada and waits until it is ready everywhere.
+    /// The stages a stopped staged rollout left go too: this release is for every cluster.
+    fn roll_out(&self, digest: &Digest, new_name: Option<&str>) -> Result<String, Failure> {
+        self.apply(digest, new_name)?;
+        let karmada = self.karmada();
+        hold::set(&karmada, self.namespace(), &hold::Images::new())
+            .map_err(Failure::Unreachable)?;
+        karmada.wait_ready(
+            self.namespace(),
+            &Expected::everywhere(Some(digest)),
+            self.timeout,
+        )
     }
 
     fn record(
@@ -110,6 +139,7 @@ impl Environment {
         cluster: &ClusterName,
         status: DeploymentStatus,
         message: Option<&str>,
+        analysis: Option<&ledger::analysis::Record>,
     ) -> Result<(), Failure> {
         let message: Option<String> = message.map(|m| m.chars().take(2000).collect());
         let event = NewEvent {
@@ -117,6 +147,7 @@ impl Environment {
             status,
             message: message.as_deref(),
             execution_url: self.execution_url.as_ref(),
+            analysis,
         };
         ledger.record_deployment(version, &event)
     }
@@ -131,7 +162,7 @@ impl Environment {
     ) -> Result<(), Failure> {
         clusters
             .iter()
-            .try_for_each(|c| self.record(ledger, version, &c.name, status, message))
+            .try_for_each(|c| self.record(ledger, version, &c.name, status, message, None))
     }
 }
 
@@ -159,14 +190,37 @@ fn names(clusters: &[Cluster]) -> String {
 /// `relctl deploy`.
 pub fn deploy(ledger: &LedgerClient, args: cli::Deploy) -> Result<String, Failure> {
     let env = Environment::new(args.environment, args.target, args.execution_url);
+    let prometheus: Vec<String> = args
+        .prometheus
+        .into_iter()
+        .filter(|p| !p.is_empty())
+        .collect();
     let rollout = Rollout {
         version: &args.version,
         digest: &args.digest,
         new_name: args.new_name.as_deref(),
         smoke: &args.smoke,
         unless_current: args.unless_current,
+        prometheus: &prometheus,
     };
-    roll_out(ledger, &env, &rollout)
+    if args.stages.0.is_empty() {
+        if !prometheus.is_empty() {
+            return Err(Failure::Invalid(
+                "--prometheus judges a stage, and there are no --stages".into(),
+            ));
+        }
+        return roll_out(ledger, &env, &rollout);
+    }
+    if args.new_name.is_none() {
+        return Err(Failure::Invalid(
+            "--stages needs --new-name: each stage names the pushed image".into(),
+        ));
+    }
+    let analysis = match prometheus.is_empty() {
+        true => None,
+        false => Some(Settings::new(&args.analysis)?),
+    };
+    stages::roll_out_in_stages(ledger, &env, &rollout, &args.stages.0, analysis.as_ref())
 }
 
 /// `relctl roll-back`.
@@ -183,7 +237,7 @@ fn roll_out(
 ) -> Result<String, Failure> {
     let version = rollout.version;
     let clusters = clusters_of(ledger, env)?;
-    let smoke = smoke_targets(rollout.smoke, &clusters, env)?;
+    let smoke = cluster_urls("--smoke", rollout.smoke, &clusters, env)?;
     let runs_it = |c: &Cluster| {
         c.current
             .as_ref()
@@ -270,8 +324,9 @@ fn put_back(
         .roll_out(&previous.digest, Some(previous.artifact.repository()))
 }
 
-/// The `cluster=url` pairs, each naming a cluster of the environment.
-fn smoke_targets(
+/// FLAG's `cluster=url` pairs, each naming a cluster of the environment.
+fn cluster_urls(
+    flag: &str,
     pairs: &[String],
     clusters: &[Cluster],
     env: &Environment,
@@ -281,11 +336,12 @@ fn smoke_targets(
         .map(|pair| {
             let (cluster, url) = pair
                 .split_once('=')
-                .ok_or_else(|| Failure::Invalid(format!("--smoke {pair:?} is not CLUSTER=URL")))?;
+                .filter(|(_, url)| !url.is_empty())
+                .ok_or_else(|| Failure::Invalid(format!("{flag} {pair:?} is not CLUSTER=URL")))?;
             let cluster = ClusterName::parse(cluster)?;
             if !clusters.iter().any(|c| c.name == cluster) {
                 return Err(Failure::Invalid(format!(
-                    "--smoke names {cluster}, which is not in {}",
+                    "{flag} names {cluster}, which is not in {}",
                     env.name.as_str()
                 )));
             }
@@ -326,6 +382,7 @@ fn roll_back_to(
         new_name: Some(release.artifact.repository()),
         smoke: &[],
         unless_current: true,
+        prometheus: &[],
     };
     let done = roll_out(ledger, &at_its_commit, &rollout)?;
     for cluster in &before {
@@ -341,6 +398,7 @@ fn roll_back_to(
                 &cluster.name,
                 DeploymentStatus::RolledBack,
                 Some(&message),
+                None,
             )?;
         }
     }

@@ -1,15 +1,17 @@
 //! Waiting on Karmada: its aggregated SpinApp status (the interpreter's AggregateStatus) on the
-//! control plane, read with kubectl; every member's Work carrying the SpinApp (with a digest,
-//! that digest) and applied; and on each member, through Karmada's cluster proxy, the
-//! Deployment the operator made from it rolled out (`rollout`), so that "ready" is never the
-//! previous release's pods. A member with no such Deployment (an executor with
-//! `createDeployment: false`) is judged by the SpinApp status alone.
+//! control plane, read with kubectl; every member's Work carrying the SpinApp (with the digest
+//! expected there: a staged rollout's clusters not yet moved keep their own) and applied; and
+//! on each member judged, through Karmada's cluster proxy, the Deployment the operator made
+//! from it rolled out (`rollout`), so that "ready" is never the previous release's pods. A
+//! member with no such Deployment (an executor with `createDeployment: false`) is judged by the
+//! SpinApp status alone.
 
 use crate::cli;
 use crate::failure::Failure;
 use crate::rollout;
 use ledger::types::Digest;
 use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -21,7 +23,37 @@ pub fn wait_ready(args: &cli::WaitReady) -> Result<String, Failure> {
         context: args.context.as_deref(),
     };
     let timeout = Duration::from_secs(args.timeout);
-    karmada.wait_ready(&args.namespace, args.digest.as_ref(), timeout)
+    let expected = Expected::everywhere(args.digest.as_ref());
+    karmada.wait_ready(&args.namespace, &expected, timeout)
+}
+
+/// What the members must run before a wait ends: a digest everywhere, or on some clusters a
+/// digest of their own (a staged rollout's held clusters), or, with neither, anything ready.
+#[derive(Debug, Clone, Default)]
+pub struct Expected {
+    pub everywhere: Option<Digest>,
+    pub on: BTreeMap<String, Digest>,
+    /// The clusters whose readiness counts (a staged rollout's stage: the cluster it moves);
+    /// `None`, every cluster's. Every cluster's Work must carry what it should either way.
+    pub judged: Option<BTreeSet<String>>,
+}
+
+impl Expected {
+    pub fn everywhere(digest: Option<&Digest>) -> Self {
+        Expected {
+            everywhere: digest.cloned(),
+            on: BTreeMap::new(),
+            judged: None,
+        }
+    }
+
+    fn judges(&self, cluster: &str) -> bool {
+        self.judged.as_ref().is_none_or(|j| j.contains(cluster))
+    }
+
+    fn on(&self, cluster: &str) -> Option<&Digest> {
+        self.on.get(cluster).or(self.everywhere.as_ref())
+    }
 }
 
 pub struct Karmada<'a> {
@@ -101,16 +133,16 @@ impl Karmada<'_> {
         Ok(())
     }
 
-    /// `Ok(summary)` once every SpinApp of NAMESPACE is ready (and runs DIGEST everywhere).
+    /// `Ok(summary)` once every SpinApp of NAMESPACE is ready and runs what is EXPECTED.
     pub fn wait_ready(
         &self,
         namespace: &str,
-        digest: Option<&Digest>,
+        expected: &Expected,
         timeout: Duration,
     ) -> Result<String, Failure> {
         let deadline = Instant::now() + timeout;
         loop {
-            let why = match self.readiness(namespace, digest) {
+            let why = match self.readiness(namespace, expected) {
                 Ok(summary) => return Ok(summary),
                 Err(why) => why,
             };
@@ -124,7 +156,7 @@ impl Karmada<'_> {
         }
     }
 
-    fn readiness(&self, namespace: &str, digest: Option<&Digest>) -> Result<String, String> {
+    fn readiness(&self, namespace: &str, expected: &Expected) -> Result<String, String> {
         let apps = self.get(&["-n", namespace, "get", "spinapps.core.spinkube.dev"])?;
         let apps = apps["items"].as_array().cloned().unwrap_or_default();
         if apps.is_empty() {
@@ -137,12 +169,15 @@ impl Karmada<'_> {
             let name = app["metadata"]["name"].as_str().unwrap_or("?");
             // The members' rollouts first: they say why, where the aggregated count only
             // says how many.
-            let ready = clusters_carrying(&works, namespace, name, digest).and_then(|clusters| {
-                for cluster in clusters {
-                    self.rolled_out(&cluster, namespace, name, digest)
+            let ready = clusters_carrying(&works, namespace, name, expected).and_then(|clusters| {
+                for cluster in clusters.iter().filter(|c| expected.judges(c)) {
+                    self.rolled_out(cluster, namespace, name, expected.on(cluster))
                         .map_err(|why| format!("on {cluster}, {why}"))?;
                 }
-                app_ready(app)
+                match &expected.judged {
+                    None => app_ready(app),
+                    Some(judged) => clusters_available(app, judged),
+                }
             });
             match ready {
                 Ok(ready) => summary.push(format!("{name} {ready}")),
@@ -235,13 +270,41 @@ fn app_ready(app: &Value) -> Result<String, String> {
     Err(format!("{ready}/{desired} ready, {conditions}"))
 }
 
-/// The members whose Work carries NAMESPACE/NAME, once every such Work is applied (and pins
-/// DIGEST, when given).
+/// `available on CLUSTERS` when the aggregated status says each of JUDGED is available (the
+/// interpreter starts each condition's message with its cluster), else why not.
+fn clusters_available(app: &Value, judged: &BTreeSet<String>) -> Result<String, String> {
+    let conditions = app["status"]["conditions"].as_array();
+    for cluster in judged {
+        let prefix = format!("{cluster}:");
+        let available = conditions.into_iter().flatten().find(|c| {
+            c["type"] == "Available"
+                && c["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(&prefix))
+        });
+        match available {
+            Some(c) if c["status"] == "True" => {}
+            Some(c) => {
+                let message = c["message"].as_str().unwrap_or("");
+                return Err(format!(
+                    "Available={} ({message})",
+                    c["status"].as_str().unwrap_or("?")
+                ));
+            }
+            None => return Err(format!("no Available condition from {cluster} yet")),
+        }
+    }
+    let names: Vec<&str> = judged.iter().map(String::as_str).collect();
+    Ok(format!("available on {}", names.join(", ")))
+}
+
+/// The members whose Work carries NAMESPACE/NAME, once every such Work is applied and pins
+/// what is EXPECTED there.
 fn clusters_carrying(
     works: &Value,
     namespace: &str,
     name: &str,
-    digest: Option<&Digest>,
+    expected: &Expected,
 ) -> Result<Vec<String>, String> {
     let mut clusters = Vec::new();
     for work in works["items"].as_array().into_iter().flatten() {
@@ -262,6 +325,7 @@ fn clusters_carrying(
                 .unwrap_or("?")
                 .trim_start_matches("karmada-es-");
             let image = manifest["spec"]["image"].as_str().unwrap_or("");
+            let digest = expected.on(cluster);
             if digest.is_some_and(|digest| !image.ends_with(&format!("@{digest}"))) {
                 return Err(format!("{cluster} still has {image}"));
             }

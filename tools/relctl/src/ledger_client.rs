@@ -45,6 +45,8 @@ pub struct NewEvent<'a> {
     pub message: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub execution_url: Option<&'a WebUrl>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<&'a ledger::analysis::Record>,
 }
 
 #[derive(Serialize)]

@@ -12,6 +12,7 @@ mod cli;
 mod deploy;
 mod failback;
 mod failure;
+mod hold;
 mod karmada;
 mod kestra;
 mod ledger_client;
@@ -40,6 +41,7 @@ pub fn run(cli: Cli) -> Result<String, Failure> {
         Command::Decide(args) => records::decide(&ledger()?, &args),
         Command::ApprovalState(args) => records::approval_state(&ledger()?, &args.version),
         Command::ReleaseArtifact(args) => records::release_artifact(&ledger()?, &args.version),
+        Command::StopReason(args) => records::stop_reason(&ledger()?, &args),
         Command::CurrentRelease(args) => records::current_release(&ledger()?, &args),
         Command::BuildAndPush(args) => build::build_and_push(&ledger()?, &args),
         Command::SetDigest(args) => overlay::set_digest(&args),

@@ -6,7 +6,7 @@ use crate::cli::{self, CurrentField};
 use crate::failure::Failure;
 use crate::ledger_client::{LedgerClient, NewEvent, NewRelease};
 use ledger::Timestamp;
-use ledger::types::{CommitSha, Version};
+use ledger::types::{ApprovalState, CommitSha, DeploymentStatus, Version};
 
 /// Prints `version@digest` as recorded.
 pub fn record_release(ledger: &LedgerClient, args: &cli::RecordRelease) -> Result<String, Failure> {
@@ -44,6 +44,7 @@ pub fn record_deployment(
         status: args.status,
         message: args.message.as_deref(),
         execution_url: args.execution_url.as_ref(),
+        analysis: None,
     };
     ledger.record_deployment(&args.version, &event)?;
     Ok(format!(
@@ -105,6 +106,46 @@ pub fn approval_state(ledger: &LedgerClient, version: &Version) -> Result<String
         .release(version)?
         .approval
         .map_or_else(|| "none".to_owned(), |a| a.state.to_string()))
+}
+
+/// Prints why a release stopped, for the flow's notifications: where and why it last failed
+/// (`CLUSTER: MESSAGE`, its newest `failed` event), or who rejected it, or why the ledger
+/// cannot say. It never fails: a notification with a reason beats none. With
+/// `--kestra-output`, as Kestra's output line `::{"outputs":{"reason":…}}::`.
+pub fn stop_reason(ledger: &LedgerClient, args: &cli::StopReason) -> Result<String, Failure> {
+    let reason = match ledger.release(&args.version) {
+        Ok(release) => why_stopped(&release),
+        Err(e) => format!("the ledger cannot say why: {e}"),
+    };
+    if !args.kestra_output {
+        return Ok(reason);
+    }
+    let line = serde_json::json!({"outputs": {"reason": reason}});
+    Ok(format!("::{line}::"))
+}
+
+fn why_stopped(release: &crate::answers::ReleaseDetail) -> String {
+    let failed = release
+        .deployments
+        .iter()
+        .rfind(|d| d.status == DeploymentStatus::Failed);
+    if let Some(event) = failed {
+        let message = event.message.as_deref().unwrap_or("no reason recorded");
+        let message: String = message.chars().take(600).collect();
+        let cluster = event.cluster.as_str();
+        return match message.starts_with(&format!("{cluster}:")) {
+            true => message,
+            false => format!("{cluster}: {message}"),
+        };
+    }
+    match &release.approval {
+        Some(a) if a.state == ApprovalState::Rejected => {
+            let by = a.decided_by.as_ref().map_or("an approver", |s| s.as_str());
+            let comment = a.comment.as_deref().unwrap_or("");
+            format!("rejected by {by}: {comment}")
+        }
+        _ => format!("no cluster recorded a failure of {}", release.version),
+    }
 }
 
 /// Prints `repository@digest`: the artifact as recorded, pinned by its digest.

@@ -4,6 +4,7 @@
 //!
 //! One test binary, one file per concern; `support` holds the shared set-up.
 
+mod analysis;
 mod auth;
 mod choices;
 mod drift;

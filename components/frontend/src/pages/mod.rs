@@ -90,10 +90,10 @@ pub struct Badge {
 impl Badge {
     pub fn new(word: &str) -> Self {
         let tone = match word {
-            "succeeded" | "approved" => "ok",
+            "succeeded" | "approved" | "passed" => "ok",
             "failed" | "rejected" => "bad",
             "started" | "pending" => "wait",
-            "rolled_back" => "warn",
+            "rolled_back" | "inconclusive" => "warn",
             _ => "plain",
         };
         Self {

@@ -2,7 +2,7 @@
 
 use super::search::Search;
 use super::{Badge, Chrome, Pager, Section, VersionLink, api_page_path, safe_link, short_digest};
-use crate::api::{Approval, Deployment, Page, Release, ReleaseDetail};
+use crate::api::{Analysis, Approval, Deployment, Figures, Page, Release, ReleaseDetail};
 use crate::http::encode_path_segment;
 use crate::links::Links;
 use crate::time::{Millis, Moment};
@@ -74,6 +74,52 @@ pub struct EventRow {
     pub recorded_by: String,
     pub message: Option<String>,
     pub execution_url: Option<String>,
+    pub analysis: Option<AnalysisView>,
+}
+
+/// A stage's analysis: its verdict and reasons, both windows' figures, and the queries it
+/// sent, as links to Prometheus.
+pub struct AnalysisView {
+    pub badge: Badge,
+    pub reasons: Vec<String>,
+    pub window: String,
+    pub after: String,
+    pub before: String,
+    /// (label, href) for each query, when its link is a safe one.
+    pub queries: Vec<(&'static str, String)>,
+}
+
+impl AnalysisView {
+    fn new(analysis: &Analysis) -> Self {
+        let labels = ["requests", "errors", "p99"];
+        let queries = labels
+            .into_iter()
+            .zip(&analysis.links)
+            .filter_map(|(label, link)| Some((label, safe_link(Some(link))?)))
+            .collect();
+        Self {
+            badge: Badge::new(&analysis.verdict),
+            reasons: analysis.reasons.clone(),
+            window: format!("{} s", analysis.window_seconds),
+            after: figures(&analysis.after),
+            before: figures(&analysis.before),
+            queries,
+        }
+    }
+}
+
+/// `200 requests, 40 errors (20.0 %), p99 0.995 s`.
+fn figures(f: &Figures) -> String {
+    let share = if f.requests > 0.0 {
+        format!(" ({:.1} %)", f.errors / f.requests * 100.0)
+    } else {
+        String::new()
+    };
+    let p99 = f.p99_seconds.map_or("none".into(), |p| format!("{p:.3} s"));
+    format!(
+        "{:.0} requests, {:.0} errors{share}, p99 {p99}",
+        f.requests, f.errors
+    )
 }
 
 pub struct ApprovalView {
@@ -166,6 +212,7 @@ fn timelines(deployments: &[Deployment], now: Millis) -> Vec<ClusterTimeline> {
             recorded_by: d.recorded_by.clone(),
             message: d.message.clone().filter(|m| !m.is_empty()),
             execution_url: safe_link(d.execution_url.as_deref()),
+            analysis: d.analysis.as_ref().map(AnalysisView::new),
         };
         match timelines.iter_mut().find(|t| t.cluster == d.cluster) {
             Some(timeline) => timeline.events.push(event),

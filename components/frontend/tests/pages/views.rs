@@ -163,6 +163,44 @@ fn a_release_page_shows_artifact_digest_timeline_per_cluster_and_the_decision() 
     );
 }
 
+/// A staged rollout's stage shows its analysis: the verdict and why, both windows' figures,
+/// and each query as a link to Prometheus (only safe links become links).
+#[test]
+fn a_release_page_shows_each_stage_with_its_analysis() {
+    let mut detail = release("1.4.0", "Notes.");
+    let analysis = json!({
+        "verdict": "failed", "reasons": ["error share 20.00 % above the 5.00 % allowed"],
+        "window_seconds": 300, "since": "2026-11-26T14:00:00.000Z",
+        "before": {"requests": 1200.0, "errors": 1.0, "p99_seconds": 0.04},
+        "after": {"requests": 200.0, "errors": 40.0, "p99_seconds": null},
+        "limits": {"min_requests": 50.0, "max_error_share": 0.05, "max_p99_seconds": 0.5,
+                   "max_error_share_rise": 0.01, "max_p99_growth": 1.5},
+        "queries": {"requests": "r", "errors": "e", "p99_seconds": "p"},
+        "links": ["http://prometheus:9090/graph?g0.expr=r", "javascript:alert(1)",
+                  "http://prometheus:9090/graph?g0.expr=p"]});
+    detail["deployments"] = json!([
+        {"id": 1, "version": "1.4.0", "cluster": "prod-west", "environment": "production",
+         "status": "failed", "message": "stopped", "execution_url": null,
+         "recorded_by": "kestra", "recorded_at": "2026-11-26T14:10:00.000Z",
+         "analysis": analysis},
+    ]);
+    let backend = ScriptedBackend::default().answer("/api/releases/1.4.0", 200, &detail);
+    let html = render("/releases/1.4.0", &backend).body_text().to_owned();
+    assert_holds(
+        &html,
+        &[
+            "Analysis <span class=\"badge bad\">failed</span> over 300 s windows: error share \
+             20.00 % above the 5.00 % allowed",
+            "<dt>after</dt><dd>200 requests, 40 errors (20.0 %), p99 none</dd>",
+            "<dt>before</dt><dd>1200 requests, 1 errors (0.1 %), p99 0.040 s</dd>",
+            "<a href=\"http://prometheus:9090/graph?g0.expr=r\" rel=\"noopener noreferrer\">\
+             requests</a>",
+            ">p99</a>",
+        ],
+    );
+    assert!(!html.contains("javascript:"), "{html}");
+}
+
 #[test]
 fn lists_page_through_the_backends_cursor() {
     let page = |cursor: Option<&str>| {

@@ -38,7 +38,7 @@ fn release_from(row: &Row) -> Result<(i64, Release), DbError> {
 }
 
 const DEPLOYMENT_COLUMNS: &str = "d.id, r.version, d.cluster, d.environment, d.status, d.message, \
-     d.execution_url, d.recorded_by, d.recorded_at";
+     d.execution_url, d.recorded_by, d.recorded_at, d.analysis";
 
 fn deployment_from(row: &Row) -> Result<Deployment, DbError> {
     Ok(Deployment {
@@ -51,6 +51,11 @@ fn deployment_from(row: &Row) -> Result<Deployment, DbError> {
         execution_url: opt_parsed(row, 6)?,
         recorded_by: parsed(row, 7)?,
         recorded_at: Timestamp::from_micros(row.int(8)?),
+        analysis: row
+            .opt_text(9)?
+            .map(|json| serde_json::from_str(&json))
+            .transpose()
+            .map_err(|e| DbError::Mapping(format!("deployments.analysis: {e}")))?,
     })
 }
 
@@ -202,10 +207,17 @@ pub fn insert_deployment(
     now: Timestamp,
 ) -> Result<Deployment, DbError> {
     let (release_id, version) = release;
+    let analysis: Option<String> = event
+        .analysis
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| DbError::Mapping(format!("deployments.analysis: {e}")))?;
     let row = sql.query_one(
         "INSERT INTO deployments
-            (release_id, cluster, environment, status, message, execution_url, recorded_by, recorded_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
+            (release_id, cluster, environment, status, message, execution_url, recorded_by,
+             recorded_at, analysis)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         &[
             release_id.into(),
             event.cluster.as_str().into(),
@@ -215,6 +227,7 @@ pub fn insert_deployment(
             event.execution_url.as_ref().map(|u| u.as_str()).into(),
             actor.as_str().into(),
             Value::Int(now.as_micros()),
+            analysis.into(),
         ],
     )?;
     let id = row
@@ -231,6 +244,7 @@ pub fn insert_deployment(
         execution_url: event.execution_url.clone(),
         recorded_by: actor.clone(),
         recorded_at: now,
+        analysis: event.analysis.clone(),
     })
 }
 

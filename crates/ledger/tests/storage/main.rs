@@ -59,6 +59,7 @@ fn event(cluster: &str, status: DeploymentStatus) -> NewDeployment {
         status,
         message: Some(format!("{status} on {cluster}")),
         execution_url: Some(WebUrl::parse("https://kestra.example.com/executions/1").unwrap()),
+        analysis: None,
     }
 }
 

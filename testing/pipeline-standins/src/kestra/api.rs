@@ -104,10 +104,17 @@ impl KestraApi {
                 seen.lock()
                     .unwrap()
                     .push(format!("{} {} {scheme}", request.method, request.path));
+                // One of COUNT, if any is left (a compare-and-swap loop: `fetch_update` is
+                // deprecated on newer toolchains, its successor missing on older ones).
                 let take = |count: &AtomicUsize| {
-                    count
-                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                        .is_ok()
+                    let mut n = count.load(Ordering::SeqCst);
+                    while n > 0 {
+                        match count.compare_exchange(n, n - 1, Ordering::SeqCst, Ordering::SeqCst) {
+                            Ok(_) => return true,
+                            Err(now) => n = now,
+                        }
+                    }
+                    false
                 };
                 let resume = request.method == "POST" && request.path.ends_with("/actions/resume");
                 if take(&down) || (resume && take(&resumes_down)) {

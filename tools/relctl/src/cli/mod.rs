@@ -42,6 +42,18 @@ fn parsed<T: FromText>(text: &str) -> Result<T, String> {
     T::from_text(text).map_err(|e| e.0)
 }
 
+/// Cluster names, comma-separated; an empty text (an unset Kestra setting) is none.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterList(pub Vec<ClusterName>);
+
+fn cluster_list(text: &str) -> Result<ClusterList, String> {
+    let names = text.split(',').filter(|name| !name.trim().is_empty());
+    names
+        .map(|name| parsed::<ClusterName>(name.trim()))
+        .collect::<Result<_, _>>()
+        .map(ClusterList)
+}
+
 fn rfc3339(text: &str) -> Result<Timestamp, String> {
     Timestamp::parse_rfc3339(text).ok_or_else(|| {
         "expected an RFC 3339 date-time with an offset, like 2026-12-01T09:30:00+01:00".into()
@@ -65,6 +77,8 @@ pub enum Command {
     ApprovalState(Release),
     /// Print a release's recorded artifact and digest, as `repository@digest`.
     ReleaseArtifact(Release),
+    /// Print where and why a release last failed, from its newest `failed` event.
+    StopReason(StopReason),
     /// Print what a cluster runs now (its latest succeeded deployment not rolled back).
     CurrentRelease(CurrentRelease),
     /// Build the app and push it as VERSION, printing the pushed digest; or, when the ledger
@@ -307,6 +321,19 @@ pub struct Deploy {
     /// version with this digest (a re-run continues where the last run stopped).
     #[arg(long)]
     pub unless_current: bool,
+    /// The environment's clusters in the order they take the release, comma-separated; the
+    /// first is the canary. Until its stage, a cluster keeps what it runs: the template keeps
+    /// the previous release and Karmada's OverridePolicy `automatizacion-stages` moves each
+    /// cluster whose stage has come. A cluster already running the release is not moved
+    /// again. Empty: every cluster at once.
+    #[arg(long, env = "STAGES", value_parser = cluster_list, default_value = "")]
+    pub stages: ClusterList,
+    /// CLUSTER=URL, comma-separated or repeated: the Prometheus that scrapes CLUSTER. A stage
+    /// whose cluster has one moves on only if its analysis passes. Empty: none.
+    #[arg(long, env = "PROMETHEUS_URLS", value_delimiter = ',')]
+    pub prometheus: Vec<String>,
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
 }
 
 /// The arguments of `relctl roll-back`.
@@ -407,6 +434,16 @@ pub struct Release {
     pub version: Version,
 }
 
+/// The arguments of `relctl stop-reason`.
+#[derive(Debug, Args)]
+pub struct StopReason {
+    #[arg(long, value_parser = parsed::<Version>)]
+    pub version: Version,
+    /// Print it as Kestra's output line `::{"outputs":{"reason":…}}::`.
+    #[arg(long)]
+    pub kestra_output: bool,
+}
+
 /// The image name the overlays pin (k8s/overlays/*/kustomization.yaml).
 pub const IMAGE: &str = "ghcr.io/acme/automatizacion";
 
@@ -438,12 +475,21 @@ pub struct Analyze {
     /// When the release reached the cluster (RFC 3339 with an offset).
     #[arg(long, value_parser = rfc3339)]
     pub since: Timestamp,
-    /// Seconds in each window, before and after SINCE.
-    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(30..=86_400))]
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
+}
+
+/// How an analysis is run and judged: for `relctl analyze`, and for each stage of a staged
+/// `relctl deploy`.
+#[derive(Debug, Args)]
+pub struct AnalysisArgs {
+    /// Seconds in each window, before and after the release reached the cluster.
+    #[arg(long, env = "ANALYSIS_WINDOW", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(5..=86_400))]
     pub window: u64,
     /// Seconds to wait past the window before asking, so that Prometheus has scraped its end
     /// (two of prometheus.yaml's 30 s scrape intervals).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, env = "ANALYSIS_SETTLE", default_value_t = 60)]
     pub settle: u64,
     /// The queries, with `${window}` for the window in seconds.
     #[arg(long, default_value = "k8s/observability/canary-analysis.yaml")]
@@ -464,11 +510,12 @@ pub struct Analyze {
     #[arg(long, default_value_t = Limits::DEFAULT.max_p99_growth, value_parser = non_negative)]
     pub max_p99_growth: f64,
     /// What too little traffic to judge does.
-    #[arg(long, value_enum, default_value_t = OnInconclusive::Stop)]
+    #[arg(long, env = "ANALYSIS_INCONCLUSIVE", value_enum,
+          default_value_t = OnInconclusive::Stop)]
     pub inconclusive: OnInconclusive,
 }
 
-impl Analyze {
+impl AnalysisArgs {
     pub fn limits(&self) -> Limits {
         Limits {
             min_requests: self.min_requests,

@@ -4,10 +4,10 @@
 //! verdict exact, with the queries of k8s/observability/canary-analysis.yaml as they are.
 
 use super::refusal;
+use host_harness::prometheus::Prometheus;
 use host_harness::{free_port, repo, scratch_dir};
 use std::fmt::Write as _;
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
 
 /// Seconds between samples, and in each window.
 const STEP: i64 = 15;
@@ -72,22 +72,15 @@ fn openmetrics(start: i64) -> String {
     text + "# EOF\n"
 }
 
-struct Prometheus {
-    child: Child,
-    base: String,
+/// A real Prometheus holding the series above.
+struct Backfilled {
+    prometheus: Prometheus,
     start: i64,
 }
 
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Prometheus {
+impl Backfilled {
     /// A Prometheus serving the series above, from an hour boundary over three hours ago.
-    fn backfilled() -> Self {
+    fn new() -> Self {
         let dir = scratch_dir("analysis-prometheus");
         let now = ledger::Timestamp::now().as_micros() / 1_000_000;
         let start = now / 3600 * 3600 - 3 * 3600;
@@ -104,44 +97,14 @@ impl Prometheus {
             .output()
             .expect("promtool (Debian's prometheus package; make tools installs it)");
         assert!(backfill.status.success(), "{backfill:?}");
-        std::fs::write(
-            dir.join("prometheus.yml"),
-            "global: {scrape_interval: 30s}\n",
-        )
-        .unwrap();
-        let port = free_port();
-        let child = Command::new("prometheus")
-            .arg("--config.file=prometheus.yml")
-            .arg("--storage.tsdb.path=data")
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .current_dir(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus (Debian's package; make tools installs it)");
-        let prometheus = Prometheus {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            start,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while ureq::get(&format!("{}/-/ready", prometheus.base))
-            .call()
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "Prometheus not ready within 60 s"
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
-        prometheus
+        let prometheus = Prometheus::start(&dir, "global: {scrape_interval: 30s}\n");
+        Backfilled { prometheus, start }
     }
 
     /// `relctl analyze` of the release at OFFSET, with ARGS more.
     fn analyze(&self, offset: i64, args: &[&str]) -> Output {
         let since = time(self.start + offset);
-        analyze(&self.base, &since, args)
+        analyze(&self.prometheus.base, &since, args)
     }
 }
 
@@ -176,7 +139,7 @@ fn passed(output: &Output) -> String {
 
 #[test]
 fn the_analysis_judges_each_window_against_the_one_before() {
-    let prometheus = Prometheus::backfilled();
+    let prometheus = Backfilled::new();
     // As good as the release before: 200 requests a window, all fast.
     let good = passed(&prometheus.analyze(GOOD, &[]));
     assert!(
@@ -205,7 +168,7 @@ fn the_analysis_judges_each_window_against_the_one_before() {
     );
     let let_through = passed(&prometheus.analyze(QUIET, &["--inconclusive", "pass"]));
     assert!(
-        let_through.ends_with("let through (--inconclusive pass)"),
+        let_through.ends_with("let through (inconclusive: pass)"),
         "{let_through}"
     );
 
@@ -258,7 +221,7 @@ fn bad_limits_and_queries_are_refused_before_asking_anything() {
     for args in [
         &["--max-error-share", "1.5"][..],
         &["--max-p99", "-1"],
-        &["--window", "5"],
+        &["--window", "4"],
         &["--inconclusive", "maybe"],
     ] {
         refusal(&analyze(&closed, &long_ago, args), 2);

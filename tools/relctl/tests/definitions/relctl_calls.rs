@@ -122,12 +122,26 @@ fn parse(call: &[String], env: &BTreeSet<String>) -> Result<relctl::Cli, String>
             continue;
         };
         let flag = format!("--{long}");
-        if env.contains(var.to_str().unwrap()) && !args.iter().any(|a| a.starts_with(&flag)) {
+        let var = var.to_str().unwrap();
+        if env.contains(var) && !args.iter().any(|a| a.starts_with(&flag)) {
             args.push(flag);
-            args.push("https://example.com".into());
+            args.push(env_example(var).into());
         }
     }
     relctl::Cli::try_parse_from(&args).map_err(|e| format!("{}: {e}", call.join(" ")))
+}
+
+/// What a step's environment variable that a flag reads holds (kestra/settings.example's
+/// values for the staged rollout; a URL for the rest).
+fn env_example(var: &str) -> &'static str {
+    match var {
+        "STAGES" => "prod-west,prod-east",
+        "PROMETHEUS_URLS" => "prod-west=http://prometheus.west.example.com:9090",
+        "ANALYSIS_WINDOW" => "300",
+        "ANALYSIS_SETTLE" => "60",
+        "ANALYSIS_INCONCLUSIVE" => "stop",
+        _ => "https://example.com",
+    }
 }
 
 /// A variable whose name says it holds a credential.

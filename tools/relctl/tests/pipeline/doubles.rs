@@ -126,6 +126,12 @@ pub fn local_settings(ledger: &str, kestra: &str) -> Vec<(&'static str, String)>
         ("ledger_url", ledger.to_owned()),
         ("kestra_url", kestra.to_owned()),
         ("deploy_timeout", "60".into()),
+        // Production all at once: these scenarios' previous production release is the
+        // overlays' placeholder, which no registry holds, and a cluster held on it would stay
+        // unready until Karmada failed it over. `canary` and `spinkube` stage releases over a
+        // previous one that runs.
+        ("production_stages", String::new()),
+        ("production_prometheus", String::new()),
     ]
 }
 

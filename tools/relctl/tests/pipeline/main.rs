@@ -24,6 +24,7 @@
 
 mod approval;
 mod build;
+mod canary;
 mod clusters;
 mod doubles;
 mod drift;
@@ -84,11 +85,22 @@ fn images_on(member: &str, namespace: &str) -> Vec<String> {
 }
 
 /// Puts the control plane's workloads back as the repository pins them.
+/// A staged rollout's policy, when one stopped half-way, goes too.
 fn restore_workloads() {
     for environment in ["staging", "production"] {
         let workload = host_harness::repo().join(format!("karmada/workloads/{environment}"));
         kubectl_ok(KARMADA, &["apply", "-k", workload.to_str().unwrap()], None);
     }
+    let hold = [
+        "overridepolicies.policy.karmada.io",
+        "automatizacion-stages",
+    ];
+    let delete = [
+        &["-n", "automatizacion", "delete"],
+        &hold[..],
+        &["--ignore-not-found"],
+    ];
+    kubectl_ok(KARMADA, &delete.concat(), None);
 }
 
 /// The one line a refused command prints, after checking it exits with CODE.

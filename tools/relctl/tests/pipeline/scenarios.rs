@@ -130,8 +130,12 @@ fn a_rejected_release_never_reaches_production() {
         pipeline.events(VERSION),
         pairs(&[("staging", "started"), ("staging", "succeeded")])
     );
-    // The errors branch ran (its notifications stay off).
+    // The errors branch ran (its notifications stay off), with who stopped it and why.
     assert!(execution.ran.contains(&"log_failure".to_owned()));
+    assert_eq!(
+        execution.output("stop_reason", "reason").as_deref(),
+        Some("rejected by dave: rejectd after reading the staging check")
+    );
 }
 
 /// A run stopped while it waited (its pause ran out); the same tag is released by running the

@@ -6,11 +6,13 @@
 //! member, read through Karmada's cluster proxy, so when it returns no old pod is left. Then
 //! a release that cannot run: a pushed digest that cannot be pulled, or the real 1.4.0 whose
 //! manifests name the wrong PostgreSQL server for the API, so that its pods start and fail
-//! their readiness probe. Each time relctl waits, records `failed`, puts 0.1.0 back by its
-//! digest, from its own commit's manifests (the commit before the tag's: v1.4.0's own adds
-//! `manifests_of` to the ConfigMap, which must not survive the put-back) and records
-//! `rolled_back`, and 0.1.0 answers on both clusters' Services from the first request to the
-//! last. Last, drift (`drift.rs`): prod-west changed by hand until the pipeline puts it back.
+//! their readiness probe. Production goes in stages, prod-west first (the canary), as the
+//! flow's settings order it. Each time relctl waits on the canary, records `failed` there,
+//! puts 0.1.0 back by its digest, from its own commit's manifests (the commit before the tag's:
+//! v1.4.0's own adds `manifests_of` to the ConfigMap, which must not survive the put-back) and
+//! records `rolled_back`; prod-east's SpinApps never name the release, sampled throughout, and
+//! 0.1.0 answers on both clusters' Services from the first request to the last. Last, drift
+//! (`drift.rs`): prod-west changed by hand until the pipeline puts it back.
 
 use super::build::origin_on_nodes;
 use super::drift;
@@ -182,13 +184,15 @@ impl World {
             ),
             ("LEDGER_URL", self.ledger.base.clone()),
             ("LEDGER_TOKEN", self.kestra.clone()),
+            ("STAGES", super::canary::stages_as_set().join(",")),
         ];
         deploy_production(&env, root)
     }
 
-    /// Deploys VERSION (DIGEST), which must fail, while watching what both clusters serve;
-    /// then checks that 0.1.0 answered throughout and the ledger tells the whole story.
-    /// Returns relctl's reason.
+    /// Deploys VERSION (DIGEST), which must fail, while watching what both clusters serve and
+    /// what prod-east's SpinApps name; then checks that 0.1.0 answered throughout, that the
+    /// release stopped on the canary and prod-east never took it, and that the ledger tells the
+    /// whole story. Returns relctl's reason.
     fn fails_while_previous_serves(&self, version: &str, digest: &str) -> String {
         let urls = MEMBERS.map(|m| self.backend(m));
         let watching = Arc::new(AtomicBool::new(true));
@@ -207,14 +211,19 @@ impl World {
         };
         // It never becomes ready, so relctl gives up after 30 s, as after the flow's
         // deploy_timeout; the same time is enough to put 0.1.0's pods back.
+        let east = super::canary::Watch::images("prod-east");
         let failed = self.deploy(version, digest, 30);
         watching.store(false, Ordering::SeqCst);
         watcher.join().unwrap();
+        east.never_saw(digest);
 
         let reason = String::from_utf8_lossy(&failed.stderr).into_owned();
         assert_eq!(failed.status.code(), Some(1), "{reason}");
+        let stopped = format!("{version} stopped on prod-west");
+        assert!(reason.contains(&stopped), "{reason}");
+        assert!(reason.contains("prod-east never took it"), "{reason}");
         assert!(
-            reason.contains(&format!("{SERVING} was put back")),
+            reason.contains(&format!("{SERVING} runs there again")),
             "{reason}"
         );
         // Refused at the rollout, not at the smoke check.
@@ -236,7 +245,12 @@ impl World {
                 .filter(|e| e["cluster"] == member)
                 .map(|e| e["status"].as_str().unwrap())
                 .collect();
-            assert_eq!(statuses, ["started", "failed", "rolled_back"], "{member}");
+            // The canary alone took it, and gave it up.
+            let expected: &[&str] = match member {
+                "prod-west" => &["started", "failed", "rolled_back"],
+                _ => &[],
+            };
+            assert_eq!(statuses, expected, "{member}");
             for image in super::images_on(member, "automatizacion") {
                 assert_eq!(
                     image,
@@ -283,8 +297,8 @@ fn releases_that_cannot_run_are_rolled_back_while_the_previous_one_serves() {
     let built = super::build::built();
     world.approved(super::VERSION, &built.digest, &built.commit);
     world.fails_while_previous_serves(super::VERSION, &built.digest);
-    // It did start, and failed its readiness probe: the kubelet's events on prod-east.
-    let pods = started_and_unready("prod-east", &built.digest);
+    // It did start, and failed its readiness probe: the kubelet's events on the canary.
+    let pods = started_and_unready("prod-west", &built.digest);
     assert!(
         !pods.is_empty(),
         "no 1.4.0 pod started and failed its readiness probe"

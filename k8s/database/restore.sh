@@ -16,7 +16,7 @@ die() { echo "restore: $*" >&2; exit 1; }
 
 # The newest schema this release's migrations know (crates/ledger/src/migrations.rs; `make test`
 # holds the two equal by restoring dumps of both).
-KNOWN_SCHEMA=7
+KNOWN_SCHEMA=8
 # What the ledger's migrations create in `public`; dropped before the dump's copy is recreated.
 LEDGER_TABLES=(observations audit_events approvals deployments releases schema_migrations)
 LEDGER_FUNCTIONS=("audit_events_append_only()")

@@ -45,6 +45,16 @@ pub struct Rollout<'a> {
     pub prometheus: &'a [String],
 }
 
+impl Rollout<'_> {
+    /// Whether the ledger shows CLUSTER running this version with this digest.
+    fn runs_on(&self, cluster: &Cluster) -> bool {
+        cluster
+            .current
+            .as_ref()
+            .is_some_and(|now| &now.version == self.version && &now.digest == self.digest)
+    }
+}
+
 impl Environment {
     pub fn new(name: EnvironmentName, target: Target, execution_url: Option<WebUrl>) -> Self {
         Environment {
@@ -238,12 +248,7 @@ fn roll_out(
     let version = rollout.version;
     let clusters = clusters_of(ledger, env)?;
     let smoke = cluster_urls("--smoke", rollout.smoke, &clusters, env)?;
-    let runs_it = |c: &Cluster| {
-        c.current
-            .as_ref()
-            .is_some_and(|now| &now.version == version && &now.digest == rollout.digest)
-    };
-    if rollout.unless_current && clusters.iter().all(runs_it) {
+    if rollout.unless_current && clusters.iter().all(|c| rollout.runs_on(c)) {
         return Ok(format!(
             "{version} already runs on {}; nothing to do",
             names(&clusters)

@@ -59,16 +59,11 @@ impl Plan {
                 left_out.name
             )));
         }
-        let runs_it = |c: &Cluster| {
-            c.current
-                .as_ref()
-                .is_some_and(|now| &now.version == rollout.version && &now.digest == rollout.digest)
-        };
         let cluster = |name: &ClusterName| clusters.iter().find(|c| &c.name == name).unwrap();
         let (moved, stages): (Vec<ClusterName>, Vec<ClusterName>) = order
             .iter()
             .cloned()
-            .partition(|name| runs_it(cluster(name)));
+            .partition(|name| rollout.runs_on(cluster(name)));
         let Some(previous) = stages.iter().find_map(|name| cluster(name).current.clone()) else {
             return Ok(None);
         };
@@ -186,9 +181,10 @@ pub fn roll_out_in_stages(
     ))
 }
 
-/// Moves the clusters in AHEAD to IMAGE through the policy, while the template keeps the
-/// previous release (with this commit's manifests, applied at the FIRST stage), and waits
-/// until each cluster runs what it should.
+/// Leaves exactly the clusters in AHEAD on IMAGE through the policy, while the template keeps
+/// the previous release (with this commit's manifests, applied at the FIRST stage), and waits
+/// until each cluster runs what it should and MOVING is ready: a stage's cluster on the way
+/// forward, a stopped one on the way back.
 fn stage(
     env: &Environment,
     plan: &Plan,
@@ -256,7 +252,7 @@ fn stop(
     // previous image with this commit's manifests would be a new rollout of its own.
     let put_back_result = match ahead.is_empty() {
         true => put_back(ledger, env, &plan.previous).map(|_| ()),
-        false => stage_back(env, plan, &ahead, cluster, &env.image_of(rollout)),
+        false => stage(env, plan, &ahead, cluster, &env.image_of(rollout), false),
     };
     if let Err(again) = put_back_result {
         return fails(format!(
@@ -280,23 +276,6 @@ fn stop(
         said.push_str(&format!("; {kept} keep it, through {}", hold::POLICY));
     }
     fails(said)
-}
-
-/// Leaves only AHEAD on IMAGE and waits until every cluster carries what it should and the
-/// cluster BACK, put back, is ready.
-fn stage_back(
-    env: &Environment,
-    plan: &Plan,
-    ahead: &[&ClusterName],
-    back: &ClusterName,
-    image: &str,
-) -> Result<(), Failure> {
-    let karmada = env.karmada();
-    let images = plan.images(ahead, image);
-    hold::set(&karmada, env.namespace(), &images).map_err(Failure::Unreachable)?;
-    let expected = expected(plan, &images, back);
-    karmada.wait_ready(env.namespace(), &expected, env.timeout)?;
-    Ok(())
 }
 
 fn names_of(clusters: &[ClusterName]) -> String {

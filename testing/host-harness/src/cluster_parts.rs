@@ -4,6 +4,7 @@
 use crate::client::wait_for_listener;
 use crate::fixtures::{free_port, repo};
 use crate::runtime::spin_bin;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
 /// A Redis with a password on a free loopback port, stopped when dropped.
@@ -50,10 +51,29 @@ impl Drop for Redis {
 /// Pushes this checkout's build (`spin.toml`, as `make build` left it) to REGISTRY as
 /// `automatizacion:TAG`; returns `REGISTRY/automatizacion@DIGEST`.
 pub fn push_checkout(registry: &str, tag: &str) -> String {
+    push_manifest(registry, tag, &repo().join("spin.toml"))
+}
+
+/// As [`push_checkout`], with the manifest changed by EDIT and the same built components: a
+/// release that differs from this checkout's only in what its `spin.toml` says.
+pub fn push_checkout_edited(
+    registry: &str,
+    tag: &str,
+    edit: impl FnOnce(&str) -> String,
+) -> String {
+    let dir = crate::fixtures::scratch_dir(&format!("push-{tag}"));
+    let text = std::fs::read_to_string(repo().join("spin.toml")).unwrap();
+    std::fs::write(dir.join("spin.toml"), edit(&text)).unwrap();
+    // The components' paths are relative to the manifest.
+    std::os::unix::fs::symlink(repo().join("target"), dir.join("target")).unwrap();
+    push_manifest(registry, tag, &dir.join("spin.toml"))
+}
+
+fn push_manifest(registry: &str, tag: &str, manifest: &Path) -> String {
     let repository = format!("{registry}/automatizacion");
     let out = Command::new(spin_bin())
         .args(["registry", "push", "--insecure", "--from"])
-        .arg(repo().join("spin.toml"))
+        .arg(manifest)
         .arg(format!("{repository}:{tag}"))
         .output()
         .unwrap();

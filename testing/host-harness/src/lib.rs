@@ -6,6 +6,7 @@
 mod agent;
 mod client;
 mod cluster_parts;
+pub mod collector;
 pub mod control_plane;
 mod fixtures;
 mod host;
@@ -13,7 +14,7 @@ pub mod prometheus;
 mod runtime;
 
 pub use client::{Reply, seed_releases, wait_for_listener};
-pub use cluster_parts::{OneSetOfNodes, Redis, push_checkout};
+pub use cluster_parts::{OneSetOfNodes, Redis, push_checkout, push_checkout_edited};
 pub use fixtures::{
     HMAC_KEY, assert_variables_declared_and_passed, assert_variables_documented, free_port,
     host_bin, release_body, repo, scratch_dir, spin_toml, token, wasm,

@@ -2,9 +2,10 @@
 //! line of README.md's `make playground` block (local-dev/README.md's is the same), typed in
 //! order into one shell at the checkout, in a state directory of its own (`PLAYGROUND_DIR`)
 //! beside the suite's control plane. Each cluster's console must say which cluster and region
-//! serve it, from pods on that cluster's real SpinKube node; the release must reach staging
-//! alone, wait for the approval, and reach production once carol has approved it; and `down`
-//! must leave nothing running.
+//! serve it, from pods on that cluster's real SpinKube node; each release must reach staging
+//! alone, wait for the approval, and reach production once carol has approved it, the second
+//! one in stages (prod-west done before prod-east starts, as the ledger records it); and
+//! `down` must leave nothing running.
 
 use repo_checks::repo;
 use repo_checks::shell::{Shell, sh_block};
@@ -63,6 +64,7 @@ fn the_readmes_playground_walkthrough_works_as_written() {
     let _down = Down(dir.clone());
     let mut shell = Shell::start(&[("PLAYGROUND_DIR", dir.as_os_str())]);
     let mut released = None;
+    let mut finished = 0;
     for command in &commands {
         let printed = shell
             .type_line(command)
@@ -88,6 +90,11 @@ fn the_readmes_playground_walkthrough_works_as_written() {
             for member in ["staging", "prod-east", "prod-west"] {
                 serves_only(&dir, member, version);
             }
+            // The first release had nothing in production to keep; the next goes in stages.
+            if finished > 0 {
+                in_stages(&mut shell, version);
+            }
+            finished += 1;
         }
     }
     assert!(released.is_some(), "the walkthrough releases a version");
@@ -100,6 +107,37 @@ fn the_readmes_playground_walkthrough_works_as_written() {
         left.stdout.is_empty(),
         "still running:\n{}",
         String::from_utf8_lossy(&left.stdout)
+    );
+}
+
+/// VERSION's production events, read with the approver's `relctl` as a person would: all of
+/// prod-west's before any of prod-east's.
+fn in_stages(shell: &mut Shell, version: &str) {
+    let printed = shell
+        .type_line(&format!("relctl release {version} -o json"))
+        .unwrap_or_else(|why| panic!("{why}"));
+    let release: serde_json::Value = serde_json::from_str(&printed).unwrap();
+    let order: Vec<(&str, &str)> = release["deployments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["environment"] == "production")
+        .map(|d| {
+            (
+                d["cluster"].as_str().unwrap(),
+                d["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            ("prod-west", "started"),
+            ("prod-west", "succeeded"),
+            ("prod-east", "started"),
+            ("prod-east", "succeeded")
+        ],
+        "{printed}"
     );
 }
 

@@ -1,5 +1,7 @@
 //! Where the stand-in finds the members and Spin, and where it keeps its state.
 
+use crate::desired::Services;
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 pub struct Config {
@@ -11,4 +13,7 @@ pub struct Config {
     pub state: PathBuf,
     /// Pull over plain HTTP (a loopback registry).
     pub insecure_registry: bool,
+    /// Services of a member that the stand-in does not run but its cluster DNS answers for,
+    /// by member: e.g. the platform's OpenTelemetry Collector, which the executor names.
+    pub platform_services: BTreeMap<String, Services>,
 }

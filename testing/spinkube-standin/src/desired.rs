@@ -6,7 +6,9 @@
 //!   (`internal/runtimeconfig`): an `env` variables provider with prefix `SPIN_VARIABLE_`, and a
 //!   table per key-value store and SQLite database holding `type` and each option; with
 //!   `loadFromSecret`, that Secret's `runtime-config.toml` as it is;
-//! - `spec.components` keeps only those components (the shim's `SPIN_COMPONENTS_TO_RETAIN`).
+//! - `spec.components` keeps only those components (the shim's `SPIN_COMPONENTS_TO_RETAIN`);
+//! - the executor's `deploymentConfig.otel` endpoints become `OTEL_EXPORTER_OTLP_ENDPOINT` and
+//!   its traces, metrics and logs variants, which Spin's exporter reads.
 //!
 //! A ConfigMap, Secret or key that is missing is an error, as it keeps the operator's pod from
 //! starting; so is what the operator's admission webhook refuses (`spinapp_validating.go`): an
@@ -14,21 +16,41 @@
 //! `replicas` below 1. The members here run no webhook, so the stand-in refuses instead. A
 //! variable naming a SpinApp's Service on the same cluster
 //! (`http://NAME.NAMESPACE.svc.cluster.local`) is given that Service's loopback address
-//! instead (`service`): the stand-in's cluster DNS.
+//! instead (`service`): the stand-in's cluster DNS, which also knows the Services its starter
+//! named for the member (a platform's OpenTelemetry Collector). An OTLP endpoint it does not
+//! know is left out: in a pod, the exporter could not resolve it and would drop the telemetry.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 
-/// Reads the KEY of the ConfigMap or Secret NAME in the app's namespace, and whether an
-/// executor of that name exists there.
+/// Reads the KEY of the ConfigMap or Secret NAME in the app's namespace, and the executor of
+/// that name there.
 pub trait Lookup {
-    fn executor_exists(&self, name: &str) -> bool;
+    fn executor(&self, name: &str) -> Option<Value>;
     fn config_map(&self, name: &str, key: &str) -> Result<String, String>;
     fn secret(&self, name: &str, key: &str) -> Result<String, String>;
 }
 
-/// The loopback address of each SpinApp's Service on the same member, by (namespace, name).
-pub type Services = BTreeMap<(String, String), String>;
+/// The loopback address of each Service the stand-in's cluster DNS knows on one member, by
+/// (namespace, name, port); a SpinApp's Service has port 80.
+pub type Services = BTreeMap<(String, String, u16), String>;
+
+/// The executor's OTLP endpoint fields and the variable spin-operator sets from each.
+const OTEL_ENDPOINTS: [(&str, &str); 4] = [
+    ("exporter_otlp_endpoint", "OTEL_EXPORTER_OTLP_ENDPOINT"),
+    (
+        "exporter_otlp_traces_endpoint",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ),
+    (
+        "exporter_otlp_metrics_endpoint",
+        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
+    ),
+    (
+        "exporter_otlp_logs_endpoint",
+        "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT",
+    ),
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Desired {
@@ -52,7 +74,7 @@ pub enum NotYet {
 
 pub fn resolve(app: &Value, lookup: &dyn Lookup, services: &Services) -> Result<Desired, NotYet> {
     let spec = &app["spec"];
-    admitted(spec, lookup).map_err(NotYet::Invalid)?;
+    let executor = admitted(spec, lookup).map_err(NotYet::Invalid)?;
     let image = spec["image"]
         .as_str()
         .ok_or_else(|| NotYet::Invalid("no spec.image".into()))?
@@ -65,6 +87,14 @@ pub fn resolve(app: &Value, lookup: &dyn Lookup, services: &Services) -> Result<
         let value = value_of(variable, lookup).map_err(NotYet::Invalid)?;
         let value = through_cluster_dns(&value, services)?;
         env.insert(format!("SPIN_VARIABLE_{}", name.to_uppercase()), value);
+    }
+    let otel = &executor["spec"]["deploymentConfig"]["otel"];
+    for (field, variable) in OTEL_ENDPOINTS {
+        if let Some(endpoint) = otel[field].as_str().filter(|e| !e.is_empty())
+            && let Ok(reached) = through_cluster_dns(endpoint, services)
+        {
+            env.insert(variable.to_owned(), reached);
+        }
     }
     let runtime_config = runtime_config(&spec["runtimeConfig"], lookup).map_err(NotYet::Invalid)?;
     let components = spec["components"]
@@ -87,14 +117,14 @@ pub fn resolve(app: &Value, lookup: &dyn Lookup, services: &Services) -> Result<
 }
 
 /// What spin-operator v0.6.1's validating webhook checks (`validateExecutor`,
-/// `validateReplicas`), with its messages.
-fn admitted(spec: &Value, lookup: &dyn Lookup) -> Result<(), String> {
-    let executor = spec["executor"].as_str().unwrap_or_default();
-    if !lookup.executor_exists(executor) {
+/// `validateReplicas`), with its messages; the executor when admitted.
+fn admitted(spec: &Value, lookup: &dyn Lookup) -> Result<Value, String> {
+    let name = spec["executor"].as_str().unwrap_or_default();
+    let Some(executor) = lookup.executor(name) else {
         return Err(format!(
-            "spec.executor {executor:?}: executor does not exist in namespace"
+            "spec.executor {name:?}: executor does not exist in namespace"
         ));
-    }
+    };
     let replicas = spec["replicas"].as_i64();
     if spec["enableAutoscaling"] == true && replicas.is_some() {
         return Err("spec.replicas: replicas cannot be set when autoscaling is enabled".into());
@@ -102,7 +132,7 @@ fn admitted(spec: &Value, lookup: &dyn Lookup) -> Result<(), String> {
     if replicas.is_some_and(|r| r < 1) {
         return Err("spec.replicas: replicas must be > 0".into());
     }
-    Ok(())
+    Ok(executor)
 }
 
 /// A `value`, or a `valueFrom` ConfigMap or Secret key.
@@ -127,20 +157,26 @@ fn value_of(item: &Value, lookup: &dyn Lookup) -> Result<String, String> {
     Ok(String::new())
 }
 
-/// VALUE with a Service URL of a SpinApp on this cluster replaced by its loopback address.
+/// VALUE with the URL of a Service on this cluster replaced by its loopback address.
 fn through_cluster_dns(value: &str, services: &Services) -> Result<String, NotYet> {
     let Some(rest) = value.strip_prefix("http://") else {
         return Ok(value.to_owned());
     };
     let (host, path) = rest.split_once('/').map_or((rest, ""), |(h, p)| (h, p));
-    let host = host.strip_suffix(":80").unwrap_or(host);
+    let (host, port) = match host.rsplit_once(':') {
+        Some((host, port)) => match port.parse() {
+            Ok(port) => (host, port),
+            Err(_) => return Ok(value.to_owned()),
+        },
+        None => (host, 80),
+    };
     let Some(service) = host.strip_suffix(".svc.cluster.local") else {
         return Ok(value.to_owned());
     };
     let Some((name, namespace)) = service.split_once('.') else {
         return Ok(value.to_owned());
     };
-    match services.get(&(namespace.to_owned(), name.to_owned())) {
+    match services.get(&(namespace.to_owned(), name.to_owned(), port)) {
         Some(address) if path.is_empty() => Ok(format!("http://{address}")),
         Some(address) => Ok(format!("http://{address}/{path}")),
         None => Err(NotYet::WaitingFor(format!("Service {namespace}/{name}"))),
@@ -196,8 +232,13 @@ mod tests {
 
     struct Fixed;
     impl Lookup for Fixed {
-        fn executor_exists(&self, name: &str) -> bool {
-            name == "containerd-shim-spin"
+        fn executor(&self, name: &str) -> Option<Value> {
+            (name == "containerd-shim-spin").then(|| {
+                json!({"spec": {"deploymentConfig": {"otel": {
+                    "exporter_otlp_endpoint": "http://otel-collector.monitoring.svc.cluster.local:4318",
+                    "exporter_otlp_logs_endpoint": "http://logs.example.com:4318",
+                }}}})
+            })
         }
         fn config_map(&self, name: &str, key: &str) -> Result<String, String> {
             match (name, key) {
@@ -228,10 +269,16 @@ mod tests {
 
     #[test]
     fn variables_runtime_config_and_components_resolve_as_the_operator_does() {
-        let services = Services::from([(
-            ("automatizacion".into(), "automatizacion-backend".into()),
-            "127.0.0.1:4100".into(),
-        )]);
+        let services = Services::from([
+            (
+                ("automatizacion".into(), "automatizacion-backend".into(), 80),
+                "127.0.0.1:4100".into(),
+            ),
+            (
+                ("monitoring".into(), "otel-collector".into(), 4318),
+                "127.0.0.1:4200".into(),
+            ),
+        ]);
         let variables = json!([
             {"name": "cluster_name", "valueFrom": {"configMapKeyRef": {"name": "config", "key": "cluster_name"}}},
             {"name": "db_url", "valueFrom": {"secretKeyRef": {"name": "secrets", "key": "db_url"}}},
@@ -249,6 +296,21 @@ mod tests {
             "http://127.0.0.1:4100"
         );
         assert_eq!(desired.env["SPIN_VARIABLE_REGION"], "eu-east-1");
+        // The executor's Collector, through the cluster DNS; an endpoint outside the cluster
+        // as it is; the fields it leaves empty set nothing.
+        assert_eq!(
+            desired.env["OTEL_EXPORTER_OTLP_ENDPOINT"],
+            "http://127.0.0.1:4200"
+        );
+        assert_eq!(
+            desired.env["OTEL_EXPORTER_OTLP_LOGS_ENDPOINT"],
+            "http://logs.example.com:4318"
+        );
+        assert!(
+            !desired
+                .env
+                .contains_key("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        );
         assert_eq!(desired.components, ["frontend"]);
         assert_eq!(desired.readiness_path.as_deref(), Some("/api/ready"));
         let config: toml::Table = desired.runtime_config.unwrap().parse().unwrap();
@@ -290,5 +352,7 @@ mod tests {
         assert!(matches!(why, NotYet::Invalid(w) if w.contains("must be > 0")));
         let desired = resolve(&app(outside), &Fixed, &Services::new()).unwrap();
         assert_eq!(desired.env["SPIN_VARIABLE_U"], "http://example.com/x");
+        // A Collector the cluster does not have: no endpoint, and the app still starts.
+        assert!(!desired.env.contains_key("OTEL_EXPORTER_OTLP_ENDPOINT"));
     }
 }

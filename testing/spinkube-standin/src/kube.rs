@@ -6,7 +6,7 @@ use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 /// ConfigMaps, Secrets and executors of one namespace, each read once per pass.
 pub struct KubectlLookup<'a> {
@@ -45,8 +45,8 @@ impl<'a> KubectlLookup<'a> {
 }
 
 impl Lookup for KubectlLookup<'_> {
-    fn executor_exists(&self, name: &str) -> bool {
-        self.object("spinappexecutor", name).is_ok()
+    fn executor(&self, name: &str) -> Option<Value> {
+        self.object("spinappexecutor", name).ok()
     }
 
     fn config_map(&self, name: &str, key: &str) -> Result<String, String> {
@@ -63,11 +63,34 @@ impl Lookup for KubectlLookup<'_> {
 }
 
 pub fn kubectl(kubeconfig: &Path, args: &[&str]) -> Result<String, String> {
-    let output = Command::new("kubectl")
+    kubectl_with_input(kubeconfig, args, None)
+}
+
+/// kubectl with INPUT on its standard input (`-f -`).
+pub fn kubectl_with_input(
+    kubeconfig: &Path,
+    args: &[&str],
+    input: Option<&str>,
+) -> Result<String, String> {
+    use std::io::Write;
+    let mut child = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(kubeconfig)
         .args(args)
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run kubectl: {e}"))?;
+    let mut stdin = child.stdin.take().expect("piped");
+    if let Some(input) = input {
+        stdin
+            .write_all(input.as_bytes())
+            .map_err(|e| format!("kubectl's input: {e}"))?;
+    }
+    drop(stdin);
+    let output = child
+        .wait_with_output()
         .map_err(|e| format!("cannot run kubectl: {e}"))?;
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);

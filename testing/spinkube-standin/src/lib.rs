@@ -6,10 +6,12 @@
 //! [`desired`] resolves a SpinApp the way spin-operator v0.6.1 builds its pods
 //! (`internal/controller/deployment.go`, `internal/runtimeconfig`) and containerd-shim-spin
 //! v0.24.0 runs them; [`standin`] keeps the processes in line with the members; [`service`]
-//! gives each SpinApp the stable address its Service would; [`status`] writes every SpinApp
-//! status, including the status-only mode, where nothing runs.
+//! gives each SpinApp the stable address its Service would; [`deployment`] keeps the Deployment
+//! the operator would make of it, with the status its controller would write; [`status`] writes
+//! every SpinApp status, including the status-only mode, where nothing runs.
 
 mod config;
+pub mod deployment;
 pub mod desired;
 mod kube;
 mod process;

@@ -47,6 +47,7 @@ fn parse(args: Vec<String>, runs: bool) -> Result<Config, String> {
         spin: PathBuf::from("spin"),
         state: PathBuf::new(),
         insecure_registry: false,
+        platform_services: Default::default(),
     };
     let mut args = args.into_iter();
     while let Some(flag) = args.next() {

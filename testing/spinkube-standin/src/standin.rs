@@ -12,12 +12,15 @@
 //! Each SpinApp has a Service (`service`): a loopback address for its life that forwards to
 //! the process that is ready, which other apps' variables and people use.
 //!
-//! Status is what the operator copies from its Deployment: `readyReplicas` is the desired
-//! count while a process passes the readiness check (one process stands for every replica),
-//! else 0; `Available` says whether any version serves; `Progressing` is False, with the new
-//! process's last words, while a change cannot become ready.
+//! Each SpinApp also has the Deployment the operator would make (`deployment`), which says
+//! when a change has been taken. Status is what the operator copies from that Deployment:
+//! `readyReplicas` is the desired count while a process passes the readiness check (one
+//! process stands for every replica), else 0; `Available` says whether any version serves;
+//! `Progressing` is False, with the new process's last words, while a change cannot become
+//! ready.
 
 pub use crate::config::Config;
+use crate::deployment::{self, Deployed, Running};
 use crate::desired::{self, Desired, NotYet, Services};
 use crate::kube::{KubectlLookup, kubectl_json};
 use crate::process::{Instance, exited, ready, start, stop};
@@ -43,6 +46,8 @@ struct App {
     failed: Option<(Desired, String, Instant)>,
     /// The status last written, so that an unchanged one is not written again.
     written: Option<Value>,
+    /// Its Deployment, as last applied.
+    deployment: Option<Deployed>,
 }
 
 pub struct StandIn {
@@ -75,9 +80,12 @@ impl StandIn {
         Some(format!("http://{}", service.address))
     }
 
-    /// Stops every process and closes every Service.
+    /// Stops every process, closes every Service and deletes every Deployment.
     pub fn stop(&mut self) {
-        for (_, mut app) in std::mem::take(&mut self.apps) {
+        for ((member, namespace, name), mut app) in std::mem::take(&mut self.apps) {
+            if app.deployment.is_some() {
+                let _ = deployment::delete(&self.kubeconfig(&member), &namespace, &name);
+            }
             for instance in [app.serving.take(), app.starting.take()]
                 .into_iter()
                 .flatten()
@@ -113,16 +121,21 @@ impl StandIn {
             if entry.service.is_none() {
                 entry.service = Some(Service::open().map_err(|e| format!("no port: {e}"))?);
             }
-            let waiting = match resolved {
+            let (desired, waiting) = match resolved {
                 Ok(desired) => {
-                    entry.advance(desired, &self.config, &state_dir);
-                    None
+                    entry.advance(desired.clone(), &self.config, &state_dir);
+                    (Some(desired), None)
                 }
-                Err(NotYet::WaitingFor(what)) => Some(format!("waiting for {what}")),
-                Err(NotYet::Invalid(why)) => Some(why),
+                Err(NotYet::WaitingFor(what)) => (None, Some(format!("waiting for {what}"))),
+                Err(NotYet::Invalid(why)) => (None, Some(why)),
             };
             entry.check();
             let status = entry.status(app, waiting.as_deref());
+            if let Some(desired) = &desired
+                && let Err(why) = entry.sync_deployment(&kubeconfig, app, desired, &status)
+            {
+                eprintln!("spinkube-standin: {member}: {why}");
+            }
             if entry.written.as_ref() != Some(&status) {
                 // A SpinApp deleted since the listing refuses its status; the next pass knows.
                 match status::write(&kubeconfig, &namespace, &name, &status) {
@@ -131,10 +144,12 @@ impl StandIn {
                 }
             }
         }
-        // Deleted SpinApps: their processes stop, and their Services close (`App` drops them).
+        // Deleted SpinApps: their processes stop, their Services close (`App` drops them), and
+        // their Deployments go (as the garbage collector would take them).
         self.apps.retain(|key, app| {
             let keep = key.0 != member || present.contains(key);
             if !keep {
+                let _ = deployment::delete(&kubeconfig, &key.1, &key.2);
                 for instance in [app.serving.take(), app.starting.take()]
                     .into_iter()
                     .flatten()
@@ -147,16 +162,24 @@ impl StandIn {
         Ok(())
     }
 
-    /// The Service address of every SpinApp on MEMBER.
+    /// The Service address of every SpinApp on MEMBER, and of the platform's Services there.
     fn services(&self, member: &str) -> Services {
-        self.apps
-            .iter()
-            .filter(|((m, _, _), _)| m == member)
-            .filter_map(|((_, ns, name), app)| {
-                let service = app.service.as_ref()?;
-                Some(((ns.clone(), name.clone()), service.address.clone()))
-            })
-            .collect()
+        let mut services = self
+            .config
+            .platform_services
+            .get(member)
+            .cloned()
+            .unwrap_or_default();
+        services.extend(
+            self.apps
+                .iter()
+                .filter(|((m, _, _), _)| m == member)
+                .filter_map(|((_, ns, name), app)| {
+                    let service = app.service.as_ref()?;
+                    Some(((ns.clone(), name.clone(), 80), service.address.clone()))
+                }),
+        );
+        services
     }
 
     /// `endpoints.json`: member → `namespace/name` → the Service's URL, for each SpinApp with
@@ -248,6 +271,28 @@ impl App {
         if let Some(service) = &self.service {
             service.route_to(ready.map(|i| i.address.as_str()));
         }
+    }
+
+    /// Keeps the Deployment in step with DESIRED and the processes; STATUS is the SpinApp's,
+    /// whose conditions are the Deployment's.
+    fn sync_deployment(
+        &mut self,
+        kubeconfig: &Path,
+        app: &Value,
+        desired: &Desired,
+        status: &Value,
+    ) -> Result<(), String> {
+        let serving = self.serving.as_ref().filter(|i| i.ready);
+        let running = Running {
+            new_ready: serving.is_some_and(|i| i.desired == *desired),
+            old_ready: serving.is_some_and(|i| i.desired != *desired),
+            conditions: status["conditions"].clone(),
+        };
+        let applied = self.deployment.take();
+        self.deployment = Some(deployment::sync(
+            kubeconfig, app, desired, &running, applied,
+        )?);
+        Ok(())
     }
 
     fn status(&self, app: &Value, waiting: Option<&str>) -> Value {

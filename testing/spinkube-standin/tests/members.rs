@@ -10,7 +10,9 @@
 //! the new one cannot be pulled or never gets ready, and stop what is deleted. One test, in
 //! phases, because each phase starts from the world the one before left.
 
-use host_harness::control_plane::{KARMADA, eventually_within, json_of, kubeconfigs, kubectl_ok};
+use host_harness::control_plane::{
+    KARMADA, eventually_within, get as get_object, json_of, kubeconfigs, kubectl_ok,
+};
 use host_harness::{Redis, free_port, push_checkout, repo, scratch_dir, spin_bin};
 use native_db::testing::TestDb;
 use serde_json::{Value, json};
@@ -155,6 +157,25 @@ fn condition(member: &str, app: &str, kind: &str) -> Result<(String, String), St
     Ok((text("status"), text("message")))
 }
 
+/// What the Deployment the operator would make of APP on MEMBER says: its pod template's image
+/// and, once its controller has seen that spec, the old replicas still running and the new
+/// ones available (relctl's `rollout::judge` reads the same).
+fn deployment(member: &str, app: &str) -> Result<(String, i64, i64), String> {
+    let deployment = get_object(member, NAMESPACE, &format!("deployment/{app}"))?;
+    let count = |v: &Value| v.as_i64().unwrap_or(0);
+    let status = &deployment["status"];
+    if count(&status["observedGeneration"]) < count(&deployment["metadata"]["generation"]) {
+        return Err(format!("{app} on {member}: its spec not yet seen"));
+    }
+    let image = deployment["spec"]["template"]["spec"]["containers"][0]["image"].as_str();
+    let old = count(&status["replicas"]) - count(&status["updatedReplicas"]);
+    Ok((
+        image.unwrap_or_default().to_owned(),
+        old,
+        count(&status["availableReplicas"]),
+    ))
+}
+
 fn info(url: &str) -> Result<Value, String> {
     match get(&format!("{url}/api/info"))? {
         (200, body) => serde_json::from_str(&body).map_err(|e| e.to_string()),
@@ -240,6 +261,17 @@ fn the_standin_serves_each_cluster_what_karmada_placed_there() {
     );
     assert_eq!(standin.processes(), 4, "one Spin per SpinApp per cluster");
     let serving = ready_backends.swap_remove(0);
+    // Each SpinApp's Deployment says it is rolled out: the image, no old replica left.
+    for member in MEMBERS {
+        for app in [BACKEND, FRONTEND] {
+            eventually_within(WAIT, "the Deployment is rolled out", || {
+                match deployment(member, app)? {
+                    (found, 0, available) if found == image && available > 0 => Ok(()),
+                    other => Err(format!("{app} on {member}: {other:?}")),
+                }
+            });
+        }
+    }
 
     // A digest that cannot be pulled: the old one serves on, and the status says why.
     let repository = image.split('@').next().unwrap();
@@ -254,6 +286,15 @@ fn the_standin_serves_each_cluster_what_karmada_placed_there() {
     );
     assert_eq!(info(&serving).unwrap()["cluster_name"], "prod-east");
     assert_eq!(standin.endpoint("prod-east", BACKEND).unwrap(), serving);
+    // Its Deployment has taken the new spec, and its old replicas still run.
+    eventually_within(
+        WAIT,
+        "the Deployment takes the digest",
+        || match deployment("prod-east", BACKEND)? {
+            (template, old, _) if template == unpullable && old > 0 => Ok(()),
+            other => Err(format!("{other:?}")),
+        },
+    );
     set_image(BACKEND, &image);
 
     // A Secret whose db_url the app cannot use: it starts, never gets ready, and the old one
@@ -298,6 +339,12 @@ fn the_standin_serves_each_cluster_what_karmada_placed_there() {
             (Ok((0, _)) | Err(_), Err(_)) => Ok(()),
             (Ok((0, _)) | Err(_), Ok(listed)) => Err(format!("still listed at {listed}")),
             (Ok((code, _)), _) => Err(format!("still answers {code}")),
+        }
+    });
+    eventually_within(WAIT, "its Deployment goes with it", || {
+        match get_object("prod-west", NAMESPACE, &format!("deployment/{FRONTEND}")) {
+            Ok(_) => Err("still there".into()),
+            Err(_) => Ok(()),
         }
     });
 }

@@ -108,7 +108,7 @@ pub enum Command {
     PushDigest,
     /// Check a deployed instance: `/api/info` must name the cluster and the version.
     Smoke(Smoke),
-    /// Judge a cluster that took a release at SINCE from its Prometheus: the backend's error
+    /// Judge a cluster that took a release at SINCE from its Prometheus: the app's error
     /// share and p99 over the window after SINCE, against the limits and against the window
     /// before it (the previous release). Waits until the window has passed. Prints the verdict;
     /// a failed analysis, or an inconclusive one (too little traffic) unless told to pass it,

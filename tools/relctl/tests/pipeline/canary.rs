@@ -5,20 +5,19 @@
 //! run the release. The members show what Karmada's override engine gave them: a stopped
 //! release never reaches the clusters after the stop, sampled throughout.
 //!
-//! Judging live traffic (a release that answers ready and fails its requests) needs the
-//! members' request metrics in Prometheus; that is not here yet.
+//! Judging live traffic, a good release and one that answers ready and fails its pages:
+//! `live_traffic`.
 
 use super::build::{built, origin};
 use super::doubles::{
-    Pipeline, change_setting, previous_commit, staging_new_production, statuses_on,
+    Pipeline, change_setting, previous_commit, previous_image, staging_new_production, statuses_on,
 };
-use super::{
-    PREVIOUS, VERSION, exclusive, images_on, kubeconfigs, registry, restore_workloads, succeeded,
-};
+use super::{PREVIOUS, VERSION, exclusive, images_on, kubeconfigs, restore_workloads, succeeded};
 use host_harness::prometheus::Prometheus;
-use host_harness::{free_port, push_checkout, release_body, repo, scratch_dir, token};
+use host_harness::{free_port, release_body, repo, scratch_dir, token};
 use pipeline_standins::kestra::run::State;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -73,11 +72,49 @@ impl Watch {
     }
 }
 
+/// `relctl deploy` of VERSION at IMAGE (`repository@digest`) to production with ROOT's
+/// manifests and EXTRA flags, run in ROOT as Kestra's deployer.
+pub fn deploy_production(
+    pipeline: &Pipeline,
+    version: &str,
+    image: &str,
+    root: &Path,
+    extra: &[&str],
+) -> Output {
+    let (repository, digest) = image.split_once('@').unwrap();
+    Command::new(env!("CARGO_BIN_EXE_relctl"))
+        .current_dir(root)
+        .args([
+            "deploy",
+            "--environment",
+            "production",
+            "--version",
+            version,
+        ])
+        .args([
+            "--digest",
+            digest,
+            "--new-name",
+            repository,
+            "--timeout",
+            "180",
+        ])
+        .args(extra)
+        .arg("--root")
+        .arg(root)
+        .arg("--kubeconfig")
+        .arg(kubeconfigs().join("karmada"))
+        .env("LEDGER_URL", &pipeline.ledger.base)
+        .env("LEDGER_TOKEN", token("kestra", &["deployer"]))
+        .output()
+        .unwrap()
+}
+
 /// 1.3.0 really running on both production clusters, so that a cluster kept on it stays
 /// ready: this checkout's app pushed to the test registry, recorded, approved, and deployed at
 /// once from its own commit. Returns its digest.
-fn previous_runs(pipeline: &Pipeline) -> String {
-    let image = push_checkout(&registry(), "canary-previous");
+pub fn previous_runs(pipeline: &Pipeline) -> String {
+    let image = previous_image();
     let (repository, digest) = image.split_once('@').unwrap();
     let deployer = token("kestra", &["deployer"]);
     let mut body = release_body(PREVIOUS);
@@ -104,30 +141,7 @@ fn previous_runs(pipeline: &Pipeline) -> String {
     ] {
         assert!(Command::new("git").args(&args).status().unwrap().success());
     }
-    let deployed = Command::new(env!("CARGO_BIN_EXE_relctl"))
-        .args([
-            "deploy",
-            "--environment",
-            "production",
-            "--version",
-            PREVIOUS,
-        ])
-        .args([
-            "--digest",
-            digest,
-            "--new-name",
-            repository,
-            "--timeout",
-            "180",
-        ])
-        .arg("--root")
-        .arg(&root)
-        .arg("--kubeconfig")
-        .arg(kubeconfigs().join("karmada"))
-        .env("LEDGER_URL", &pipeline.ledger.base)
-        .env("LEDGER_TOKEN", &deployer)
-        .output()
-        .unwrap();
+    let deployed = deploy_production(pipeline, PREVIOUS, image, &root, &[]);
     succeeded(deployed);
     digest.to_owned()
 }

@@ -8,8 +8,10 @@ use super::{kubeconfigs, succeeded};
 use host_harness::control_plane::{KARMADA, kubectl_ok};
 use host_harness::{Redis, repo, scratch_dir};
 use native_db::testing::TestDb;
+use spinkube_standin::desired::Services;
 use spinkube_standin::put_back::PutBack;
 use spinkube_standin::standin::{Config, StandIn};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,7 +29,8 @@ pub struct Clusters {
 }
 
 impl Clusters {
-    fn start(label: &str, members: &[&str]) -> Self {
+    /// PLATFORM: each member's Services that are not SpinApps (a Collector), on loopback.
+    fn start(label: &str, members: &[&str], platform: BTreeMap<String, Services>) -> Self {
         let state = scratch_dir(label);
         // One wasmtime compile cache for the whole binary, as a node's shim keeps one: each
         // scenario's processes start without compiling the same components again.
@@ -40,6 +43,7 @@ impl Clusters {
             spin: host_harness::spin_bin().to_owned(),
             state,
             insecure_registry: true,
+            platform_services: platform,
         };
         let standin = Arc::new(Mutex::new(StandIn::new(config)));
         let stop: Arc<AtomicBool> = Arc::default();
@@ -60,17 +64,22 @@ impl Clusters {
     /// The console-facing Service of the backend in NAMESPACE on MEMBER: what the flow's smoke
     /// URLs name.
     pub fn backend(&self, member: &str, namespace: &str) -> String {
+        self.service(member, namespace, "automatizacion-backend")
+    }
+
+    /// The URL of the Service of SpinApp NAMESPACE/NAME on MEMBER, once the stand-in has one.
+    pub fn service(&self, member: &str, namespace: &str, name: &str) -> String {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let found =
-                self.standin
-                    .lock()
-                    .unwrap()
-                    .service(member, namespace, "automatizacion-backend");
+            let found = self
+                .standin
+                .lock()
+                .unwrap()
+                .service(member, namespace, name);
             if let Some(url) = found {
                 return url;
             }
-            assert!(Instant::now() < deadline, "no backend Service on {member}");
+            assert!(Instant::now() < deadline, "no {name} Service on {member}");
             std::thread::sleep(Duration::from_millis(200));
         }
     }
@@ -96,14 +105,14 @@ pub struct OnClusters {
 }
 
 impl OnClusters {
-    pub fn start(label: &str, members: &[&str]) -> Self {
+    pub fn start(label: &str, members: &[&str], platform: BTreeMap<String, Services>) -> Self {
         let put_back = PutBack::take(&kubeconfigs());
         let db = TestDb::postgres();
         let db_url = db.db_url().unwrap().to_owned();
         let overrides = super::build::checkout().join("karmada/overrides/staging.yaml");
         kubectl_ok(KARMADA, &["apply", "-f", overrides.to_str().unwrap()], None);
         let world = OnClusters {
-            clusters: Clusters::start(&format!("{label}-spinkube"), members),
+            clusters: Clusters::start(&format!("{label}-spinkube"), members, platform),
             redis: Redis::start(),
             _db: db,
             _put_back: put_back,

@@ -6,8 +6,7 @@
 use super::build::{allowed_signers, built, checkout, origin};
 use super::clusters::OnClusters;
 use super::{
-    PREVIOUS, PRODUCTION_BEFORE, STAGING_BEFORE, VERSION, kubeconfigs, path_with_tools,
-    production_images, registry, restore_workloads,
+    PREVIOUS, VERSION, kubeconfigs, path_with_tools, production_images, registry, restore_workloads,
 };
 use host_harness::{Host, HostBuilder, repo, scratch_dir, token};
 use native_db::testing::TestDb;
@@ -15,7 +14,9 @@ use pipeline_standins::kestra::api::KestraApi;
 use pipeline_standins::kestra::run::{Execution, Kestra, Shared, State};
 use pipeline_standins::rundeck::{JobRun, Rundeck};
 use serde_json::{Value, json};
-use std::sync::{Arc, Mutex};
+use spinkube_standin::desired::Services;
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Kestra OSS's basic-auth account (an e-mail, as it requires) that the approve job resumes with.
 pub const KESTRA_USER: &str = "release-bot@example.com";
@@ -227,8 +228,18 @@ impl Pipeline {
     /// A pipeline whose members run what Karmada gives them (the SpinKube stand-in): the
     /// flow's smoke URLs name each cluster's backend Service.
     pub fn on_clusters(label: &str, postgres: bool) -> Self {
+        Self::on_clusters_with(label, postgres, BTreeMap::new())
+    }
+
+    /// As `on_clusters`, the members also having PLATFORM's Services (a Collector each).
+    pub fn on_clusters_with(
+        label: &str,
+        postgres: bool,
+        platform: BTreeMap<String, Services>,
+    ) -> Self {
         let mut pipeline = Self::new(label, postgres);
-        let on = OnClusters::start(label, &["staging", "prod-east", "prod-west"]);
+        let members = ["staging", "prod-east", "prod-west"];
+        let on = OnClusters::start(label, &members, platform);
         let mut settings = local_settings(&pipeline.ledger.base, &pipeline.api.base);
         for (setting, member, namespace) in [
             ("staging_url", "staging", "automatizacion-staging"),
@@ -291,16 +302,14 @@ impl Pipeline {
         assert_eq!(reply.status, 201, "{}", reply.body);
     }
 
-    /// A release PREVIOUS that already ran on staging, and on production when asked (with the
-    /// overlays' pinned digests), from the commit before the tag's (`previous_commit`).
+    /// A release PREVIOUS that already ran on staging, and on production when asked, from the
+    /// commit before the tag's (`previous_commit`), at `previous_image`: what is put back
+    /// really runs, as a cluster's previous release does.
     pub fn seed_previous(&self, production: bool) {
+        let (repository, digest) = previous_image().split_once('@').unwrap();
         let mut body = host_harness::release_body(PREVIOUS);
-        body["digest"] = if production {
-            PRODUCTION_BEFORE
-        } else {
-            STAGING_BEFORE
-        }
-        .into();
+        body["artifact"] = format!("{repository}:{PREVIOUS}").into();
+        body["digest"] = digest.into();
         body["commit"] = previous_commit().into();
         let reply = self
             .ledger
@@ -468,6 +477,13 @@ impl Pipeline {
             .cloned()
             .collect()
     }
+}
+
+/// PREVIOUS's artifact, `REGISTRY/automatizacion@DIGEST`: this checkout's build pushed once per
+/// test binary.
+pub fn previous_image() -> &'static str {
+    static PUSHED: OnceLock<String> = OnceLock::new();
+    PUSHED.get_or_init(|| host_harness::push_checkout(&registry(), PREVIOUS))
 }
 
 /// The commit before the tag's: the test clusters' settings without v1.4.0's own manifests,

@@ -1,10 +1,9 @@
 //! When a check fails: the staging check and the production rollout put the previous release
 //! back, and waiting for readiness names each cluster's conditions.
 
-use super::doubles::{Pipeline, pairs, staging_new_production, statuses_on};
+use super::doubles::{Pipeline, pairs, previous_image, staging_new_production, statuses_on};
 use super::{
-    PREVIOUS, PRODUCTION_BEFORE, STAGING_BEFORE, VERSION, exclusive, images_on, json_of,
-    kubeconfigs, restore_workloads, succeeded,
+    PREVIOUS, VERSION, exclusive, images_on, json_of, kubeconfigs, restore_workloads, succeeded,
 };
 use pipeline_standins::kestra::run::{Execution, State};
 use spinkube_standin::status;
@@ -16,9 +15,7 @@ use std::process::Command;
 /// processes to start on a busy machine (five was not, once), without a minute's wait for a
 /// check that fails. Staging keeps the pipeline's wait when production is the one that fails
 /// (twenty seconds, once, was not enough there beside the playground).
-/// The clusters run VERSION for real; what PREVIOUS is put back as is the overlays' placeholder
-/// digest, which Karmada carries but no registry holds (`spinkube` puts back a previous release
-/// that really serves).
+/// The clusters run VERSION for real, and PREVIOUS is put back for real (`previous_image`).
 fn failing(label: &str, production: bool) -> (Pipeline, Execution) {
     let mut pipeline = Pipeline::on_clusters(label, production);
     pipeline.seed_previous(production);
@@ -48,10 +45,8 @@ fn a_failed_staging_check_puts_the_previous_release_back() {
         error.contains(&format!("{PREVIOUS} was put back")),
         "{error}"
     );
-    // The staging override names the test clusters' registry mirror (`build::origin`).
-    let pinned = format!("{}/acme/automatizacion@{STAGING_BEFORE}", super::registry());
     assert!(
-        staging_after.iter().all(|i| *i == pinned),
+        staging_after.iter().all(|i| i == previous_image()),
         "{staging_after:?}"
     );
     assert_eq!(
@@ -98,10 +93,7 @@ fn a_failed_production_rollout_is_rolled_back_on_both_clusters() {
             && error.contains(&format!("{PREVIOUS} was put back")),
         "{error}"
     );
-    assert!(
-        after.iter().all(|i| i.ends_with(PRODUCTION_BEFORE)),
-        "{after:?}"
-    );
+    assert!(after.iter().all(|i| i == previous_image()), "{after:?}");
     let events = pipeline.events(VERSION);
     for cluster in ["prod-east", "prod-west"] {
         let of = statuses_on(&events, cluster);

@@ -33,6 +33,7 @@ mod failover;
 mod failures;
 mod identity;
 mod kestra;
+mod live_traffic;
 mod nodes;
 mod rollback;
 mod scenarios;
@@ -44,12 +45,6 @@ use std::path::PathBuf;
 
 const VERSION: &str = "1.4.0";
 const PREVIOUS: &str = "1.3.0";
-/// The digests the repository's overlays pin: what runs before a release.
-const STAGING_BEFORE: &str =
-    "sha256:1111111111111111111111111111111111111111111111111111111111111111";
-const PRODUCTION_BEFORE: &str =
-    "sha256:2222222222222222222222222222222222222222222222222222222222222222";
-
 fn registry() -> String {
     std::env::var("TEST_REGISTRY")
         .expect("TEST_REGISTRY: run through scripts/with-registry.sh (make test does)")

@@ -1,10 +1,8 @@
 //! Rundeck's rollback: refused for a release production never approved, and otherwise a
 //! deploy of the earlier release from its own commit's manifests.
 
-use super::doubles::{Pipeline, staging_new_production, statuses_on};
-use super::{
-    PREVIOUS, PRODUCTION_BEFORE, VERSION, exclusive, production_images, restore_workloads,
-};
+use super::doubles::{Pipeline, previous_image, staging_new_production, statuses_on};
+use super::{PREVIOUS, VERSION, exclusive, production_images, restore_workloads};
 
 /// Rundeck's rollback asks the ledger before it touches production: a release that was never
 /// approved is refused, and nothing changes anywhere.
@@ -58,7 +56,7 @@ fn a_rollback_puts_an_approved_release_back_from_its_own_commit() {
     restore_workloads();
     assert!(run.succeeded, "{}", run.output);
     assert!(
-        production.iter().all(|i| i.ends_with(PRODUCTION_BEFORE)),
+        production.iter().all(|i| i == previous_image()),
         "{production:?}"
     );
     let (current, previous) = (pipeline.events(VERSION), pipeline.events(PREVIOUS));

@@ -15,6 +15,10 @@
 #           lists its pods' containers with the runtime that runs each).
 #   outside MEMBER NAMESPACE SERVICE PORT HOST_PORT  a Service on MEMBER for something that runs
 #           on the host's loopback (PostgreSQL, Redis), as a cluster reaches a managed database.
+#   pause MEMBER | resume MEMBER  freezes (SIGSTOP) or thaws MEMBER's kubelet, as a node that
+#           stops reporting: its pods keep running, but within 20 s the member marks them not
+#           ready, and Karmada's failover sees the cluster's SpinApps unhealthy; once thawed, the
+#           kubelet reports again and they are ready.
 #
 # Node N (staging 1, prod-east 2, prod-west 3) is 10.200.N.2 on a veth whose host end is
 # 10.200.N.1; its pods are 10.244.N.0/24 and its Services the member's range (credentials.sh),
@@ -142,7 +146,21 @@ start_member_controllers() {
     --kubeconfig="$kubeconfig" --authentication-kubeconfig="$kubeconfig" \
     --authorization-kubeconfig="$kubeconfig" --leader-elect=false --secure-port=0 \
     --controllers=deployment-controller,replicaset-controller,node-lifecycle-controller,root-ca-certificate-publisher-controller,service-ca-certificate-publisher-controller,endpointslice-controller \
-    --root-ca-file="$CONTROL_PLANE/pki/ca.crt"
+    --root-ca-file="$CONTROL_PLANE/pki/ca.crt" --node-monitor-grace-period=20s
+}
+
+# pause MEMBER / resume MEMBER: the kubelet's whole process group stopped or continued. A
+# node silent for the node-lifecycle controller's grace period (20 s here, 50 s by default;
+# the kubelet renews its lease every 10 s) is Unknown, and its pods are marked not ready.
+pause() {
+  (($# == 1)) || die "usage: nodes.sh pause MEMBER"
+  running "kubelet-$1" || die "no node runs for $1 (nodes.sh up $1)"
+  kill -STOP -- "-$(cat "$STATE/pids/kubelet-$1")"
+}
+resume() {
+  (($# == 1)) || die "usage: nodes.sh resume MEMBER"
+  running "kubelet-$1" || die "no node runs for $1 (nodes.sh up $1)"
+  kill -CONT -- "-$(cat "$STATE/pids/kubelet-$1")"
 }
 
 start_kubelet() {
@@ -337,6 +355,8 @@ down() {
     kc "$member" delete validatingwebhookconfiguration validating-webhook-configuration \
       --ignore-not-found --timeout=5s >/dev/null 2>&1 || true
     controllers+=("spin-operator-$member" "kube-scheduler-$member" "kube-controller-manager-$member")
+    # A paused kubelet could neither drain its pods nor stop.
+    ! running "kubelet-$member" || resume "$member"
   done
   stop "${controllers[@]}"
   drain "${members[@]}"
@@ -372,6 +392,8 @@ case ${1:-} in
   status) status ;;
   ctr) ctr_of "$2" "${@:3}" ;;
   outside) outside "${@:2}" ;;
+  pause) pause "${@:2}" ;;
+  resume) resume "${@:2}" ;;
   records) records "$2" ;;
-  *) die "usage: nodes.sh up [MEMBER...] | down | status | ctr MEMBER ARGS... | outside MEMBER NAMESPACE SERVICE PORT HOST_PORT" ;;
+  *) die "usage: nodes.sh up [MEMBER...] | down | status | ctr MEMBER ARGS... | outside MEMBER NAMESPACE SERVICE PORT HOST_PORT | pause MEMBER | resume MEMBER" ;;
 esac

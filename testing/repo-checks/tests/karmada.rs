@@ -172,10 +172,28 @@ fn selects(selector: &Value, policy_namespace: Option<&str>, object: &Object) ->
         && policy_namespace.is_none_or(|ns| ns == object.namespace())
 }
 
-/// Everything the control plane holds: both workloads, and the namespaces `karmada/` declares.
+/// The Secrets `scripts/make-secrets.sh` makes for NAMESPACE, which the control plane holds
+/// beside its workload (karmada/README.md).
+fn secrets(namespace: &str) -> Vec<Object> {
+    let out = std::process::Command::new(repo().join("scripts/make-secrets.sh"))
+        .env("NAMESPACE", namespace)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    parse_yaml(&String::from_utf8(out.stdout).unwrap(), "make-secrets.sh").unwrap()
+}
+
+/// Everything the control plane holds: both workloads with their Secrets, and the namespaces
+/// `karmada/` declares.
 fn all_workloads() -> Vec<Object> {
     let mut objects = workloads("staging");
     objects.extend(workloads("production"));
+    objects.extend(secrets("automatizacion-staging"));
+    objects.extend(secrets("automatizacion"));
     objects.extend(
         karmada_objects()
             .into_iter()

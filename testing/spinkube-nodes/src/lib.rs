@@ -95,6 +95,27 @@ impl Nodes {
 }
 
 impl Nodes {
+    /// MEMBER's kubelet frozen (`nodes.sh pause`), as a node that stops reporting: its pods run
+    /// on, and the member marks them not ready once the node's lease has lapsed.
+    ///
+    /// # Panics
+    /// When nodes.sh refuses.
+    pub fn pause(&self, member: &str) {
+        let out = nodes_sh(&["pause", member], &[]);
+        assert!(out.status.success(), "nodes.sh pause: {}", text(&out));
+    }
+
+    /// MEMBER's kubelet thawed (`nodes.sh resume`): it reports again, and its pods are ready.
+    ///
+    /// # Panics
+    /// When nodes.sh refuses.
+    pub fn resume(&self, member: &str) {
+        let out = nodes_sh(&["resume", member], &[]);
+        assert!(out.status.success(), "nodes.sh resume: {}", text(&out));
+    }
+}
+
+impl Nodes {
     /// NAMESPACE on each member reads the PostgreSQL at DB_URL and the Redis at KV_URL (both on
     /// the host's loopback) through Services of their own, `automatizacion-db` and
     /// `automatizacion-kv` (`outside`); Karmada holds the namespace's Secret naming them.

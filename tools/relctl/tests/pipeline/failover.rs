@@ -1,31 +1,33 @@
-//! Application failover on the real Karmada control plane, with `karmada/propagation/
-//! production.yaml` as the repository has it except for its clock: `tolerationSeconds` 120 → 15
-//! (and a grace period, where a policy has one, 600 → 15), so the test takes a minute, not ten.
-//! 15 s leaves the stand-in's report of a rescheduled copy far inside the toleration.
+//! Application failover on the real Karmada control plane and **real SpinKube nodes**, as
+//! phases of the production rollout on them (`spinkube.rs`), with `karmada/propagation/
+//! production.yaml` as the repository has it except for its clock: `tolerationSeconds` 120 → 30
+//! (and a grace period, where a policy has one, 600 → 30), so that a scene takes a minute or two,
+//! not ten. 30 s leaves a rescheduled copy's new pods (ready within seconds) far inside it.
 //!
-//! No SpinKube operator runs here, so the SpinKube stand-in's **status-only mode**
-//! (`spinkube_standin::status`, nothing runs) keeps every production SpinApp's status as the
-//! operator would: ready replicas equal to the desired count and `Available`, or none ready on
-//! a cluster the test has taken down. What Karmada then does
-//! (judge health through the interpreter, evict, reschedule, purge) is Karmada's own.
+//! A cluster goes down as a node does that stops reporting: its kubelet is frozen
+//! (`nodes.sh pause`). Its pods run on, but the member's node-lifecycle controller marks them not
+//! ready once the node's lease has lapsed (20 s there), the Deployments the operator made count
+//! no available replica, the operator writes that into each SpinApp's status, and Karmada's
+//! interpreter judges the SpinApp unhealthy. Everything after that (evict, reschedule, keep the
+//! evicted copy) is Karmada's own; thawed, the kubelet reports its pods ready again.
 
-use super::{exclusive, json_of, kubeconfigs, succeeded};
+use super::{json_of, kubeconfigs, succeeded};
 use host_harness::control_plane::{KARMADA, kubectl_ok};
 use serde_json::{Value, json};
-use spinkube_standin::status;
+use spinkube_nodes::Nodes;
 use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub(super) const NAMESPACE: &str = "automatizacion";
 pub(super) const MEMBERS: [&str; 2] = ["prod-east", "prod-west"];
 pub(super) const APPS: [&str; 2] = ["automatizacion-backend", "automatizacion-frontend"];
 /// The shortened clock, in seconds.
-const TOLERATION: u64 = 15;
-/// Longest wait for Karmada to reach a state the test expects.
-const SETTLE: Duration = Duration::from_secs(120);
+const TOLERATION: u64 = 30;
+/// Longest wait for Karmada to reach a state the test expects: a node's lease lapsing (20 s),
+/// the toleration and new pods, with room for a busy machine.
+const SETTLE: Duration = Duration::from_secs(240);
 
 /// Where production is, as Karmada and the members say it.
 #[derive(Debug, Default)]
@@ -113,68 +115,16 @@ fn text(record: &Value, key: &str) -> String {
     record[key].as_str().unwrap().to_owned()
 }
 
-/// The SpinKube stand-in's status-only mode, on prod-east and prod-west, every 200 ms.
-pub(super) struct StatusStandIn {
-    down: Arc<Mutex<BTreeSet<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+/// One failover scene: the production policy with the shortened clock, production on 4 + 2 to
+/// start from, and, when it ends, every node reporting and the policy as the repository has it.
+pub(super) struct Scene<'a> {
+    nodes: &'a Nodes,
+    /// The members whose kubelet is frozen.
+    down: Mutex<BTreeSet<String>>,
 }
 
-impl StatusStandIn {
-    fn start() -> Self {
-        let down: Arc<Mutex<BTreeSet<String>>> = Arc::default();
-        let stop: Arc<AtomicBool> = Arc::default();
-        let (d, s) = (down.clone(), stop.clone());
-        let thread = std::thread::spawn(move || {
-            while !s.load(Ordering::SeqCst) {
-                for member in MEMBERS {
-                    let is_down = d.lock().unwrap().contains(member);
-                    report(member, is_down);
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-        });
-        StatusStandIn {
-            down,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    pub(super) fn set_down(&self, members: &[&str]) {
-        *self.down.lock().unwrap() = members.iter().map(|m| (*m).to_owned()).collect();
-    }
-}
-
-impl Drop for StatusStandIn {
-    fn drop(&mut self) {
-        self.set_down(&[]);
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        for member in MEMBERS {
-            report(member, false);
-        }
-    }
-}
-
-/// Writes each SpinApp's status on MEMBER as the operator would, where it differs
-/// (`spinkube_standin::status`). A member that does not answer (cut off by a scene) is passed by,
-/// as an operator in it could not report either.
-fn report(member: &str, down: bool) {
-    let _ = status::report_without_running(&kubeconfigs().join(member), down);
-}
-
-/// One failover scene: the production policy with the shortened clock, the status stand-in,
-/// production on 4 + 2 to start from, and, when it ends, the policy as the repository has it
-/// and every status ready.
-pub(super) struct Scene {
-    pub(super) stand_in: StatusStandIn,
-}
-
-impl Scene {
-    pub(super) fn start() -> Self {
+impl<'a> Scene<'a> {
+    pub(super) fn start(nodes: &'a Nodes) -> Self {
         let policy = json_of(
             "karmada-apiserver",
             &[
@@ -206,7 +156,8 @@ impl Scene {
             None,
         );
         let scene = Scene {
-            stand_in: StatusStandIn::start(),
+            nodes,
+            down: Mutex::default(),
         };
         scene.until(
             "production on 4 + 2",
@@ -214,6 +165,19 @@ impl Scene {
             |s| s.is(&[("prod-east", 4), ("prod-west", 2)]),
         );
         scene
+    }
+
+    /// MEMBERS down (their nodes paused), every other production member up.
+    pub(super) fn set_down(&self, members: &[&str]) {
+        let mut down = self.down.lock().unwrap();
+        for member in MEMBERS {
+            let want = members.contains(&member);
+            if want && down.insert(member.to_owned()) {
+                self.nodes.pause(member);
+            } else if !want && down.remove(member) {
+                self.nodes.resume(member);
+            }
+        }
     }
 
     /// Polls until DONE holds, checking KEEPS on every snapshot on the way; the last snapshot.
@@ -274,16 +238,16 @@ impl Scene {
     }
 }
 
-impl Drop for Scene {
+impl Drop for Scene<'_> {
     fn drop(&mut self) {
-        self.stand_in.set_down(&[]);
+        self.set_down(&[]);
         let karmada = host_harness::repo().join("karmada");
         kubectl_ok(KARMADA, &["apply", "-k", karmada.to_str().unwrap()], None);
     }
 }
 
 /// prod-east alone runs all 6 replicas of each app, and they are ready.
-pub(super) fn all_on_prod_east(s: &Snapshot) -> bool {
+fn all_on_prod_east(s: &Snapshot) -> bool {
     APPS.iter().all(|app| {
         s.scheduled[*app] == [("prod-east".to_owned(), 6)]
             && s.copy("prod-east", app) == Some((6, 6))
@@ -303,12 +267,13 @@ pub(super) fn something_serves(s: &Snapshot) -> Result<(), String> {
     Ok(())
 }
 
-#[test]
-fn one_cluster_down_moves_its_replicas_and_they_come_back() {
-    let _only = exclusive();
-    let scene = Scene::start();
+/// prod-west down: Karmada moves its replicas to prod-east, keeping prod-west's copy until they
+/// are ready there; prod-west back, `relctl failback` restores the weights, though prod-east is
+/// cut off while it decides (`failback.rs`).
+pub(super) fn one_cluster_down_moves_its_replicas_and_they_come_back(nodes: &Nodes) {
+    let scene = Scene::start(nodes);
 
-    scene.stand_in.set_down(&["prod-west"]);
+    scene.set_down(&["prod-west"]);
     // prod-west's copy is kept until prod-east runs everything.
     let no_early_purge = |s: &Snapshot| {
         for app in APPS {
@@ -321,16 +286,15 @@ fn one_cluster_down_moves_its_replicas_and_they_come_back() {
     };
     scene.until("prod-east runs all 6", no_early_purge, all_on_prod_east);
 
-    scene.stand_in.set_down(&[]);
-    scene.fail_back(something_serves);
+    scene.set_down(&[]);
+    super::failback::a_cluster_cut_off_during_failback_leaves_the_kept_copy_kept(&scene);
 }
 
-#[test]
-fn both_clusters_down_production_stays_on_both() {
-    let _only = exclusive();
-    let scene = Scene::start();
+/// Both clusters down: Karmada evicts both and keeps both copies, for as long as they are down.
+pub(super) fn both_clusters_down_production_stays_on_both(nodes: &Nodes) {
+    let scene = Scene::start(nodes);
 
-    scene.stand_in.set_down(&MEMBERS);
+    scene.set_down(&MEMBERS);
     let stays = |s: &Snapshot| {
         for (member, app) in MEMBERS.iter().flat_map(|m| APPS.map(|a| (*m, a))) {
             if s.copy(member, app).is_none() {
@@ -347,11 +311,11 @@ fn both_clusters_down_production_stays_on_both() {
         APPS.iter()
             .all(|app| s.kept.get(*app).map(Vec::len) == Some(2))
     });
-    // Then past any grace period the evictions could carry (15 s, as the toleration), and as
+    // Then past any grace period the evictions could carry (as long as the toleration), and as
     // long again.
     scene.holds(Duration::from_secs(2 * TOLERATION), stays);
 
-    scene.stand_in.set_down(&[]);
+    scene.set_down(&[]);
     scene.until("both clusters ready again", stays, |s| {
         something_serves(s).is_ok()
     });

@@ -19,7 +19,7 @@ const WAIT: Duration = Duration::from_secs(120);
 pub struct OnNodes {
     /// Declared first: the nodes stop, and leave the members as they found them, before the
     /// control plane is put back.
-    _nodes: Nodes,
+    pub nodes: Nodes,
     _redis: Redis,
     _db: TestDb,
     _put_back: PutBack,
@@ -33,7 +33,7 @@ impl OnNodes {
         let nodes = Nodes::up(members);
         nodes.read_from_outside(NAMESPACE, db.db_url().unwrap(), &redis.url);
         OnNodes {
-            _nodes: nodes,
+            nodes,
             _redis: redis,
             _db: db,
             _put_back: put_back,

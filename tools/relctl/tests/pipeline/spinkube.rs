@@ -11,12 +11,13 @@
 //! puts 0.1.0 back by its digest, from its own commit's manifests (the commit before the tag's:
 //! v1.4.0's own adds `manifests_of` to the ConfigMap, which must not survive the put-back) and
 //! records `rolled_back`; prod-east's SpinApps never name the release, sampled throughout, and
-//! 0.1.0 answers on both clusters' Services from the first request to the last. Last, drift
-//! (`drift.rs`): prod-west changed by hand until the pipeline puts it back.
+//! 0.1.0 answers on both clusters' Services from the first request to the last. Then drift
+//! (`drift.rs`): prod-west changed by hand until the pipeline puts it back. Last, application
+//! failover on the same pods (`failover.rs`, `failback.rs`): nodes that stop reporting.
 
 use super::build::origin_on_nodes;
-use super::drift;
 use super::nodes::OnNodes;
+use super::{drift, failover};
 use super::{exclusive, kubeconfigs, registry, succeeded};
 use host_harness::control_plane::eventually;
 use host_harness::{HostBuilder, push_checkout, release_body, repo, scratch_dir, token};
@@ -270,7 +271,7 @@ impl World {
 /// One test in phases, as each starts from the 0.1.0 the one before put back (or left): the
 /// nodes and the first rollout are the slow part.
 #[test]
-fn releases_that_cannot_run_are_rolled_back_while_the_previous_one_serves() {
+fn production_on_real_nodes_rolls_back_drifts_and_fails_over() {
     let _only = exclusive();
     let world = World::serving_previous("pipeline-spinkube");
 
@@ -319,6 +320,11 @@ fn releases_that_cannot_run_are_rolled_back_while_the_previous_one_serves() {
     for app in APPS {
         rolled_out("prod-west", app, &world.digest);
     }
+
+    // Application failover on the same pods: a node that stops reporting (`failover.rs`).
+    let nodes = &world.on.nodes;
+    failover::both_clusters_down_production_stays_on_both(nodes);
+    failover::one_cluster_down_moves_its_replicas_and_they_come_back(nodes);
 }
 
 /// The tag's commit, which the broken releases claim.

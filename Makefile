@@ -7,7 +7,7 @@ export PORT
 APP := -p backend -p frontend
 COMPONENTS := $(APP) -p outbound-probe -p hello -p cost-probe
 
-.PHONY: help run build tools lint test bench token control-plane clusters backup restore playground install-relctl
+.PHONY: help run components build tools lint test bench token control-plane clusters backup restore playground install-relctl
 
 help:
 	@echo "make run    serve the app at http://127.0.0.1:$(PORT)"
@@ -21,9 +21,11 @@ help:
 	@echo "make token ARGS='--sub alice --role approver'   mint a bearer token"
 	@echo "make install-relctl [PREFIX=/usr/local]   relctl, its shell completions and man pages"
 
-## The Spin components (wasm32-wasip2) and the local host.
-build:
+## The Spin components (wasm32-wasip2), and the local host that `make run` falls back on.
+components:
 	cargo build --target wasm32-wasip2 --release $(COMPONENTS)
+
+build: components
 	cargo build --profile host -p spin-host
 
 run: build
@@ -39,12 +41,14 @@ lint: tools
 	cargo clippy --target wasm32-wasip2 $(COMPONENTS) -- -D warnings
 	cargo clippy --target wasm32-wasip2 -p p3-probe -- -D warnings  # alone: its SDK feature stays its own
 
-test: lint build
+# No `host` build of spin-host: the tests run the one the test build makes (test-lanes.sh), so
+# wasmtime is built once, not twice (7 minutes on two cores).
+test: lint components
 	scripts/check-components.sh
 	scripts/python-venv.sh target/contract-venv components/backend/tests/contract/requirements.txt
 	# --tests: every test target, and no doc-test runs (no crate here has a doc test; each run
-	# would cost a rustdoc pass over its crate). Built once, then run in two lanes at once: the
-	# ones sharing the control plane in turn, the rest beside them (scripts/test-lanes.sh).
+	# would cost a rustdoc pass over its crate). Built once, then run in two lanes at once, each
+	# on a control plane of its own: the pipeline's, and the rest beside it (scripts/test-lanes.sh).
 	cargo test --workspace --tests --no-run --message-format=json-render-diagnostics > target/test-binaries.json
 	scripts/with-postgres.sh scripts/with-registry.sh scripts/with-control-plane.sh scripts/test-lanes.sh target/test-binaries.json
 
@@ -64,7 +68,7 @@ restore:
 	@[[ -n "$(BACKUP)" ]] || { echo "make restore: name the backup, e.g. make restore BACKUP=backups/ledger-20261204T120000Z.db" >&2; exit 2; }
 	scripts/sqlite-backup.sh restore "$(BACKUP)" "$(SQLITE_DB)"
 
-playground: tools build
+playground: tools components
 	local-dev/playground.sh up
 
 control-plane:  # then the SpinKube stand-in's status-only mode: every SpinApp ready, nothing runs

@@ -149,18 +149,14 @@ start_member_controllers() {
     --root-ca-file="$CONTROL_PLANE/pki/ca.crt" --node-monitor-grace-period=20s
 }
 
-# pause MEMBER / resume MEMBER: the kubelet's whole process group stopped or continued. A
-# node silent for the node-lifecycle controller's grace period (20 s here, 50 s by default;
-# the kubelet renews its lease every 10 s) is Unknown, and its pods are marked not ready.
-pause() {
-  (($# == 1)) || die "usage: nodes.sh pause MEMBER"
-  running "kubelet-$1" || die "no node runs for $1 (nodes.sh up $1)"
-  kill -STOP -- "-$(cat "$STATE/pids/kubelet-$1")"
-}
-resume() {
-  (($# == 1)) || die "usage: nodes.sh resume MEMBER"
-  running "kubelet-$1" || die "no node runs for $1 (nodes.sh up $1)"
-  kill -CONT -- "-$(cat "$STATE/pids/kubelet-$1")"
+# signal_kubelet SIGNAL VERB MEMBER: SIGNAL to the whole process group of MEMBER's kubelet,
+# for `nodes.sh VERB MEMBER`. Paused (STOP), a node silent for the node-lifecycle controller's
+# grace period (20 s here, 50 s by default; the kubelet renews its lease every 10 s) is
+# Unknown, and its pods are marked not ready; resumed (CONT), it reports them again.
+signal_kubelet() {
+  (($# == 3)) || die "usage: nodes.sh $2 MEMBER"
+  running "kubelet-$3" || die "no node runs for $3 (nodes.sh up $3)"
+  kill "-$1" -- "-$(cat "$STATE/pids/kubelet-$3")"
 }
 
 start_kubelet() {
@@ -356,7 +352,7 @@ down() {
       --ignore-not-found --timeout=5s >/dev/null 2>&1 || true
     controllers+=("spin-operator-$member" "kube-scheduler-$member" "kube-controller-manager-$member")
     # A paused kubelet could neither drain its pods nor stop.
-    ! running "kubelet-$member" || resume "$member"
+    ! running "kubelet-$member" || signal_kubelet CONT resume "$member"
   done
   stop "${controllers[@]}"
   drain "${members[@]}"
@@ -392,8 +388,8 @@ case ${1:-} in
   status) status ;;
   ctr) ctr_of "$2" "${@:3}" ;;
   outside) outside "${@:2}" ;;
-  pause) pause "${@:2}" ;;
-  resume) resume "${@:2}" ;;
+  pause) signal_kubelet STOP pause "${@:2}" ;;
+  resume) signal_kubelet CONT resume "${@:2}" ;;
   records) records "$2" ;;
   *) die "usage: nodes.sh up [MEMBER...] | down | status | ctr MEMBER ARGS... | outside MEMBER NAMESPACE SERVICE PORT HOST_PORT | pause MEMBER | resume MEMBER" ;;
 esac

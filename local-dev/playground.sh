@@ -86,7 +86,7 @@ spin_bin() { command -v spin >/dev/null && spin --version 2>/dev/null | grep -q 
 
 # Builds and pushes this checkout; prints the pushed digest.
 build_and_push() {
-  make -s build >&2
+  make -s components >&2
   cargo build -q -p relctl -p pipeline-standins -p token >&2
   "$(spin_bin)" registry push --insecure "127.0.0.1:$REGISTRY_PORT/automatizacion:playground" |
     target/debug/relctl push-digest

@@ -3,44 +3,35 @@
 # (LIST: that JSON) in two lanes at once, as `cargo test` would run each one (from its package's
 # directory), and exits non-zero when any fails, after all have run.
 #
-# Why two lanes: the tests of the suite's control plane spend most of their time waiting
-# (Karmada's clocks, rollouts, pods starting), one after another, as they must; the other tests
-# share nothing with them and fit in those waits. The shared lane holds every binary named in
-# SHARED: those of the control plane, and those that build (on 2 cores, one build at a time).
-# The other lane starts with FIRST, the playground (a control plane of its own): the longest
-# there, so it overlaps the most waiting. Real nodes are one set per machine, so whoever starts
-# them holds host_harness::OneSetOfNodes, in either lane. testing/repo-checks/tests/
-# test_lanes.rs finds each binary that uses the control plane, nodes or a build, and checks.
+# Why two lanes: the pipeline's tests (PIPELINE) spend most of their time waiting (Karmada's
+# clocks, rollouts, pods starting), one after another on the suite's control plane, as they
+# must; everything else fits beside them, in the other lane. That lane starts with FIRST, the
+# playground, which runs a control plane of its own; then come NEXT and the rest, on a second
+# control plane (scripts/with-control-plane.sh again), started once the playground's has
+# stopped: so no test shares a control plane with the pipeline, and within each lane the
+# binaries run one after another. Real nodes are one set per machine, and on 2 cores one build
+# runs at a time, so whoever starts nodes holds host_harness::OneSetOfNodes, and whoever
+# builds OneBuildAtATime, in either lane. testing/repo-checks/tests/test_lanes.rs finds each
+# binary that uses a control plane, nodes or a build, and checks.
 #
 # One suite alone, with the services it needs, as `make test` runs them:
 #   scripts/with-postgres.sh scripts/with-registry.sh scripts/with-control-plane.sh \
 #     cargo test -p relctl --test pipeline
+#
+# test-lanes.sh --lane NAME FILE FAILED: runs the binaries FILE lists (PACKAGE_DIR/TARGET DIR
+# EXECUTABLE, a line each) as lane NAME, appending the failed ones' names to FAILED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+self=$PWD/scripts/test-lanes.sh
 
-# The binaries that share the control plane or build, PACKAGE_DIR/TARGET, in the order they run:
-# the pipeline first, as its nodes come late in it, and the others' nodes after the playground's.
-SHARED=(
-  tools/relctl/pipeline tools/relctl/cli testing/spinkube-standin/members
-  testing/repo-checks/control_plane testing/repo-checks/local_dev
-  testing/spinkube-nodes/pods testing/spinkube-nodes/readme
-)
+# PACKAGE_DIR/TARGET of each: the pipeline's lane; the other lane's first binary; then those
+# that follow it, in this order: the ones with nodes first, done before the pipeline's start.
+PIPELINE=tools/relctl/pipeline
 FIRST=testing/repo-checks/playground
-
-list=${1:?usage: scripts/test-lanes.sh CARGO_JSON (cargo test --no-run --message-format=json)}
-[[ -s $list ]] || { echo "test-lanes.sh: $list is empty or missing" >&2; exit 2; }
-
-# PACKAGE_DIR/TARGET, the package's directory and the executable, a line each, for test binaries.
-binaries=$(jq -r --arg root "$PWD/" 'select(.reason == "compiler-artifact" and .profile.test)
-  | (.manifest_path | rtrimstr("/Cargo.toml")) as $dir
-  | "\($dir | ltrimstr($root))/\(.target.name) \($dir) \(.executable)"' "$list")
-[[ -n $binaries ]] || { echo "test-lanes.sh: no test binary in $list" >&2; exit 2; }
-
-is_shared() {
-  local name
-  for name in "${SHARED[@]}"; do [[ $1 == "$name" ]] && return 0; done
-  return 1
-}
+NEXT=(
+  testing/spinkube-nodes/pods testing/spinkube-nodes/readme
+  testing/spinkube-standin/members testing/repo-checks/control_plane
+)
 
 # run_lane LANE: runs the lane's binaries from stdin, its output's lines prefixed with LANE;
 # prints the failed ones' names on fd 3.
@@ -55,31 +46,55 @@ run_lane() {
   done
 }
 
-shared=() others=()
-for name in "${SHARED[@]}"; do
-  found=$(grep "^$name " <<<"$binaries") || { echo "test-lanes.sh: no test binary $name" >&2; exit 2; }
-  shared+=("$found")
-done
-while read -r name dir exe; do
-  if is_shared "$name"; then
-    continue
-  elif [[ $name == "$FIRST" ]]; then
-    others=("$name $dir $exe" "${others[@]}")
-  else
-    others+=("$name $dir $exe")
-  fi
-done <<<"$binaries"
-grep -q "^$FIRST " <<<"$binaries" || { echo "test-lanes.sh: no test binary $FIRST" >&2; exit 2; }
+if [[ ${1:-} == --lane ]]; then
+  (($# == 4)) || { echo "usage: test-lanes.sh --lane NAME FILE FAILED" >&2; exit 2; }
+  run_lane "$2" <"$3" 3>>"$4"
+  exit 0
+fi
 
-failed=$(mktemp)
-trap 'rm -f "$failed"' EXIT
+list=${1:?usage: scripts/test-lanes.sh CARGO_JSON (cargo test --no-run --message-format=json)}
+[[ -s $list ]] || { echo "test-lanes.sh: $list is empty or missing" >&2; exit 2; }
+
+# PACKAGE_DIR/TARGET, the package's directory and the executable, a line each, for test binaries.
+binaries=$(jq -r --arg root "$PWD/" 'select(.reason == "compiler-artifact" and .profile.test)
+  | (.manifest_path | rtrimstr("/Cargo.toml")) as $dir
+  | "\($dir | ltrimstr($root))/\(.target.name) \($dir) \(.executable)"' "$list")
+[[ -n $binaries ]] || { echo "test-lanes.sh: no test binary in $list" >&2; exit 2; }
+
+# The line of binary NAME.
+binary() {
+  grep "^$1 " <<<"$binaries" || { echo "test-lanes.sh: no test binary $1" >&2; exit 2; }
+}
+
+# The tests run the spin-host this build made (host_harness reads SPIN_HOST_BIN), not the
+# `host` profile's that `make build` makes: one build of wasmtime for `make test`, not two.
+if [[ -z ${SPIN_HOST_BIN:-} ]]; then
+  SPIN_HOST_BIN=$(jq -r 'select(.reason == "compiler-artifact" and .target.name == "spin-host"
+    and (.target.kind | index("bin")) and (.profile.test | not)) | .executable' "$list")
+  [[ -x $SPIN_HOST_BIN ]] || { echo "test-lanes.sh: $list names no spin-host binary" >&2; exit 2; }
+  export SPIN_HOST_BIN
+fi
+
+scratch=$(mktemp -d)
+trap 'rm -rf "$scratch"' EXIT
+binary "$PIPELINE" >"$scratch/pipeline"
+binary "$FIRST" >"$scratch/first"
+for name in "${NEXT[@]}"; do binary "$name"; done >"$scratch/rest"
+placed=$(printf '%s\n' "$PIPELINE" "$FIRST" "${NEXT[@]}")
+while read -r name dir exe; do
+  grep -qxF "$name" <<<"$placed" || echo "$name $dir $exe"
+done <<<"$binaries" >>"$scratch/rest"
+: >"$scratch/failed"
+
 start=$SECONDS
-printf '%s\n' "${shared[@]}" | run_lane shared 3>>"$failed" &
-shared_lane=$!
-printf '%s\n' "${others[@]}" | run_lane others 3>>"$failed"
-wait "$shared_lane"
-echo "test-lanes.sh: ${#shared[@]} + ${#others[@]} test binaries in $((SECONDS - start)) s"
-if [[ -s $failed ]]; then
-  echo "test-lanes.sh: failed: $(paste -sd' ' "$failed")" >&2
+"$self" --lane pipeline "$scratch/pipeline" "$scratch/failed" &
+pipeline_lane=$!
+"$self" --lane others "$scratch/first" "$scratch/failed"
+scripts/with-control-plane.sh "$self" --lane others "$scratch/rest" "$scratch/failed" ||
+  echo "the other lane's control plane" >>"$scratch/failed"
+wait "$pipeline_lane"
+echo "test-lanes.sh: 1 + $(($(wc -l <"$scratch/rest") + 1)) test binaries in $((SECONDS - start)) s"
+if [[ -s $scratch/failed ]]; then
+  echo "test-lanes.sh: failed: $(paste -sd' ' "$scratch/failed")" >&2
   exit 1
 fi

@@ -89,24 +89,3 @@ fn push_manifest(registry: &str, tag: &str, manifest: &Path) -> String {
         .expect("spin registry push prints the digest");
     format!("{repository}@{digest}")
 }
-
-/// The right to run `local-dev/nodes.sh`'s nodes, held while they run: one set runs on a machine
-/// (their network namespaces, routes and addresses are fixed per member), and `make test` runs
-/// the playground beside the tests of its own control plane (`scripts/test-lanes.sh`). Waits
-/// for whoever holds it; released when dropped.
-pub struct OneSetOfNodes {
-    _held: std::fs::File,
-}
-
-impl OneSetOfNodes {
-    /// # Panics
-    /// When the lock file cannot be opened or locked.
-    pub fn wait() -> Self {
-        let path = std::env::temp_dir().join("automatizacion-nodes.lock");
-        let file =
-            std::fs::File::create(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        file.lock()
-            .unwrap_or_else(|e| panic!("locking {}: {e}", path.display()));
-        OneSetOfNodes { _held: file }
-    }
-}

@@ -14,7 +14,8 @@ pub fn repo() -> PathBuf {
         .unwrap()
 }
 
-/// The host binary: `SPIN_HOST_BIN`, else the `host` profile build that `make build` makes.
+/// The host binary: `SPIN_HOST_BIN` (`make test` names the one its test build made), else the
+/// `host` profile build that `make build` makes.
 pub fn host_bin() -> PathBuf {
     let path = std::env::var_os("SPIN_HOST_BIN")
         .map_or_else(|| repo().join("target/host/spin-host"), PathBuf::from);

@@ -10,16 +10,18 @@ pub mod collector;
 pub mod control_plane;
 mod fixtures;
 mod host;
+mod machine_locks;
 pub mod prometheus;
 mod runtime;
 
 pub use client::{Reply, seed_releases, wait_for_listener};
-pub use cluster_parts::{OneSetOfNodes, Redis, push_checkout, push_checkout_edited};
+pub use cluster_parts::{Redis, push_checkout, push_checkout_edited};
 pub use fixtures::{
     HMAC_KEY, assert_variables_declared_and_passed, assert_variables_documented, free_port,
     host_bin, release_body, repo, scratch_dir, spin_toml, token, wasm,
 };
 pub use host::{Host, HostBuilder};
+pub use machine_locks::{OneBuildAtATime, OneSetOfNodes};
 pub use runtime::{Runtime, spin_bin};
 
 /// Generates, for each named `fn(Runtime)`, one test per runtime: `spin::NAME` and

@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 pub enum Runtime {
     /// `spin up`: the Spin CLI (3.4 or later).
     Spin,
-    /// `target/host/spin-host`, built by `make build`.
+    /// `spin-host`, as `host_bin` finds it.
     SpinHost,
 }
 

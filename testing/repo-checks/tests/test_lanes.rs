@@ -1,27 +1,33 @@
-//! `make test` runs the test binaries in two lanes at once (`scripts/test-lanes.sh`): the ones it
-//! names in `SHARED` one after another, everything else beside them. A binary that uses the
-//! suite's control plane or builds, and is not named there, would run beside another that
-//! changes the same clusters, or build beside a build; one that starts real nodes without
-//! holding the machine's one set (`OneSetOfNodes`, which `spinkube_nodes::Nodes` holds) would
-//! start them beside another set. Either would fail by timing. Each such binary is found here
-//! by what its sources name.
+//! `make test` runs the test binaries in two lanes at once (`scripts/test-lanes.sh`): the
+//! pipeline's (`PIPELINE`) on the suite's control plane, and beside it `FIRST`, the playground,
+//! then everything else on a control plane of that lane's own. A binary that used the suite's
+//! control plane and ran as `FIRST` would run beside the pipeline on the same clusters; one that
+//! builds without holding the right to (`OneBuildAtATime`) would build beside a build; one that
+//! starts real nodes without holding the machine's one set (`OneSetOfNodes`, which
+//! `spinkube_nodes::Nodes` holds) would start them beside another set. Each would fail by
+//! timing. Each such binary is found here by what its sources name.
 
 use repo_checks::{files_under, repo};
 use std::collections::BTreeSet;
 use std::path::Path;
 
-/// What a test's sources name when the test uses the suite's control plane, or builds.
-const SHARES: [&str; 9] = [
+/// What a test's sources name when the test uses a control plane of the suite's.
+const SHARES: [&str; 5] = [
     "control_plane",
     "kubeconfigs",
     "CONTROL_PLANE_DIR",
     "spinkube_standin",
     "control-plane.sh",
+];
+
+/// What a test's sources name when the test builds; and what holds the right to.
+const BUILDS: [&str; 4] = [
     "install-relctl",
     "seed_cargo_cache",
     "cargo build",
     "spin build",
 ];
+const HOLDS_THE_BUILD: [&str; 1] = ["OneBuildAtATime::wait"];
 
 /// What a test's sources name when the test starts real nodes; and what holds the one set.
 const STARTS_NODES: [&str; 3] = ["nodes.sh", "playground.sh", "spinkube_nodes"];
@@ -31,15 +37,22 @@ const HOLDS_THE_NODES: [&str; 3] = [
     "Nodes::started_elsewhere",
 ];
 
-/// `SHARED` of scripts/test-lanes.sh: PACKAGE_DIR/TARGET each.
-fn shared_lane() -> BTreeSet<String> {
+/// The binaries scripts/test-lanes.sh places, PACKAGE_DIR/TARGET each: PIPELINE, FIRST and
+/// NEXT, in that order.
+fn placed() -> Vec<String> {
     let script = std::fs::read_to_string(repo().join("scripts/test-lanes.sh")).unwrap();
-    let list = script
-        .split("\nSHARED=(\n")
+    let value = |name: &str| -> String {
+        let line = script.lines().find(|l| l.starts_with(&format!("{name}=")));
+        line.expect("scripts/test-lanes.sh sets PIPELINE and FIRST")[name.len() + 1..].to_owned()
+    };
+    let next = script
+        .split("\nNEXT=(\n")
         .nth(1)
         .and_then(|rest| rest.split("\n)").next())
-        .expect("scripts/test-lanes.sh has SHARED=( … )");
-    list.split_whitespace().map(str::to_owned).collect()
+        .expect("scripts/test-lanes.sh has NEXT=( … )");
+    let mut placed = vec![value("PIPELINE"), value("FIRST")];
+    placed.extend(next.split_whitespace().map(str::to_owned));
+    placed
 }
 
 /// The text of the Rust sources at PATH: a file, or every one under a folder.
@@ -108,21 +121,23 @@ fn naming(
 }
 
 #[test]
-fn every_test_of_the_control_plane_or_a_build_runs_in_the_shared_lane() {
-    let shared = shared_lane();
+fn the_test_beside_the_pipeline_on_its_control_plane_uses_none() {
+    let placed = placed();
     let binaries = test_binaries();
-    let missing: Vec<_> = naming(&binaries, &SHARES, &[])
-        .into_iter()
-        .filter(|(name, _)| !shared.contains(name))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "add to SHARED in scripts/test-lanes.sh: {missing:?}"
-    );
     let names: BTreeSet<&String> = binaries.iter().map(|(name, _)| name).collect();
-    for name in &shared {
-        assert!(names.contains(name), "SHARED names no test binary: {name}");
+    for name in &placed {
+        assert!(
+            names.contains(name),
+            "scripts/test-lanes.sh names no test binary: {name}"
+        );
     }
+    let first = &placed[1];
+    let using = naming(&binaries, &SHARES, &[]);
+    let first_uses: Vec<_> = using.iter().filter(|(name, _)| name == first).collect();
+    assert!(
+        first_uses.is_empty(),
+        "FIRST runs beside the pipeline, on its control plane: {first_uses:?}"
+    );
 }
 
 #[test]
@@ -131,5 +146,14 @@ fn every_test_that_starts_nodes_holds_the_one_set() {
     assert!(
         unheld.is_empty(),
         "start nodes through spinkube_nodes::Nodes, or hold host_harness::OneSetOfNodes: {unheld:?}"
+    );
+}
+
+#[test]
+fn every_test_that_builds_holds_the_right_to() {
+    let unheld = naming(&test_binaries(), &BUILDS, &HOLDS_THE_BUILD);
+    assert!(
+        unheld.is_empty(),
+        "hold host_harness::OneBuildAtATime while building: {unheld:?}"
     );
 }

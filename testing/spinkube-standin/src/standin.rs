@@ -83,15 +83,7 @@ impl StandIn {
     /// Stops every process, closes every Service and deletes every Deployment.
     pub fn stop(&mut self) {
         for ((member, namespace, name), mut app) in std::mem::take(&mut self.apps) {
-            if app.deployment.is_some() {
-                let _ = deployment::delete(&self.kubeconfig(&member), &namespace, &name);
-            }
-            for instance in [app.serving.take(), app.starting.take()]
-                .into_iter()
-                .flatten()
-            {
-                stop(instance);
-            }
+            app.shut(&self.kubeconfig(&member), &namespace, &name);
         }
     }
 
@@ -144,18 +136,11 @@ impl StandIn {
                 }
             }
         }
-        // Deleted SpinApps: their processes stop, their Services close (`App` drops them), and
-        // their Deployments go (as the garbage collector would take them).
+        // Deleted SpinApps shut: processes, Deployment and (once dropped) Service.
         self.apps.retain(|key, app| {
             let keep = key.0 != member || present.contains(key);
             if !keep {
-                let _ = deployment::delete(&kubeconfig, &key.1, &key.2);
-                for instance in [app.serving.take(), app.starting.take()]
-                    .into_iter()
-                    .flatten()
-                {
-                    stop(instance);
-                }
+                app.shut(&kubeconfig, &key.1, &key.2);
             }
             keep
         });
@@ -204,6 +189,20 @@ impl StandIn {
 }
 
 impl App {
+    /// Stops its processes and deletes the Deployment it made (as the garbage collector would
+    /// once its SpinApp is gone); its Service closes when it drops.
+    fn shut(&mut self, kubeconfig: &Path, namespace: &str, name: &str) {
+        if self.deployment.take().is_some() {
+            let _ = deployment::delete(kubeconfig, namespace, name);
+        }
+        for instance in [self.serving.take(), self.starting.take()]
+            .into_iter()
+            .flatten()
+        {
+            stop(instance);
+        }
+    }
+
     /// Starts a process for DESIRED unless one runs or starts for it, or it crashed lately.
     fn advance(&mut self, desired: Desired, config: &Config, dir: &Path) {
         if self.serving.as_ref().is_some_and(|i| i.desired == desired) {

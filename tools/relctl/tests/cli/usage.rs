@@ -92,6 +92,7 @@ fn installed_completions_complete_and_man_finds_every_page() {
         home.display(),
         std::env::var("PATH").unwrap()
     );
+    let building = host_harness::OneBuildAtATime::wait();
     let typed = Command::new("bash")
         .args(["-euo", "pipefail", "-c", block])
         .current_dir(host_harness::repo())
@@ -104,6 +105,7 @@ fn installed_completions_complete_and_man_finds_every_page() {
         .env("MANWIDTH", "100")
         .output()
         .unwrap();
+    drop(building);
     let shown = succeeds(typed, &[block]);
     // man justifies the NAME line, so words are compared, not spaces.
     let words: Vec<&str> = shown.split_whitespace().collect();

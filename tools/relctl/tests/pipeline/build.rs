@@ -309,7 +309,9 @@ pub fn built() -> &'static Built {
                 seed_cargo_cache(clone, &repo().join("target")).unwrap();
             }),
         );
+        let building = host_harness::OneBuildAtATime::wait();
         let state = kestra.run(&mut execution);
+        drop(building);
         assert_eq!(state, State::Paused, "{state:?} after {:?}", execution.ran);
         assert_eq!(
             execution.ran,

@@ -14,7 +14,7 @@ use super::doubles::{
 };
 use super::{PREVIOUS, VERSION, exclusive, images_on, kubeconfigs, restore_workloads, succeeded};
 use host_harness::prometheus::Prometheus;
-use host_harness::{free_port, release_body, repo, scratch_dir, token};
+use host_harness::{free_port, repo, scratch_dir, token};
 use pipeline_standins::kestra::run::State;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -115,15 +115,8 @@ pub fn deploy_production(
 /// once from its own commit. Returns its digest.
 pub fn previous_runs(pipeline: &Pipeline) -> String {
     let image = previous_image();
-    let (repository, digest) = image.split_once('@').unwrap();
-    let deployer = token("kestra", &["deployer"]);
-    let mut body = release_body(PREVIOUS);
-    body["artifact"] = format!("{repository}:{PREVIOUS}").into();
-    body["digest"] = digest.into();
-    body["commit"] = previous_commit().into();
-    let created = pipeline.ledger.post_json("/api/releases", &deployer, &body);
-    assert_eq!(created.status, 201, "{}", created.body);
-    pipeline.record(PREVIOUS, "staging", "succeeded");
+    let (_, digest) = image.split_once('@').unwrap();
+    pipeline.checked_on_staging(PREVIOUS, image, &previous_commit());
     pipeline.approved_by_carol(PREVIOUS);
     let root = scratch_dir("canary-previous").join("automatizacion");
     let source = format!("file://{}", origin().display());

@@ -306,21 +306,18 @@ impl Pipeline {
     /// commit before the tag's (`previous_commit`), at `previous_image`: what is put back
     /// really runs, as a cluster's previous release does.
     pub fn seed_previous(&self, production: bool) {
-        let (repository, digest) = previous_image().split_once('@').unwrap();
-        let mut body = host_harness::release_body(PREVIOUS);
-        body["artifact"] = format!("{repository}:{PREVIOUS}").into();
-        body["digest"] = digest.into();
-        body["commit"] = previous_commit().into();
-        let reply = self
-            .ledger
-            .post_json("/api/releases", &token("kestra", &["deployer"]), &body);
-        assert_eq!(reply.status, 201, "{}", reply.body);
-        self.record(PREVIOUS, "staging", "succeeded");
+        self.checked_on_staging(PREVIOUS, previous_image(), &previous_commit());
         if production {
             self.approved_by_carol(PREVIOUS);
             self.record(PREVIOUS, "prod-east", "succeeded");
             self.record(PREVIOUS, "prod-west", "succeeded");
         }
+    }
+
+    /// VERSION built as IMAGE from COMMIT (`record_build`), and checked on staging.
+    pub fn checked_on_staging(&self, version: &str, image: &str, commit: &str) {
+        record_build(&self.ledger, version, image, commit);
+        self.record(version, "staging", "succeeded");
     }
 
     /// Records a deployment event as Kestra does.
@@ -477,6 +474,18 @@ impl Pipeline {
             .cloned()
             .collect()
     }
+}
+
+/// VERSION recorded in LEDGER as the flow's `build_and_push` records a build: the artifact
+/// IMAGE (`repository@digest`, tagged VERSION) built from COMMIT.
+pub fn record_build(ledger: &Host, version: &str, image: &str, commit: &str) {
+    let (repository, digest) = image.split_once('@').expect("IMAGE is repository@digest");
+    let mut body = host_harness::release_body(version);
+    body["artifact"] = format!("{repository}:{version}").into();
+    body["digest"] = digest.into();
+    body["commit"] = commit.into();
+    let reply = ledger.post_json("/api/releases", &token("kestra", &["deployer"]), &body);
+    assert_eq!(reply.status, 201, "{}", reply.body);
 }
 
 /// PREVIOUS's artifact, `REGISTRY/automatizacion@DIGEST`: this checkout's build pushed once per

@@ -19,7 +19,7 @@ use super::doubles::{Pipeline, statuses_on};
 use super::{VERSION, exclusive, production_images, registry, restore_workloads};
 use host_harness::collector::CollectorStandIn;
 use host_harness::prometheus::Prometheus;
-use host_harness::{push_checkout_edited, release_body, scratch_dir, token};
+use host_harness::{push_checkout_edited, scratch_dir};
 use serde_json::Value;
 use spinkube_standin::desired::Services;
 use std::collections::BTreeMap;
@@ -195,15 +195,8 @@ fn live_traffic_passes_a_good_release_and_stops_one_whose_pages_fail_on_the_cana
         );
         manifest.replace(permission, "allowed_outbound_hosts = []")
     });
-    let (repository, bad_digest) = bad.split_once('@').unwrap();
-    let mut body = release_body(BAD);
-    body["artifact"] = format!("{repository}:{BAD}").into();
-    body["digest"] = bad_digest.into();
-    body["commit"] = built().commit.clone().into();
-    let deployer = token("kestra", &["deployer"]);
-    let created = pipeline.ledger.post_json("/api/releases", &deployer, &body);
-    assert_eq!(created.status, 201, "{}", created.body);
-    pipeline.record(BAD, "staging", "succeeded");
+    let (_, bad_digest) = bad.split_once('@').unwrap();
+    pipeline.checked_on_staging(BAD, &bad, &built().commit);
     pipeline.approved_by_carol(BAD);
     let east = Watch::images("prod-east");
     let stopped = deploy_in_stages(&pipeline, BAD, &bad, &urls);

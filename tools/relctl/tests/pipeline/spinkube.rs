@@ -16,11 +16,12 @@
 //! failover on the same pods (`failover.rs`, `failback.rs`): nodes that stop reporting.
 
 use super::build::origin_on_nodes;
+use super::doubles::record_build;
 use super::nodes::OnNodes;
 use super::{drift, failover};
 use super::{exclusive, kubeconfigs, registry, succeeded};
 use host_harness::control_plane::eventually;
-use host_harness::{HostBuilder, push_checkout, release_body, repo, scratch_dir, token};
+use host_harness::{HostBuilder, push_checkout, repo, scratch_dir, token};
 use serde_json::json;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -119,12 +120,8 @@ impl World {
     /// production.
     fn approved(&self, version: &str, digest: &str, commit: &str) {
         let ledger = &self.ledger;
-        let mut body = release_body(version);
-        body["artifact"] = format!("{}:{version}", self.repository).into();
-        body["digest"] = digest.into();
-        body["commit"] = commit.into();
-        let created = ledger.post_json("/api/releases", &self.kestra, &body);
-        assert_eq!(created.status, 201, "{}", created.body);
+        let image = format!("{}@{digest}", self.repository);
+        record_build(ledger, version, &image, commit);
         let event = json!({"cluster": "staging", "status": "succeeded"});
         let path = format!("/api/releases/{version}/deployments");
         assert_eq!(ledger.post_json(&path, &self.kestra, &event).status, 201);

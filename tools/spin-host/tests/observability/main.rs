@@ -7,10 +7,10 @@
 
 mod spanmetrics;
 
+use host_harness::prometheus::Prometheus;
 use host_harness::{HostBuilder, free_port, repo, scratch_dir, token};
 use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
 
 fn observability(file: &str) -> std::path::PathBuf {
     repo().join("k8s/observability").join(file)
@@ -200,116 +200,29 @@ fn a_weakened_rule_fails_its_tests() {
     assert!(report.contains("LedgerApiErrorRatioHigh"), "{report}");
 }
 
-struct Prometheus {
-    child: Child,
-    base: String,
+/// A real Prometheus scraping TARGETS ((job, host:port, honor_labels)) every second, with the
+/// alert rules loaded, as k8s/observability/prometheus.yaml configures it in clusters.
+fn scraping(targets: &[(&str, String, bool)]) -> Prometheus {
+    let jobs: Vec<(&str, String, bool, String)> = targets
+        .iter()
+        .map(|(job, target, honor)| (*job, target.clone(), *honor, String::new()))
+        .collect();
+    scraping_jobs(&jobs)
 }
 
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+/// Like [`scraping`], each job with more of its settings (YAML under the job).
+fn scraping_jobs(targets: &[(&str, String, bool, String)]) -> Prometheus {
+    let dir = scratch_dir("prometheus");
+    std::fs::copy(observability("alerts.yaml"), dir.join("alerts.yaml")).unwrap();
+    let mut config = String::from(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {}\nrule_files: [alerts.yaml]\nscrape_configs:\n",
+    );
+    for (job, target, honor, more) in targets {
+        config.push_str(&format!(
+            "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: ['{target}']\n        labels: {{cluster: local}}\n{more}"
+        ));
     }
-}
-
-impl Prometheus {
-    /// A real Prometheus scraping TARGETS ((job, host:port, honor_labels)) every second, with
-    /// the alert rules loaded, as k8s/observability/prometheus.yaml configures it in clusters.
-    fn start(targets: &[(&str, String, bool)]) -> Self {
-        let jobs: Vec<(&str, String, bool, String)> = targets
-            .iter()
-            .map(|(job, target, honor)| (*job, target.clone(), *honor, String::new()))
-            .collect();
-        Self::start_jobs(&jobs)
-    }
-
-    /// Like [`Prometheus::start`], each job with more of its settings (YAML under the job).
-    fn start_jobs(targets: &[(&str, String, bool, String)]) -> Self {
-        let dir = scratch_dir("prometheus");
-        std::fs::copy(observability("alerts.yaml"), dir.join("alerts.yaml")).unwrap();
-        let mut config = String::from(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n  external_labels: {}\nrule_files: [alerts.yaml]\nscrape_configs:\n",
-        );
-        for (job, target, honor, more) in targets {
-            config.push_str(&format!(
-                "  - job_name: {job}\n    honor_labels: {honor}\n    static_configs:\n      - targets: ['{target}']\n        labels: {{cluster: local}}\n{more}"
-            ));
-        }
-        std::fs::write(dir.join("prometheus.yml"), config).unwrap();
-        let port = free_port();
-        let child = Command::new("prometheus")
-            .arg(format!(
-                "--config.file={}",
-                dir.join("prometheus.yml").display()
-            ))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus (Debian's package; make tools installs it)");
-        let prometheus = Prometheus {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-        };
-        prometheus.eventually("Prometheus ready", |p| {
-            p.get("/-/ready")
-                .filter(|r| r == "ok" || r.contains("Ready"))
-                .map(|_| ())
-        });
-        prometheus
-    }
-
-    fn get(&self, path: &str) -> Option<String> {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(5)))
-            .build()
-            .into();
-        let mut response = agent.get(&format!("{}{path}", self.base)).call().ok()?;
-        (response.status() == 200).then(|| {
-            response
-                .body_mut()
-                .read_to_string()
-                .unwrap_or_default()
-                .trim()
-                .to_owned()
-        })
-    }
-
-    fn query(&self, expr: &str) -> Value {
-        self.query_at(expr, None)
-    }
-
-    /// EXPR evaluated at AT (a Unix time), or now.
-    fn query_at(&self, expr: &str, at: Option<&str>) -> Value {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let mut request = agent
-            .get(&format!("{}/api/v1/query", self.base))
-            .query("query", expr);
-        if let Some(at) = at {
-            request = request.query("time", at);
-        }
-        let mut response = request.call().unwrap();
-        serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap()
-    }
-
-    fn eventually<T>(&self, what: &str, check: impl Fn(&Self) -> Option<T>) -> T {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(value) = check(self) {
-                return value;
-            }
-            assert!(Instant::now() < deadline, "{what}: not within 60 s");
-            std::thread::sleep(Duration::from_millis(250));
-        }
-    }
+    Prometheus::start(&dir, &config)
 }
 
 /// A panel query as Grafana sends it: template variables replaced.
@@ -325,7 +238,7 @@ fn every_dashboard_panel_returns_data_from_a_real_prometheus() {
         .admin_listen(&admin)
         .start();
     let address = app.base.trim_start_matches("http://").to_owned();
-    let prometheus = Prometheus::start(&[
+    let prometheus = scraping(&[
         ("automatizacion-backend", address, true),
         ("spin-host", admin, false),
     ]);
@@ -505,7 +418,7 @@ fn a_closed_ledger_is_scraped_with_the_token_prometheus_yaml_names() {
         .lines()
         .map(|line| format!("    {line}\n"))
         .collect();
-    let prometheus = Prometheus::start_jobs(&[
+    let prometheus = scraping_jobs(&[
         ("with-token", address.clone(), true, indented),
         ("without-token", address, true, String::new()),
     ]);

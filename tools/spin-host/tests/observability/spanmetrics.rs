@@ -7,8 +7,9 @@
 //! No OpenTelemetry Collector runs here, so host-harness's **stand-in for the Collector**
 //! (`host_harness::collector`) takes its place between Spin and Prometheus.
 
-use super::{Prometheus, observability, scrape_job};
+use super::{observability, scrape_job, scraping_jobs};
 use host_harness::collector::{CollectorStandIn, connector, go_duration};
+use host_harness::prometheus::Prometheus;
 use host_harness::{HostBuilder, Runtime, repo};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -162,7 +163,7 @@ fn spins_own_spans_become_the_request_series_the_alerts_read() {
         .map(|line| format!("    {line}\n"))
         .collect();
     let prometheus =
-        Prometheus::start_jobs(&[("otel-collector", collector.metrics.clone(), false, indented)]);
+        scraping_jobs(&[("otel-collector", collector.metrics.clone(), false, indented)]);
 
     // Every span reached the stand-in (Spin exports them in order, the failing ones last),
     // and Prometheus stored them as spin-host names them.

@@ -37,20 +37,21 @@ const HOLDS_THE_NODES: [&str; 3] = [
     "Nodes::started_elsewhere",
 ];
 
-/// The binaries scripts/test-lanes.sh places, PACKAGE_DIR/TARGET each: PIPELINE, FIRST and
-/// NEXT, in that order.
+/// The binaries scripts/test-lanes.sh places, PACKAGE_DIR/TARGET each: PIPELINE, FIRST, LAST
+/// and NEXT, in that order.
 fn placed() -> Vec<String> {
     let script = std::fs::read_to_string(repo().join("scripts/test-lanes.sh")).unwrap();
     let value = |name: &str| -> String {
         let line = script.lines().find(|l| l.starts_with(&format!("{name}=")));
-        line.expect("scripts/test-lanes.sh sets PIPELINE and FIRST")[name.len() + 1..].to_owned()
+        line.expect("scripts/test-lanes.sh sets PIPELINE, FIRST and LAST")[name.len() + 1..]
+            .to_owned()
     };
     let next = script
         .split("\nNEXT=(\n")
         .nth(1)
         .and_then(|rest| rest.split("\n)").next())
         .expect("scripts/test-lanes.sh has NEXT=( … )");
-    let mut placed = vec![value("PIPELINE"), value("FIRST")];
+    let mut placed = vec![value("PIPELINE"), value("FIRST"), value("LAST")];
     placed.extend(next.split_whitespace().map(str::to_owned));
     placed
 }

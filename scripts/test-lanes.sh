@@ -25,7 +25,7 @@ cd "$(dirname "$0")/.."
 self=$PWD/scripts/test-lanes.sh
 
 # PACKAGE_DIR/TARGET of each: the pipeline's lane; the other lane's first binary; then those
-# that follow it, in this order: the ones with nodes first, done before the pipeline's start;
+# that follow it, in this order: the ones with nodes first, done before the pipeline's own;
 # and, after all the rest, LAST, which builds relctl: on two cores a build slows whatever runs
 # beside it, so it comes when the pipeline mostly waits (its failover scenes' clocks).
 PIPELINE=tools/relctl/pipeline

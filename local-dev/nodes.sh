@@ -89,6 +89,15 @@ install_parts() {
   source "$CONTROL_PLANE/ports.env"
 }
 
+# A name in /run/netns whose namespace is gone: a live one is a mount of the namespace, and
+# only the file outlives it, when /run is not a tmpfs, through a reboot or a copied disk.
+forget_if_stale() {
+  local entry=/run/netns/$1
+  [[ -e $entry ]] && ! mountpoint -q "$entry" || return 0
+  say "$1 was left by an earlier boot: removed it"
+  rm -f "$entry"
+}
+
 # The node's network namespace: a veth to the host, routes to its pods and Services, and a
 # forwarder per host loopback port it needs (the API server, the registry).
 make_network() {
@@ -96,6 +105,8 @@ make_network() {
   netns=$(netns_of "$member")
   index=$(member_index "$member")
   host_end=$netns
+  forget_if_stale "$HOST_NETNS"
+  forget_if_stale "$netns"
   [[ -e /run/netns/$HOST_NETNS ]] || ip netns attach "$HOST_NETNS" $$
   [[ ! -e /run/netns/$netns ]] || die "$netns exists: another set of nodes runs here (local-dev/nodes.sh down)"
   ip netns add "$netns"

@@ -32,7 +32,12 @@ impl Prometheus {
             child,
             base: format!("http://127.0.0.1:{port}"),
         };
-        prometheus.eventually("Prometheus ready", |p| p.get("/-/ready").map(drop));
+        // "Prometheus Server is Ready." (older releases say "ok"), not merely a 200.
+        let ready = |p: &Self| {
+            p.get("/-/ready")
+                .filter(|r| r == "ok" || r.contains("Ready"))
+        };
+        prometheus.eventually("Prometheus ready", |p| ready(p).map(drop));
         prometheus
     }
 

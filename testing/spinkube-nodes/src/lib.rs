@@ -42,11 +42,11 @@ impl Nodes {
     /// dropped as if `up` had started them.
     ///
     /// # Panics
-    /// When nodes run that this suite did not start (`ip netns` lists a node's namespace).
+    /// When nodes run that this suite did not start (a node's namespace lives).
     pub fn started_elsewhere(members: &[&str]) -> Self {
         let one_set = OneSetOfNodes::wait();
-        let netns = network_namespaces();
-        assert!(!netns.contains("kbox-"), "nodes already run here:\n{netns}");
+        let netns = node_namespaces();
+        assert!(netns.is_empty(), "nodes already run here:\n{netns}");
         Nodes::of(members, one_set)
     }
 
@@ -137,10 +137,16 @@ impl Nodes {
     }
 }
 
-/// The machine's network namespaces (`ip netns list`): each running node has one, `kbox-MEMBER`.
-pub fn network_namespaces() -> String {
-    let out = Command::new("ip").args(["netns", "list"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).into_owned()
+/// The nodes' network namespaces that live on this machine, one line each: every running node
+/// has one, `/run/netns/kbox-MEMBER`, a mount of the namespace. (A file there that is no mount
+/// is a name an earlier boot left, which `nodes.sh up` removes.)
+pub fn node_namespaces() -> String {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let live = mounts
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .filter(|point| point.starts_with("/run/netns/kbox-"));
+    live.map(|point| format!("{point}\n")).collect()
 }
 
 /// The URL of Service SERVICE in NAMESPACE on MEMBER, by its ClusterIP: the host routes each

@@ -6,7 +6,7 @@
 
 use host_harness::control_plane::{exclusive, kubeconfigs};
 use repo_checks::shell::{Shell, sh_block};
-use spinkube_nodes::{Nodes, network_namespaces};
+use spinkube_nodes::{Nodes, node_namespaces};
 use spinkube_standin::put_back::PutBack;
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,6 @@ fn the_readmes_nodes_block_works_as_written() {
                 .unwrap_or_else(|why| panic!("{why}"));
         }
     }
-    let netns = network_namespaces();
-    assert!(!netns.contains("kbox-"), "down left:\n{netns}");
+    let netns = node_namespaces();
+    assert!(netns.is_empty(), "down left:\n{netns}");
 }

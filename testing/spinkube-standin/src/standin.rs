@@ -83,7 +83,7 @@ impl StandIn {
     /// Stops every process, closes every Service and deletes every Deployment.
     pub fn stop(&mut self) {
         for ((member, namespace, name), mut app) in std::mem::take(&mut self.apps) {
-            app.shut(&self.kubeconfig(&member), &namespace, &name);
+            app.shut(&self.kubeconfig(&member), &namespace, &name, Shut::Stopping);
         }
     }
 
@@ -140,7 +140,7 @@ impl StandIn {
         self.apps.retain(|key, app| {
             let keep = key.0 != member || present.contains(key);
             if !keep {
-                app.shut(&kubeconfig, &key.1, &key.2);
+                app.shut(&kubeconfig, &key.1, &key.2, Shut::SpinAppDeleted);
             }
             keep
         });
@@ -188,11 +188,21 @@ impl StandIn {
     }
 }
 
+/// Why an app shuts: what decides whether a Deployment it did not make goes too.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shut {
+    Stopping,
+    SpinAppDeleted,
+}
+
 impl App {
-    /// Stops its processes and deletes the Deployment it made (as the garbage collector would
-    /// once its SpinApp is gone); its Service closes when it drops.
-    fn shut(&mut self, kubeconfig: &Path, namespace: &str, name: &str) {
-        if self.deployment.take().is_some() {
+    /// Stops its processes and deletes its Deployment; its Service closes when it drops. A
+    /// stand-in that stops deletes only a Deployment it made; once the SpinApp is gone, its
+    /// Deployment goes whoever made it (an earlier stand-in, say), as the garbage collector
+    /// removes what the SpinApp owns.
+    fn shut(&mut self, kubeconfig: &Path, namespace: &str, name: &str, why: Shut) {
+        let made_here = self.deployment.take().is_some();
+        if made_here || why == Shut::SpinAppDeleted {
             let _ = deployment::delete(kubeconfig, namespace, name);
         }
         for instance in [self.serving.take(), self.starting.take()]

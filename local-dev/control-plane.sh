@@ -13,7 +13,9 @@
 #   status  one line per process and per member cluster.
 #   env     prints `export KUBECONFIG=…` for the control plane's four contexts.
 #
-# State lives in $CONTROL_PLANE_DIR (default target/control-plane). Binaries come from PATH,
+# State lives in $CONTROL_PLANE_DIR (default target/control-plane). CONTROL_PLANE_SLOT (0 to 3,
+# default 0) sets the members' Service ranges, and so which set of nodes.sh's nodes it takes:
+# control planes that run at once with nodes each need a slot of their own. Binaries come from PATH,
 # else target/parts/bin; Karmada's CRDs and manifests and SpinKube's CRDs from target/parts
 # (scripts/parts.sh fills it). etcd comes from Debian's etcd-server.
 set -euo pipefail

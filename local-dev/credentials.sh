@@ -8,7 +8,9 @@ allocate_ports() {
   [[ -f $STATE/ports.env ]] && return
   local -a p
   read -r -a p <<<"$(free_ports 12)"
+  [[ ${CONTROL_PLANE_SLOT:-0} =~ ^[0-3]$ ]] || die "CONTROL_PLANE_SLOT is 0, 1, 2 or 3, not ${CONTROL_PLANE_SLOT}"
   cat >"$STATE/ports.env" <<EOF
+SLOT=${CONTROL_PLANE_SLOT:-0}
 ETCD_CLIENT_PORT=${p[0]}
 ETCD_PEER_PORT=${p[1]}
 KARMADA_APISERVER_PORT=${p[2]}
@@ -34,12 +36,14 @@ apiserver_port() {
 }
 
 # Each cluster's Service addresses: apart, so that the host can route each member's range to
-# that member's node (local-dev/nodes.sh).
+# that member's node (local-dev/nodes.sh), and apart per slot (CONTROL_PLANE_SLOT), so that
+# control planes that run at once can each have nodes: slot 0's are 10.91-93, slot 1's 10.81-83.
 service_range() {
+  local base=$((91 - 10 * ${SLOT:-0}))
   case $1 in
-    staging) echo 10.91.0.0/16 ;;
-    prod-east) echo 10.92.0.0/16 ;;
-    prod-west) echo 10.93.0.0/16 ;;
+    staging) echo "10.$base.0.0/16" ;;
+    prod-east) echo "10.$((base + 1)).0.0/16" ;;
+    prod-west) echo "10.$((base + 2)).0.0/16" ;;
     *) echo 10.96.0.0/16 ;;
   esac
 }

@@ -26,7 +26,9 @@
 # member's API server and the registry on the host's loopback through forwarders (socat).
 #
 # State lives in $CONTROL_PLANE_DIR/nodes; binaries come from target/parts (scripts/parts.sh).
-# One set of nodes per machine: their namespaces, links and subnets have fixed names.
+# One set of nodes per control plane slot (CONTROL_PLANE_SLOT, control-plane.sh): slot 0's
+# namespaces are kbox-MEMBER and its N as above; slot S's are kboxS-MEMBER, with N + 8*S, so
+# that the nodes of two control planes can run at once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
@@ -39,6 +41,10 @@ CONTROL_PLANE=${CONTROL_PLANE_DIR:-$repo/target/control-plane}
 STATE=$CONTROL_PLANE/nodes
 PARTS=${PARTS_DIR:-$repo/target/parts}
 PROCESS_DIR=$STATE
+# The control plane's ports and slot (a control plane older than slots has slot 0).
+SLOT=0
+# shellcheck source=/dev/null
+[[ ! -f $CONTROL_PLANE/ports.env ]] || source "$CONTROL_PLANE/ports.env"
 MEMBERS=(staging prod-east prod-west)
 # The pause image as the node's archive names it: imported, never pulled.
 # shellcheck disable=SC2034 # render reads it by name
@@ -53,10 +59,15 @@ member_index() {
   for i in "${!MEMBERS[@]}"; do [[ ${MEMBERS[$i]} == "$1" ]] && { echo $((i + 1)); return; }; done
   die "no member $1 (members: ${MEMBERS[*]})"
 }
-netns_of() { echo "kbox-$1"; }
-node_ip() { echo "10.200.$(member_index "$1").2"; }
-pod_subnet() { echo "10.244.$(member_index "$1").0/24"; }
-cgroup_root_of() { echo "automatizacion-node-$1"; }
+# What tells this control plane's nodes from another slot's: nothing for slot 0.
+set_mark() { ((SLOT == 0)) || echo "$SLOT"; }
+node_number() { echo $(($(member_index "$1") + 8 * SLOT)); }
+netns_of() { echo "kbox$(set_mark)-$1"; }
+node_ip() { echo "10.200.$(node_number "$1").2"; }
+host_end_ip() { echo "10.200.$(node_number "$1").1"; }
+pod_subnet() { echo "10.244.$(node_number "$1").0/24"; }
+cgroup_root_of() { echo "automatizacion-node$(set_mark)-$1"; }
+cni_network_of() { echo "automatizacion$(set_mark)-$1"; }
 # The node's pod cgroup in each hierarchy: one on cgroup v2, one per controller on v1.
 cgroup_dirs() {
   local root controller
@@ -85,8 +96,6 @@ install_parts() {
   [[ -x /usr/lib/cni/bridge ]] || apt_install containernetworking-plugins
   [[ -f $CONTROL_PLANE/ports.env ]] ||
     die "no control plane in $CONTROL_PLANE: run local-dev/control-plane.sh up first"
-  # shellcheck source=/dev/null
-  source "$CONTROL_PLANE/ports.env"
 }
 
 # A name in /run/netns whose namespace is gone: a live one is a mount of the namespace, and
@@ -101,22 +110,21 @@ forget_if_stale() {
 # The node's network namespace: a veth to the host, routes to its pods and Services, and a
 # forwarder per host loopback port it needs (the API server, the registry).
 make_network() {
-  local member=$1 netns index host_end
+  local member=$1 netns host_end
   netns=$(netns_of "$member")
-  index=$(member_index "$member")
   host_end=$netns
-  forget_if_stale "$HOST_NETNS"
   forget_if_stale "$netns"
-  [[ -e /run/netns/$HOST_NETNS ]] || ip netns attach "$HOST_NETNS" $$
-  [[ ! -e /run/netns/$netns ]] || die "$netns exists: another set of nodes runs here (local-dev/nodes.sh down)"
+  [[ ! -e /run/netns/$netns ]] || die "$netns exists: slot $SLOT's nodes run here already (local-dev/nodes.sh down)"
   ip netns add "$netns"
+  # Only now is the node this set's to take down: a name that existed is another's.
+  echo "$member" >>"$STATE/members"
   ip link add "$host_end" type veth peer name eth0 netns "$netns"
-  ip addr add "10.200.$index.1/24" dev "$host_end"
+  ip addr add "$(host_end_ip "$member")/24" dev "$host_end"
   ip link set "$host_end" up
   ip -n "$netns" addr add "$(node_ip "$member")/24" dev eth0
   ip -n "$netns" link set eth0 up
   ip -n "$netns" link set lo up
-  ip -n "$netns" route add default via "10.200.$index.1"
+  ip -n "$netns" route add default via "$(host_end_ip "$member")"
   in_node "$member" sysctl -qw net.ipv4.ip_forward=1
   ip route add "$(pod_subnet "$member")" via "$(node_ip "$member")"
   ip route add "$(service_range "$member")" via "$(node_ip "$member")"
@@ -136,8 +144,8 @@ start_containerd() {
   node=$(node_dir "$member")
   mkdir -p "$node"/{cni,cni-ipam,containerd,certs.d/"$REGISTRY"}
   NODE=$node render local-dev/manifests/node/containerd.toml NODE PAUSE_IMAGE >"$node/containerd.toml"
-  NODE=$node POD_SUBNET=$(pod_subnet "$member") MEMBER=$member \
-    render local-dev/manifests/node/cni.conflist NODE POD_SUBNET MEMBER >"$node/cni/10-bridge.conflist"
+  NODE=$node POD_SUBNET=$(pod_subnet "$member") NETWORK=$(cni_network_of "$member") \
+    render local-dev/manifests/node/cni.conflist NODE POD_SUBNET NETWORK >"$node/cni/10-bridge.conflist"
   render local-dev/manifests/node/registry-hosts.toml REGISTRY >"$node/certs.d/$REGISTRY/hosts.toml"
   PATH=$PARTS/node:$PATH start "containerd-$member" nsenter --net="/run/netns/$(netns_of "$member")" \
     "$PARTS/node/containerd" --config "$node/containerd.toml"
@@ -145,14 +153,15 @@ start_containerd() {
   ctr_of "$member" -n k8s.io images import "$PARTS/node/pause-image.tar" >/dev/null
 }
 
-# A scheduler and the controllers that turn Deployments into pods and Services into endpoints,
-# beside the ones control-plane.sh runs; `service-ca-certificate-publisher` fills the ConfigMap
-# this API server mounts into every pod (openshift-service-ca.crt).
+# A scheduler (its health on PORT) and the controllers that turn Deployments into pods and
+# Services into endpoints, beside the ones control-plane.sh runs;
+# `service-ca-certificate-publisher` fills the ConfigMap this API server mounts into every pod
+# (openshift-service-ca.crt).
 start_member_controllers() {
-  local member=$1 kubeconfig=$CONTROL_PLANE/kubeconfig/$1
+  local member=$1 port=$2 kubeconfig=$CONTROL_PLANE/kubeconfig/$1
   start "kube-scheduler-$member" "$PARTS/bin/kube-scheduler" --kubeconfig="$kubeconfig" \
     --authentication-kubeconfig="$kubeconfig" --authorization-kubeconfig="$kubeconfig" \
-    --leader-elect=false --bind-address=127.0.0.1 --secure-port="$(free_ports 1)"
+    --leader-elect=false --bind-address=127.0.0.1 --secure-port="$port"
   start "kube-controller-manager-$member" "$PARTS/bin/kube-controller-manager" \
     --kubeconfig="$kubeconfig" --authentication-kubeconfig="$kubeconfig" \
     --authorization-kubeconfig="$kubeconfig" --leader-elect=false --secure-port=0 \
@@ -232,7 +241,7 @@ outside() {
   (($# == 5)) || die "usage: nodes.sh outside MEMBER NAMESPACE SERVICE PORT HOST_PORT"
   local member=$1 host_address
   running "kubelet-$member" || die "no node runs for $member (nodes.sh up $member)"
-  host_address=10.200.$(member_index "$member").1
+  host_address=$(host_end_ip "$member")
   start "outside-$member-$2-$3" socat "TCP-LISTEN:$5,bind=$host_address,fork,reuseaddr" "TCP:127.0.0.1:$5"
   NAMESPACE=$2 SERVICE=$3 PORT=$4 HOST_PORT=$5 HOST_ADDRESS=$host_address \
     render local-dev/manifests/node/outside-service.yaml NAMESPACE SERVICE PORT HOST_PORT HOST_ADDRESS |
@@ -249,8 +258,9 @@ start_operator() {
   mkdir -p "$certs"
   openssl req -newkey rsa:2048 -nodes -subj "/CN=spin-operator-webhook-$member" \
     -keyout "$certs/tls.key" -out "$certs/tls.csr" 2>/dev/null
+  # A serial of its own, not the CA's serial file, which nodes starting at once would share.
   openssl x509 -req -in "$certs/tls.csr" -CA "$CONTROL_PLANE/pki/ca.crt" -CAkey "$CONTROL_PLANE/pki/ca.key" \
-    -CAcreateserial -days 30 -out "$certs/tls.crt" 2>/dev/null \
+    -set_serial "0x$(openssl rand -hex 16)" -days 30 -out "$certs/tls.crt" 2>/dev/null \
     -extfile <(printf 'basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:%s\n' "$ip")
   rm -f "$certs/tls.csr"
   TMPDIR=$node/operator-tmp start "spin-operator-$member" nsenter --net="/run/netns/$(netns_of "$member")" \
@@ -273,24 +283,37 @@ webhooks() {
     { print }' "$PARTS/spin-operator/webhook-manifests.yaml"
 }
 
+# start_node MEMBER SCHEDULER_PORT: everything of MEMBER's node, in order.
+start_node() {
+  make_network "$1"
+  start_containerd "$1"
+  start_member_controllers "$1" "$2"
+  start_kubelet "$1"
+  start_kube_proxy "$1"
+  start_cluster_dns "$1"
+  start_operator "$1"
+}
+
+# The members' nodes start at once: each mostly waits (for containerd, its kubelet to be Ready,
+# the operator's health), so three take hardly longer than one.
 up() {
   install_parts
   REGISTRY=${REGISTRY:-${TEST_REGISTRY:-127.0.0.1:5000}}
-  local members=("$@") member
+  local members=("$@") member i ports starting=() failed=0
   ((${#members[@]})) || members=("${MEMBERS[@]}")
+  for member in "${members[@]}"; do member_index "$member" >/dev/null; done
   mkdir -p "$STATE"
-  for member in "${members[@]}"; do
-    member_index "$member" >/dev/null
-    say "starting $member-node: containerd, kubelet, kube-proxy, spin-operator; a scheduler and controllers"
-    echo "$member" >>"$STATE/members"
-    make_network "$member"
-    start_containerd "$member"
-    start_member_controllers "$member"
-    start_kubelet "$member"
-    start_kube_proxy "$member"
-    start_cluster_dns "$member"
-    start_operator "$member"
+  forget_if_stale "$HOST_NETNS"
+  [[ -e /run/netns/$HOST_NETNS ]] || ip netns attach "$HOST_NETNS" $$
+  # Chosen together, so that nodes starting at once cannot pick the same one.
+  read -r -a ports <<<"$(free_ports "${#members[@]}")"
+  say "starting ${members[*]/%/-node}: containerd, kubelet, kube-proxy, spin-operator; a scheduler and controllers each"
+  for i in "${!members[@]}"; do
+    start_node "${members[$i]}" "${ports[$i]}" &
+    starting+=($!)
   done
+  for i in "${!starting[@]}"; do wait "${starting[$i]}" || failed=1; done
+  ((failed == 0)) || die "a node did not start (it said why above; logs in $STATE/logs)"
   say "ready: kubectl --kubeconfig $CONTROL_PLANE/kubeconfig/all --context MEMBER get pods -A -o wide"
 }
 
@@ -337,7 +360,7 @@ clean_node() {
     [[ -d $controller ]] || continue
     find "$controller" -depth -type d -exec rmdir {} + 2>/dev/null || true
   done
-  rm -f /var/lib/cni/results/"automatizacion-$member"-*
+  rm -f /var/lib/cni/results/"$(cni_network_of "$member")"-*
 }
 
 # Pods' network namespaces left without their link to a node (only `lo` remains in them).
@@ -371,9 +394,10 @@ down() {
   for member in "$STATE"/pids/*; do rest+=("${member##*/}"); done
   stop "${rest[@]}"
   for member in "${members[@]}"; do clean_node "$member"; done
-  clean_orphaned_pod_netns
-  # What every containerd shares: left alone while another one runs.
+  # What every containerd shares, and pods' namespaces that cannot be told apart by set: left
+  # alone while another one runs (another slot's nodes).
   if ! pgrep -x containerd >/dev/null; then
+    clean_orphaned_pod_netns
     rm -rf /run/containerd/{s,spin,runc,fifo}
     [[ ! -e /run/netns/$HOST_NETNS ]] || ip netns delete "$HOST_NETNS"
   fi

@@ -9,10 +9,12 @@
 # playground, which runs a control plane of its own; then come NEXT and the rest, on a second
 # control plane (scripts/with-control-plane.sh again), started once the playground's has
 # stopped: so no test shares a control plane with the pipeline, and within each lane the
-# binaries run one after another. Real nodes are one set per machine, and on 2 cores one build
-# runs at a time, so whoever starts nodes holds host_harness::OneSetOfNodes, and whoever
-# builds OneBuildAtATime, in either lane. testing/repo-checks/tests/test_lanes.rs finds each
-# binary that uses a control plane, nodes or a build, and checks.
+# binaries run one after another. That lane's control planes take slot 1 (CONTROL_PLANE_SLOT:
+# local-dev/control-plane.sh), so that their nodes can run beside the pipeline's, on slot 0.
+# Nodes are one set per slot, and on 2 cores one build runs at a time, so whoever starts nodes
+# holds its slot's host_harness::OneSetOfNodes, and whoever builds OneBuildAtATime, in either
+# lane. testing/repo-checks/tests/test_lanes.rs finds each binary that uses a control plane,
+# nodes or a build, and checks.
 #
 # One suite alone, with the services it needs, as `make test` runs them:
 #   scripts/with-postgres.sh scripts/with-registry.sh scripts/with-control-plane.sh \
@@ -25,9 +27,10 @@ cd "$(dirname "$0")/.."
 self=$PWD/scripts/test-lanes.sh
 
 # PACKAGE_DIR/TARGET of each: the pipeline's lane; the other lane's first binary; then those
-# that follow it, in this order: the ones with nodes first, done before the pipeline's own;
-# and, after all the rest, LAST, which builds relctl: on two cores a build slows whatever runs
-# beside it, so it comes when the pipeline mostly waits (its failover scenes' clocks).
+# that follow it, in this order: the ones with nodes first, done while the pipeline runs no
+# pods of its own (two sets of pods starting at once on two cores slow both); and, after all
+# the rest, LAST, which builds relctl: on two cores a build slows whatever runs beside it, so
+# it comes when the pipeline mostly waits (its failover scenes' clocks).
 PIPELINE=tools/relctl/pipeline
 FIRST=testing/repo-checks/playground
 NEXT=(
@@ -93,6 +96,7 @@ binary "$LAST" >>"$scratch/rest"
 start=$SECONDS
 "$self" --lane pipeline "$scratch/pipeline" "$scratch/failed" &
 pipeline_lane=$!
+export CONTROL_PLANE_SLOT=1
 "$self" --lane others "$scratch/first" "$scratch/failed"
 scripts/with-control-plane.sh "$self" --lane others "$scratch/rest" "$scratch/failed" ||
   echo "the other lane's control plane" >>"$scratch/failed"

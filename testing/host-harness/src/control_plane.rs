@@ -31,6 +31,21 @@ pub fn kubeconfigs() -> PathBuf {
     kubeconfigs
 }
 
+/// The slot of the control plane in `CONTROL_PLANE_DIR` (`local-dev/control-plane.sh`: its
+/// members' Service ranges, and so which set of nodes is its own), as its `ports.env` says.
+///
+/// # Panics
+/// When no control plane runs, or its `ports.env` cannot be read.
+pub fn slot() -> u8 {
+    let ports = kubeconfigs().parent().unwrap().join("ports.env");
+    let text =
+        std::fs::read_to_string(&ports).unwrap_or_else(|e| panic!("{}: {e}", ports.display()));
+    let line = text.lines().find_map(|line| line.strip_prefix("SLOT="));
+    line.map_or(0, |slot| {
+        slot.parse().expect("SLOT in ports.env is a number")
+    })
+}
+
 /// One environment changed at a time: a test holding this sees no other test's changes.
 pub fn exclusive() -> MutexGuard<'static, ()> {
     static LOCK: Mutex<()> = Mutex::new(());

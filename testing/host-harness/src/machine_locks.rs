@@ -12,19 +12,40 @@ use std::os::linux::net::SocketAddrExt;
 use std::os::unix::net::{SocketAddr, UnixListener};
 use std::time::Duration;
 
-/// The right to run `local-dev/nodes.sh`'s nodes, held while they run: one set runs on a machine
-/// (their network namespaces, routes and addresses are fixed per member), and `make test` runs
-/// the playground beside the tests of its own control plane.
+/// The right to run `local-dev/nodes.sh`'s nodes of one control plane slot, held while they
+/// run: one set runs per slot on a machine (their network namespaces, routes and addresses are
+/// fixed per member and slot), and `make test` runs the playground and the tests of a second
+/// control plane, one after the other, beside the tests of its own.
 pub struct OneSetOfNodes {
     _held: UnixListener,
 }
 
 impl OneSetOfNodes {
+    /// The nodes of the control plane in `CONTROL_PLANE_DIR`.
+    ///
     /// # Panics
-    /// When the name cannot be bound for another reason than being held.
+    /// When no control plane runs, or the name cannot be bound for another reason than being
+    /// held.
     pub fn wait() -> Self {
+        Self::of_slot(crate::control_plane::slot())
+    }
+
+    /// The nodes of the control plane this process's environment would start: the slot
+    /// `CONTROL_PLANE_SLOT` names (else 0), as `local-dev/control-plane.sh` reads it.
+    ///
+    /// # Panics
+    /// When CONTROL_PLANE_SLOT is no number, or the name cannot be bound for another reason
+    /// than being held.
+    pub fn wait_for_slot_to_start() -> Self {
+        let slot = std::env::var("CONTROL_PLANE_SLOT").map_or(0, |slot| {
+            slot.parse().expect("CONTROL_PLANE_SLOT is a number")
+        });
+        Self::of_slot(slot)
+    }
+
+    fn of_slot(slot: u8) -> Self {
         OneSetOfNodes {
-            _held: hold("automatizacion-nodes"),
+            _held: hold(&format!("automatizacion-nodes-{slot}")),
         }
     }
 }

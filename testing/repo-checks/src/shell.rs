@@ -70,6 +70,8 @@ impl Shell {
             "RUSTUP_HOME",
             "CARGO_HOME",
             "CI",
+            // Which slot a control plane takes: `make test` gives its second lane slot 1.
+            "CONTROL_PLANE_SLOT",
         ] {
             if let Some(value) = std::env::var_os(name) {
                 shell.env(name, value);

@@ -58,9 +58,9 @@ fn the_readmes_playground_walkthrough_works_as_written() {
     );
     let dir =
         std::env::temp_dir().join(format!("automatizacion-playground-{}", std::process::id()));
-    // The playground's nodes are the machine's one set: `make test` runs this beside the tests
-    // of the suite's control plane, whose nodes wait for these to stop (dropped last).
-    let _one_set = host_harness::OneSetOfNodes::wait();
+    // The playground's nodes are its slot's one set (`make test` gives this lane slot 1, its
+    // later tests' control plane too): those wait for these to stop (dropped last).
+    let _one_set = host_harness::OneSetOfNodes::wait_for_slot_to_start();
     let _down = Down(dir.clone());
     let mut shell = Shell::start(&[("PLAYGROUND_DIR", dir.as_os_str())]);
     let mut released = None;

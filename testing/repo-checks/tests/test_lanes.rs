@@ -3,7 +3,7 @@
 //! then everything else on a control plane of that lane's own. A binary that used the suite's
 //! control plane and ran as `FIRST` would run beside the pipeline on the same clusters; one that
 //! builds without holding the right to (`OneBuildAtATime`) would build beside a build; one that
-//! starts real nodes without holding the machine's one set (`OneSetOfNodes`, which
+//! starts real nodes without holding its control plane slot's one set (`OneSetOfNodes`, which
 //! `spinkube_nodes::Nodes` holds) would start them beside another set. Each would fail by
 //! timing. Each such binary is found here by what its sources name.
 

@@ -7,6 +7,9 @@ use host_harness::control_plane::{KARMADA, get, kubeconfigs, kubectl, kubectl_ok
 use host_harness::{OneSetOfNodes, repo};
 use std::process::{Command, Output};
 
+/// The control plane's members (`local-dev/control-plane.sh`).
+const MEMBERS: [&str; 3] = ["staging", "prod-east", "prod-west"];
+
 /// The app's namespaces on the members (karmada/namespaces.yaml).
 const NAMESPACES: [&str; 2] = ["automatizacion", "automatizacion-staging"];
 
@@ -42,7 +45,8 @@ impl Nodes {
     /// dropped as if `up` had started them.
     ///
     /// # Panics
-    /// When nodes run that this suite did not start (a node's namespace lives).
+    /// When nodes of this control plane's slot run that this suite did not start (a node's
+    /// namespace lives).
     pub fn started_elsewhere(members: &[&str]) -> Self {
         let one_set = OneSetOfNodes::wait();
         let netns = node_namespaces();
@@ -137,15 +141,26 @@ impl Nodes {
     }
 }
 
-/// The nodes' network namespaces that live on this machine, one line each: every running node
-/// has one, `/run/netns/kbox-MEMBER`, a mount of the namespace. (A file there that is no mount
-/// is a name an earlier boot left, which `nodes.sh up` removes.)
+/// The network namespaces of this control plane's nodes (its slot's: `kbox-MEMBER` for slot
+/// 0, `kboxS-MEMBER` for slot S) that live on this machine, one line each. A live one is a
+/// mount of the namespace; a file in /run/netns that is no mount is a name an earlier boot
+/// left, which `nodes.sh up` removes.
 pub fn node_namespaces() -> String {
+    let slot = host_harness::control_plane::slot();
+    let mark = if slot == 0 {
+        String::new()
+    } else {
+        slot.to_string()
+    };
+    let ours: Vec<String> = MEMBERS
+        .iter()
+        .map(|member| format!("/run/netns/kbox{mark}-{member}"))
+        .collect();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let live = mounts
         .lines()
         .filter_map(|line| line.split(' ').nth(4))
-        .filter(|point| point.starts_with("/run/netns/kbox-"));
+        .filter(|point| ours.iter().any(|ours| ours == point));
     live.map(|point| format!("{point}\n")).collect()
 }
 
@@ -205,15 +220,18 @@ impl Drop for Nodes {
     }
 }
 
-/// Deletes what the operator and `outside` made on MEMBERS (Deployments, Services,
-/// EndpointSlices in the app's namespaces), once their nodes are gone: the members as the
-/// suite's control plane left them.
+/// Deletes what the operator, its Deployments and `outside` made on MEMBERS (Deployments,
+/// ReplicaSets, pods, Services, EndpointSlices in the app's namespaces), once their nodes are
+/// gone: the members as the suite's control plane left them. Without a garbage collector a
+/// ReplicaSet outlives its Deployment, and the next nodes' controllers would start its pods
+/// again; a pod whose node is gone is deleted at once, as nothing is left to confirm it.
 fn leave_as_found(members: &[String]) {
-    let made = "deployments,services,endpointslices";
+    let made = "deployments,replicasets,services,endpointslices";
     for member in members {
         for namespace in NAMESPACES {
-            let args = ["-n", namespace, "delete", made, "--all"];
-            let _ = kubectl(member, &args, None);
+            let _ = kubectl(member, &["-n", namespace, "delete", made, "--all"], None);
+            let pods = ["-n", namespace, "delete", "pods", "--all", "--force"];
+            let _ = kubectl(member, &[&pods[..], &["--grace-period=0"]].concat(), None);
         }
     }
 }

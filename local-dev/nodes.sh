@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# nodes.sh up [MEMBER...] | down | status | ctr | outside: real SpinKube nodes for the members
+# nodes.sh up [MEMBER...] | down | status | namespaces | ctr | outside | pause | resume: real SpinKube nodes for the members
 # of the container-free control plane (local-dev/control-plane.sh), so that their SpinApps run
 # as pods (local-dev/README.md, "Real SpinKube nodes").
 #
@@ -11,6 +11,8 @@
 #   down    drains and stops every node, then removes what they leave outside their
 #           directories: mounts, pod cgroups, network namespaces and /run/containerd.
 #   status  one line per process, then each member's nodes and pods.
+#   namespaces  the network namespaces of this slot's nodes that live, a path each (what `up`
+#           would refuse as taken, and `down` leaves none of).
 #   ctr MEMBER ARGS...  containerd's own client on MEMBER's node (`ctr -n k8s.io containers ls`
 #           lists its pods' containers with the runtime that runs each).
 #   outside MEMBER NAMESPACE SERVICE PORT HOST_PORT  a Service on MEMBER for something that runs
@@ -405,6 +407,15 @@ down() {
   say "stopped the nodes and removed $STATE"
 }
 
+# A live namespace is a mount of it; a name without one is stale (forget_if_stale).
+namespaces() {
+  local member entry
+  for member in "${MEMBERS[@]}"; do
+    entry=/run/netns/$(netns_of "$member")
+    ! mountpoint -q "$entry" || echo "$entry"
+  done
+}
+
 status() {
   [[ -d $STATE ]] || { echo "nodes: none started ($STATE)"; return 1; }
   local state=0 member
@@ -421,10 +432,11 @@ case ${1:-} in
   up) up "${@:2}" ;;
   down) down ;;
   status) status ;;
+  namespaces) namespaces ;;
   ctr) ctr_of "$2" "${@:3}" ;;
   outside) outside "${@:2}" ;;
   pause) signal_kubelet STOP pause "${@:2}" ;;
   resume) signal_kubelet CONT resume "${@:2}" ;;
   records) records "$2" ;;
-  *) die "usage: nodes.sh up [MEMBER...] | down | status | ctr MEMBER ARGS... | outside MEMBER NAMESPACE SERVICE PORT HOST_PORT | pause MEMBER | resume MEMBER" ;;
+  *) die "usage: nodes.sh up [MEMBER...] | down | status | namespaces | ctr MEMBER ARGS... | outside MEMBER NAMESPACE SERVICE PORT HOST_PORT | pause MEMBER | resume MEMBER" ;;
 esac

@@ -12,6 +12,9 @@ use std::time::{Duration, Instant};
 /// The Karmada API server's context; the members' are their names.
 pub const KARMADA: &str = "karmada-apiserver";
 
+/// The control plane's members, as `local-dev/control-plane.sh` starts them.
+pub const MEMBERS: [&str; 3] = ["staging", "prod-east", "prod-west"];
+
 /// The control plane's kubeconfigs: `all`, with the contexts `karmada-apiserver`, `staging`,
 /// `prod-east` and `prod-west`, and one file per API server (`karmada`, `staging`, …), as
 /// relctl's `--kubeconfig` and the SpinKube stand-in take them.

@@ -7,9 +7,6 @@ use host_harness::control_plane::{KARMADA, get, kubeconfigs, kubectl, kubectl_ok
 use host_harness::{OneSetOfNodes, repo};
 use std::process::{Command, Output};
 
-/// The control plane's members (`local-dev/control-plane.sh`).
-const MEMBERS: [&str; 3] = ["staging", "prod-east", "prod-west"];
-
 /// The app's namespaces on the members (karmada/namespaces.yaml).
 const NAMESPACES: [&str; 2] = ["automatizacion", "automatizacion-staging"];
 
@@ -141,27 +138,15 @@ impl Nodes {
     }
 }
 
-/// The network namespaces of this control plane's nodes (its slot's: `kbox-MEMBER` for slot
-/// 0, `kboxS-MEMBER` for slot S) that live on this machine, one line each. A live one is a
-/// mount of the namespace; a file in /run/netns that is no mount is a name an earlier boot
-/// left, which `nodes.sh up` removes.
+/// The network namespaces of this control plane's nodes that live on this machine, a path
+/// each (`nodes.sh namespaces`, which knows how a slot names them).
+///
+/// # Panics
+/// When nodes.sh fails.
 pub fn node_namespaces() -> String {
-    let slot = host_harness::control_plane::slot();
-    let mark = if slot == 0 {
-        String::new()
-    } else {
-        slot.to_string()
-    };
-    let ours: Vec<String> = MEMBERS
-        .iter()
-        .map(|member| format!("/run/netns/kbox{mark}-{member}"))
-        .collect();
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let live = mounts
-        .lines()
-        .filter_map(|line| line.split(' ').nth(4))
-        .filter(|point| ours.iter().any(|ours| ours == point));
-    live.map(|point| format!("{point}\n")).collect()
+    let out = nodes_sh(&["namespaces"], &[]);
+    assert!(out.status.success(), "nodes.sh namespaces: {}", text(&out));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The URL of Service SERVICE in NAMESPACE on MEMBER, by its ClusterIP: the host routes each

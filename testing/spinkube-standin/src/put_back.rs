@@ -5,11 +5,9 @@
 
 use crate::kube::{kubectl, kubectl_json};
 use crate::status;
+use host_harness::control_plane::MEMBERS;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-/// The control plane's members (`local-dev/control-plane.sh`).
-const MEMBERS: [&str; 3] = ["staging", "prod-east", "prod-west"];
 
 pub struct PutBack {
     kubeconfigs: PathBuf,

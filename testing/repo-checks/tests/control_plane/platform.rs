@@ -4,13 +4,11 @@
 //! (The manager itself needs its images from ghcr.io, which no machine here reaches.)
 
 use super::crds_on_prod_east;
-use host_harness::control_plane::{get, kubectl};
+use host_harness::control_plane::{MEMBERS, get, kubectl};
 use manifest_check::parse_yaml;
 use repo_checks::repo;
 use serde_json::json;
 use std::process::Command;
-
-const MEMBERS: [&str; 3] = ["staging", "prod-east", "prod-west"];
 
 #[test]
 fn every_member_has_the_runtime_class_from_its_platform_install_not_from_karmada() {

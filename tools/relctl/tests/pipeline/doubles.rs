@@ -8,6 +8,7 @@ use super::clusters::OnClusters;
 use super::{
     PREVIOUS, VERSION, kubeconfigs, path_with_tools, production_images, registry, restore_workloads,
 };
+use host_harness::control_plane::MEMBERS;
 use host_harness::{Host, HostBuilder, repo, scratch_dir, token};
 use native_db::testing::TestDb;
 use pipeline_standins::kestra::api::KestraApi;
@@ -238,8 +239,7 @@ impl Pipeline {
         platform: BTreeMap<String, Services>,
     ) -> Self {
         let mut pipeline = Self::new(label, postgres);
-        let members = ["staging", "prod-east", "prod-west"];
-        let on = OnClusters::start(label, &members, platform);
+        let on = OnClusters::start(label, &MEMBERS, platform);
         let mut settings = local_settings(&pipeline.ledger.base, &pipeline.api.base);
         for (setting, member, namespace) in [
             ("staging_url", "staging", "automatizacion-staging"),

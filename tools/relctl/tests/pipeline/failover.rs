@@ -115,8 +115,9 @@ fn text(record: &Value, key: &str) -> String {
     record[key].as_str().unwrap().to_owned()
 }
 
-/// One failover scene: the production policy with the shortened clock, production on 4 + 2 to
-/// start from, and, when it ends, every node reporting and the policy as the repository has it.
+/// One failover scene: the production policy with the shortened clock (or one of its own),
+/// production on 4 + 2 to start from, and, when it ends, every node reporting and the policy
+/// as the repository has it.
 pub(super) struct Scene<'a> {
     nodes: &'a Nodes,
     /// The members whose kubelet is frozen.
@@ -125,6 +126,11 @@ pub(super) struct Scene<'a> {
 
 impl<'a> Scene<'a> {
     pub(super) fn start(nodes: &'a Nodes) -> Self {
+        Self::with_toleration(nodes, TOLERATION)
+    }
+
+    /// A scene whose policy tolerates an unhealthy cluster for SECONDS.
+    fn with_toleration(nodes: &'a Nodes, seconds: u64) -> Self {
         let policy = json_of(
             "karmada-apiserver",
             &[
@@ -136,9 +142,9 @@ impl<'a> Scene<'a> {
             ],
         );
         let application = &policy["spec"]["failover"]["application"];
-        let mut shortened = json!({"decisionConditions": {"tolerationSeconds": TOLERATION}});
+        let mut shortened = json!({"decisionConditions": {"tolerationSeconds": seconds}});
         if application.get("gracePeriodSeconds").is_some() {
-            shortened["gracePeriodSeconds"] = TOLERATION.into();
+            shortened["gracePeriodSeconds"] = seconds.into();
         }
         let patch = json!({"spec": {"failover": {"application": shortened}}});
         kubectl_ok(
@@ -320,4 +326,72 @@ pub(super) fn both_clusters_down_production_stays_on_both(nodes: &Nodes) {
         something_serves(s).is_ok()
     });
     scene.fail_back(something_serves);
+}
+
+/// prod-west down for longer than it takes to see, and never evicted (the policy tolerates it
+/// for an hour): the operator's SpinApp status on prod-west, and Karmada's aggregation of it,
+/// say its replicas are not available, and `relctl wait-ready` times out naming the cluster
+/// and its Deployment, as the flow's deploy would.
+pub(super) fn a_cluster_down_is_named_when_waiting_for_readiness(nodes: &Nodes) {
+    let scene = Scene::with_toleration(nodes, 3600);
+    assert_eq!(
+        succeeded(wait_ready(30)),
+        "automatizacion-backend 6/6, automatizacion-frontend 6/6"
+    );
+
+    scene.set_down(&["prod-west"]);
+    let not_evicted = |s: &Snapshot| match APPS.iter().find(|app| {
+        s.scheduled.get(**app) != Some(&vec![("prod-east".into(), 4), ("prod-west".into(), 2)])
+    }) {
+        Some(app) => Err(format!("{app} was moved")),
+        None => Ok(()),
+    };
+    scene.until(
+        "Karmada to see prod-west's copies unavailable",
+        not_evicted,
+        |s| {
+            APPS.iter().all(|app| {
+                s.copy("prod-west", app) == Some((2, 0))
+                    && unavailable_on(app).is_some_and(|m| m.starts_with("prod-west:"))
+            })
+        },
+    );
+    let timed_out = wait_ready(4);
+    scene.set_down(&[]);
+    scene.until("prod-west's copies ready again", not_evicted, |s| {
+        s.is(&[("prod-east", 4), ("prod-west", 2)])
+    });
+
+    let line = super::one_line(&timed_out, 3);
+    for app in APPS {
+        let why = format!("{app}: on prod-west, 0 of 2 new replicas available");
+        assert!(line.contains(&why), "{line}");
+    }
+    assert!(!line.contains("prod-east"), "{line}");
+}
+
+/// `relctl wait-ready` on production, as the flow's deploy waits, for at most SECONDS.
+fn wait_ready(seconds: u64) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_relctl"))
+        .args(["wait-ready", "--namespace", NAMESPACE, "--timeout"])
+        .arg(seconds.to_string())
+        .arg("--kubeconfig")
+        .arg(kubeconfigs().join("karmada"))
+        .output()
+        .unwrap()
+}
+
+/// The message of an `Available=False` condition in Karmada's aggregated status of APP (each
+/// starts with the cluster it came from), if it has one.
+fn unavailable_on(app: &str) -> Option<String> {
+    let status = json_of(
+        "karmada-apiserver",
+        &["-n", NAMESPACE, "get", "spinapp", app],
+    )["status"]
+        .clone();
+    let conditions = status["conditions"].as_array()?;
+    conditions
+        .iter()
+        .find(|c| c["type"] == "Available" && c["status"] == "False")
+        .and_then(|c| c["message"].as_str().map(str::to_owned))
 }

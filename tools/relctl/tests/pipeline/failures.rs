@@ -1,13 +1,10 @@
 //! When a check fails: the staging check and the production rollout put the previous release
-//! back, and waiting for readiness names each cluster's conditions.
+//! back. (Waiting for readiness names the cluster that is not ready: `failover.rs`, on real
+//! nodes.)
 
 use super::doubles::{Pipeline, pairs, previous_image, staging_new_production, statuses_on};
-use super::{
-    PREVIOUS, VERSION, exclusive, images_on, json_of, kubeconfigs, restore_workloads, succeeded,
-};
+use super::{PREVIOUS, VERSION, exclusive, images_on, restore_workloads};
 use pipeline_standins::kestra::run::{Execution, State};
-use spinkube_standin::status;
-use std::process::Command;
 
 /// PREVIOUS ran (on production too, when the PRODUCTION check is to fail, and then on
 /// PostgreSQL), VERSION is recorded as built, and the failing check finds another version at
@@ -103,59 +100,4 @@ fn a_failed_production_rollout_is_rolled_back_on_both_clusters() {
         pipeline.current_versions(),
         staging_new_production(PREVIOUS)
     );
-}
-
-#[test]
-fn waiting_for_readiness_times_out_with_each_clusters_conditions() {
-    let _lock = exclusive();
-    let kubeconfig = kubeconfigs().join("karmada");
-    let wait = |timeout: &str| {
-        Command::new(env!("CARGO_BIN_EXE_relctl"))
-            .args([
-                "wait-ready",
-                "--namespace",
-                "automatizacion",
-                "--timeout",
-                timeout,
-            ])
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .output()
-            .unwrap()
-    };
-    assert_eq!(
-        succeeded(wait("30")),
-        "automatizacion-backend 6/6, automatizacion-frontend 6/6"
-    );
-    // What the SpinKube operator would report when prod-west's replicas are down.
-    let prod_west = kubeconfigs().join("prod-west");
-    let down = status::replicas(0, "0 of 2 replicas ready");
-    status::write(
-        &prod_west,
-        "automatizacion",
-        "automatizacion-frontend",
-        &down,
-    )
-    .unwrap();
-    let frontend = ["-n", "automatizacion", "spinapp", "automatizacion-frontend"];
-    // Karmada aggregates the report within a second or two; wait until it has.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    while json_of("karmada-apiserver", &[&["get"], &frontend[..]].concat())["status"]["readyReplicas"]
-        != 4
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "Karmada never aggregated prod-west's report"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(250));
-    }
-    let timed_out = wait("4");
-    status::report_without_running(&prod_west, false).unwrap();
-
-    let line = super::one_line(&timed_out, 3);
-    assert!(
-        line.contains("automatizacion-frontend: 4/6 ready"),
-        "{line}"
-    );
-    assert!(line.contains("Available=False (prod-west"), "{line}");
 }

@@ -10,11 +10,12 @@
 //! users under the real ACL. The production rollout runs on **real SpinKube nodes** (`nodes`:
 //! the real kubelet, containerd-shim-spin and spin-operator): a good release, one that cannot
 //! be pulled and one that never gets ready, the last two rolled back while the previous one
-//! serves, then drift by hand until a deploy puts it back, then application failover and
-//! failback when nodes stop reporting (`spinkube`, `drift`, `failover`, `failback`). The flow's
-//! other scenarios that deploy still run on the **SpinKube stand-in**
-//! (`testing/spinkube-standin`, see `clusters`), which runs what Karmada placed on each member
-//! with real Spin, so the flow's smoke checks reach the clusters' own Services.
+//! serves, then drift by hand until a deploy puts it back, then a node that stops reporting,
+//! which relctl's wait for readiness names, and application failover and failback
+//! (`spinkube`, `drift`, `failover`, `failback`). The flow's other scenarios that deploy still
+//! run on the **SpinKube stand-in** (`testing/spinkube-standin`, see `clusters`), which runs
+//! what Karmada placed on each member with real Spin, so the flow's smoke checks reach the
+//! clusters' own Services.
 //!
 //! The build and push run once (`build::built`), from a tag of this checkout with the test
 //! clusters' settings on top; each scenario then runs the whole flow from a fresh ledger that

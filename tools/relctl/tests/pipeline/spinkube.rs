@@ -12,8 +12,9 @@
 //! v1.4.0's own adds `manifests_of` to the ConfigMap, which must not survive the put-back) and
 //! records `rolled_back`; prod-east's SpinApps never name the release, sampled throughout, and
 //! 0.1.0 answers on both clusters' Services from the first request to the last. Then drift
-//! (`drift.rs`): prod-west changed by hand until the pipeline puts it back. Last, application
-//! failover on the same pods (`failover.rs`, `failback.rs`): nodes that stop reporting.
+//! (`drift.rs`): prod-west changed by hand until the pipeline puts it back. Last, nodes that
+//! stop reporting, on the same pods (`failover.rs`, `failback.rs`): first while relctl waits
+//! for readiness, which names the cluster, then application failover.
 
 use super::build::origin_on_nodes;
 use super::doubles::record_build;
@@ -318,8 +319,10 @@ fn production_on_real_nodes_rolls_back_drifts_and_fails_over() {
         rolled_out("prod-west", app, &world.digest);
     }
 
-    // Application failover on the same pods: a node that stops reporting (`failover.rs`).
+    // Application failover on the same pods: a node that stops reporting (`failover.rs`),
+    // first for as long as it takes relctl to say where production is not ready.
     let nodes = &world.on.nodes;
+    failover::a_cluster_down_is_named_when_waiting_for_readiness(nodes);
     failover::both_clusters_down_production_stays_on_both(nodes);
     failover::one_cluster_down_moves_its_replicas_and_they_come_back(nodes);
 }

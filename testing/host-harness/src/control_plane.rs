@@ -128,3 +128,33 @@ pub fn eventually_within<T>(
 pub fn eventually<T>(what: &str, check: impl FnMut() -> Result<T, String>) -> T {
     eventually_within(Duration::from_secs(60), what, check)
 }
+
+/// Waits until every member Karmada scheduled the Secret NAMESPACE/NAME on holds what Karmada
+/// holds. A pod (or a process standing for one) reads a Secret once, when it starts; Karmada
+/// takes each object to each member on its own, so a SpinApp changed after the Secret may reach
+/// a member first, and start there with the Secret before.
+///
+/// # Panics
+/// When Karmada has no such Secret, or a member still differs after a minute.
+pub fn until_members_hold_secret(namespace: &str, name: &str) {
+    let data = |context: &str| -> Result<Value, String> {
+        Ok(get(context, namespace, &format!("secret/{name}"))?["data"].clone())
+    };
+    let want = data(KARMADA).unwrap_or_else(|e| panic!("{namespace}/{name} on Karmada: {e}"));
+    let what = format!("every member holding {namespace}/{name} as Karmada does");
+    eventually(&what, || {
+        let binding = get(
+            KARMADA,
+            namespace,
+            &format!("resourcebinding/{name}-secret"),
+        )?;
+        let clusters = binding["spec"]["clusters"].as_array().cloned();
+        for cluster in clusters.into_iter().flatten() {
+            let member = cluster["name"].as_str().unwrap_or_default();
+            if data(member)? != want {
+                return Err(format!("{member} holds another"));
+            }
+        }
+        Ok(())
+    });
+}

@@ -3,7 +3,9 @@
 //! cluster DNS stand-in, each member's node in a network namespace of its own. Its pods and
 //! Services are reached from the host at their own addresses.
 
-use host_harness::control_plane::{KARMADA, get, kubeconfigs, kubectl, kubectl_ok};
+use host_harness::control_plane::{
+    KARMADA, get, kubeconfigs, kubectl, kubectl_ok, until_members_hold_secret,
+};
 use host_harness::{OneSetOfNodes, repo};
 use std::process::{Command, Output};
 
@@ -163,7 +165,7 @@ pub fn service_url(member: &str, namespace: &str, service: &str) -> Result<Strin
 }
 
 /// `scripts/make-secrets.sh` for NAMESPACE, applied on Karmada, which takes the Secret to the
-/// members with the SpinApps.
+/// members with the SpinApps; once they hold it, so that no pod starts with the one before.
 fn apply_secrets(namespace: &str, db_url: &str, kv_url: &str) {
     let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
         .env("NAMESPACE", namespace)
@@ -178,6 +180,7 @@ fn apply_secrets(namespace: &str, db_url: &str, kv_url: &str) {
     );
     let secrets = String::from_utf8(secrets.stdout).unwrap();
     kubectl_ok(KARMADA, &["apply", "-f", "-"], Some(&secrets));
+    until_members_hold_secret(namespace, "automatizacion-secrets");
 }
 
 /// URL (on the host's loopback) as a pod names it: the Service SERVICE in NAMESPACE on PORT,

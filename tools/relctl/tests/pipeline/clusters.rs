@@ -5,7 +5,7 @@
 //! the repository says (`build::origin`). Everything is put back when the scenario ends.
 
 use super::{kubeconfigs, succeeded};
-use host_harness::control_plane::{KARMADA, kubectl_ok};
+use host_harness::control_plane::{KARMADA, kubectl_ok, until_members_hold_secret};
 use host_harness::{Redis, repo, scratch_dir};
 use native_db::testing::TestDb;
 use spinkube_standin::desired::Services;
@@ -123,7 +123,8 @@ impl OnClusters {
         world
     }
 
-    /// `scripts/make-secrets.sh` for NAMESPACE with DB_URL and the Redis, on the control plane.
+    /// `scripts/make-secrets.sh` for NAMESPACE with DB_URL and the Redis, on the control plane,
+    /// until the members hold it: a process starts with the Secret its member has then.
     pub fn apply_secrets(&self, namespace: &str, db_url: &str) {
         let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
             .env("NAMESPACE", namespace)
@@ -132,5 +133,6 @@ impl OnClusters {
             .output()
             .unwrap();
         kubectl_ok(KARMADA, &["apply", "-f", "-"], Some(&succeeded(secrets)));
+        until_members_hold_secret(namespace, "automatizacion-secrets");
     }
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# nodes.sh up [MEMBER...] | down | status | namespaces | ctr | outside | pause | resume: real SpinKube nodes for the members
-# of the container-free control plane (local-dev/control-plane.sh), so that their SpinApps run
-# as pods (local-dev/README.md, "Real SpinKube nodes").
+# nodes.sh up [MEMBER...] | down | status | namespaces | ctr | outside | pause | resume:
+# real SpinKube nodes for the members of the container-free control plane
+# (local-dev/control-plane.sh), so that their SpinApps run as pods (local-dev/README.md,
+# "Real SpinKube nodes").
 #
 #   up      for each MEMBER (default: every member) a node MEMBER-node in a network namespace of
 #           its own, as a machine of that cluster: containerd 1.7 with containerd-shim-spin, a

@@ -165,8 +165,9 @@ pub fn service_url(member: &str, namespace: &str, service: &str) -> Result<Strin
 }
 
 /// `scripts/make-secrets.sh` for NAMESPACE, applied on Karmada, which takes the Secret to the
-/// members with the SpinApps; once they hold it, so that no pod starts with the one before.
-fn apply_secrets(namespace: &str, db_url: &str, kv_url: &str) {
+/// members with the SpinApps; once they hold it, so that no pod starts with the one before
+/// (Karmada takes each object to each member on its own: nothing orders the two).
+pub fn apply_secrets(namespace: &str, db_url: &str, kv_url: &str) {
     let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
         .env("NAMESPACE", namespace)
         .env("DB_URL", db_url)

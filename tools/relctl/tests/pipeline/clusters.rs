@@ -4,16 +4,16 @@
 //! through each environment's Secret, with staging's override as the test clusters' copy of
 //! the repository says (`build::origin`). Everything is put back when the scenario ends.
 
-use super::{kubeconfigs, succeeded};
-use host_harness::control_plane::{KARMADA, kubectl_ok, until_members_hold_secret};
-use host_harness::{Redis, repo, scratch_dir};
+use super::kubeconfigs;
+use host_harness::control_plane::{KARMADA, kubectl_ok};
+use host_harness::{Redis, scratch_dir};
 use native_db::testing::TestDb;
+use spinkube_nodes::apply_secrets;
 use spinkube_standin::desired::Services;
 use spinkube_standin::put_back::PutBack;
 use spinkube_standin::standin::{Config, StandIn};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -118,21 +118,8 @@ impl OnClusters {
             _put_back: put_back,
         };
         for namespace in NAMESPACES {
-            world.apply_secrets(namespace, &db_url);
+            apply_secrets(namespace, &db_url, &world.redis.url);
         }
         world
-    }
-
-    /// `scripts/make-secrets.sh` for NAMESPACE with DB_URL and the Redis, on the control plane,
-    /// until the members hold it: a process starts with the Secret its member has then.
-    pub fn apply_secrets(&self, namespace: &str, db_url: &str) {
-        let secrets = Command::new(repo().join("scripts/make-secrets.sh"))
-            .env("NAMESPACE", namespace)
-            .env("DB_URL", db_url)
-            .env("KV_URL", &self.redis.url)
-            .output()
-            .unwrap();
-        kubectl_ok(KARMADA, &["apply", "-f", "-"], Some(&succeeded(secrets)));
-        until_members_hold_secret(namespace, "automatizacion-secrets");
     }
 }

@@ -296,11 +296,11 @@ fn production_on_real_nodes_rolls_back_drifts_and_fails_over() {
     let built = super::build::built();
     world.approved(super::VERSION, &built.digest, &built.commit);
     world.fails_while_previous_serves(super::VERSION, &built.digest);
-    // It did start, and failed its readiness probe: the kubelet's events on the canary.
-    let pods = started_and_unready("prod-west", &built.digest);
-    assert!(
-        !pods.is_empty(),
-        "no 1.4.0 pod started and failed its readiness probe"
+    // It did start, and failed its readiness probe: the kubelet's events on the canary, which
+    // it posts on its own time.
+    eventually(
+        "a 1.4.0 pod that started and failed its readiness probe",
+        || started_and_unready("prod-west", &built.digest),
     );
 
     // Drift on real pods: prod-west's backend set by hand while Karmada's dispatching to it is
@@ -395,9 +395,11 @@ fn rolled_out(member: &str, app: &str, digest: &str) {
     });
 }
 
-/// The pods on MEMBER that ran DIGEST and failed their readiness probe with a 503, as the
-/// kubelet's events tell it (the pods themselves are gone once the release is put back).
-fn started_and_unready(member: &str, digest: &str) -> Vec<String> {
+/// The pods on MEMBER that ran DIGEST and failed their readiness probe, as the kubelet's events
+/// tell it (the pods themselves are gone once the release is put back). Failed: a 503 (the API
+/// cannot reach its database), or no answer within the probe's one second, which a busy machine
+/// can turn the same 503 into. Err: every event, which says what the kubelet saw instead.
+fn started_and_unready(member: &str, digest: &str) -> Result<Vec<String>, String> {
     let events = super::json_of(member, &["-n", "automatizacion", "get", "events"]);
     let events = events["items"].as_array().unwrap();
     let pods_where = |reason: &str, says: &dyn Fn(&str) -> bool| -> Vec<String> {
@@ -410,11 +412,23 @@ fn started_and_unready(member: &str, digest: &str) -> Vec<String> {
     };
     let ran = pods_where("Started", &|_| true);
     let of_digest = pods_where("Pulled", &|m| m.contains(digest));
-    let unready = pods_where("Unhealthy", &|m| {
-        m.contains("Readiness probe failed") && m.contains("503")
-    });
-    of_digest
+    let unready = pods_where("Unhealthy", &|m| m.contains("Readiness probe failed"));
+    let pods: Vec<String> = of_digest
         .into_iter()
         .filter(|pod| ran.contains(pod) && unready.contains(pod))
-        .collect()
+        .collect();
+    match pods.is_empty() {
+        false => Ok(pods),
+        // What the kubelet did say, for the reader of a failure.
+        true => Err(events
+            .iter()
+            .map(|e| {
+                format!(
+                    "{} {}: {}",
+                    e["involvedObject"]["name"], e["reason"], e["message"]
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")),
+    }
 }

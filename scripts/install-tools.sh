@@ -17,9 +17,17 @@ rustup show active-toolchain >/dev/null
 rustup target list --installed | grep -qx wasm32-wasip2 || rustup target add wasm32-wasip2
 rustup component list --installed | grep -q '^clippy' || rustup component add clippy rustfmt
 
+# wasm-tools builds while the rest downloads: a build is CPU, the rest mostly network. Only its
+# `component` commands (the scripts use `component wit` and `component targets`): the default
+# features add fuzzers, mutators and demanglers the scripts never run, most of the build.
+wasm_tools=
 if ! wasm-tools --version 2>/dev/null | grep -q "^wasm-tools $WASM_TOOLS_VERSION"; then
-  echo "install-tools: building wasm-tools $WASM_TOOLS_VERSION (about 4 minutes)" >&2
-  cargo install --quiet --locked wasm-tools --version "$WASM_TOOLS_VERSION"
+  echo "install-tools: building wasm-tools $WASM_TOOLS_VERSION, its component commands" >&2
+  cargo install --quiet --locked wasm-tools --version "$WASM_TOOLS_VERSION" \
+    --no-default-features --features component &
+  wasm_tools=$!
+  # Whatever below fails, the build stops with the script.
+  trap '[[ -z $wasm_tools ]] || kill "$wasm_tools" 2>/dev/null || true' EXIT
 fi
 
 missing=()
@@ -78,4 +86,11 @@ stale=$(node -e '
 if [[ -n $stale ]]; then
   echo "install-tools: installing $stale from the npm registry" >&2
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+if [[ -n $wasm_tools ]]; then
+  built=0
+  wait "$wasm_tools" || built=$?
+  wasm_tools=
+  ((built == 0)) || { echo "install-tools: building wasm-tools failed (above)" >&2; exit 1; }
 fi

@@ -35,7 +35,7 @@ PIPELINE=tools/relctl/pipeline
 FIRST=testing/repo-checks/playground
 NEXT=(
   testing/spinkube-nodes/pods testing/spinkube-nodes/readme
-  testing/spinkube-standin/members testing/repo-checks/control_plane
+  testing/repo-checks/control_plane
 )
 LAST=tools/relctl/cli
 

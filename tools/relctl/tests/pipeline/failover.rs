@@ -131,36 +131,7 @@ impl<'a> Scene<'a> {
 
     /// A scene whose policy tolerates an unhealthy cluster for SECONDS.
     fn with_toleration(nodes: &'a Nodes, seconds: u64) -> Self {
-        let policy = json_of(
-            "karmada-apiserver",
-            &[
-                "-n",
-                NAMESPACE,
-                "get",
-                "propagationpolicy",
-                "automatizacion-production",
-            ],
-        );
-        let application = &policy["spec"]["failover"]["application"];
-        let mut shortened = json!({"decisionConditions": {"tolerationSeconds": seconds}});
-        if application.get("gracePeriodSeconds").is_some() {
-            shortened["gracePeriodSeconds"] = seconds.into();
-        }
-        let patch = json!({"spec": {"failover": {"application": shortened}}});
-        kubectl_ok(
-            KARMADA,
-            &[
-                "-n",
-                NAMESPACE,
-                "patch",
-                "propagationpolicy",
-                "automatizacion-production",
-                "--type=merge",
-                "-p",
-                &patch.to_string(),
-            ],
-            None,
-        );
+        tolerate_for(seconds);
         let scene = Scene {
             nodes,
             down: Mutex::default(),
@@ -172,7 +143,44 @@ impl<'a> Scene<'a> {
         );
         scene
     }
+}
 
+/// The production policy with its failover clock at SECONDS (its toleration, and its grace
+/// period where it has one), until `karmada/` is applied again.
+pub(super) fn tolerate_for(seconds: u64) {
+    let policy = json_of(
+        "karmada-apiserver",
+        &[
+            "-n",
+            NAMESPACE,
+            "get",
+            "propagationpolicy",
+            "automatizacion-production",
+        ],
+    );
+    let application = &policy["spec"]["failover"]["application"];
+    let mut shortened = json!({"decisionConditions": {"tolerationSeconds": seconds}});
+    if application.get("gracePeriodSeconds").is_some() {
+        shortened["gracePeriodSeconds"] = seconds.into();
+    }
+    let patch = json!({"spec": {"failover": {"application": shortened}}});
+    kubectl_ok(
+        KARMADA,
+        &[
+            "-n",
+            NAMESPACE,
+            "patch",
+            "propagationpolicy",
+            "automatizacion-production",
+            "--type=merge",
+            "-p",
+            &patch.to_string(),
+        ],
+        None,
+    );
+}
+
+impl Scene<'_> {
     /// MEMBERS down (their nodes paused), every other production member up.
     pub(super) fn set_down(&self, members: &[&str]) {
         let mut down = self.down.lock().unwrap();

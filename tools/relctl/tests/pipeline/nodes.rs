@@ -1,37 +1,67 @@
-//! Production on **real SpinKube nodes** for one scenario (`spinkube_nodes`: the real kubelet,
-//! containerd with containerd-shim-spin, kube-proxy and spin-operator on each member): every
-//! production SpinApp Karmada places runs as pods, pulled from the suite's registry, reading a
-//! PostgreSQL database and a Redis of the scenario's own through the environment's Secret and
-//! the members' Services for them. Everything is put back when the scenario ends.
+//! The suite's member clusters on **real SpinKube nodes** (`spinkube_nodes`: the real kubelet,
+//! containerd with containerd-shim-spin, kube-proxy and spin-operator on each member), one set
+//! for the whole binary (`Nodes::shared`). For one scenario, every SpinApp Karmada places runs
+//! as pods, pulled from the suite's registry, reading a PostgreSQL database and a Redis of the
+//! scenario's own through each environment's Secret and the members' Services for them, with
+//! staging's override as the test clusters' copy of the repository says (`build::origin`).
+//! The control plane is put back when the scenario ends; the next one clears what its pods
+//! left on the nodes before it starts.
 
 use super::kubeconfigs;
 use host_harness::Redis;
-use host_harness::control_plane::eventually_within;
+use host_harness::control_plane::{KARMADA, eventually_within, kubectl_ok};
 use native_db::testing::TestDb;
 use spinkube_nodes::{Nodes, service_url};
 use spinkube_standin::put_back::PutBack;
 use std::time::Duration;
 
-const NAMESPACE: &str = "automatizacion";
+/// Each environment's namespace and the members Karmada takes it to.
+const ENVIRONMENTS: [(&str, &[&str]); 2] = [
+    ("automatizacion-staging", &["staging"]),
+    ("automatizacion", &["prod-east", "prod-west"]),
+];
 /// From nothing to a Service takes the operator about a second; a busy machine may take more.
 const WAIT: Duration = Duration::from_secs(120);
 
+/// A production cluster's Collector on the host (its address, `HOST:PORT`), as the executor
+/// names it: `otel-collector.monitoring`, port 4318.
+pub struct Collector<'a> {
+    pub member: &'a str,
+    pub address: &'a str,
+}
+
 pub struct OnNodes {
-    /// Declared first: the nodes stop, and leave the members as they found them, before the
-    /// control plane is put back.
-    pub nodes: Nodes,
+    pub nodes: &'static Nodes,
     _redis: Redis,
     _db: TestDb,
+    /// Last: the Secrets and the Services that name the database go before it does.
     _put_back: PutBack,
 }
 
 impl OnNodes {
-    pub fn start(members: &[&str]) -> Self {
+    /// The members' nodes with what the test before left cleared, reading a database and a
+    /// Redis of their own, each member in COLLECTORS sending its spans to its Collector, and
+    /// production's SpinApps tolerated unhealthy for an hour: a scenario starts from the
+    /// overlays' placeholder digests, which no registry holds, and must not see Karmada move
+    /// them meanwhile (`failover`'s scenes set their own clock).
+    pub fn start(collectors: &[Collector]) -> Self {
         let put_back = PutBack::take(&kubeconfigs());
+        let nodes = Nodes::shared();
+        nodes.clear();
+        super::failover::tolerate_for(3600);
+        let overrides = super::build::checkout().join("karmada/overrides/staging.yaml");
+        kubectl_ok(KARMADA, &["apply", "-f", overrides.to_str().unwrap()], None);
         let db = TestDb::postgres();
         let redis = Redis::start();
-        let nodes = Nodes::up(members);
-        nodes.read_from_outside(NAMESPACE, db.db_url().unwrap(), &redis.url);
+        for (namespace, members) in ENVIRONMENTS {
+            nodes.read_from_outside_on(members, namespace, db.db_url().unwrap(), &redis.url);
+        }
+        for Collector { member, address } in collectors {
+            let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: monitoring}\n";
+            kubectl_ok(member, &["apply", "-f", "-"], Some(namespace));
+            let port = address.rsplit_once(':').expect("HOST:PORT").1;
+            nodes.outside(member, "monitoring", "otel-collector", 4318, port);
+        }
         OnNodes {
             nodes,
             _redis: redis,
@@ -40,11 +70,17 @@ impl OnNodes {
         }
     }
 
-    /// The backend's Service on MEMBER, by its ClusterIP (the host routes each member's
-    /// Service range to its node): what the flow's smoke URLs name.
-    pub fn backend(&self, member: &str) -> String {
-        eventually_within(WAIT, &format!("the backend's Service on {member}"), || {
-            service_url(member, NAMESPACE, "automatizacion-backend")
+    /// The backend's Service in NAMESPACE on MEMBER, by its ClusterIP (the host routes each
+    /// member's Service range to its node): what the flow's smoke URLs name.
+    pub fn backend(&self, member: &str, namespace: &str) -> String {
+        self.service(member, namespace, "automatizacion-backend")
+    }
+
+    /// The Service of SpinApp NAMESPACE/NAME on MEMBER, by its ClusterIP, once the operator
+    /// has made it.
+    pub fn service(&self, member: &str, namespace: &str, name: &str) -> String {
+        eventually_within(WAIT, &format!("the Service {name} on {member}"), || {
+            service_url(member, namespace, name)
         })
     }
 }

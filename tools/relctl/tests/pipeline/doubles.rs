@@ -124,7 +124,8 @@ pub fn local_settings(ledger: &str, kestra: &str) -> Vec<(&'static str, String)>
         ("spin_registry_flags", "--push-flag=--insecure".into()),
         ("ledger_url", ledger.to_owned()),
         ("kestra_url", kestra.to_owned()),
-        ("deploy_timeout", "60".into()),
+        // A production rollout is a dozen pods starting on two cores, beside the other lane's.
+        ("deploy_timeout", "180".into()),
         // Production all at once: these scenarios' previous production release is the
         // overlays' placeholder, which no registry holds, and a cluster held on it would stay
         // unready until Karmada failed it over. `canary` and `spinkube` stage releases over a

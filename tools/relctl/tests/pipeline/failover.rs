@@ -12,7 +12,7 @@
 //! evicted copy) is Karmada's own; thawed, the kubelet reports its pods ready again.
 
 use super::{json_of, kubeconfigs, succeeded};
-use host_harness::control_plane::{KARMADA, kubectl_ok};
+use host_harness::control_plane::{KARMADA, get, kubectl, kubectl_ok};
 use serde_json::{Value, json};
 use spinkube_nodes::Nodes;
 use std::collections::{BTreeMap, BTreeSet};
@@ -148,36 +148,33 @@ impl<'a> Scene<'a> {
 /// The production policy with its failover clock at SECONDS (its toleration, and its grace
 /// period where it has one), until `karmada/` is applied again.
 pub(super) fn tolerate_for(seconds: u64) {
-    let policy = json_of(
-        "karmada-apiserver",
-        &[
-            "-n",
-            NAMESPACE,
-            "get",
-            "propagationpolicy",
-            "automatizacion-production",
-        ],
-    );
+    try_tolerate_for(seconds).unwrap_or_else(|why| panic!("{why}"));
+}
+
+/// [`tolerate_for`], saying why not instead of panicking (for a `Drop` that may run while a
+/// failed test unwinds).
+pub(super) fn try_tolerate_for(seconds: u64) -> Result<(), String> {
+    let policy = "propagationpolicy/automatizacion-production";
+    let policy = get(KARMADA, NAMESPACE, policy)?;
     let application = &policy["spec"]["failover"]["application"];
     let mut shortened = json!({"decisionConditions": {"tolerationSeconds": seconds}});
     if application.get("gracePeriodSeconds").is_some() {
         shortened["gracePeriodSeconds"] = seconds.into();
     }
-    let patch = json!({"spec": {"failover": {"application": shortened}}});
-    kubectl_ok(
+    let patch = json!({"spec": {"failover": {"application": shortened}}}).to_string();
+    let args = [
+        "-n",
+        NAMESPACE,
+        "patch",
+        "propagationpolicy",
+        "automatizacion-production",
+    ];
+    kubectl(
         KARMADA,
-        &[
-            "-n",
-            NAMESPACE,
-            "patch",
-            "propagationpolicy",
-            "automatizacion-production",
-            "--type=merge",
-            "-p",
-            &patch.to_string(),
-        ],
+        &[&args[..], &["--type=merge", "-p", &patch]].concat(),
         None,
-    );
+    )
+    .map(drop)
 }
 
 impl Scene<'_> {

@@ -22,6 +22,13 @@ const ENVIRONMENTS: [(&str, &[&str]); 2] = [
 ];
 /// From nothing to a Service takes the operator about a second; a busy machine may take more.
 const WAIT: Duration = Duration::from_secs(120);
+/// How long Karmada tolerates production unhealthy, in seconds, while the shared nodes run: a
+/// day, longer than the whole binary. Between scenarios, and at each one's start, production
+/// is on the overlays' placeholder digests, which no registry holds, so its pods are not
+/// ready; with the repository's two minutes Karmada evicted it, and an evicted copy stays on
+/// its cluster (`purgeMode: Never`), where no later release reached it (`failover`'s scenes
+/// set their own clock).
+const TOLERATION: u64 = 24 * 3600;
 
 /// A production cluster's Collector on the host (its address, `HOST:PORT`), as the executor
 /// names it: `otel-collector.monitoring`, port 4318.
@@ -32,23 +39,21 @@ pub struct Collector<'a> {
 
 pub struct OnNodes {
     pub nodes: &'static Nodes,
+    /// Taken first when dropped: the Secrets that name the database go before it does.
+    put_back: Option<PutBack>,
     _redis: Redis,
     _db: TestDb,
-    /// Last: the Secrets and the Services that name the database go before it does.
-    _put_back: PutBack,
 }
 
 impl OnNodes {
     /// The members' nodes with what the test before left cleared, reading a database and a
     /// Redis of their own, each member in COLLECTORS sending its spans to its Collector, and
-    /// production's SpinApps tolerated unhealthy for an hour: a scenario starts from the
-    /// overlays' placeholder digests, which no registry holds, and must not see Karmada move
-    /// them meanwhile (`failover`'s scenes set their own clock).
+    /// production's SpinApps tolerated unhealthy (`TOLERATION`).
     pub fn start(collectors: &[Collector]) -> Self {
         let put_back = PutBack::take(&kubeconfigs());
         let nodes = Nodes::shared();
+        super::failover::tolerate_for(TOLERATION);
         nodes.clear();
-        super::failover::tolerate_for(3600);
         let overrides = super::build::checkout().join("karmada/overrides/staging.yaml");
         kubectl_ok(KARMADA, &["apply", "-f", overrides.to_str().unwrap()], None);
         let db = TestDb::postgres();
@@ -64,9 +69,9 @@ impl OnNodes {
         }
         OnNodes {
             nodes,
+            put_back: Some(put_back),
             _redis: redis,
             _db: db,
-            _put_back: put_back,
         }
     }
 
@@ -82,5 +87,16 @@ impl OnNodes {
         eventually_within(WAIT, &format!("the Service {name} on {member}"), || {
             service_url(member, namespace, name)
         })
+    }
+}
+
+impl Drop for OnNodes {
+    /// The control plane put back as the repository has it, except production's failover
+    /// clock (`TOLERATION`), which the nodes need until they stop.
+    fn drop(&mut self) {
+        drop(self.put_back.take());
+        if let Err(why) = super::failover::try_tolerate_for(TOLERATION) {
+            eprintln!("production's failover clock stays the repository's: {why}");
+        }
     }
 }

@@ -71,7 +71,7 @@ restore:
 playground: tools components
 	local-dev/playground.sh up
 
-control-plane:  # then the SpinKube stand-in's status-only mode: every SpinApp ready, nothing runs
+control-plane:  # then the SpinKube status stand-in: every SpinApp ready, nothing runs
 	local-dev/control-plane.sh up
 	cargo run -q -p spinkube-standin -- ready-without-running \
 	  --kubeconfigs $${CONTROL_PLANE_DIR:-target/control-plane}/kubeconfig --members staging,prod-east,prod-west

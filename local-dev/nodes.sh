@@ -17,7 +17,8 @@
 #   ctr MEMBER ARGS...  containerd's own client on MEMBER's node (`ctr -n k8s.io containers ls`
 #           lists its pods' containers with the runtime that runs each).
 #   outside MEMBER NAMESPACE SERVICE PORT HOST_PORT  a Service on MEMBER for something that runs
-#           on the host's loopback (PostgreSQL, Redis), as a cluster reaches a managed database.
+#           on the host's loopback (PostgreSQL, Redis), as a cluster reaches a managed database;
+#           again for the same Service, it moves to the new HOST_PORT.
 #   pause MEMBER | resume MEMBER  freezes (SIGSTOP) or thaws MEMBER's kubelet, as a node that
 #           stops reporting: its pods keep running, but within 20 s the member marks them not
 #           ready, and Karmada's failover sees the cluster's SpinApps unhealthy; once thawed, the
@@ -245,6 +246,8 @@ outside() {
   local member=$1 host_address
   running "kubelet-$member" || die "no node runs for $member (nodes.sh up $member)"
   host_address=$(host_end_ip "$member")
+  # Named again, it points elsewhere: a test's next database is another port.
+  stop "outside-$member-$2-$3"
   start "outside-$member-$2-$3" socat "TCP-LISTEN:$5,bind=$host_address,fork,reuseaddr" "TCP:127.0.0.1:$5"
   NAMESPACE=$2 SERVICE=$3 PORT=$4 HOST_PORT=$5 HOST_ADDRESS=$host_address \
     render local-dev/manifests/node/outside-service.yaml NAMESPACE SERVICE PORT HOST_PORT HOST_ADDRESS |

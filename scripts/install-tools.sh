@@ -43,7 +43,7 @@ command -v promtool >/dev/null || missing+=(prometheus)
 [[ -x /usr/bin/chromium ]] || missing+=(chromium)
 # The Kestra stand-in checks Schedule time zones against the tz database, as Java does.
 [[ -d /usr/share/zoneinfo/Europe ]] || missing+=(tzdata)
-# The read model's Redis for the clusters the SpinKube stand-in runs (k8s/database/kv.yaml's).
+# The read model's Redis for the clusters' pods in the tests (k8s/database/kv.yaml's).
 command -v redis-server >/dev/null || missing+=(redis-server)
 # relctl's installed man pages and completions, read as people do (man, a terminal from script).
 command -v man >/dev/null || missing+=(man-db)

@@ -27,15 +27,14 @@ cd "$(dirname "$0")/.."
 self=$PWD/scripts/test-lanes.sh
 
 # PACKAGE_DIR/TARGET of each: the pipeline's lane; the other lane's first binary; then those
-# that follow it, in this order: the ones with nodes first, done while the pipeline runs no
-# pods of its own (two sets of pods starting at once on two cores slow both); and, after all
-# the rest, LAST, which builds relctl: on two cores a build slows whatever runs beside it, so
-# it comes when the pipeline mostly waits (its failover scenes' clocks).
+# that follow it, in this order: the ones with nodes first; and, after all the rest, LAST,
+# which builds relctl: on two cores a build slows whatever runs beside it, so it comes when the
+# pipeline mostly waits (its failover scenes' clocks).
 PIPELINE=tools/relctl/pipeline
 FIRST=testing/repo-checks/playground
 NEXT=(
   testing/spinkube-nodes/pods testing/spinkube-nodes/readme
-  testing/spinkube-standin/members testing/repo-checks/control_plane
+  testing/repo-checks/control_plane
 )
 LAST=tools/relctl/cli
 

@@ -2,7 +2,7 @@
 # with-control-plane.sh COMMAND...: runs COMMAND with a throw-away Karmada control plane
 # (local-dev/control-plane.sh) on loopback, started once for every test COMMAND runs (`make
 # test` runs each of its two lanes on one: scripts/test-lanes.sh). No pods run there, so the
-# SpinKube stand-in's status-only mode (testing/spinkube-standin: nothing runs) then reports
+# SpinKube status stand-in (testing/spinkube-standin: nothing runs) then reports
 # every member SpinApp ready, as the operator would once its pods are up; without it,
 # Karmada's failover evicts production after the policy's 120 s toleration. Exports
 # CONTROL_PLANE_DIR, which the tests read, and stops every process whatever the outcome.

@@ -1,5 +1,5 @@
-//! What the clusters' apps need besides Spin, for tests that run them (the SpinKube stand-in's):
-//! the read model's Redis on loopback, and this checkout's build pushed to the test registry.
+//! What the clusters' apps need besides Spin, for tests that run them (on the real nodes): the
+//! read model's Redis on loopback, and this checkout's build pushed to the test registry.
 
 use crate::client::wait_for_listener;
 use crate::fixtures::{free_port, repo};

@@ -17,7 +17,7 @@ pub const MEMBERS: [&str; 3] = ["staging", "prod-east", "prod-west"];
 
 /// The control plane's kubeconfigs: `all`, with the contexts `karmada-apiserver`, `staging`,
 /// `prod-east` and `prod-west`, and one file per API server (`karmada`, `staging`, …), as
-/// relctl's `--kubeconfig` and the SpinKube stand-in take them.
+/// relctl's `--kubeconfig` and the SpinKube status stand-in take them.
 ///
 /// # Panics
 /// When no control plane runs: the message says how to start one.

@@ -31,9 +31,10 @@ const HOLDS_THE_BUILD: [&str; 1] = ["OneBuildAtATime::wait"];
 
 /// What a test's sources name when the test starts real nodes; and what holds the one set.
 const STARTS_NODES: [&str; 3] = ["nodes.sh", "playground.sh", "spinkube_nodes"];
-const HOLDS_THE_NODES: [&str; 3] = [
+const HOLDS_THE_NODES: [&str; 4] = [
     "OneSetOfNodes::wait",
     "Nodes::up",
+    "Nodes::shared",
     "Nodes::started_elsewhere",
 ];
 

@@ -3,11 +3,13 @@
 //! cluster DNS stand-in, each member's node in a network namespace of its own. Its pods and
 //! Services are reached from the host at their own addresses.
 
+use host_harness::control_plane::MEMBERS;
 use host_harness::control_plane::{
     KARMADA, get, kubeconfigs, kubectl, kubectl_ok, until_members_hold_secret,
 };
 use host_harness::{OneSetOfNodes, repo};
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 /// The app's namespaces on the members (karmada/namespaces.yaml).
 const NAMESPACES: [&str; 2] = ["automatizacion", "automatizacion-staging"];
@@ -51,6 +53,20 @@ impl Nodes {
         let netns = node_namespaces();
         assert!(netns.is_empty(), "nodes already run here:\n{netns}");
         Nodes::of(members, one_set)
+    }
+
+    /// One node for every member, shared by every test of this process: started by the first
+    /// that asks, stopped (and the members left as found) when the process exits. Starting and
+    /// stopping a set takes half a minute; a test that shares them starts from [`Nodes::clear`].
+    ///
+    /// # Panics
+    /// When a node does not start (and a later test tries again).
+    pub fn shared() -> &'static Nodes {
+        SHARED.get_or_init(|| {
+            let nodes = Nodes::up(&MEMBERS);
+            stop_shared_at_exit();
+            nodes
+        })
     }
 
     fn of(members: &[&str], one_set: OneSetOfNodes) -> Self {
@@ -126,7 +142,23 @@ impl Nodes {
     /// # Panics
     /// When a Service or the Secret cannot be made.
     pub fn read_from_outside(&self, namespace: &str, db_url: &str, kv_url: &str) {
-        for member in &self.members {
+        let members: Vec<&str> = self.members.iter().map(String::as_str).collect();
+        self.read_from_outside_on(&members, namespace, db_url, kv_url);
+    }
+
+    /// [`Nodes::read_from_outside`] on MEMBERS only: those that hold NAMESPACE (Karmada takes
+    /// each environment's namespace to its own clusters).
+    ///
+    /// # Panics
+    /// When a Service or the Secret cannot be made.
+    pub fn read_from_outside_on(
+        &self,
+        members: &[&str],
+        namespace: &str,
+        db_url: &str,
+        kv_url: &str,
+    ) {
+        for member in members {
             for (service, port, url) in [
                 ("automatizacion-db", 5432, db_url),
                 ("automatizacion-kv", 6379, kv_url),
@@ -199,30 +231,77 @@ fn loopback_port(url: &str) -> String {
     authority.rsplit_once(':').unwrap().1.to_owned()
 }
 
-impl Drop for Nodes {
-    fn drop(&mut self) {
+impl Nodes {
+    /// What the test before left in the app's namespaces on these nodes, gone: its
+    /// Deployments, pods, Services (`outside` ones too) and events. The operator makes each
+    /// SpinApp's Deployment and Service again at once, so the next pods start from the SpinApps
+    /// and Secrets as they are now, not from a copy kept from a database that is gone.
+    pub fn clear(&self) {
+        self.delete_what_was_made("events");
+    }
+
+    fn stop(&self) {
         let out = nodes_sh(&["down"], &[]);
         if !out.status.success() {
             eprintln!("nodes.sh down: {}", text(&out));
         }
-        leave_as_found(&self.members);
+        self.delete_what_was_made("");
+    }
+
+    /// Deletes what the operator, its Deployments and `outside` made on the members
+    /// (Deployments, ReplicaSets, pods, Services, EndpointSlices in the app's namespaces), and
+    /// ALSO (a kind, or none): once the nodes are gone, the members as the suite's control
+    /// plane left them. Without a garbage collector a ReplicaSet outlives its Deployment, and
+    /// the next nodes' controllers would start its pods again; a pod whose node is gone is
+    /// deleted at once, as nothing is left to confirm it.
+    fn delete_what_was_made(&self, also: &str) {
+        let made = format!("deployments,replicasets,services,endpointslices,{also}");
+        let made = made.trim_end_matches(',');
+        // No waiting for each object to go: with the operator running, a deleted ReplicaSet
+        // can stay (the Deployment it makes again takes it back), and kubectl waited on it
+        // for more than ten minutes.
+        let bounded = ["--all", "--wait=false", "--request-timeout=30s"];
+        for member in &self.members {
+            for namespace in NAMESPACES {
+                let delete = ["-n", namespace, "delete", made];
+                let _ = kubectl(member, &[&delete[..], &bounded].concat(), None);
+                let pods = [
+                    "-n",
+                    namespace,
+                    "delete",
+                    "pods",
+                    "--force",
+                    "--grace-period=0",
+                ];
+                let _ = kubectl(member, &[&pods[..], &bounded].concat(), None);
+            }
+        }
     }
 }
 
-/// Deletes what the operator, its Deployments and `outside` made on MEMBERS (Deployments,
-/// ReplicaSets, pods, Services, EndpointSlices in the app's namespaces), once their nodes are
-/// gone: the members as the suite's control plane left them. Without a garbage collector a
-/// ReplicaSet outlives its Deployment, and the next nodes' controllers would start its pods
-/// again; a pod whose node is gone is deleted at once, as nothing is left to confirm it.
-fn leave_as_found(members: &[String]) {
-    let made = "deployments,replicasets,services,endpointslices";
-    for member in members {
-        for namespace in NAMESPACES {
-            let _ = kubectl(member, &["-n", namespace, "delete", made, "--all"], None);
-            let pods = ["-n", namespace, "delete", "pods", "--all", "--force"];
-            let _ = kubectl(member, &[&pods[..], &["--grace-period=0"]].concat(), None);
+impl Drop for Nodes {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// [`Nodes::shared`]'s set: a static, which Rust never drops.
+static SHARED: OnceLock<Nodes> = OnceLock::new();
+
+/// Stops the shared set when the process exits (`atexit`, which runs after a test binary's
+/// `main` returns or calls `exit`, whether the tests passed or not), so that no node outlives
+/// the tests that started it.
+fn stop_shared_at_exit() {
+    extern "C" fn stop_shared() {
+        if let Some(nodes) = SHARED.get() {
+            // Nothing may unwind out of an atexit handler.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| nodes.stop()));
         }
     }
+    // SAFETY: `atexit` only stores the pointer to a function that lives as long as the process.
+    #[allow(unsafe_code)]
+    let registered = unsafe { libc::atexit(stop_shared) };
+    assert_eq!(registered, 0, "atexit refused the shared nodes' stop");
 }
 
 fn nodes_sh(args: &[&str], env: &[(&str, &str)]) -> Output {

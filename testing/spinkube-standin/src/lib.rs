@@ -1,21 +1,12 @@
-//! A **stand-in for SpinKube**, for the container-free control plane (local-dev/README.md): no
-//! kubelet runs pods there, so this runs each SpinApp that Karmada placed on a member with real
-//! Spin on loopback, one process per SpinApp per cluster whatever `replicas` says, and writes
-//! the SpinApp's status from what that process does.
-//!
-//! [`desired`] resolves a SpinApp the way spin-operator v0.6.1 builds its pods
-//! (`internal/controller/deployment.go`, `internal/runtimeconfig`) and containerd-shim-spin
-//! v0.24.0 runs them; [`standin`] keeps the processes in line with the members; [`service`]
-//! gives each SpinApp the stable address its Service would; [`deployment`] keeps the Deployment
-//! the operator would make of it, with the status its controller would write; [`status`] writes
-//! every SpinApp status, including the status-only mode, where nothing runs.
+//! What no real part covers on the container-free control plane when **no nodes run**
+//! (local-dev/README.md): a **SpinKube status stand-in**. Karmada judges a SpinApp's health from
+//! the status spin-operator writes; without nodes there is no operator, so [`status`] reports
+//! every SpinApp ready while **nothing runs** (the status-only mode that
+//! `scripts/with-control-plane.sh` and `make control-plane` use), in the shape the operator
+//! v0.6.1 writes. Where SpinApps must run, the real nodes run them (`local-dev/nodes.sh`,
+//! `testing/spinkube-nodes`); [`put_back`] returns the suite's control plane to the status-only
+//! state after a test that changed it.
 
-mod config;
-pub mod deployment;
-pub mod desired;
 mod kube;
-mod process;
 pub mod put_back;
-pub mod service;
-pub mod standin;
 pub mod status;

@@ -1,8 +1,8 @@
-//! Every SpinApp status this project writes, in the shape spin-operator v0.6.1 copies from its
-//! Deployment (`readyReplicas`, `activeScheduler`, `Available` and `Progressing`): the stand-in's
-//! own, from what its processes do, and the **status-only mode**, where nothing runs and every
-//! SpinApp on a member is reported ready (or, for a member a test has taken down, none ready).
-//! Karmada's interpreter judges health from these, so they are written in one place.
+//! Every SpinApp status this project writes where no operator runs, in the shape spin-operator
+//! v0.6.1 copies from its Deployment (`readyReplicas`, `activeScheduler`, `Available`): the
+//! **status-only mode**, where nothing runs and every SpinApp on a member is reported ready (or,
+//! for a member a test has taken down, none ready), and a test's own. Karmada's interpreter
+//! judges health from these, so they are written in one place.
 
 use crate::kube::{kubectl, kubectl_json};
 use serde_json::{Value, json};

@@ -147,7 +147,7 @@ fn production_replicas_are_divided_four_and_two_by_the_interpreter_inside_karmad
 }
 
 /// What the SpinKube operator would write on a member: `status.readyReplicas` and the
-/// `Available` condition, as the SpinKube stand-in writes them (`spinkube_standin::status`).
+/// `Available` condition, as the SpinKube status stand-in writes them (`spinkube_standin::status`).
 fn operator_stand_in_reports(member: &str, app: &str, ready: i64) {
     let reported = status::replicas(ready, &format!("{ready} replicas ready"));
     status::write(&kubeconfigs().join(member), PRODUCTION, app, &reported).unwrap();

@@ -132,7 +132,7 @@ fn work_tree() -> PathBuf {
     test_clusters(&work);
     commit(
         work_dir,
-        "The test clusters: their PostgreSQL and staging's registry on loopback",
+        "The test clusters: staging's registry on loopback",
     );
     let config = work.join("k8s/base/config.yaml");
     let text = std::fs::read_to_string(&config).unwrap();
@@ -195,39 +195,16 @@ pub fn origin_tagged(label: &str, who: Option<&str>, forged: bool) -> PathBuf {
     bare(dir, label)
 }
 
-/// The test clusters' own settings, as a platform team sets its copy: every `db_outbound_host`
-/// names the suite's PostgreSQL (the apps the SpinKube stand-in runs record there), and
-/// staging's registry mirror is the test registry.
+/// The test clusters' own settings, as a platform team sets its copy: staging's registry
+/// mirror is the test registry. (Their pods reach PostgreSQL by the Service names the
+/// repository gives it, as any cluster's: `nodes::OnNodes` makes those Services.)
 fn test_clusters(checkout: &Path) {
-    let mut edits = database_edits().to_vec();
-    edits.push((
+    edit(
+        checkout,
         "karmada/overrides/staging.yaml",
-        "value: registry.staging.internal:5000".to_owned(),
-        format!("value: {}", registry()),
-    ));
-    for (file, from, to) in edits {
-        edit(checkout, file, &from, &to);
-    }
-}
-
-/// Where the test clusters' copy names the suite's PostgreSQL on the host's loopback in place of
-/// the repository's Service names: (file, the repository's text, the copy's).
-fn database_edits() -> [(&'static str, String, String); 2] {
-    let admin = std::env::var("LEDGER_TEST_PG_URL")
-        .expect("LEDGER_TEST_PG_URL: run through scripts/with-postgres.sh (make test does)");
-    let authority = admin.split('@').nth(1).unwrap().split('/').next().unwrap();
-    [
-        (
-            "k8s/base/config.yaml",
-            "postgres://automatizacion-db.automatizacion.svc.cluster.local:5432".to_owned(),
-            format!("postgres://{authority}"),
-        ),
-        (
-            "karmada/workloads/staging/kustomization.yaml",
-            "postgres://automatizacion-db.automatizacion-staging.svc.cluster.local:5432".to_owned(),
-            format!("postgres://{authority}"),
-        ),
-    ]
+        "value: registry.staging.internal:5000",
+        &format!("value: {}", registry()),
+    );
 }
 
 fn edit(checkout: &Path, file: &str, from: &str, to: &str) {
@@ -235,35 +212,6 @@ fn edit(checkout: &Path, file: &str, from: &str, to: &str) {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains(from), "{file} no longer says {from}");
     std::fs::write(&path, text.replace(from, to)).unwrap();
-}
-
-/// The origin for clusters on real nodes (`nodes`), whose pods reach PostgreSQL by its
-/// Service's name, as the repository has it: the test clusters' commit and the release's,
-/// each with the repository's database names back, on branches `nodes-previous` and
-/// `nodes-release`. Returns the bare origin and the two commits.
-pub fn origin_on_nodes() -> &'static (PathBuf, String, String) {
-    static ORIGIN: OnceLock<(PathBuf, String, String)> = OnceLock::new();
-    ORIGIN.get_or_init(|| {
-        let work = scratch_dir("pipeline-nodes-origin-work").join("automatizacion");
-        let source = format!("file://{}", origin().display());
-        git(&["clone", "-q", &source, work.to_str().unwrap()]);
-        let dir = work.to_str().unwrap();
-        let mut commits = Vec::new();
-        for (branch, from) in [
-            ("nodes-previous", format!("v{VERSION}^")),
-            ("nodes-release", format!("v{VERSION}^{{commit}}")),
-        ] {
-            git(&["-C", dir, "checkout", "-q", "-b", branch, &from]);
-            for (file, repository, copy) in database_edits() {
-                edit(&work, file, &copy, &repository);
-            }
-            let message = "The test clusters on real nodes: PostgreSQL by its Service's name";
-            commits.push(commit(dir, message));
-        }
-        let release = commits.pop().unwrap();
-        let previous = commits.pop().unwrap();
-        (bare(dir, "pipeline-nodes-origin"), previous, release)
-    })
 }
 
 /// A full clone of the origin: the checkout on the Rundeck node that rollbacks read.

@@ -4,19 +4,16 @@
 //! stand-in (`clusters`).
 
 use super::build::{allowed_signers, built, checkout, origin};
-use super::clusters::OnClusters;
+use super::nodes::{Collector, OnNodes};
 use super::{
     PREVIOUS, VERSION, kubeconfigs, path_with_tools, production_images, registry, restore_workloads,
 };
-use host_harness::control_plane::MEMBERS;
 use host_harness::{Host, HostBuilder, repo, scratch_dir, token};
 use native_db::testing::TestDb;
 use pipeline_standins::kestra::api::KestraApi;
 use pipeline_standins::kestra::run::{Execution, Kestra, Shared, State};
 use pipeline_standins::rundeck::{JobRun, Rundeck};
 use serde_json::{Value, json};
-use spinkube_standin::desired::Services;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Kestra OSS's basic-auth account (an e-mail, as it requires) that the approve job resumes with.
@@ -127,7 +124,8 @@ pub fn local_settings(ledger: &str, kestra: &str) -> Vec<(&'static str, String)>
         ("spin_registry_flags", "--push-flag=--insecure".into()),
         ("ledger_url", ledger.to_owned()),
         ("kestra_url", kestra.to_owned()),
-        ("deploy_timeout", "60".into()),
+        // A production rollout is a dozen pods starting on two cores, beside the other lane's.
+        ("deploy_timeout", "180".into()),
         // Production all at once: these scenarios' previous production release is the
         // overlays' placeholder, which no registry holds, and a cluster held on it would stay
         // unready until Karmada failed it over. `canary` and `spinkube` stage releases over a
@@ -138,9 +136,9 @@ pub fn local_settings(ledger: &str, kestra: &str) -> Vec<(&'static str, String)>
 }
 
 pub struct Pipeline {
-    /// The members, when the SpinKube stand-in runs them for this scenario. First, so that it
-    /// stops, and the control plane is put back, before the ledger goes.
-    pub on: Option<OnClusters>,
+    /// The members' nodes, when this scenario's release runs on them. First, so that the
+    /// control plane is put back before the ledger goes.
+    pub on: Option<OnNodes>,
     pub ledger: Host,
     _db: Option<TestDb>,
     pub kestra: Kestra,
@@ -226,27 +224,23 @@ impl Pipeline {
             .expect("a pushed tag starts a release")
     }
 
-    /// A pipeline whose members run what Karmada gives them (the SpinKube stand-in): the
-    /// flow's smoke URLs name each cluster's backend Service.
+    /// A pipeline whose members run what Karmada gives them as pods on real nodes: the flow's
+    /// smoke URLs name each cluster's backend Service.
     pub fn on_clusters(label: &str, postgres: bool) -> Self {
-        Self::on_clusters_with(label, postgres, BTreeMap::new())
+        Self::on_clusters_with(label, postgres, &[])
     }
 
-    /// As `on_clusters`, the members also having PLATFORM's Services (a Collector each).
-    pub fn on_clusters_with(
-        label: &str,
-        postgres: bool,
-        platform: BTreeMap<String, Services>,
-    ) -> Self {
+    /// As `on_clusters`, the members in COLLECTORS also sending their spans to their own.
+    pub fn on_clusters_with(label: &str, postgres: bool, collectors: &[Collector]) -> Self {
         let mut pipeline = Self::new(label, postgres);
-        let on = OnClusters::start(label, &MEMBERS, platform);
+        let on = OnNodes::start(collectors);
         let mut settings = local_settings(&pipeline.ledger.base, &pipeline.api.base);
         for (setting, member, namespace) in [
             ("staging_url", "staging", "automatizacion-staging"),
             ("prod_east_url", "prod-east", "automatizacion"),
             ("prod_west_url", "prod-west", "automatizacion"),
         ] {
-            settings.push((setting, on.clusters.backend(member, namespace)));
+            settings.push((setting, on.backend(member, namespace)));
         }
         put_settings(&pipeline.api.base, &settings);
         pipeline.on = Some(on);

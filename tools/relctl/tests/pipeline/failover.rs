@@ -12,7 +12,7 @@
 //! evicted copy) is Karmada's own; thawed, the kubelet reports its pods ready again.
 
 use super::{json_of, kubeconfigs, succeeded};
-use host_harness::control_plane::{KARMADA, kubectl_ok};
+use host_harness::control_plane::{KARMADA, get, kubectl, kubectl_ok};
 use serde_json::{Value, json};
 use spinkube_nodes::Nodes;
 use std::collections::{BTreeMap, BTreeSet};
@@ -131,36 +131,7 @@ impl<'a> Scene<'a> {
 
     /// A scene whose policy tolerates an unhealthy cluster for SECONDS.
     fn with_toleration(nodes: &'a Nodes, seconds: u64) -> Self {
-        let policy = json_of(
-            "karmada-apiserver",
-            &[
-                "-n",
-                NAMESPACE,
-                "get",
-                "propagationpolicy",
-                "automatizacion-production",
-            ],
-        );
-        let application = &policy["spec"]["failover"]["application"];
-        let mut shortened = json!({"decisionConditions": {"tolerationSeconds": seconds}});
-        if application.get("gracePeriodSeconds").is_some() {
-            shortened["gracePeriodSeconds"] = seconds.into();
-        }
-        let patch = json!({"spec": {"failover": {"application": shortened}}});
-        kubectl_ok(
-            KARMADA,
-            &[
-                "-n",
-                NAMESPACE,
-                "patch",
-                "propagationpolicy",
-                "automatizacion-production",
-                "--type=merge",
-                "-p",
-                &patch.to_string(),
-            ],
-            None,
-        );
+        tolerate_for(seconds);
         let scene = Scene {
             nodes,
             down: Mutex::default(),
@@ -172,7 +143,41 @@ impl<'a> Scene<'a> {
         );
         scene
     }
+}
 
+/// The production policy with its failover clock at SECONDS (its toleration, and its grace
+/// period where it has one), until `karmada/` is applied again.
+pub(super) fn tolerate_for(seconds: u64) {
+    try_tolerate_for(seconds).unwrap_or_else(|why| panic!("{why}"));
+}
+
+/// [`tolerate_for`], saying why not instead of panicking (for a `Drop` that may run while a
+/// failed test unwinds).
+pub(super) fn try_tolerate_for(seconds: u64) -> Result<(), String> {
+    let policy = "propagationpolicy/automatizacion-production";
+    let policy = get(KARMADA, NAMESPACE, policy)?;
+    let application = &policy["spec"]["failover"]["application"];
+    let mut shortened = json!({"decisionConditions": {"tolerationSeconds": seconds}});
+    if application.get("gracePeriodSeconds").is_some() {
+        shortened["gracePeriodSeconds"] = seconds.into();
+    }
+    let patch = json!({"spec": {"failover": {"application": shortened}}}).to_string();
+    let args = [
+        "-n",
+        NAMESPACE,
+        "patch",
+        "propagationpolicy",
+        "automatizacion-production",
+    ];
+    kubectl(
+        KARMADA,
+        &[&args[..], &["--type=merge", "-p", &patch]].concat(),
+        None,
+    )
+    .map(drop)
+}
+
+impl Scene<'_> {
     /// MEMBERS down (their nodes paused), every other production member up.
     pub(super) fn set_down(&self, members: &[&str]) {
         let mut down = self.down.lock().unwrap();

@@ -1,10 +1,10 @@
 //! Production in stages judged on live traffic: each production cluster has its own Collector
-//! (host-harness's stand-in, named as such) that the SpinKube stand-in's real Spin processes
-//! export their spans to, as the executor's `otel` endpoint says, and its own real Prometheus
-//! (Debian's) scraping it with `prometheus.yaml`'s relabelling; a bounded loop asks each
-//! cluster's console for a page ten times a second. A good release passes both stages on
-//! those figures; a release that answers ready but whose pages fail is stopped on the canary,
-//! put back, and prod-east never runs it, sampled throughout.
+//! (host-harness's stand-in, named as such, reached through an `outside` Service) that the
+//! pods on the real nodes export their spans to, as the executor's `otel` endpoint says, and
+//! its own real Prometheus (Debian's) scraping it with `prometheus.yaml`'s relabelling; a
+//! bounded loop asks each cluster's console for a page ten times a second. A good release
+//! passes both stages on those figures; a release that answers ready but whose pages fail is
+//! stopped on the canary, put back, and prod-east never runs it, sampled throughout.
 //!
 //! The bad release is this checkout's build with one line of its manifest lost: the console's
 //! `allowed_outbound_hosts`, so Spin refuses every call it makes to the API and every page
@@ -16,13 +16,12 @@
 use super::build::{built, checkout};
 use super::canary::{Watch, deploy_production, previous_runs, stages_as_set};
 use super::doubles::{Pipeline, statuses_on};
+use super::nodes::Collector;
 use super::{VERSION, exclusive, production_images, registry, restore_workloads};
 use host_harness::collector::CollectorStandIn;
 use host_harness::prometheus::Prometheus;
 use host_harness::{push_checkout_edited, scratch_dir};
 use serde_json::Value;
-use spinkube_standin::desired::Services;
-use std::collections::BTreeMap;
 use std::process::Output;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -49,13 +48,12 @@ impl Observed {
         }
     }
 
-    /// The Collector's Service as the executor names it (k8s/platform/spin/executor).
-    fn service(&self) -> Services {
-        let address = self.collector.otlp.trim_start_matches("http://").to_owned();
-        Services::from([(
-            ("monitoring".into(), "otel-collector".into(), 4318),
-            address,
-        )])
+    /// The Collector as the executor names it (k8s/platform/spin/executor) on its member.
+    fn collector(&self) -> Collector<'_> {
+        Collector {
+            member: self.member,
+            address: self.collector.otlp.trim_start_matches("http://"),
+        }
     }
 }
 
@@ -137,21 +135,18 @@ fn analysis(pipeline: &Pipeline, version: &str, cluster: &str, status: &str) -> 
 fn live_traffic_passes_a_good_release_and_stops_one_whose_pages_fail_on_the_canary() {
     let _lock = exclusive();
     let observed = [Observed::start("prod-west"), Observed::start("prod-east")];
-    let platform: BTreeMap<String, Services> = observed
-        .iter()
-        .map(|o| (o.member.to_owned(), o.service()))
-        .collect();
+    let collectors: Vec<Collector> = observed.iter().map(Observed::collector).collect();
     let urls: Vec<String> = observed
         .iter()
         .map(|o| format!("{}={}", o.member, o.prometheus.base))
         .collect();
     let urls = urls.join(",");
-    let pipeline = Pipeline::on_clusters_with("pipeline-live", true, platform);
+    let pipeline = Pipeline::on_clusters_with("pipeline-live", true, &collectors);
     previous_runs(&pipeline);
-    let clusters = &pipeline.on.as_ref().unwrap().clusters;
+    let on = pipeline.on.as_ref().unwrap();
     let consoles: Vec<String> = observed
         .iter()
-        .map(|o| clusters.service(o.member, "automatizacion", "automatizacion-frontend"))
+        .map(|o| on.service(o.member, "automatizacion", "automatizacion-frontend"))
         .collect();
     let traffic = Traffic::start(&consoles);
 

@@ -7,15 +7,14 @@
 //! place (`testing/pipeline-standins`): a **stand-in for Kestra** saves the flow file and
 //! executes it, pausing where the flow pauses, with a **Kestra API double** that only a real
 //! 2.0 resume call moves on; a **stand-in for Rundeck** runs the jobs' real scripts as named
-//! users under the real ACL. The production rollout runs on **real SpinKube nodes** (`nodes`:
-//! the real kubelet, containerd-shim-spin and spin-operator): a good release, one that cannot
-//! be pulled and one that never gets ready, the last two rolled back while the previous one
-//! serves, then drift by hand until a deploy puts it back, then a node that stops reporting,
-//! which relctl's wait for readiness names, and application failover and failback
-//! (`spinkube`, `drift`, `failover`, `failback`). The flow's other scenarios that deploy still
-//! run on the **SpinKube stand-in** (`testing/spinkube-standin`, see `clusters`), which runs
-//! what Karmada placed on each member with real Spin, so the flow's smoke checks reach the
-//! clusters' own Services.
+//! users under the real ACL. The members run on **real SpinKube nodes** (`nodes`: the real
+//! kubelet, containerd-shim-spin, kube-proxy and spin-operator), one set for the whole binary:
+//! every SpinApp Karmada places is a pod, pulled from the registry, and the flow's smoke checks
+//! reach the clusters' own Services. The production rollout on them in detail (`spinkube`): a
+//! good release, one that cannot be pulled and one that never gets ready, the last two rolled
+//! back while the previous one serves, then drift by hand until a deploy puts it back, then a
+//! node that stops reporting, which relctl's wait for readiness names, and application
+//! failover and failback (`drift`, `failover`, `failback`).
 //!
 //! The build and push run once (`build::built`), from a tag of this checkout with the test
 //! clusters' settings on top; each scenario then runs the whole flow from a fresh ledger that
@@ -25,7 +24,6 @@
 mod approval;
 mod build;
 mod canary;
-mod clusters;
 mod doubles;
 mod drift;
 mod failback;

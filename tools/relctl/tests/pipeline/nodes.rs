@@ -1,50 +1,102 @@
-//! Production on **real SpinKube nodes** for one scenario (`spinkube_nodes`: the real kubelet,
-//! containerd with containerd-shim-spin, kube-proxy and spin-operator on each member): every
-//! production SpinApp Karmada places runs as pods, pulled from the suite's registry, reading a
-//! PostgreSQL database and a Redis of the scenario's own through the environment's Secret and
-//! the members' Services for them. Everything is put back when the scenario ends.
+//! The suite's member clusters on **real SpinKube nodes** (`spinkube_nodes`: the real kubelet,
+//! containerd with containerd-shim-spin, kube-proxy and spin-operator on each member), one set
+//! for the whole binary (`Nodes::shared`). For one scenario, every SpinApp Karmada places runs
+//! as pods, pulled from the suite's registry, reading a PostgreSQL database and a Redis of the
+//! scenario's own through each environment's Secret and the members' Services for them, with
+//! staging's override as the test clusters' copy of the repository says (`build::origin`).
+//! The control plane is put back when the scenario ends; the next one clears what its pods
+//! left on the nodes before it starts.
 
 use super::kubeconfigs;
 use host_harness::Redis;
-use host_harness::control_plane::eventually_within;
+use host_harness::control_plane::{KARMADA, eventually_within, kubectl_ok};
 use native_db::testing::TestDb;
 use spinkube_nodes::{Nodes, service_url};
 use spinkube_standin::put_back::PutBack;
 use std::time::Duration;
 
-const NAMESPACE: &str = "automatizacion";
+/// Each environment's namespace and the members Karmada takes it to.
+const ENVIRONMENTS: [(&str, &[&str]); 2] = [
+    ("automatizacion-staging", &["staging"]),
+    ("automatizacion", &["prod-east", "prod-west"]),
+];
 /// From nothing to a Service takes the operator about a second; a busy machine may take more.
 const WAIT: Duration = Duration::from_secs(120);
+/// How long Karmada tolerates production unhealthy, in seconds, while the shared nodes run: a
+/// day, longer than the whole binary. Between scenarios, and at each one's start, production
+/// is on the overlays' placeholder digests, which no registry holds, so its pods are not
+/// ready; with the repository's two minutes Karmada evicted it, and an evicted copy stays on
+/// its cluster (`purgeMode: Never`), where no later release reached it (`failover`'s scenes
+/// set their own clock).
+const TOLERATION: u64 = 24 * 3600;
+
+/// A production cluster's Collector on the host (its address, `HOST:PORT`), as the executor
+/// names it: `otel-collector.monitoring`, port 4318.
+pub struct Collector<'a> {
+    pub member: &'a str,
+    pub address: &'a str,
+}
 
 pub struct OnNodes {
-    /// Declared first: the nodes stop, and leave the members as they found them, before the
-    /// control plane is put back.
-    pub nodes: Nodes,
+    pub nodes: &'static Nodes,
+    /// Taken first when dropped: the Secrets that name the database go before it does.
+    put_back: Option<PutBack>,
     _redis: Redis,
     _db: TestDb,
-    _put_back: PutBack,
 }
 
 impl OnNodes {
-    pub fn start(members: &[&str]) -> Self {
+    /// The members' nodes with what the test before left cleared, reading a database and a
+    /// Redis of their own, each member in COLLECTORS sending its spans to its Collector, and
+    /// production's SpinApps tolerated unhealthy (`TOLERATION`).
+    pub fn start(collectors: &[Collector]) -> Self {
         let put_back = PutBack::take(&kubeconfigs());
+        let nodes = Nodes::shared();
+        super::failover::tolerate_for(TOLERATION);
+        nodes.clear();
+        let overrides = super::build::checkout().join("karmada/overrides/staging.yaml");
+        kubectl_ok(KARMADA, &["apply", "-f", overrides.to_str().unwrap()], None);
         let db = TestDb::postgres();
         let redis = Redis::start();
-        let nodes = Nodes::up(members);
-        nodes.read_from_outside(NAMESPACE, db.db_url().unwrap(), &redis.url);
+        for (namespace, members) in ENVIRONMENTS {
+            nodes.read_from_outside_on(members, namespace, db.db_url().unwrap(), &redis.url);
+        }
+        for Collector { member, address } in collectors {
+            let namespace = "apiVersion: v1\nkind: Namespace\nmetadata: {name: monitoring}\n";
+            kubectl_ok(member, &["apply", "-f", "-"], Some(namespace));
+            let port = address.rsplit_once(':').expect("HOST:PORT").1;
+            nodes.outside(member, "monitoring", "otel-collector", 4318, port);
+        }
         OnNodes {
             nodes,
+            put_back: Some(put_back),
             _redis: redis,
             _db: db,
-            _put_back: put_back,
         }
     }
 
-    /// The backend's Service on MEMBER, by its ClusterIP (the host routes each member's
-    /// Service range to its node): what the flow's smoke URLs name.
-    pub fn backend(&self, member: &str) -> String {
-        eventually_within(WAIT, &format!("the backend's Service on {member}"), || {
-            service_url(member, NAMESPACE, "automatizacion-backend")
+    /// The backend's Service in NAMESPACE on MEMBER, by its ClusterIP (the host routes each
+    /// member's Service range to its node): what the flow's smoke URLs name.
+    pub fn backend(&self, member: &str, namespace: &str) -> String {
+        self.service(member, namespace, "automatizacion-backend")
+    }
+
+    /// The Service of SpinApp NAMESPACE/NAME on MEMBER, by its ClusterIP, once the operator
+    /// has made it.
+    pub fn service(&self, member: &str, namespace: &str, name: &str) -> String {
+        eventually_within(WAIT, &format!("the Service {name} on {member}"), || {
+            service_url(member, namespace, name)
         })
+    }
+}
+
+impl Drop for OnNodes {
+    /// The control plane put back as the repository has it, except production's failover
+    /// clock (`TOLERATION`), which the nodes need until they stop.
+    fn drop(&mut self) {
+        drop(self.put_back.take());
+        if let Err(why) = super::failover::try_tolerate_for(TOLERATION) {
+            eprintln!("production's failover clock stays the repository's: {why}");
+        }
     }
 }

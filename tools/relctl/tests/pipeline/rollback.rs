@@ -38,11 +38,12 @@ fn a_rollback_to_a_release_never_approved_is_refused_with_production_untouched()
 }
 
 /// Rolling back is a deploy of the earlier release from its own commit's manifests: recorded
-/// `started` and `succeeded` for it, `rolled_back` for what ran, production on its digest.
+/// `started` and `succeeded` for it, `rolled_back` for what ran, production on its digest, its
+/// pods ready on the nodes.
 #[test]
 fn a_rollback_puts_an_approved_release_back_from_its_own_commit() {
     let _lock = exclusive();
-    let pipeline = Pipeline::new("pipeline-rollback", true);
+    let pipeline = Pipeline::on_clusters("pipeline-rollback", true);
     pipeline.seed_previous(true);
     pipeline.recorded_as_built();
     // 1.4.0 reached production (recorded as the flow would, then applied as Karmada had it).

@@ -16,8 +16,8 @@
 //! stop reporting, on the same pods (`failover.rs`, `failback.rs`): first while relctl waits
 //! for readiness, which names the cluster, then application failover.
 
-use super::build::origin_on_nodes;
-use super::doubles::record_build;
+use super::build::origin;
+use super::doubles::{previous_commit, record_build};
 use super::nodes::OnNodes;
 use super::{drift, failover};
 use super::{exclusive, kubeconfigs, registry, succeeded};
@@ -34,11 +34,11 @@ const BROKEN: &str = "0.2.0";
 const MEMBERS: [&str; 2] = ["prod-east", "prod-west"];
 const APPS: [&str; 2] = ["automatizacion-backend", "automatizacion-frontend"];
 
-/// A clone of the origin for real nodes (`build::origin_on_nodes`) at REV, as the flow's
-/// `clone_release` leaves its working directory.
+/// A clone of the origin (`build::origin`) at REV, as the flow's `clone_release` leaves its
+/// working directory.
 fn checkout(rev: &str) -> std::path::PathBuf {
     let root = scratch_dir("pipeline-spinkube-checkout").join("automatizacion");
-    let source = format!("file://{}", origin_on_nodes().0.display());
+    let source = format!("file://{}", origin().display());
     for args in [
         vec!["clone", "-q", &source, root.to_str().unwrap()],
         vec![
@@ -88,11 +88,10 @@ struct World {
 
 impl World {
     fn serving_previous(label: &str) -> Self {
-        let on = OnNodes::start(&MEMBERS);
+        let on = OnNodes::start(&[]);
         let image = push_checkout(&registry(), label);
         let (repository, digest) = image.split_once('@').unwrap();
-        let (_, previous, release) = origin_on_nodes();
-        let previous = previous.clone();
+        let previous = previous_commit();
         let mut world = World {
             on,
             ledger: HostBuilder::new(label).start(),
@@ -113,7 +112,7 @@ impl World {
         }
         assert!(!world.config_has_newer_manifests());
         // The releases after it come from the tag's commit, as clone_release checks it out.
-        world.root = checkout(release);
+        world.root = checkout(&format!("v{}^{{commit}}", super::VERSION));
         world
     }
 
@@ -132,7 +131,7 @@ impl World {
     }
 
     fn backend(&self, member: &str) -> String {
-        self.on.backend(member)
+        self.on.backend(member, "automatizacion")
     }
 
     /// Whether a production member's ConfigMap carries what only v1.4.0's own commit adds.
@@ -305,7 +304,7 @@ fn production_on_real_nodes_rolls_back_drifts_and_fails_over() {
 
     // Drift on real pods: prod-west's backend set by hand while Karmada's dispatching to it is
     // suspended, until the pipeline deploys 0.1.0 again, from its own commit.
-    let own_commit = checkout(&origin_on_nodes().1);
+    let own_commit = checkout(&previous_commit());
     let serving = drift::Serving {
         ledger: &world.ledger,
         version: SERVING,
@@ -321,7 +320,7 @@ fn production_on_real_nodes_rolls_back_drifts_and_fails_over() {
 
     // Application failover on the same pods: a node that stops reporting (`failover.rs`),
     // first for as long as it takes relctl to say where production is not ready.
-    let nodes = &world.on.nodes;
+    let nodes = world.on.nodes;
     failover::a_cluster_down_is_named_when_waiting_for_readiness(nodes);
     failover::both_clusters_down_production_stays_on_both(nodes);
     failover::one_cluster_down_moves_its_replicas_and_they_come_back(nodes);

@@ -24,7 +24,10 @@ mod stages;
 /// Where an environment lives in a checkout and on the Karmada control plane.
 pub struct Environment {
     name: EnvironmentName,
+    /// Where the manifests are read: the checkout, or one commit's of it (`Environment::at`).
     root: PathBuf,
+    /// The git checkout each commit's manifests come from, whichever `root` is read.
+    repository: PathBuf,
     image: String,
     kubeconfig: PathBuf,
     timeout: Duration,
@@ -59,6 +62,7 @@ impl Environment {
     pub fn new(name: EnvironmentName, target: Target, execution_url: Option<WebUrl>) -> Self {
         Environment {
             name,
+            repository: target.root.clone(),
             root: target.root,
             image: target.image,
             kubeconfig: target.kubeconfig,
@@ -71,6 +75,7 @@ impl Environment {
     fn at(&self, root: &Path) -> Self {
         Environment {
             root: root.to_owned(),
+            repository: self.repository.clone(),
             name: self.name,
             image: self.image.clone(),
             kubeconfig: self.kubeconfig.clone(),
@@ -324,7 +329,7 @@ fn put_back(
     previous: &crate::answers::Current,
 ) -> Result<String, Failure> {
     let release = ledger.release(&previous.version)?;
-    let checkout = Checkout::at(&env.root, release.commit.as_str())?;
+    let checkout = Checkout::at(&env.repository, release.commit.as_str())?;
     env.at(&checkout.path)
         .roll_out(&previous.digest, Some(previous.artifact.repository()))
 }
@@ -379,7 +384,7 @@ fn roll_back_to(
         });
     }
     let before = clusters_of(ledger, env)?;
-    let checkout = Checkout::at(&env.root, release.commit.as_str())?;
+    let checkout = Checkout::at(&env.repository, release.commit.as_str())?;
     let at_its_commit = env.at(&checkout.path);
     let rollout = Rollout {
         version: to_version,
@@ -443,6 +448,7 @@ impl Checkout {
                     .stdout
                     .ok_or_else(|| Failure::Unreachable("git gave no output".into()))?,
             )
+            .stderr(Stdio::null()) // git's own error says why, below
             .status()
             .map_err(|e| Failure::Unreachable(format!("cannot run tar: {e}")))?;
         let mut stderr = String::new();
@@ -465,5 +471,69 @@ impl Checkout {
 impl Drop for Checkout {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    }
+
+    /// A rollback rolls out from its release's unpacked manifests; when that fails, the put-back
+    /// unpacks what ran before from the git checkout, which the unpacked tree is not.
+    #[test]
+    fn an_environment_at_one_commits_manifests_unpacks_others_from_its_checkout() {
+        let repository = std::env::temp_dir().join(format!("relctl-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&repository);
+        git(
+            Path::new("/"),
+            &["init", "-q", repository.to_str().unwrap()],
+        );
+        let mut commits = Vec::new();
+        for release in ["older", "newer"] {
+            for dir in ["k8s", "karmada"] {
+                std::fs::create_dir_all(repository.join(dir)).unwrap();
+                std::fs::write(repository.join(dir).join("release"), release).unwrap();
+            }
+            git(&repository, &["add", "."]);
+            let who = ["-c", "user.name=t", "-c", "user.email=t@example.com"];
+            git(
+                &repository,
+                &[&who[..], &["commit", "-qm", release]].concat(),
+            );
+            commits.push(git(&repository, &["rev-parse", "HEAD"]));
+        }
+        let target = Target {
+            root: repository.clone(),
+            image: cli::IMAGE.into(),
+            kubeconfig: "kubeconfig".into(),
+            timeout: 1,
+        };
+        let env = Environment::new(EnvironmentName::Production, target, None);
+        let newer = Checkout::at(&env.repository, &commits[1]).unwrap();
+        let at_newer = env.at(&newer.path);
+        assert_eq!(
+            at_newer.workload(),
+            newer.path.join("karmada/workloads/production")
+        );
+        let older = Checkout::at(&at_newer.repository, &commits[0]).unwrap();
+        let read = std::fs::read_to_string(older.path.join("karmada/release")).unwrap();
+        assert_eq!(read, "older");
+        let refused = Checkout::at(&newer.path, &commits[0]).err().unwrap();
+        assert!(
+            format!("{refused:?}").contains("not in the checkout"),
+            "{refused:?}"
+        );
+        std::fs::remove_dir_all(&repository).unwrap();
     }
 }

@@ -8,11 +8,11 @@ use pipeline_standins::kestra::run::{Execution, State};
 
 /// PREVIOUS ran (on production too, when the PRODUCTION check is to fail, and then on
 /// PostgreSQL), VERSION is recorded as built, and the failing check finds another version at
-/// once, so that step's waits (the rollout, the check, the put-back's rollout) are cut: to
-/// twenty seconds on staging, a pod per app, and ninety on production, a dozen pods on two
-/// nodes, with room for a busy machine, without three minutes' wait for a check that fails.
-/// Staging keeps the pipeline's wait when production is the one that fails (twenty seconds,
-/// once, was not enough there beside the playground).
+/// once, so that step's waits (the rollout, the check, the put-back's rollout) are cut: to a
+/// minute on staging, a pod per app, and ninety seconds on production, a dozen pods on two
+/// nodes, with room for a busy machine (twenty seconds was not enough for staging's put-back
+/// beside the other lane), without three minutes' wait for a check that fails. Staging keeps
+/// the pipeline's wait when production is the one that fails.
 /// The clusters run VERSION for real, and PREVIOUS is put back for real (`previous_image`).
 fn failing(label: &str, production: bool) -> (Pipeline, Execution) {
     let mut pipeline = Pipeline::on_clusters(label, production);
@@ -22,7 +22,7 @@ fn failing(label: &str, production: bool) -> (Pipeline, Execution) {
         let urls = ["prod_east_url", "prod_west_url"];
         pipeline.smoke_finds_another_version("deploy_production", &urls, 90);
     } else {
-        pipeline.smoke_finds_another_version("deploy_staging", &["staging_url"], 20);
+        pipeline.smoke_finds_another_version("deploy_staging", &["staging_url"], 60);
     }
     let execution = pipeline.start();
     (pipeline, execution)

@@ -25,10 +25,11 @@ const WAIT: Duration = Duration::from_secs(120);
 /// How long Karmada tolerates production unhealthy, in seconds, while the shared nodes run: a
 /// day, longer than the whole binary. Between scenarios, and at each one's start, production
 /// is on the overlays' placeholder digests, which no registry holds, so its pods are not
-/// ready; with the repository's two minutes Karmada evicted it, and an evicted copy stays on
-/// its cluster (`purgeMode: Never`), where no later release reached it (`failover`'s scenes
-/// set their own clock).
-const TOLERATION: u64 = 24 * 3600;
+/// ready; with the repository's two minutes Karmada evicts it, and an evicted copy stays on
+/// its cluster (`purgeMode: Never`), where no later release reaches it. Set when a scenario
+/// starts and kept by its put-back (`PutBack::tolerating`); `failover`'s scenes set their own
+/// clock and give this one back.
+pub(super) const TOLERATION: u64 = 24 * 3600;
 
 /// A production cluster's Collector on the host (its address, `HOST:PORT`), as the executor
 /// names it: `otel-collector.monitoring`, port 4318.
@@ -50,7 +51,7 @@ impl OnNodes {
     /// Redis of their own, each member in COLLECTORS sending its spans to its Collector, and
     /// production's SpinApps tolerated unhealthy (`TOLERATION`).
     pub fn start(collectors: &[Collector]) -> Self {
-        let put_back = PutBack::take(&kubeconfigs());
+        let put_back = PutBack::take(&kubeconfigs()).tolerating(TOLERATION);
         let nodes = Nodes::shared();
         super::failover::tolerate_for(TOLERATION);
         nodes.clear();
@@ -95,8 +96,5 @@ impl Drop for OnNodes {
     /// clock (`TOLERATION`), which the nodes need until they stop.
     fn drop(&mut self) {
         drop(self.put_back.take());
-        if let Err(why) = super::failover::try_tolerate_for(TOLERATION) {
-            eprintln!("production's failover clock stays the repository's: {why}");
-        }
     }
 }

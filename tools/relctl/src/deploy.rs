@@ -330,6 +330,11 @@ fn put_back(
 ) -> Result<String, Failure> {
     let release = ledger.release(&previous.version)?;
     let checkout = Checkout::at(&env.repository, release.commit.as_str())?;
+    // The stages' hold goes first. Under it, the canary keeps the failed release's image while
+    // the template takes PREVIOUS's manifests, so for a moment it would run the failed release
+    // with the previous one's settings, which may well make it ready, and serve it.
+    hold::set(&env.karmada(), env.namespace(), &hold::Images::new())
+        .map_err(Failure::Unreachable)?;
     env.at(&checkout.path)
         .roll_out(&previous.digest, Some(previous.artifact.repository()))
 }

@@ -116,27 +116,23 @@ impl Drop for PutBack {
 #[cfg(test)]
 mod tests {
     use super::karmada_tolerating;
-    use std::process::Command;
+    use crate::kube::kubectl;
+    use std::path::Path;
 
-    fn kustomize(dir: &std::path::Path) -> String {
-        let out = Command::new("kubectl")
-            .arg("kustomize")
-            .arg(dir)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).unwrap()
+    /// `kubectl kustomize` reads no cluster: any kubeconfig does.
+    fn kustomize(dir: &Path) -> String {
+        kubectl(
+            Path::new("/dev/null"),
+            &["kustomize", dir.to_str().unwrap()],
+        )
+        .unwrap()
     }
 
     /// The same objects as `karmada/`, but production's toleration, however deep the
     /// kustomization's folder is.
     #[test]
     fn karmada_tolerating_changes_only_productions_failover_clock() {
-        let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         let scratch = std::env::temp_dir().join(format!("tolerating-{}", std::process::id()));
         let dir = scratch.join("a/b");
         karmada_tolerating(&repo, 86_400, &dir).unwrap();

@@ -40,8 +40,9 @@ pub struct Collector<'a> {
 
 pub struct OnNodes {
     pub nodes: &'static Nodes,
-    /// Taken first when dropped: the Secrets that name the database go before it does.
-    put_back: Option<PutBack>,
+    /// Dropped first (fields drop in order): the Secrets that name the database go before it
+    /// does, and production's failover clock stays `TOLERATION`.
+    _put_back: PutBack,
     _redis: Redis,
     _db: TestDb,
 }
@@ -70,7 +71,7 @@ impl OnNodes {
         }
         OnNodes {
             nodes,
-            put_back: Some(put_back),
+            _put_back: put_back,
             _redis: redis,
             _db: db,
         }
@@ -88,13 +89,5 @@ impl OnNodes {
         eventually_within(WAIT, &format!("the Service {name} on {member}"), || {
             service_url(member, namespace, name)
         })
-    }
-}
-
-impl Drop for OnNodes {
-    /// The control plane put back as the repository has it, except production's failover
-    /// clock (`TOLERATION`), which the nodes need until they stop.
-    fn drop(&mut self) {
-        drop(self.put_back.take());
     }
 }

@@ -224,18 +224,33 @@ start_cluster_dns() {
 }
 
 # records MEMBER: rewrites the DNS stand-in's hosts file from the member's Services whenever
-# one changes, and has dnsmasq read it again.
+# one changes, and has dnsmasq read it again. The API server ends every watch after 30 to 60
+# minutes, and a list can fail on a busy machine: it watches again, and lists again until a list
+# succeeds (a watcher that stopped would leave the names on the ClusterIPs of Services gone).
 records() {
+  local member=$1
+  while :; do
+    kc "$member" get services --all-namespaces --watch -o name | while read -r _; do
+      until write_records "$member"; do
+        echo "records: cannot list $member's Services; again in a second" >&2
+        sleep 1
+      done
+    done || true
+    sleep 1
+  done
+}
+
+# write_records MEMBER: one rewrite of MEMBER's records, if its Services can be listed.
+write_records() {
   local member=$1 node
   node=$(node_dir "$member")
-  kc "$member" get services --all-namespaces --watch -o name | while read -r _; do
-    kc "$member" get services --all-namespaces -o jsonpath='{range .items[?(@.spec.type=="ClusterIP")]}{.spec.clusterIP} {.metadata.name}.{.metadata.namespace}.svc.cluster.local{"\n"}{end}' |
-      { grep -v '^None ' || true; } >"$node/dns/hosts.new"
-    if ! cmp -s "$node/dns/hosts.new" "$node/dns/hosts"; then
-      mv "$node/dns/hosts.new" "$node/dns/hosts"
-      running "cluster-dns-$member" && kill -HUP "$(cat "$STATE/pids/cluster-dns-$member")"
-    fi
-  done
+  kc "$member" get services --all-namespaces -o jsonpath='{range .items[?(@.spec.type=="ClusterIP")]}{.spec.clusterIP} {.metadata.name}.{.metadata.namespace}.svc.cluster.local{"\n"}{end}' \
+    >"$node/dns/hosts.listed" || return 1
+  grep -v '^None ' "$node/dns/hosts.listed" >"$node/dns/hosts.new" || true
+  if ! cmp -s "$node/dns/hosts.new" "$node/dns/hosts"; then
+    mv "$node/dns/hosts.new" "$node/dns/hosts"
+    ! running "cluster-dns-$member" || kill -HUP "$(cat "$STATE/pids/cluster-dns-$member")"
+  fi
 }
 
 # outside MEMBER NAMESPACE SERVICE PORT HOST_PORT: SERVICE.NAMESPACE:PORT on MEMBER reaches the

@@ -5,7 +5,8 @@
 #
 # Why two lanes: the pipeline's tests (PIPELINE) spend most of their time waiting (Karmada's
 # clocks, rollouts, pods starting), one after another on the suite's control plane, as they
-# must; everything else fits beside them, in the other lane. That lane starts with FIRST, the
+# must; everything else fits beside them, in the other lane, with the longest of the
+# pipeline's own (ON_NODES), on that lane's control plane. That lane starts with FIRST, the
 # playground, which runs a control plane of its own; then come NEXT and the rest, on a second
 # control plane (scripts/with-control-plane.sh again), started once the playground's has
 # stopped: so no test shares a control plane with the pipeline, and within each lane the
@@ -21,7 +22,8 @@
 #     cargo test -p relctl --test pipeline
 #
 # test-lanes.sh --lane NAME FILE FAILED: runs the binaries FILE lists (PACKAGE_DIR/TARGET DIR
-# EXECUTABLE, a line each) as lane NAME, appending the failed ones' names to FAILED.
+# EXECUTABLE [ARGUMENTS...], a line each) as lane NAME, appending the failed ones' names to
+# FAILED.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 self=$PWD/scripts/test-lanes.sh
@@ -31,6 +33,11 @@ self=$PWD/scripts/test-lanes.sh
 # which builds relctl: on two cores a build slows whatever runs beside it, so it comes when the
 # pipeline mostly waits (its failover scenes' clocks).
 PIPELINE=tools/relctl/pipeline
+# The pipeline's longest test (production on real nodes, about nine minutes) runs in the other
+# lane, first after the playground, on that lane's control plane and nodes: the pipeline's
+# binary again, with this test alone; the pipeline's lane skips it. So neither lane waits for
+# the other's longest part (testing/repo-checks/tests/test_lanes.rs checks the name).
+ON_NODES=spinkube::production_on_real_nodes_rolls_back_drifts_and_fails_over
 FIRST=testing/repo-checks/playground
 NEXT=(
   testing/spinkube-nodes/pods testing/spinkube-nodes/readme
@@ -38,14 +45,15 @@ NEXT=(
 )
 LAST=tools/relctl/cli
 
-# run_lane LANE: runs the lane's binaries from stdin, its output's lines prefixed with LANE;
-# prints the failed ones' names on fd 3.
+# run_lane LANE: runs the lane's binaries from stdin (NAME DIR EXECUTABLE [ARGUMENTS...] a
+# line), its output's lines prefixed with LANE; prints the failed ones' names on fd 3.
 run_lane() {
-  local lane=$1 name dir exe start status
-  while read -r name dir exe; do
+  local lane=$1 name dir exe rest args start status
+  while read -r name dir exe rest; do
+    read -r -a args <<<"$rest"
     start=$SECONDS
     status=0
-    (cd "$dir" && "$exe") 2>&1 | sed -u "s/^/[$lane] /" || status=$?
+    (cd "$dir" && "$exe" "${args[@]}") 2>&1 | sed -u "s/^/[$lane] /" || status=$?
     echo "[$lane] ${name}: $((SECONDS - start)) s$([[ $status -eq 0 ]] || echo ", FAILED")"
     [[ $status -eq 0 ]] || echo "$name" >&3
   done
@@ -82,9 +90,14 @@ fi
 
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
-binary "$PIPELINE" >"$scratch/pipeline"
+pipeline=$(binary "$PIPELINE")
+echo "$pipeline --skip $ON_NODES" >"$scratch/pipeline"
 binary "$FIRST" >"$scratch/first"
-for name in "${NEXT[@]}"; do binary "$name"; done >"$scratch/rest"
+{
+  read -r _ dir exe <<<"$pipeline"
+  echo "$PIPELINE::$ON_NODES $dir $exe --exact $ON_NODES"
+  for name in "${NEXT[@]}"; do binary "$name"; done
+} >"$scratch/rest"
 placed=$(printf '%s\n' "$PIPELINE" "$FIRST" "${NEXT[@]}" "$LAST")
 while read -r name dir exe; do
   grep -qxF "$name" <<<"$placed" || echo "$name $dir $exe"
@@ -100,7 +113,7 @@ export CONTROL_PLANE_SLOT=1
 scripts/with-control-plane.sh "$self" --lane others "$scratch/rest" "$scratch/failed" ||
   echo "the other lane's control plane" >>"$scratch/failed"
 wait "$pipeline_lane"
-echo "test-lanes.sh: 1 + $(($(wc -l <"$scratch/rest") + 1)) test binaries in $((SECONDS - start)) s"
+echo "test-lanes.sh: $(cat "$scratch"/{pipeline,first,rest} | wc -l) runs of test binaries in $((SECONDS - start)) s"
 if [[ -s $scratch/failed ]]; then
   echo "test-lanes.sh: failed: $(paste -sd' ' "$scratch/failed")" >&2
   exit 1

@@ -159,3 +159,23 @@ fn every_test_that_builds_holds_the_right_to() {
         "hold host_harness::OneBuildAtATime while building: {unheld:?}"
     );
 }
+
+/// The pipeline's test that runs in the other lane (`ON_NODES`), by its module path: a filter
+/// that matched nothing would run no test there and skip it in the pipeline's lane, silently.
+#[test]
+fn the_pipeline_test_run_in_the_other_lane_exists() {
+    let script = std::fs::read_to_string(repo().join("scripts/test-lanes.sh")).unwrap();
+    let line = script.lines().find(|l| l.starts_with("ON_NODES="));
+    let name = &line.expect("scripts/test-lanes.sh sets ON_NODES")["ON_NODES=".len()..];
+    let (module, test) = name
+        .split_once("::")
+        .expect("ON_NODES is MODULE::TEST, one module deep");
+    let pipeline = repo().join(format!("tools/relctl/tests/pipeline/{module}.rs"));
+    let source = std::fs::read_to_string(&pipeline)
+        .unwrap_or_else(|e| panic!("ON_NODES names module {module}: {e}"));
+    assert!(
+        source.contains(&format!("#[test]\nfn {test}()")),
+        "{} has no #[test] fn {test}()",
+        pipeline.display()
+    );
+}

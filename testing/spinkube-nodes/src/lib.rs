@@ -114,6 +114,41 @@ impl Nodes {
 }
 
 impl Nodes {
+    /// What the members hold in the app's namespaces, for a test that failed (a timeout says
+    /// only what the test waited for): pods, Services and EndpointSlices, the events since the
+    /// last [`Nodes::clear`], the app's last log lines, and each node's DNS records.
+    pub fn account(&self) -> String {
+        let shown = [
+            &["get", "pods,services,endpointslices", "-o", "wide"][..],
+            &["get", "events", "--sort-by=.lastTimestamp"],
+            &[
+                "logs",
+                "-l",
+                "app.kubernetes.io/name=automatizacion",
+                "--prefix",
+                "--tail=20",
+            ],
+        ];
+        let mut account = String::new();
+        for member in &self.members {
+            for namespace in NAMESPACES {
+                for args in shown {
+                    let mut command = vec!["-n", namespace, "--request-timeout=10s"];
+                    command.extend(args);
+                    let out = kubectl(member, &command, None).unwrap_or_else(|why| why);
+                    let heading = format!("{member}, {namespace}: kubectl {}", args.join(" "));
+                    account.push_str(&format!("--- {heading}\n{out}\n"));
+                }
+            }
+            let hosts = kubeconfigs().join(format!("../nodes/{member}/dns/hosts"));
+            let records = std::fs::read_to_string(&hosts).unwrap_or_else(|e| e.to_string());
+            account.push_str(&format!("--- {member}'s DNS records\n{records}\n"));
+        }
+        account
+    }
+}
+
+impl Nodes {
     /// MEMBER's kubelet frozen (`nodes.sh pause`), as a node that stops reporting: its pods run
     /// on, and the member marks them not ready once the node's lease has lapsed.
     ///

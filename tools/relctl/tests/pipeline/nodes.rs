@@ -40,11 +40,23 @@ pub struct Collector<'a> {
 
 pub struct OnNodes {
     pub nodes: &'static Nodes,
-    /// Dropped first (fields drop in order): the Secrets that name the database go before it
-    /// does, and production's failover clock stays `TOLERATION`.
+    /// Dropped first (fields drop in order, after `drop`'s account): the Secrets that name the
+    /// database go before it does, and production's failover clock stays `TOLERATION`.
     _put_back: PutBack,
     _redis: Redis,
     _db: TestDb,
+}
+
+/// A scenario that failed says what the members held, before its put-back changes it.
+impl Drop for OnNodes {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "The members when the scenario failed:\n{}",
+                self.nodes.account()
+            );
+        }
+    }
 }
 
 impl OnNodes {

@@ -15,6 +15,9 @@
 //! (`drift.rs`): prod-west changed by hand until the pipeline puts it back. Last, nodes that
 //! stop reporting, on the same pods (`failover.rs`, `failback.rs`): first while relctl waits
 //! for readiness, which names the cluster, then application failover.
+//!
+//! The longest test of the binary: `make test` runs it alone in the other lane, on that lane's
+//! control plane and nodes (`ON_NODES` in scripts/test-lanes.sh), and the rest without it.
 
 use super::build::origin;
 use super::doubles::{previous_commit, record_build};

@@ -29,9 +29,10 @@ cd "$(dirname "$0")/.."
 self=$PWD/scripts/test-lanes.sh
 
 # PACKAGE_DIR/TARGET of each: the pipeline's lane; the other lane's first binary; then those
-# that follow it, in this order: the ones with nodes first; and, after all the rest, LAST,
-# which builds relctl: on two cores a build slows whatever runs beside it, so it comes when the
-# pipeline mostly waits (its failover scenes' clocks).
+# that follow it, in this order: the ones with nodes first, then all the rest. LAST, which
+# builds relctl and uses no control plane, runs in the pipeline's lane after the pipeline's
+# tests, so that the two lanes end about together; on two cores a build slows whatever runs
+# beside it, and by then the other lane runs its short suites, none of them on nodes.
 PIPELINE=tools/relctl/pipeline
 # The pipeline's longest test (production on real nodes, about nine minutes) runs in the other
 # lane, first after the playground, on that lane's control plane and nodes: the pipeline's
@@ -102,7 +103,7 @@ placed=$(printf '%s\n' "$PIPELINE" "$FIRST" "${NEXT[@]}" "$LAST")
 while read -r name dir exe; do
   grep -qxF "$name" <<<"$placed" || echo "$name $dir $exe"
 done <<<"$binaries" >>"$scratch/rest"
-binary "$LAST" >>"$scratch/rest"
+binary "$LAST" >>"$scratch/pipeline"
 : >"$scratch/failed"
 
 start=$SECONDS

@@ -133,12 +133,17 @@ fn the_test_beside_the_pipeline_on_its_control_plane_uses_none() {
             "scripts/test-lanes.sh names no test binary: {name}"
         );
     }
-    let first = &placed[1];
     let using = naming(&binaries, &SHARES, &[]);
-    let first_uses: Vec<_> = using.iter().filter(|(name, _)| name == first).collect();
+    let uses = |placed: &String| -> Vec<_> { using.iter().filter(|(n, _)| n == placed).collect() };
+    let first_uses = uses(&placed[1]);
     assert!(
         first_uses.is_empty(),
         "FIRST runs beside the pipeline, on its control plane: {first_uses:?}"
+    );
+    let last_uses = uses(&placed[2]);
+    assert!(
+        last_uses.is_empty(),
+        "LAST runs in the pipeline's lane, as a suite with no control plane: {last_uses:?}"
     );
 }
 

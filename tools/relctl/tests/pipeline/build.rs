@@ -132,7 +132,7 @@ fn work_tree() -> PathBuf {
     test_clusters(&work);
     commit(
         work_dir,
-        "The test clusters: staging's registry on loopback",
+        "The test clusters: staging's registry on loopback, fewer production replicas",
     );
     let config = work.join("k8s/base/config.yaml");
     let text = std::fs::read_to_string(&config).unwrap();
@@ -195,15 +195,27 @@ pub fn origin_tagged(label: &str, who: Option<&str>, forged: bool) -> PathBuf {
     bare(dir, label)
 }
 
+/// Production's replicas in the test clusters' copy (the repository's 6 are for real
+/// machines): each of them is a pod with its own shim on two cores, and every production
+/// rollout of the suite starts them all. Karmada's weights still divide them, 2 and 1.
+pub const PRODUCTION_REPLICAS: i64 = 3;
+
 /// The test clusters' own settings, as a platform team sets its copy: staging's registry
-/// mirror is the test registry. (Their pods reach PostgreSQL by the Service names the
-/// repository gives it, as any cluster's: `nodes::OnNodes` makes those Services.)
+/// mirror is the test registry, and production runs `PRODUCTION_REPLICAS`. (Their pods reach
+/// PostgreSQL by the Service names the repository gives it, as any cluster's:
+/// `nodes::OnNodes` makes those Services.)
 fn test_clusters(checkout: &Path) {
     edit(
         checkout,
         "karmada/overrides/staging.yaml",
         "value: registry.staging.internal:5000",
         &format!("value: {}", registry()),
+    );
+    edit(
+        checkout,
+        "karmada/workloads/production/kustomization.yaml",
+        "path: /spec/replicas\n        value: 6",
+        &format!("path: /spec/replicas\n        value: {PRODUCTION_REPLICAS}"),
     );
 }
 

@@ -116,8 +116,8 @@ fn prod_west_kept() -> bool {
     })
 }
 
-/// SCENE starts where `failover::one_cluster_down…` leaves it: prod-east runs all 6, prod-west's
-/// evicted copy is kept, and prod-west's node reports again.
+/// SCENE starts where `failover::one_cluster_down…` leaves it: prod-east runs them all,
+/// prod-west's evicted copy is kept, and prod-west's node reports again.
 pub(super) fn a_cluster_cut_off_during_failback_leaves_the_kept_copy_kept(scene: &Scene) {
     scene.until(
         "prod-west's kept copy healthy again",

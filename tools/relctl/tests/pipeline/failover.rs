@@ -25,6 +25,12 @@ pub(super) const MEMBERS: [&str; 2] = ["prod-east", "prod-west"];
 pub(super) const APPS: [&str; 2] = ["automatizacion-backend", "automatizacion-frontend"];
 /// The shortened clock, in seconds.
 const TOLERATION: u64 = 30;
+/// Production's replicas in the test clusters' copy, and the policy's 2:1 division of them.
+const ALL: i64 = super::build::PRODUCTION_REPLICAS;
+const EAST: i64 = ALL * 2 / 3;
+const WEST: i64 = ALL - EAST;
+/// Production as the weights divide it.
+const DIVIDED: [(&str, i64); 2] = [("prod-east", EAST), ("prod-west", WEST)];
 /// Longest wait for Karmada to reach a state the test expects: a node's lease lapsing (20 s),
 /// the toleration and new pods, with room for a busy machine.
 const SETTLE: Duration = Duration::from_secs(240);
@@ -116,8 +122,8 @@ fn text(record: &Value, key: &str) -> String {
 }
 
 /// One failover scene: the production policy with the shortened clock (or one of its own),
-/// production on 4 + 2 to start from, and, when it ends, every node reporting and the shared
-/// nodes' clock back.
+/// production divided by the weights (`DIVIDED`) to start from, and, when it ends, every node
+/// reporting and the shared nodes' clock back.
 pub(super) struct Scene<'a> {
     nodes: &'a Nodes,
     /// The members whose kubelet is frozen.
@@ -137,9 +143,9 @@ impl<'a> Scene<'a> {
             down: Mutex::default(),
         };
         scene.until(
-            "production on 4 + 2",
+            "production divided by the weights",
             |_| Ok(()),
-            |s| s.is(&[("prod-east", 4), ("prod-west", 2)]),
+            |s| s.is(&DIVIDED),
         );
         scene
     }
@@ -230,11 +236,11 @@ impl Scene<'_> {
         }
     }
 
-    /// Runs `relctl failback`, as the observe flow does, until production is 4 + 2 again. Its
+    /// Runs `relctl failback`, as the observe flow does, until production is `DIVIDED` again. Its
     /// two checks are a second apart: nothing is cut off in these scenes (see `failback`).
     pub(super) fn fail_back(&self, keeps: impl Fn(&Snapshot) -> Result<(), String>) {
         let done = |s: &Snapshot| {
-            if s.is(&[("prod-east", 4), ("prod-west", 2)]) {
+            if s.is(&DIVIDED) {
                 return true;
             }
             let out = Command::new(env!("CARGO_BIN_EXE_relctl"))
@@ -245,7 +251,7 @@ impl Scene<'_> {
             succeeded(out);
             false
         };
-        self.until("production back on 4 + 2", keeps, done);
+        self.until("production divided by the weights again", keeps, done);
     }
 }
 
@@ -261,11 +267,11 @@ impl Drop for Scene<'_> {
     }
 }
 
-/// prod-east alone runs all 6 replicas of each app, and they are ready.
+/// prod-east alone runs all the replicas of each app, and they are ready.
 fn all_on_prod_east(s: &Snapshot) -> bool {
     APPS.iter().all(|app| {
-        s.scheduled[*app] == [("prod-east".to_owned(), 6)]
-            && s.copy("prod-east", app) == Some((6, 6))
+        s.scheduled[*app] == [("prod-east".to_owned(), ALL)]
+            && s.copy("prod-east", app) == Some((ALL, ALL))
     })
 }
 
@@ -293,13 +299,13 @@ pub(super) fn one_cluster_down_moves_its_replicas_and_they_come_back(nodes: &Nod
     let no_early_purge = |s: &Snapshot| {
         for app in APPS {
             let east_ready = s.copy("prod-east", app).map_or(0, |(_, r)| r);
-            if s.copy("prod-west", app).is_none() && east_ready < 6 {
+            if s.copy("prod-west", app).is_none() && east_ready < ALL {
                 return Err(format!("{app} left prod-west before prod-east was ready"));
             }
         }
         something_serves(s)
     };
-    scene.until("prod-east runs all 6", no_early_purge, all_on_prod_east);
+    scene.until("prod-east runs them all", no_early_purge, all_on_prod_east);
 
     scene.set_down(&[]);
     super::failback::a_cluster_cut_off_during_failback_leaves_the_kept_copy_kept(&scene);
@@ -345,13 +351,15 @@ pub(super) fn a_cluster_down_is_named_when_waiting_for_readiness(nodes: &Nodes) 
     let scene = Scene::with_toleration(nodes, 3600);
     assert_eq!(
         succeeded(wait_ready(30)),
-        "automatizacion-backend 6/6, automatizacion-frontend 6/6"
+        format!("automatizacion-backend {ALL}/{ALL}, automatizacion-frontend {ALL}/{ALL}")
     );
 
     scene.set_down(&["prod-west"]);
-    let not_evicted = |s: &Snapshot| match APPS.iter().find(|app| {
-        s.scheduled.get(**app) != Some(&vec![("prod-east".into(), 4), ("prod-west".into(), 2)])
-    }) {
+    let divided = DIVIDED.map(|(member, replicas)| (member.to_owned(), replicas));
+    let not_evicted = |s: &Snapshot| match APPS
+        .iter()
+        .find(|app| s.scheduled.get(**app).map(Vec::as_slice) != Some(&divided[..]))
+    {
         Some(app) => Err(format!("{app} was moved")),
         None => Ok(()),
     };
@@ -360,7 +368,7 @@ pub(super) fn a_cluster_down_is_named_when_waiting_for_readiness(nodes: &Nodes) 
         not_evicted,
         |s| {
             APPS.iter().all(|app| {
-                s.copy("prod-west", app) == Some((2, 0))
+                s.copy("prod-west", app) == Some((WEST, 0))
                     && unavailable_on(app).is_some_and(|m| m.starts_with("prod-west:"))
             })
         },
@@ -368,12 +376,12 @@ pub(super) fn a_cluster_down_is_named_when_waiting_for_readiness(nodes: &Nodes) 
     let timed_out = wait_ready(4);
     scene.set_down(&[]);
     scene.until("prod-west's copies ready again", not_evicted, |s| {
-        s.is(&[("prod-east", 4), ("prod-west", 2)])
+        s.is(&DIVIDED)
     });
 
     let line = super::one_line(&timed_out, 3);
     for app in APPS {
-        let why = format!("{app}: on prod-west, 0 of 2 new replicas available");
+        let why = format!("{app}: on prod-west, 0 of {WEST} new replicas available");
         assert!(line.contains(&why), "{line}");
     }
     assert!(!line.contains("prod-east"), "{line}");

@@ -71,9 +71,15 @@ impl Traffic {
             .map(|console| {
                 let (asking, url) = (asking.clone(), format!("{console}/releases"));
                 std::thread::spawn(move || {
+                    // A new connection for each page, as from many visitors: kube-proxy sends
+                    // each to a pod ready now, where a kept connection would stay on a pod
+                    // the rollout has stopped (and hang until its timeout, taking the
+                    // analysis window's requests with it).
                     let agent: ureq::Agent = ureq::Agent::config_builder()
                         .http_status_as_error(false)
-                        .timeout_global(Some(Duration::from_secs(10)))
+                        .max_idle_connections(0)
+                        .max_idle_connections_per_host(0)
+                        .timeout_global(Some(Duration::from_secs(2)))
                         .build()
                         .into();
                     for _ in 0..36_000 {

@@ -38,6 +38,8 @@ declare -A NAMESPACE=([staging]=automatizacion-staging [prod-east]=automatizacio
 PUSHER=alice APPROVER=carol
 KESTRA_USER=playground@example.com KESTRA_PASSWORD=Playgr0und-only
 FLOW=kestra/flows/automatizacion.release.yml
+# Production's replicas in the playground's copy: 2 on prod-east and 1 on prod-west.
+PRODUCTION_REPLICAS=3
 
 PROCESS_DIR=$DIR
 # shellcheck source=local-dev/lib.sh
@@ -99,6 +101,12 @@ configure() {
   rm -rf "$checkout" && mkdir -p "$checkout"
   cp -r k8s karmada "$checkout/"
   sed -i "s|value: registry.staging.internal:5000|value: $registry|" "$checkout/karmada/overrides/staging.yaml"
+  # One machine's production: PRODUCTION_REPLICAS, not the repository's 6 (each is a pod with
+  # a shim of its own, ~175 MiB); Karmada's weights still divide them between the two clusters.
+  local production=$checkout/karmada/workloads/production/kustomization.yaml
+  sed -i "/path: \/spec\/replicas/{n;s/value: 6\$/value: $PRODUCTION_REPLICAS/}" "$production"
+  grep -A1 "path: /spec/replicas" "$production" | grep -q "value: $PRODUCTION_REPLICAS\$" ||
+    die "$production no longer sets production's replicas as 6"
   # The ledger trusts the pipeline's own issuers (kestra/README.md, "Identity").
   sed -i "s|^  auth_issuers: \"\"|  auth_issuers: '$(issuers)'|" "$checkout/k8s/base/config.yaml"
   for environment in staging production; do

@@ -193,6 +193,30 @@ fn the_staging_workload_runs_as_pods_on_a_real_spinkube_node() {
     );
     assert!(page.contains(&served_by), "{page}");
 
+    // What a shared set's next test starts from: new pods behind the same Services. A
+    // ClusterIP that changed would leave the DNS answers pods were given pointing nowhere.
+    let addresses = || [BACKEND, FRONTEND].map(|s| service_url(MEMBER, NAMESPACE, s).unwrap());
+    let before = addresses();
+    let old_pods = pods_of(BACKEND).unwrap();
+    nodes.clear();
+    eventually_within(WAIT, "new pods of the API, ready", || {
+        let pods = pods_of(BACKEND)?;
+        let new = |pod: &&Value| {
+            !old_pods
+                .iter()
+                .any(|old| old["metadata"]["uid"] == pod["metadata"]["uid"])
+        };
+        match pods.iter().filter(new).count() {
+            0 => Err("none yet".into()),
+            _ => through_service(BACKEND, "/api/ready").map(drop),
+        }
+    });
+    assert_eq!(
+        addresses(),
+        before,
+        "a clear keeps the Services' ClusterIPs"
+    );
+
     // Deleting a template through Karmada takes its Deployment and pods off the node.
     kubectl_ok(
         KARMADA,
